@@ -1,0 +1,114 @@
+package trajectory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// Recorder is a gym wrapper that writes every episode it sees to a Writer
+// when the episode ends. Episodes that never end (the caller stopped) are
+// not written: a manifest always describes a whole episode.
+type Recorder struct {
+	gym.Wrapper
+	w      *Writer
+	policy string
+
+	spec      gym.Spec
+	opts      gym.ResetOptions
+	last      gym.Observation
+	steps     []Step
+	m         Manifest
+	active    bool
+	OnEpisode func(Manifest) // optional: called after each episode is written
+}
+
+// Record wraps env so its episodes go to w, labelled with policy.
+func Record(env gym.Env, w *Writer, policy string) *Recorder {
+	return &Recorder{Wrapper: gym.Wrapper{Env: env}, w: w, policy: policy}
+}
+
+func (r *Recorder) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
+	obs, err := r.Env.Reset(ctx, opts)
+	if err != nil {
+		r.active = false
+		return obs, err
+	}
+	r.spec = r.Env.Spec()
+	r.opts, r.last, r.steps, r.active = opts, obs, r.steps[:0], true
+	r.m = Manifest{
+		EpisodeID:    newID(),
+		EnvID:        r.spec.ID,
+		EnvVersion:   r.spec.Version,
+		TaskID:       opts.TaskID,
+		Seed:         opts.Seed,
+		Policy:       r.policy,
+		PluginSHA256: r.spec.Components["plugin_sha256"],
+		Components:   r.spec.Components,
+		Start:        time.Now().UTC(),
+		StatusCounts: map[string]int{},
+	}
+	return obs, nil
+}
+
+func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, error) {
+	start := time.Now()
+	res, err := r.Env.Step(ctx, action)
+	if err != nil || !r.active {
+		return res, err
+	}
+	r.steps = append(r.steps, Step{
+		EpisodeID:    r.m.EpisodeID,
+		EnvID:        r.m.EnvID,
+		TaskID:       r.m.TaskID,
+		Seed:         r.m.Seed,
+		Step:         len(r.steps),
+		Obs:          r.last.Text,
+		ValidActions: r.last.ValidActions,
+		Action:       action,
+		NextObs:      res.Observation.Text,
+		Reward:       res.Reward,
+		Status:       res.Status,
+		Grounded:     res.Grounded(),
+		Terminated:   res.Terminated,
+		Truncated:    res.Truncated,
+		StepMS:       float64(time.Since(start).Microseconds()) / 1000,
+		Info:         res.Observation.Info,
+	})
+	r.last = res.Observation
+	r.m.Return += res.Reward
+	r.m.StatusCounts[res.Status.String()]++
+	if res.Done() {
+		r.active = false
+		r.m.End = time.Now().UTC()
+		r.m.Steps = len(r.steps)
+		r.m.Terminated, r.m.Truncated = res.Terminated, res.Truncated
+		r.m.FinalStatus = res.Status
+		r.m.Success = Success(res)
+		if err := r.w.WriteEpisode(r.steps, r.m); err != nil {
+			return res, err
+		}
+		if r.OnEpisode != nil {
+			r.OnEpisode(r.m)
+		}
+	}
+	return res, nil
+}
+
+// Success reads the conventional info["success"] of a final step, falling
+// back to "terminated with positive reward".
+func Success(final gym.StepResult) bool {
+	if s, ok := final.Observation.Info["success"].(bool); ok {
+		return s
+	}
+	return final.Terminated && final.Reward > 0
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
