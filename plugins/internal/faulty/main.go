@@ -1,0 +1,48 @@
+// Command faulty is a test plugin whose env misbehaves on demand, for the
+// host's crash, hang and panic tests: the action "crash" exits the
+// process, "hang" blocks forever ignoring its context, "panic" panics,
+// "slow" sleeps 300 ms, anything else echoes.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/sdk"
+)
+
+type env struct{ steps int }
+
+func (e *env) Reset(context.Context, gym.ResetOptions) (gym.Observation, error) {
+	e.steps = 0
+	return gym.Observation{Text: "ready"}, nil
+}
+
+func (e *env) Step(ctx context.Context, action string) (gym.StepResult, error) {
+	e.steps++
+	switch action {
+	case "crash":
+		os.Exit(3)
+	case "hang":
+		select {}
+	case "panic":
+		panic("asked to panic")
+	case "slow":
+		time.Sleep(300 * time.Millisecond)
+	case "net":
+		// Report whether the sandbox lets us reach a non-loopback address.
+		return gym.StepResult{Observation: gym.Observation{Text: netProbe()}}, nil
+	}
+	return gym.StepResult{Observation: gym.Observation{Text: "echo " + action}, Reward: 1, Terminated: e.steps >= 3}, nil
+}
+
+func (e *env) Spec() gym.Spec { return gym.Spec{ID: "test/faulty-v0", Version: "0.0.1"} }
+func (e *env) Close() error   { return nil }
+
+func main() {
+	sdk.ServeEnv(gym.Spec{ID: "test/faulty-v0", Version: "0.0.1"}, func(context.Context, map[string]any) (gym.Env, error) {
+		return &env{}, nil
+	})
+}

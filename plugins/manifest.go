@@ -1,0 +1,203 @@
+// Package plugins is the host side of env plugins: it discovers plugin
+// binaries and their manifests, verifies checksums, starts each plugin in
+// a sandboxed process over go-plugin, supervises it (health checks,
+// restarts) and exposes every env it serves as a plain gym.Env.
+package plugins
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// ManifestFile is the name of a plugin's manifest inside its directory:
+// DIR/NAME/plugin.json next to the binary it names.
+const ManifestFile = "plugin.json"
+
+// Manifest describes one plugin binary.
+type Manifest struct {
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	Binary  string   `json:"binary"` // relative to the manifest's directory
+	SHA256  string   `json:"sha256"` // hex of the binary; refused on mismatch
+	Envs    []string `json:"envs"`   // env ids the plugin serves
+	Sandbox Sandbox  `json:"sandbox"`
+
+	path string // of the manifest file itself
+}
+
+// Sandbox is the isolation asked for by a plugin. The zero value is the
+// strictest: no network, default memory and process limits.
+type Sandbox struct {
+	Network  bool `json:"network"`   // false: own network namespace with loopback only
+	MemoryMB int  `json:"memory_mb"` // cgroup memory limit; 0: DefaultMemoryMB
+	MaxPids  int  `json:"max_pids"`  // cgroup pids limit; 0: DefaultMaxPids
+}
+
+// Defaults for unset sandbox limits.
+const (
+	DefaultMemoryMB = 2048
+	DefaultMaxPids  = 512
+)
+
+// Limits fills defaults.
+func (s Sandbox) Limits() Sandbox {
+	if s.MemoryMB == 0 {
+		s.MemoryMB = DefaultMemoryMB
+	}
+	if s.MaxPids == 0 {
+		s.MaxPids = DefaultMaxPids
+	}
+	return s
+}
+
+// Path is where the manifest was read from.
+func (m Manifest) Path() string { return m.path }
+
+// BinaryPath is the absolute path of the plugin binary.
+func (m Manifest) BinaryPath() string {
+	if filepath.IsAbs(m.Binary) {
+		return m.Binary
+	}
+	return filepath.Join(filepath.Dir(m.path), m.Binary)
+}
+
+// FieldError names the manifest file and field that are wrong.
+type FieldError struct {
+	File, Field, Problem string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("plugin manifest %s: field %q: %s", e.File, e.Field, e.Problem)
+}
+
+// LoadManifest reads and validates a manifest file.
+func LoadManifest(path string) (Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("plugin manifest: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return Manifest{}, fmt.Errorf("plugin manifest %s: %w", path, err)
+	}
+	m.path = path
+	return m, m.Validate()
+}
+
+// Validate checks every field and names the first bad one.
+func (m Manifest) Validate() error {
+	bad := func(field, problem string) error { return &FieldError{File: m.path, Field: field, Problem: problem} }
+	switch {
+	case m.Name == "" || strings.ContainsAny(m.Name, "/\\ \t\n"):
+		return bad("name", "must be a non-empty word without slashes or spaces")
+	case m.Version == "":
+		return bad("version", "must not be empty")
+	case m.Binary == "":
+		return bad("binary", "must name the plugin executable")
+	case len(m.SHA256) != 64 || !isHex(m.SHA256):
+		return bad("sha256", "must be the 64-digit hex SHA-256 of the binary")
+	case len(m.Envs) == 0:
+		return bad("envs", "must list at least one env id")
+	case m.Sandbox.MemoryMB < 0:
+		return bad("sandbox.memory_mb", "must be >= 0")
+	case m.Sandbox.MaxPids < 0:
+		return bad("sandbox.max_pids", "must be >= 0")
+	}
+	for i, id := range m.Envs {
+		if err := gym.ValidateID(id); err != nil {
+			return bad(fmt.Sprintf("envs[%d]", i), err.Error())
+		}
+	}
+	return nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// WriteManifest writes m to DIR/NAME/plugin.json.
+func WriteManifest(path string, m Manifest) error {
+	m.path = path
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Discover reads DIR/*/plugin.json. Bad manifests do not hide good ones:
+// they come back as errors beside the manifests that loaded.
+func Discover(dir string) ([]Manifest, []error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, []error{fmt.Errorf("plugin directory %s does not exist (build plugins with `make build`, or set --plugin-dir / GYM_PLUGIN_DIR)", dir)}
+		}
+		return nil, []error{fmt.Errorf("plugin directory: %w", err)}
+	}
+	var ms []Manifest
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name(), ManifestFile)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		m, err := LoadManifest(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
+	return ms, errs
+}
+
+// FileSHA256 returns the hex SHA-256 of a file.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ErrChecksum is wrapped by the error of a plugin whose binary does not
+// match its manifest.
+var ErrChecksum = errors.New("plugin binary checksum mismatch")
+
+// DefaultDir is where plugins are looked for when no directory is given:
+// $GYM_PLUGIN_DIR, else the user's cache directory.
+func DefaultDir() string {
+	if d := os.Getenv("GYM_PLUGIN_DIR"); d != "" {
+		return d
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(c, "envgym", "plugins")
+	}
+	return filepath.Join(os.TempDir(), "envgym", "plugins")
+}

@@ -1,0 +1,303 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/plugins/wire"
+	"github.com/envgym/envgym/plugins/wire/pb"
+)
+
+// Plugin supervises one plugin binary: at most one live process at a
+// time, started on first use and restarted on the next use after it died
+// or was killed for hanging.
+type Plugin struct {
+	m   Manifest
+	cfg Config
+
+	mu       sync.Mutex
+	proc     *process // nil when not running
+	gen      int      // bumped on every start, so stale failure reports are ignored
+	restarts int
+	specs    []gym.Spec
+	stderr   *tailBuffer
+}
+
+// process is one running plugin process.
+type process struct {
+	client *plugin.Client
+	stub   pb.EnvPluginClient
+	pid    int
+	cg     *cgroup
+	cgErr  error // why cgroup limits could not be applied, if they could not
+	gen    int
+}
+
+// Manifest returns the plugin's manifest.
+func (p *Plugin) Manifest() Manifest { return p.m }
+
+// Restarts counts processes started after the first.
+func (p *Plugin) Restarts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.restarts
+}
+
+// PID of the running process, 0 when none runs.
+func (p *Plugin) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.pid
+}
+
+// Limits describes the sandbox the running (or next) process gets.
+func (p *Plugin) Limits() SandboxReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.m.Sandbox.Limits()
+	r := SandboxReport{Network: s.Network, MemoryMB: s.MemoryMB, MaxPids: s.MaxPids, ProcessGroup: true, Cgroups: p.cfg.cgroups}
+	if p.proc != nil && p.proc.cgErr != nil {
+		r.Cgroups = false
+		r.CgroupError = p.proc.cgErr.Error()
+	}
+	if !p.cfg.cgroups {
+		r.CgroupError = "cgroup v1 memory/pids not writable on this machine"
+	}
+	return r
+}
+
+// SandboxReport is what `gym list` shows of a plugin's isolation.
+type SandboxReport struct {
+	Network      bool   `json:"network"`
+	MemoryMB     int    `json:"memory_mb"`
+	MaxPids      int    `json:"max_pids"`
+	ProcessGroup bool   `json:"process_group"`
+	Cgroups      bool   `json:"cgroups"` // memory and pids limits enforced
+	CgroupError  string `json:"cgroup_error,omitempty"`
+}
+
+// conn returns the stub of a live process, starting one if needed.
+func (p *Plugin) conn(ctx context.Context) (*process, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc != nil && !p.proc.client.Exited() {
+		return p.proc, nil
+	}
+	if p.proc != nil {
+		p.stopLocked()
+		p.restarts++
+	}
+	return p.startLocked(ctx)
+}
+
+func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
+	bin := p.m.BinaryPath()
+	sum, err := hexSHA(p.m.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	// Check first ourselves so the refusal can print both hashes; go-plugin's
+	// SecureConfig checks again right before exec.
+	got, err := FileSHA256(bin)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: binary: %w", p.m.Name, err)
+	}
+	if got != p.m.SHA256 {
+		return nil, fmt.Errorf("plugin %s: %w: refusing to start %s: manifest %s says sha256 %s, the file has %s",
+			p.m.Name, ErrChecksum, bin, p.m.Path(), p.m.SHA256, got)
+	}
+	cmd := exec.Command(bin)
+	sb := p.m.Sandbox.Limits()
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid:   true,            // kill the whole tree (a browser) at once
+		Pdeathsig: syscall.SIGKILL, // die with the host, even on kill -9
+	}
+	if !sb.Network {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+		cmd.Env = append(cmd.Env, wire.EnvLoopbackUp+"=1")
+	}
+	if p.stderr == nil {
+		p.stderr = &tailBuffer{max: 8 << 10}
+	}
+	stderr := io.Writer(p.stderr)
+	if p.cfg.PluginStderr != nil {
+		stderr = io.MultiWriter(p.stderr, p.cfg.PluginStderr)
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  wire.Handshake,
+		Plugins:          plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}},
+		Cmd:              cmd,
+		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256New()},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		StartTimeout:     p.cfg.StartTimeout,
+		Stderr:           stderr,
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + p.m.Name, Level: p.cfg.logLevel(), Output: os.Stderr}),
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, fmt.Errorf("plugin %s: %w: the binary changed while starting", p.m.Name, ErrChecksum)
+		}
+		return nil, fmt.Errorf("plugin %s: start %s: %w%s", p.m.Name, bin, err, p.stderr.suffix())
+	}
+	raw, err := rpc.Dispense(wire.PluginName)
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s: dispense: %w", p.m.Name, err)
+	}
+	p.gen++
+	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen}
+	if rc := client.ReattachConfig(); rc != nil {
+		proc.pid = rc.Pid
+	}
+	if p.cfg.cgroups && proc.pid > 0 {
+		proc.cg, proc.cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name, proc.pid, sb)
+	}
+	p.proc = proc
+	if p.specs == nil {
+		if err := p.describeLocked(ctx, proc); err != nil {
+			p.stopLocked()
+			return nil, err
+		}
+	}
+	return proc, nil
+}
+
+func (p *Plugin) describeLocked(ctx context.Context, proc *process) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
+	defer cancel()
+	resp, err := proc.stub.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return fmt.Errorf("plugin %s: describe: %w", p.m.Name, err)
+	}
+	specs := make([]gym.Spec, 0, len(resp.SpecsJson))
+	for _, b := range resp.SpecsJson {
+		var s gym.Spec
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("plugin %s: describe: spec: %w", p.m.Name, err)
+		}
+		specs = append(specs, s)
+	}
+	p.specs = specs
+	return nil
+}
+
+// Specs starts the plugin if needed and returns the specs it serves.
+func (p *Plugin) Specs(ctx context.Context) ([]gym.Spec, error) {
+	if _, err := p.conn(ctx); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.specs, nil
+}
+
+// ping asks the process for a sign of life within timeout.
+func (p *Plugin) ping(proc *process, timeout time.Duration) error {
+	if proc.client.Exited() {
+		return errors.New("process exited")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := proc.stub.Describe(ctx, &pb.DescribeRequest{})
+	return err
+}
+
+// checkHealth is called after a failed or timed-out call on proc: if the
+// process is dead or does not answer a ping, it is killed so the next use
+// starts a fresh one. It reports whether proc was found unhealthy.
+func (p *Plugin) checkHealth(proc *process) bool {
+	if err := p.ping(proc, p.cfg.PingTimeout); err == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == proc {
+		p.stopLocked()
+	}
+	return true
+}
+
+// Stop kills the running process, if any.
+func (p *Plugin) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopLocked()
+}
+
+// stopLocked kills the process tree and waits for it, so no zombie or
+// orphan survives: SIGKILL to the process group and to every pid left in
+// the cgroup, then go-plugin's own clean-up.
+func (p *Plugin) stopLocked() {
+	proc := p.proc
+	if proc == nil {
+		return
+	}
+	p.proc = nil
+	if proc.pid > 0 {
+		_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
+	}
+	proc.cg.killAll()
+	proc.client.Kill()
+	// Members of the cgroup may take a moment to be reaped by the kernel.
+	for i := 0; i < 50 && len(proc.cg.pids()) > 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = proc.cg.remove()
+}
+
+// crashInfo is the tail of the plugin's stderr, for error messages.
+func (p *Plugin) crashInfo() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, b...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) String() string {
+	if t == nil {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+func (t *tailBuffer) suffix() string {
+	if s := t.String(); s != "" {
+		return "\nplugin stderr:\n" + s
+	}
+	return ""
+}
