@@ -1,0 +1,130 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newManager(t *testing.T) *Manager {
+	t.Helper()
+	if _, err := FindChromium(); err != nil {
+		t.Fatalf("these tests need a real Chromium: %v", err)
+	}
+	m := NewManager(Options{})
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+const formPage = `<!doctype html><title>Form</title><h1>Hello</h1>
+<form action="/done" method="get"><label>Name <input name="n" id="n"></label>
+<label><input type="checkbox" name="c"> Agree</label>
+<select name="s"><option>One</option><option>Two</option></select>
+<button>Send</button></form><p>Some <b>bold</b> text</p>
+<div id="out"></div><button id="late" onclick="setTimeout(()=>{document.getElementById('out').textContent='later'},30)">Late</button>`
+
+func TestTabBasics(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/done" {
+			fmt.Fprintf(w, "<title>Done</title><p>got %s %s %s</p>", r.FormValue("n"), r.FormValue("c"), r.FormValue("s"))
+			return
+		}
+		fmt.Fprint(w, formPage)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	m := newManager(t)
+	start := time.Now()
+	tab, err := m.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	t.Logf("start+tab %v, chromium %s", time.Since(start), m.Version())
+	if err := tab.Navigate(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tab.Observe(ctx, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, n := range p.Nodes {
+		t.Logf("%+v", n)
+		if n.ID != 0 {
+			ids[n.Role+":"+n.Name] = n.ID
+		}
+	}
+	if err := tab.Fill(ctx, ids["textbox:Name"], `Al "ice"`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Check(ctx, ids["checkbox:Agree"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Select(ctx, ids["combobox:s"], "Two"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Select(ctx, ids["combobox:s"], "Three"); err == nil || !strings.Contains(err.Error(), "no option") {
+		t.Fatalf("select of a missing option: %v", err)
+	}
+	if err := tab.Click(ctx, 9999); err == nil {
+		t.Fatal("click on a missing id worked")
+	}
+	t0 := time.Now()
+	if err := tab.Click(ctx, ids["button:Late"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("click+settle with a 30ms timer: %v", time.Since(t0))
+	p, _ = tab.Observe(ctx, 500)
+	if !strings.Contains(fmt.Sprint(p.Nodes), "later") {
+		t.Errorf("settle missed the delayed mutation: %+v", p.Nodes)
+	}
+	t0 = time.Now()
+	if err := tab.Click(ctx, ids["button:Send"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("submit+settle: %v", time.Since(t0))
+	p, err = tab.Observe(ctx, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Title != "Done" || !strings.Contains(fmt.Sprint(p.Nodes), `got Al "ice" on Two`) {
+		t.Fatalf("after submit: %s %+v", p.Title, p.Nodes)
+	}
+	moved, err := tab.Back(ctx)
+	if err != nil || !moved {
+		t.Fatal(moved, err)
+	}
+	p, _ = tab.Observe(ctx, 500)
+	if p.Title != "Form" {
+		t.Fatalf("after back: %q", p.Title)
+	}
+	// Enter in the text field submits the form.
+	if err := tab.Fill(ctx, ids["textbox:Name"], "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Press(ctx, "Enter"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = tab.Observe(ctx, 500)
+	if p.Title != "Done" {
+		t.Fatalf("enter did not submit: %q %+v", p.Title, p.Nodes)
+	}
+	png, err := tab.Screenshot(ctx)
+	if err != nil || len(png) < 100 {
+		t.Fatal(len(png), err)
+	}
+}

@@ -1,0 +1,569 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/storage"
+	"github.com/chromedp/chromedp"
+)
+
+// Tab is one page in its own browser context. Not safe for concurrent use.
+type Tab struct {
+	m      *Manager
+	gen    uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Quiet is how long the DOM must stay unchanged (and no request be
+	// pending) before the page counts as settled.
+	Quiet time.Duration
+	// MaxSettle bounds the settle wait; a page that never settles is
+	// observed as it is.
+	MaxSettle time.Duration
+
+	nav navState
+}
+
+// navState follows main-frame loads from protocol events, so the settle
+// wait knows a navigation is in flight even before the new document exists.
+type navState struct {
+	mu      sync.Mutex
+	loading bool
+	done    chan struct{} // closed when the current load stops
+}
+
+func (n *navState) start() {
+	n.mu.Lock()
+	if !n.loading {
+		n.loading = true
+		n.done = make(chan struct{})
+	}
+	n.mu.Unlock()
+}
+
+func (n *navState) stop() {
+	n.mu.Lock()
+	if n.loading {
+		n.loading = false
+		close(n.done)
+	}
+	n.mu.Unlock()
+}
+
+func (n *navState) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.loading {
+		return nil
+	}
+	return n.done
+}
+
+// NewTab opens a tab in a fresh browser context, starting Chromium when
+// needed.
+func (m *Manager) NewTab(ctx context.Context) (*Tab, error) {
+	bctx, gen, err := m.ensure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	t := &Tab{m: m, gen: gen, ctx: tctx, cancel: cancel, Quiet: 8 * time.Millisecond, MaxSettle: 3 * time.Second}
+	// The first Run creates the target and binds it to tctx (no deadline
+	// on it, see chromedp.NewContext); ctx bounds only our wait.
+	created := make(chan error, 1)
+	go func() { created <- chromedp.Do(tctx) }()
+	select {
+	case err = <-created:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		cancel()
+		return nil, t.wrap(fmt.Errorf("browser: new tab: %w", err))
+	}
+	mainFrame := string(chromedp.FromContext(tctx).Target.TargetID)
+	if err := chromedp.Listen(tctx, func(ev any) {
+		switch e := ev.(type) {
+		case *page.EventFrameRequestedNavigation:
+			if string(e.FrameID) == mainFrame {
+				t.nav.start()
+			}
+		case *page.EventFrameStartedLoading:
+			if string(e.FrameID) == mainFrame {
+				t.nav.start()
+			}
+		case *page.EventFrameStoppedLoading:
+			if string(e.FrameID) == mainFrame {
+				t.nav.stop()
+			}
+		}
+	}); err != nil {
+		cancel()
+		return nil, t.wrap(err)
+	}
+	err = t.call(ctx, func(c context.Context) error {
+		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageJS, RunImmediately: ptr(true)})
+		return err
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("browser: inject page script: %w", err)
+	}
+	return t, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Close closes the tab and disposes its browser context.
+func (t *Tab) Close() error {
+	t.cancel()
+	return nil
+}
+
+// Alive reports whether the tab's browser still runs.
+func (t *Tab) Alive() bool { return t.m.Alive(t.gen) }
+
+// wrap marks errors caused by a dead browser with ErrCrashed.
+func (t *Tab) wrap(err error) error {
+	if err == nil || errors.Is(err, ErrCrashed) {
+		return err
+	}
+	if !t.m.Alive(t.gen) {
+		return fmt.Errorf("%w: %w", ErrCrashed, err)
+	}
+	return err
+}
+
+// call runs f with a context that ends with ctx, the tab, or callTimeout.
+func (t *Tab) call(ctx context.Context, f func(c context.Context) error) error {
+	if !t.m.Alive(t.gen) {
+		return fmt.Errorf("%w (tab of an earlier browser)", ErrCrashed)
+	}
+	c, cancel := context.WithTimeout(t.ctx, callTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	err := f(c)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return t.wrap(err)
+}
+
+// eval evaluates a JS expression and decodes its JSON value into T.
+func eval[T any](ctx context.Context, t *Tab, expr string, await bool) (T, error) {
+	var v T
+	err := t.call(ctx, func(c context.Context) error {
+		opts := []chromedp.EvaluateOption{}
+		if await {
+			opts = append(opts, chromedp.EvalAwaitPromise)
+		}
+		var err error
+		v, err = chromedp.Run(c, chromedp.Evaluate[T](expr, opts...))
+		return err
+	})
+	return v, err
+}
+
+// Eval evaluates expr in the page and decodes its value into T. Promises
+// are awaited.
+func Eval[T any](ctx context.Context, t *Tab, expr string) (T, error) {
+	return eval[T](ctx, t, expr, true)
+}
+
+// Navigate loads url and waits until the page settled.
+func (t *Tab) Navigate(ctx context.Context, url string) error {
+	t.nav.start()
+	err := t.call(ctx, func(c context.Context) error {
+		res, err := chromedp.Call(c, page.Navigate, page.NavigateParams{URL: url})
+		if err != nil {
+			return err
+		}
+		if res.ErrorText != "" {
+			return fmt.Errorf("browser: navigate %s: %s", url, res.ErrorText)
+		}
+		return nil
+	})
+	if err != nil {
+		t.nav.stop()
+		return err
+	}
+	return t.Settle(ctx)
+}
+
+// ResetSession clears cookies, storage and history, so a new episode starts
+// clean without a new tab.
+func (t *Tab) ResetSession(ctx context.Context, origins ...string) error {
+	return t.call(ctx, func(c context.Context) error {
+		if _, err := chromedp.Call(c, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+			return fmt.Errorf("clear cookies: %w", err)
+		}
+		for _, o := range origins {
+			if _, err := chromedp.Call(c, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "local_storage,session_storage,indexeddb,cache_storage,service_workers"}); err != nil {
+				return fmt.Errorf("clear storage of %s: %w", o, err)
+			}
+		}
+		if _, err := chromedp.Call(c, page.ResetNavigationHistory, cdp.Empty{}); err != nil {
+			return fmt.Errorf("reset history: %w", err)
+		}
+		return nil
+	})
+}
+
+// Settle waits, bounded by MaxSettle, until no navigation is in flight, the
+// document is complete, no request is pending and the DOM has been quiet
+// for Quiet. Navigations started by the last action are followed.
+func (t *Tab) Settle(ctx context.Context) error {
+	deadline := time.Now().Add(t.MaxSettle)
+	expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d) : 'noscript'", t.Quiet.Milliseconds(), t.MaxSettle.Milliseconds())
+	for {
+		if w := t.nav.wait(); w != nil {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				return nil // observe the page as it is
+			}
+			timer := time.NewTimer(wait)
+			select {
+			case <-w:
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+			timer.Stop()
+		}
+		res, err := eval[string](ctx, t, expr, true)
+		if err != nil {
+			if errors.Is(err, ErrCrashed) || ctx.Err() != nil {
+				return err
+			}
+			// The document went away under the evaluation: retry on the new one.
+			if time.Now().Before(deadline) && isNavError(err) {
+				continue
+			}
+			return fmt.Errorf("browser: settle: %w", err)
+		}
+		switch {
+		case res == "nav" || res == "noscript":
+			if time.Now().After(deadline) {
+				return nil
+			}
+			if t.nav.wait() == nil && res == "nav" {
+				// beforeunload fired but the load has not been seen yet:
+				// give the event a moment without spinning hot.
+				select {
+				case <-time.After(time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			continue
+		case t.nav.wait() != nil && time.Now().Before(deadline):
+			continue // a navigation began during the quiet period
+		}
+		return nil
+	}
+}
+
+func isNavError(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "context was destroyed") || strings.Contains(s, "Cannot find context") ||
+		strings.Contains(s, "navigated or closed") || strings.Contains(s, "Execution context") ||
+		strings.Contains(s, "not allowed") || strings.Contains(s, "Promise was collected")
+}
+
+// Node is one line of the observation.
+type Node struct {
+	ID       int      `json:"id"` // data-bid; 0 for text lines
+	Role     string   `json:"role"`
+	Name     string   `json:"name"`
+	Value    *string  `json:"value,omitempty"`
+	Checked  *bool    `json:"checked,omitempty"`
+	Options  []string `json:"options,omitempty"`
+	Disabled bool     `json:"disabled,omitempty"`
+	Selected bool     `json:"selected,omitempty"`
+	Expanded *bool    `json:"expanded,omitempty"`
+	Focused  bool     `json:"focused,omitempty"`
+}
+
+// Page is a snapshot of the page as the agent sees it.
+type Page struct {
+	URL       string         `json:"url"`
+	Title     string         `json:"title"`
+	Nodes     []Node         `json:"nodes"`
+	Truncated bool           `json:"truncated"`
+	State     map[string]any `json:"state"` // window.__egState of task pages
+	ScrollY   int            `json:"scrollY"`
+	ScrollMax int            `json:"scrollMax"`
+}
+
+// Observe snapshots the page (ids are assigned to new elements).
+func (t *Tab) Observe(ctx context.Context, limit int) (Page, error) {
+	for attempt := 0; ; attempt++ {
+		p, err := eval[Page](ctx, t, fmt.Sprintf("window.__egym.observe(%d)", limit), false)
+		if err != nil && attempt < 3 && isNavError(err) && ctx.Err() == nil {
+			if err := t.Settle(ctx); err != nil {
+				return p, err
+			}
+			continue
+		}
+		if err != nil {
+			return p, fmt.Errorf("browser: observe: %w", err)
+		}
+		return p, nil
+	}
+}
+
+// ActionError is an action that could not apply to the page (missing id,
+// wrong kind of element); the agent's mistake, not the browser's.
+type ActionError struct{ Msg string }
+
+func (e *ActionError) Error() string { return e.Msg }
+
+func actionErr(msg string) error {
+	if msg == "" {
+		return nil
+	}
+	return &ActionError{Msg: msg}
+}
+
+type located struct {
+	X       float64 `json:"x"`
+	Y       float64 `json:"y"`
+	Tag     string  `json:"tag"`
+	Role    string  `json:"role"`
+	Checked bool    `json:"checked"`
+	Error   string  `json:"error"`
+}
+
+func (t *Tab) locate(ctx context.Context, id int) (located, error) {
+	l, err := eval[located](ctx, t, fmt.Sprintf("window.__egym.locate(%d)", id), false)
+	if err != nil {
+		return l, err
+	}
+	return l, actionErr(l.Error)
+}
+
+func (t *Tab) mouse(ctx context.Context, typ input.DispatchMouseEventType, x, y float64, clicks int64) error {
+	return t.call(ctx, func(c context.Context) error {
+		p := input.DispatchMouseEventParams{Type: typ, X: x, Y: y}
+		if typ != input.DispatchMouseEventTypeMouseMoved {
+			p.Button, p.ClickCount = input.MouseButtonLeft, clicks
+			if typ == input.DispatchMouseEventTypeMousePressed {
+				p.Buttons = 1
+			}
+		}
+		_, err := chromedp.Call(c, input.DispatchMouseEvent, p)
+		return err
+	})
+}
+
+// Click clicks element id with real mouse events at its centre.
+func (t *Tab) Click(ctx context.Context, id int) error {
+	l, err := t.locate(ctx, id)
+	if err != nil {
+		return err
+	}
+	if l.Tag == "SELECT" {
+		// A click would open a native pop-up; focusing is what it means here.
+		_, err := eval[bool](ctx, t, fmt.Sprintf("(document.querySelector('[data-bid=\"%d\"]').focus(), true)", id), false)
+		return err
+	}
+	if err := t.mouse(ctx, input.DispatchMouseEventTypeMouseMoved, l.X, l.Y, 0); err != nil {
+		return err
+	}
+	if err := t.mouse(ctx, input.DispatchMouseEventTypeMousePressed, l.X, l.Y, 1); err != nil {
+		return err
+	}
+	return t.mouse(ctx, input.DispatchMouseEventTypeMouseReleased, l.X, l.Y, 1)
+}
+
+// Hover moves the mouse over element id.
+func (t *Tab) Hover(ctx context.Context, id int) error {
+	l, err := t.locate(ctx, id)
+	if err != nil {
+		return err
+	}
+	return t.mouse(ctx, input.DispatchMouseEventTypeMouseMoved, l.X, l.Y, 0)
+}
+
+// Check ticks checkbox or radio id; an already ticked box stays ticked.
+func (t *Tab) Check(ctx context.Context, id int) error {
+	l, err := t.locate(ctx, id)
+	if err != nil {
+		return err
+	}
+	if l.Role != "checkbox" && l.Role != "radio" && l.Role != "switch" {
+		return actionErr(fmt.Sprintf("element %d is a %s, not a checkbox or radio; use click(%d)", id, strings.ToLower(cmp(l.Role, l.Tag)), id))
+	}
+	if l.Checked {
+		return nil
+	}
+	return t.Click(ctx, id)
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Fill replaces the text of field id, typing it as trusted input.
+func (t *Tab) Fill(ctx context.Context, id int, text string) error {
+	msg, err := eval[string](ctx, t, fmt.Sprintf("window.__egym.prepFill(%d)", id), false)
+	if err != nil {
+		return err
+	}
+	if err := actionErr(msg); err != nil {
+		return err
+	}
+	if text != "" {
+		err = t.call(ctx, func(c context.Context) error {
+			_, err := chromedp.Call(c, input.InsertText, input.InsertTextParams{Text: text})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err = eval[string](ctx, t, fmt.Sprintf("window.__egym.changed(%d)", id), false)
+	return err
+}
+
+// Select picks the option with the given label (or value) in drop-down id.
+func (t *Tab) Select(ctx context.Context, id int, option string) error {
+	msg, err := eval[string](ctx, t, fmt.Sprintf("window.__egym.selectOption(%d, %s)", id, jsString(option)), false)
+	if err != nil {
+		return err
+	}
+	return actionErr(msg)
+}
+
+// Scroll scrolls the page by most of a screen.
+func (t *Tab) Scroll(ctx context.Context, dir string) error {
+	_, err := eval[string](ctx, t, fmt.Sprintf("window.__egym.scroll(%s)", jsString(dir)), false)
+	return err
+}
+
+type keyDef struct {
+	key, code, text string
+	vk              int64
+}
+
+var keys = map[string]keyDef{
+	"enter":      {"Enter", "Enter", "\r", 13},
+	"tab":        {"Tab", "Tab", "", 9},
+	"escape":     {"Escape", "Escape", "", 27},
+	"backspace":  {"Backspace", "Backspace", "", 8},
+	"delete":     {"Delete", "Delete", "", 46},
+	"arrowup":    {"ArrowUp", "ArrowUp", "", 38},
+	"arrowdown":  {"ArrowDown", "ArrowDown", "", 40},
+	"arrowleft":  {"ArrowLeft", "ArrowLeft", "", 37},
+	"arrowright": {"ArrowRight", "ArrowRight", "", 39},
+	"home":       {"Home", "Home", "", 36},
+	"end":        {"End", "End", "", 35},
+	"pageup":     {"PageUp", "PageUp", "", 33},
+	"pagedown":   {"PageDown", "PageDown", "", 34},
+	"space":      {" ", "Space", " ", 32},
+}
+
+// KeyNames lists the keys Press knows besides single characters.
+func KeyNames() []string {
+	return []string{"Enter", "Tab", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown", "Space"}
+}
+
+// Press sends one key press to the focused element.
+func (t *Tab) Press(ctx context.Context, key string) error {
+	k, ok := keys[strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(key))]
+	if !ok {
+		r := []rune(key)
+		if len(r) != 1 {
+			return actionErr(fmt.Sprintf("unknown key %q; use a single character or one of %s", key, strings.Join(KeyNames(), ", ")))
+		}
+		k = keyDef{key: key, text: key}
+		if c := strings.ToUpper(key); len(c) == 1 && c[0] >= 'A' && c[0] <= 'Z' {
+			k.code, k.vk = "Key"+c, int64(c[0])
+		}
+	}
+	return t.call(ctx, func(c context.Context) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: k.key, Code: k.code, Text: k.text, WindowsVirtualKeyCode: k.vk, NativeVirtualKeyCode: k.vk}
+		if k.text == "" {
+			down.Type = input.DispatchKeyEventTypeRawKeyDown
+		}
+		if _, err := chromedp.Call(c, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: k.key, Code: k.code, WindowsVirtualKeyCode: k.vk, NativeVirtualKeyCode: k.vk}
+		_, err := chromedp.Call(c, input.DispatchKeyEvent, up)
+		return err
+	})
+}
+
+// Back goes one entry back in history; false when there is none.
+func (t *Tab) Back(ctx context.Context) (bool, error) {
+	var moved bool
+	err := t.call(ctx, func(c context.Context) error {
+		h, err := chromedp.Call(c, page.GetNavigationHistory, cdp.Empty{})
+		if err != nil {
+			return err
+		}
+		if h.CurrentIndex <= 0 {
+			return nil
+		}
+		t.nav.start()
+		moved = true
+		_, err = chromedp.Call(c, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: h.Entries[h.CurrentIndex-1].ID})
+		return err
+	})
+	if err != nil || !moved {
+		if moved {
+			t.nav.stop()
+		}
+		return moved, err
+	}
+	return true, t.Settle(ctx)
+}
+
+// Screenshot captures the viewport as PNG.
+func (t *Tab) Screenshot(ctx context.Context) ([]byte, error) {
+	var png []byte
+	err := t.call(ctx, func(c context.Context) error {
+		res, err := chromedp.Call(c, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng})
+		if err != nil {
+			return err
+		}
+		png = res.Data
+		return nil
+	})
+	return png, err
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
