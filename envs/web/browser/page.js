@@ -70,7 +70,18 @@
     if (el.isContentEditable && el.getAttribute('contenteditable') !== null) return 'textbox';
     if (el.onclick || el.hasAttribute('onclick')) return 'clickable';
     if (el.hasAttribute('data-clickable')) return 'clickable';
+    if (el.hasAttribute('tabindex') && el.tabIndex >= 0) return 'clickable';
     return '';
+  }
+
+  // labelText is a label's own text, without the text of the controls it wraps.
+  function labelText(l) {
+    let s = '';
+    for (const c of l.childNodes) {
+      if (c.nodeType === 3) s += c.data;
+      else if (c.nodeType === 1 && !/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(c.tagName)) s += ' ' + c.innerText;
+    }
+    return s;
   }
 
   function labelOf(el) {
@@ -81,7 +92,7 @@
       const s = lb.split(/\s+/).map(id => document.getElementById(id)).filter(Boolean).map(e => e.innerText).join(' ');
       if (s.trim()) return s;
     }
-    if (el.labels && el.labels.length) return Array.from(el.labels).map(l => l.innerText).join(' ');
+    if (el.labels && el.labels.length) return Array.from(el.labels).map(labelText).join(' ');
     return '';
   }
 
@@ -119,7 +130,7 @@
     const out = [];
     const walk = (el) => {
       if (out.length >= limit) return;
-      if (SKIP.has(el.tagName) || !visible(el)) return;
+      if (SKIP.has(el.tagName) || el.getAttribute('aria-hidden') === 'true' || !visible(el)) return;
       const r = role(el);
       if (r === 'hidden') return;
       if (LEAF_ROLES.has(r) || (r === 'clickable' && !el.querySelector(INTERACTIVE))) {

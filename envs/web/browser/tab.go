@@ -200,7 +200,7 @@ func (t *Tab) Navigate(ctx context.Context, url string) error {
 	return t.Settle(ctx)
 }
 
-// ResetSession clears cookies, storage and history, so a new episode starts
+// ResetSession clears cookies and storage, so a new episode starts
 // clean without a new tab.
 func (t *Tab) ResetSession(ctx context.Context, origins ...string) error {
 	return t.call(ctx, func(c context.Context) error {
@@ -212,6 +212,13 @@ func (t *Tab) ResetSession(ctx context.Context, origins ...string) error {
 				return fmt.Errorf("clear storage of %s: %w", o, err)
 			}
 		}
+		return nil
+	})
+}
+
+// ResetHistory forgets every history entry but the current one.
+func (t *Tab) ResetHistory(ctx context.Context) error {
+	return t.call(ctx, func(c context.Context) error {
 		if _, err := chromedp.Call(c, page.ResetNavigationHistory, cdp.Empty{}); err != nil {
 			return fmt.Errorf("reset history: %w", err)
 		}
@@ -566,4 +573,3 @@ func jsString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
-
