@@ -61,6 +61,9 @@ func (e *env) Close() error {
 		return nil
 	}
 	e.closed = true
+	if old, ok := e.ep.(ender); ok {
+		old.end()
+	}
 	if e.tab != nil {
 		return e.tab.Close()
 	}
@@ -76,6 +79,9 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	ep, err := e.newEp(ctx, opts)
 	if err != nil {
 		return gym.Observation{}, err
+	}
+	if old, ok := e.ep.(ender); ok {
+		old.end()
 	}
 	e.shots, _ = opts.Options["screenshot"].(bool)
 	if e.tab == nil || !e.tab.Alive() {
