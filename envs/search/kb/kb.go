@@ -317,7 +317,7 @@ func (g *gen) distractors(passages int) {
 	r := g.rng
 	type group struct {
 		title, intro string
-		members     []int
+		members      []int
 	}
 	var groups []group
 	// Surnames shared by several people.
