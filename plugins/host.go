@@ -28,7 +28,7 @@ type Config struct {
 	HealthInterval time.Duration
 	CgroupRoot     string    // default /sys/fs/cgroup
 	PluginStderr   io.Writer // copy of plugins' stderr; nil: kept only for crash reports
-	LogLevel       string    // go-plugin's own log level; default "error"
+	LogLevel       string    // go-plugin's own log level; default "off" (failures reach callers as errors)
 
 	cgroups bool
 }
@@ -53,7 +53,7 @@ func (c Config) withDefaults() Config {
 		c.CgroupRoot = "/sys/fs/cgroup"
 	}
 	if c.LogLevel == "" {
-		c.LogLevel = "error"
+		c.LogLevel = "off"
 	}
 	c.cgroups = os.Geteuid() == 0 && cgroupsWritable(c.CgroupRoot)
 	return c

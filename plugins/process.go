@@ -99,8 +99,7 @@ func (p *Plugin) conn(ctx context.Context) (*process, error) {
 		return p.proc, nil
 	}
 	if p.proc != nil {
-		p.stopLocked()
-		p.restarts++
+		p.stopLocked(true)
 	}
 	return p.startLocked(ctx)
 }
@@ -161,6 +160,9 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		client.Kill()
 		return nil, fmt.Errorf("plugin %s: dispense: %w", p.m.Name, err)
 	}
+	if p.gen > 0 {
+		p.restarts++
+	}
 	p.gen++
 	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen}
 	if rc := client.ReattachConfig(); rc != nil {
@@ -172,7 +174,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	p.proc = proc
 	if p.specs == nil {
 		if err := p.describeLocked(ctx, proc); err != nil {
-			p.stopLocked()
+			p.stopLocked(true)
 			return nil, err
 		}
 	}
@@ -229,7 +231,7 @@ func (p *Plugin) checkHealth(proc *process) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.proc == proc {
-		p.stopLocked()
+		p.stopLocked(true)
 	}
 	return true
 }
@@ -238,23 +240,32 @@ func (p *Plugin) checkHealth(proc *process) bool {
 func (p *Plugin) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stopLocked()
+	p.stopLocked(false)
 }
 
-// stopLocked kills the process tree and waits for it, so no zombie or
-// orphan survives: SIGKILL to the process group and to every pid left in
-// the cgroup, then go-plugin's own clean-up.
-func (p *Plugin) stopLocked() {
+// stopLocked ends the process tree and waits for it, so no zombie or
+// orphan survives. A healthy plugin is asked to exit first (its envs
+// close their browsers); a broken one (force) is killed at once. Then
+// SIGKILL goes to the process group and to every pid left in the cgroup.
+func (p *Plugin) stopLocked(force bool) {
 	proc := p.proc
 	if proc == nil {
 		return
 	}
 	p.proc = nil
+	// go-plugin's graceful shutdown is an RPC without a deadline: never
+	// attempt it on a process that does not answer a ping.
+	if !force && p.ping(proc, p.cfg.PingTimeout) != nil {
+		force = true
+	}
+	if force && proc.pid > 0 {
+		_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
+	}
+	proc.client.Kill()
 	if proc.pid > 0 {
 		_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
 	}
 	proc.cg.killAll()
-	proc.client.Kill()
 	// Members of the cgroup may take a moment to be reaped by the kernel.
 	for i := 0; i < 50 && len(proc.cg.pids()) > 0; i++ {
 		time.Sleep(10 * time.Millisecond)

@@ -251,7 +251,7 @@ func (r *Remote) Step(ctx context.Context, action string) (gym.StepResult, error
 	if r.sess == nil || !r.reset {
 		return gym.StepResult{}, gym.ErrNotReset
 	}
-	resp, err := r.call(ctx, &pb.Request{Kind: &pb.Request_Step{Step: &pb.Step{Action: action}}})
+	resp, err := r.call(ctx, &pb.Request{Kind: &pb.Request_Step{Step: &pb.Step{Action: []byte(action)}}})
 	var f *failure
 	if errors.As(err, &f) {
 		r.done = true
@@ -383,4 +383,3 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-

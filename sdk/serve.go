@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -180,12 +181,12 @@ func (s *session) step(ctx context.Context, st *pb.Step) *pb.Response {
 	if s.env == nil {
 		return errResponse(gym.ErrNotReset)
 	}
-	r, err := s.env.Step(ctx, st.Action)
+	r, err := s.env.Step(ctx, string(st.Action))
 	if err != nil {
 		switch wire.ErrorKind(err) {
 		case pb.ErrorKind_ERROR_KIND_OTHER, pb.ErrorKind_ERROR_KIND_UNKNOWN_TASK, pb.ErrorKind_ERROR_KIND_UNKNOWN_ENV:
 			// Not contract misuse: the env failed on its own.
-			return envErrorResult(err.Error())
+			return envErrorResult(wire.ErrorText(err))
 		}
 		return errResponse(err)
 	}
@@ -263,20 +264,20 @@ func (s *session) call(ctx context.Context, c *pb.Call) *pb.Response {
 func obsResponse(obs gym.Observation) *pb.Response {
 	o, err := wire.ObservationToPB(obs)
 	if err != nil {
-		return envErrorResult(err.Error())
+		return envErrorResult(wire.ErrorText(err))
 	}
 	return &pb.Response{Observation: o}
 }
 
 func envErrorResult(msg string) *pb.Response {
 	return &pb.Response{
-		Observation: &pb.Observation{Text: "The environment failed: " + msg},
+		Observation: &pb.Observation{Text: []byte("The environment failed: " + msg)},
 		Truncated:   true,
 		Status:      int32(gym.StatusEnvError),
-		Error:       msg,
+		Error:       strings.ToValidUTF8(msg, "\uFFFD"),
 	}
 }
 
 func errResponse(err error) *pb.Response {
-	return &pb.Response{ErrorKind: wire.ErrorKind(err), Error: err.Error()}
+	return &pb.Response{ErrorKind: wire.ErrorKind(err), Error: wire.ErrorText(err)}
 }

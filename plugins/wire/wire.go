@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -66,7 +68,7 @@ const (
 
 // ObservationToPB converts for the wire.
 func ObservationToPB(o gym.Observation) (*pb.Observation, error) {
-	out := &pb.Observation{Text: o.Text, Screenshot: o.Screenshot, ValidActions: o.ValidActions}
+	out := &pb.Observation{Text: []byte(o.Text), Screenshot: o.Screenshot, ValidActions: validUTF8(o.ValidActions)}
 	if len(o.Info) > 0 {
 		b, err := json.Marshal(o.Info)
 		if err != nil {
@@ -82,7 +84,7 @@ func ObservationFromPB(o *pb.Observation) (gym.Observation, error) {
 	if o == nil {
 		return gym.Observation{}, nil
 	}
-	out := gym.Observation{Text: o.Text, Screenshot: o.Screenshot, ValidActions: o.ValidActions}
+	out := gym.Observation{Text: string(o.Text), Screenshot: o.Screenshot, ValidActions: o.ValidActions}
 	if len(o.InfoJson) > 0 {
 		if err := json.Unmarshal(o.InfoJson, &out.Info); err != nil {
 			return out, fmt.Errorf("wire: observation info: %w", err)
@@ -144,3 +146,20 @@ func ErrorFromPB(kind pb.ErrorKind, msg string) error {
 	}
 	return &remoteError{msg: msg}
 }
+
+// validUTF8 repairs strings for proto3 string fields, which must be UTF-8.
+func validUTF8(ss []string) []string {
+	for i, s := range ss {
+		if !utf8.ValidString(s) {
+			out := append([]string(nil), ss...)
+			for j := i; j < len(out); j++ {
+				out[j] = strings.ToValidUTF8(out[j], "\uFFFD")
+			}
+			return out
+		}
+	}
+	return ss
+}
+
+// ErrorText makes an error message safe for a proto3 string field.
+func ErrorText(err error) string { return strings.ToValidUTF8(err.Error(), "\uFFFD") }

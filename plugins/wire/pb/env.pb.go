@@ -431,7 +431,7 @@ func (x *Reset) GetOptionsJson() []byte {
 
 type Step struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	Action        []byte                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"` // bytes: agents may send invalid UTF-8, which is the env's to judge
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -466,11 +466,11 @@ func (*Step) Descriptor() ([]byte, []int) {
 	return file_env_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *Step) GetAction() string {
+func (x *Step) GetAction() []byte {
 	if x != nil {
 		return x.Action
 	}
-	return ""
+	return nil
 }
 
 // Call invokes a capability or Spec by name; data carries its argument.
@@ -528,7 +528,7 @@ func (x *Call) GetData() []byte {
 
 type Observation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Text          []byte                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
 	Screenshot    []byte                 `protobuf:"bytes,2,opt,name=screenshot,proto3" json:"screenshot,omitempty"`
 	ValidActions  []string               `protobuf:"bytes,3,rep,name=valid_actions,json=validActions,proto3" json:"valid_actions,omitempty"`
 	InfoJson      []byte                 `protobuf:"bytes,4,opt,name=info_json,json=infoJson,proto3" json:"info_json,omitempty"`
@@ -566,11 +566,11 @@ func (*Observation) Descriptor() ([]byte, []int) {
 	return file_env_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *Observation) GetText() string {
+func (x *Observation) GetText() []byte {
 	if x != nil {
 		return x.Text
 	}
-	return ""
+	return nil
 }
 
 func (x *Observation) GetScreenshot() []byte {
@@ -730,12 +730,12 @@ const file_env_proto_rawDesc = "" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12!\n" +
 	"\foptions_json\x18\x03 \x01(\fR\voptionsJson\"\x1e\n" +
 	"\x04Step\x12\x16\n" +
-	"\x06action\x18\x01 \x01(\tR\x06action\"2\n" +
+	"\x06action\x18\x01 \x01(\fR\x06action\"2\n" +
 	"\x04Call\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"\x83\x01\n" +
 	"\vObservation\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1e\n" +
+	"\x04text\x18\x01 \x01(\fR\x04text\x12\x1e\n" +
 	"\n" +
 	"screenshot\x18\x02 \x01(\fR\n" +
 	"screenshot\x12#\n" +
