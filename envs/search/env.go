@@ -55,6 +55,7 @@ func newEnv(spec gym.Spec, c config, db *database) *env {
 			spec.Tasks = append(spec.Tasks, t)
 		}
 	}
+	spec.Description += fmt.Sprintf(" Playing: %s, %d passages, %d questions.", db.source, db.corpus.Len(), len(db.questions))
 	e := &env{spec: spec, cfg: c, db: db}
 	e.spec.Capabilities = gym.Capabilities(e)
 	return e

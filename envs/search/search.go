@@ -66,6 +66,7 @@ func baseSpec(id, desc string, fictional bool) gym.Spec {
 		MaxSteps: defaultConfig().maxSteps, ObservationSpace: observationSpace, ActionSpace: actionSpace,
 		Deterministic: true,
 		Components:    map[string]string{"bleve": "v2.6.3"},
+		Capabilities:  []string{"Oracle", "Renderer", "Snapshotter", "ValidActioner"},
 	}
 	if fictional {
 		s.Components["kb"] = kb.Version

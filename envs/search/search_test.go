@@ -13,9 +13,28 @@ import (
 	"github.com/envgym/envgym/gym"
 )
 
+// sharedCache holds the index of the small corpus for the whole test
+// binary, so most tests reopen it instead of building it.
+var sharedCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "envgym-search-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sharedCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // small is the corpus most tests play on: 2,000 passages build in well
-// under a second.
+// under a second. An empty cacheDir means the shared one.
 func small(cacheDir string, extra map[string]any) map[string]any {
+	if cacheDir == "" {
+		cacheDir = sharedCache
+	}
 	o := map[string]any{"passages": 2000, "questions_per_hop": 60, "cache_dir": cacheDir, "seed": 11}
 	for k, v := range extra {
 		o[k] = v
@@ -112,7 +131,7 @@ func TestOracleDefaultCorpus(t *testing.T) {
 
 func TestOracleSmallAllQuestions(t *testing.T) {
 	r := newRegistry(t)
-	e := makeEnv(t, r, FictionalID, small(t.TempDir(), nil))
+	e := makeEnv(t, r, FictionalID, small("", nil))
 	for i, q := range e.db.questions {
 		res, _ := playOracle(t, e, gym.ResetOptions{Options: map[string]any{"question_id": q.ID}})
 		if res.Observation.Info["em"] != 1.0 {
@@ -146,7 +165,7 @@ func TestSharedAcrossInstances(t *testing.T) {
 
 func TestProcessRewardOncePerGold(t *testing.T) {
 	r := newRegistry(t)
-	e := makeEnv(t, r, FictionalID, small(t.TempDir(), nil))
+	e := makeEnv(t, r, FictionalID, small("", nil))
 	ctx := context.Background()
 	if _, err := e.Reset(ctx, gym.ResetOptions{TaskID: "2hop", Seed: 3}); err != nil {
 		t.Fatal(err)
@@ -193,7 +212,7 @@ func TestProcessRewardOncePerGold(t *testing.T) {
 		t.Fatalf("useful on a non-gold passage: %v", res.Observation.Info)
 	}
 	// Outcome-only: process parts stay in info but out of the reward.
-	oe := makeEnv(t, r, FictionalID, small(t.TempDir(), map[string]any{"process_rewards": false}))
+	oe := makeEnv(t, r, FictionalID, small("", map[string]any{"process_rewards": false}))
 	if _, err := oe.Reset(ctx, gym.ResetOptions{TaskID: "2hop", Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +230,7 @@ func TestProcessRewardOncePerGold(t *testing.T) {
 
 func TestGarbageActionsAreInvalid(t *testing.T) {
 	r := newRegistry(t)
-	e := makeEnv(t, r, FictionalID, small(t.TempDir(), map[string]any{"max_steps": 200}))
+	e := makeEnv(t, r, FictionalID, small("", map[string]any{"max_steps": 200}))
 	ctx := context.Background()
 	if _, err := e.Reset(ctx, gym.ResetOptions{}); err != nil {
 		t.Fatal(err)
@@ -262,7 +281,7 @@ func FuzzParseAction(f *testing.F) {
 
 func TestMaxStepsTruncates(t *testing.T) {
 	r := newRegistry(t)
-	e := makeEnv(t, r, FictionalID, small(t.TempDir(), map[string]any{"max_steps": 3}))
+	e := makeEnv(t, r, FictionalID, small("", map[string]any{"max_steps": 3}))
 	if e.Spec().MaxSteps != 3 {
 		t.Fatalf("spec max steps %d", e.Spec().MaxSteps)
 	}
@@ -279,7 +298,7 @@ func TestMaxStepsTruncates(t *testing.T) {
 
 func TestQueryLimitAndTopK(t *testing.T) {
 	r := newRegistry(t)
-	e := makeEnv(t, r, FictionalID, small(t.TempDir(), map[string]any{"max_query_chars": 20, "top_k": 3}))
+	e := makeEnv(t, r, FictionalID, small("", map[string]any{"max_query_chars": 20, "top_k": 3}))
 	if _, err := e.Reset(context.Background(), gym.ResetOptions{}); err != nil {
 		t.Fatal(err)
 	}

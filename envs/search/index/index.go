@@ -40,6 +40,9 @@ const format = 1
 
 const field = "body"
 
+// tieSlack is how many hits beyond k are fetched to order ties by id.
+const tieSlack = 10
+
 // ErrCorrupt is wrapped when a cached index cannot be used and could not
 // be rebuilt.
 var ErrCorrupt = errors.New("search index is corrupt")
@@ -350,7 +353,10 @@ func (ix *Index) Search(ctx context.Context, text string, k int) ([]Hit, error) 
 	if len(qs) > 1 {
 		q = query.NewDisjunctionQuery(qs)
 	}
-	req := bleve.NewSearchRequestOptions(q, k, 0, false)
+	// A few extra hits let equal scores be ordered by id: bleve breaks
+	// ties by internal doc number, which depends on how segments merged,
+	// so two builds of one corpus could otherwise rank ties differently.
+	req := bleve.NewSearchRequestOptions(q, k+tieSlack, 0, false)
 	res, err := ix.bl.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", text, err)
@@ -359,7 +365,16 @@ func (ix *Index) Search(ctx context.Context, text string, k int) ([]Hit, error) 
 	for i, h := range res.Hits {
 		hits[i] = Hit{ID: h.ID, Score: h.Score}
 	}
-	return hits, nil
+	slices.SortStableFunc(hits, func(a, b Hit) int {
+		if a.Score != b.Score {
+			if a.Score > b.Score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return hits[:min(k, len(hits))], nil
 }
 
 // Docs is the number of indexed passages.
