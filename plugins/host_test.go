@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/sdk/envtest"
 )
 
 // binDir holds plugin binaries built once for the whole package.
@@ -346,5 +347,15 @@ func TestCapabilitiesDiscoveredAcrossPlugin(t *testing.T) {
 	}
 	if _, err := env.OracleAction(context.Background()); !errors.Is(err, gym.ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
+	}
+}
+
+func TestRemoteEnvPassesConformance(t *testing.T) {
+	h := newHost(t, Config{}, Sandbox{}, "guess")
+	rep := envtest.Run(context.Background(), func(ctx context.Context) (gym.Env, error) {
+		return h.Make(ctx, "example/guess-v0", nil)
+	}, envtest.Config{})
+	if !rep.OK() {
+		t.Fatalf("remote guess env failed conformance: %+v", rep)
 	}
 }

@@ -19,7 +19,7 @@ var Spec = gym.Spec{ID: "example/guess-v0", Version: "0.1.0", MaxSteps: 10, Dete
 // Env holds one episode's state.
 type Env struct {
 	secret, steps int
-	done          bool
+	done, closed  bool
 }
 
 // New is the factory handed to the registry.
@@ -31,20 +31,24 @@ func (e *Env) Reset(_ context.Context, o gym.ResetOptions) (gym.Observation, err
 }
 
 func (e *Env) Step(_ context.Context, action string) (gym.StepResult, error) {
-	if e.secret == 0 {
+	switch {
+	case e.closed:
+		return gym.StepResult{}, gym.ErrClosed
+	case e.secret == 0:
 		return gym.StepResult{}, gym.ErrNotReset
-	} else if e.done {
+	case e.done:
 		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
+	e.steps++ // invalid guesses count too, so every episode ends
 	var n int
+	var r gym.StepResult
 	if _, err := fmt.Sscanf(action, "guess %d", &n); err != nil || n < 1 || n > 100 {
-		return gym.Invalid(gym.Observation{Text: "Guess a number from 1 to 100."}, `write "guess N" with 1 <= N <= 100`), nil
-	}
-	e.steps++
-	r := gym.StepResult{Observation: gym.Observation{Text: fmt.Sprintf("%d is too low: higher.", n)}}
-	if n > e.secret {
+		r = gym.Invalid(gym.Observation{Text: "Guess a number from 1 to 100."}, `write "guess N" with 1 <= N <= 100`)
+	} else if n < e.secret {
+		r.Observation.Text = fmt.Sprintf("%d is too low: higher.", n)
+	} else if n > e.secret {
 		r.Observation.Text = fmt.Sprintf("%d is too high: lower.", n)
-	} else if n == e.secret {
+	} else {
 		r = gym.StepResult{Observation: gym.Observation{Text: "Correct!", Info: map[string]any{"success": true}}, Reward: 1, Terminated: true}
 	}
 	r.Truncated = !r.Terminated && e.steps >= Spec.MaxSteps
@@ -53,4 +57,4 @@ func (e *Env) Step(_ context.Context, action string) (gym.StepResult, error) {
 }
 
 func (e *Env) Spec() gym.Spec { return Spec }
-func (e *Env) Close() error   { return nil }
+func (e *Env) Close() error   { e.closed = true; return nil }
