@@ -256,7 +256,7 @@ type Stats struct {
 	Targets         int     `json:"targets"`          // page targets (tabs)
 	BrowserContexts int     `json:"browser_contexts"` // isolated contexts
 	Processes       int     `json:"processes"`        // chromium processes (browser and children)
-	RSSMiB          float64 `json:"rss_mib"`          // their resident memory
+	RSSMiB          float64 `json:"rss_mib"`          // their memory (PSS)
 }
 
 // Stats reports the browser's tabs, contexts, processes and memory.
@@ -332,7 +332,20 @@ func processTree(root int) []int {
 	return out
 }
 
+// rssKiB is a process's proportional set size (shared pages split between
+// the processes sharing them, so a sum over Chromium's processes is not
+// inflated), or its RSS where PSS is unavailable.
 func rssKiB(pid int) int {
+	if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Pss:") {
+				if f := strings.Fields(line); len(f) >= 2 {
+					n, _ := strconv.Atoi(f[1])
+					return n
+				}
+			}
+		}
+	}
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0

@@ -1,0 +1,202 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/envgym/envgym/envs/web/browser"
+	"github.com/envgym/envgym/gym"
+)
+
+// BenchConfig sets the size of Bench. Zero values pick defaults.
+type BenchConfig struct {
+	EnvID    string        `json:"env_id"`   // default web/click-checkboxes-v0
+	Steps    int           `json:"steps"`    // timed steps for the step median; default 200
+	Resets   int           `json:"resets"`   // timed resets; default 50
+	Duration time.Duration `json:"duration"` // per throughput run (1 and 4 envs); default 3s
+	Options  Options       `json:"-"`
+}
+
+// BenchResult is what `gym bench web` prints.
+type BenchResult struct {
+	EnvID         string  `json:"env_id"`
+	Chromium      string  `json:"chromium"`
+	StepP50Ms     float64 `json:"step_p50_ms"` // click + settle + observation
+	StepP90Ms     float64 `json:"step_p90_ms"`
+	ResetP50Ms    float64 `json:"reset_p50_ms"`
+	ResetP90Ms    float64 `json:"reset_p90_ms"`
+	ActionsPerS1  float64 `json:"actions_per_s_1"`
+	ActionsPerS4  float64 `json:"actions_per_s_4"`
+	MiBPerEnv     float64 `json:"mib_per_env"`     // Chromium PSS added by one env instance
+	BrowserMiB    float64 `json:"browser_mib"`     // Chromium PSS with one env
+	ProcessRSSMiB float64 `json:"process_rss_mib"` // this process
+}
+
+// Bench measures the web envs in process with their own Chromium: step and
+// reset medians on one env, throughput with 1 and 4 concurrent envs, and
+// memory per env.
+func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+	if cfg.EnvID == "" {
+		cfg.EnvID = "web/click-checkboxes-v0"
+	}
+	if cfg.Steps == 0 {
+		cfg.Steps = 200
+	}
+	if cfg.Resets == 0 {
+		cfg.Resets = 50
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = 3 * time.Second
+	}
+	s := New(cfg.Options)
+	defer s.Close()
+	reg := gym.NewRegistry()
+	if err := s.Register(reg); err != nil {
+		return BenchResult{}, err
+	}
+	res := BenchResult{EnvID: cfg.EnvID, Chromium: s.version}
+	mk := func() (*benchEnv, error) {
+		e, err := reg.Make(ctx, cfg.EnvID, nil)
+		if err != nil {
+			return nil, err
+		}
+		b := &benchEnv{Env: e}
+		return b, b.reset(ctx, 0)
+	}
+	first, err := mk()
+	if err != nil {
+		return res, fmt.Errorf("web: bench: %w", err)
+	}
+	defer first.Close()
+	// Warm up, then time resets and steps.
+	for i := 0; i < 5; i++ {
+		if _, err := first.step(ctx); err != nil {
+			return res, err
+		}
+	}
+	resets := make([]time.Duration, 0, cfg.Resets)
+	for i := 0; i < cfg.Resets; i++ {
+		t0 := time.Now()
+		if err := first.reset(ctx, int64(i%5)); err != nil {
+			return res, fmt.Errorf("web: bench: reset: %w", err)
+		}
+		resets = append(resets, time.Since(t0))
+	}
+	steps := make([]time.Duration, 0, cfg.Steps)
+	for i := 0; i < cfg.Steps; i++ {
+		d, err := first.step(ctx)
+		if err != nil {
+			return res, fmt.Errorf("web: bench: step: %w", err)
+		}
+		steps = append(steps, d)
+	}
+	res.StepP50Ms, res.StepP90Ms = quantileMs(steps, 0.5), quantileMs(steps, 0.9)
+	res.ResetP50Ms, res.ResetP90Ms = quantileMs(resets, 0.5), quantileMs(resets, 0.9)
+	res.ActionsPerS1, err = throughput(ctx, []*benchEnv{first}, cfg.Duration)
+	if err != nil {
+		return res, err
+	}
+	st1, err := s.Browser().Stats(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.BrowserMiB = st1.RSSMiB
+	envs := []*benchEnv{first}
+	for i := 0; i < 3; i++ {
+		e, err := mk()
+		if err != nil {
+			return res, fmt.Errorf("web: bench: %w", err)
+		}
+		defer e.Close()
+		envs = append(envs, e)
+	}
+	res.ActionsPerS4, err = throughput(ctx, envs, cfg.Duration)
+	if err != nil {
+		return res, err
+	}
+	st4, err := s.Browser().Stats(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.MiBPerEnv = (st4.RSSMiB - st1.RSSMiB) / 3
+	res.ProcessRSSMiB = browser.SelfRSSMiB()
+	return res, nil
+}
+
+// benchEnv toggles the first checkbox of its page: a step that changes
+// the DOM and never ends the episode.
+type benchEnv struct {
+	gym.Env
+	action string
+}
+
+func (b *benchEnv) reset(ctx context.Context, seed int64) error {
+	obs, err := b.Reset(ctx, gym.ResetOptions{Seed: seed})
+	if err != nil {
+		return err
+	}
+	b.action = "noop()"
+	for _, a := range obs.ValidActions {
+		if len(a) > 6 && (a[:6] == "check(" || a[:6] == "click(") {
+			b.action = "click(" + a[6:]
+			break
+		}
+	}
+	return nil
+}
+
+func (b *benchEnv) step(ctx context.Context) (time.Duration, error) {
+	t0 := time.Now()
+	r, err := b.Step(ctx, b.action)
+	d := time.Since(t0)
+	if err != nil {
+		return d, err
+	}
+	if r.Status != gym.StatusOK {
+		return d, fmt.Errorf("bench step %s: %s", b.action, r.Status)
+	}
+	if r.Done() {
+		return d, b.reset(ctx, 0)
+	}
+	return d, nil
+}
+
+func throughput(ctx context.Context, envs []*benchEnv, d time.Duration) (float64, error) {
+	var wg sync.WaitGroup
+	counts := make([]int, len(envs))
+	errs := make([]error, len(envs))
+	start := time.Now()
+	for i, e := range envs {
+		wg.Go(func() {
+			for time.Since(start) < d {
+				if _, err := e.step(ctx); err != nil {
+					errs[i] = err
+					return
+				}
+				counts[i]++
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	n := 0
+	for i := range counts {
+		if errs[i] != nil {
+			return 0, errs[i]
+		}
+		n += counts[i]
+	}
+	return float64(n) / el, nil
+}
+
+func quantileMs(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000
+}
