@@ -1,0 +1,25 @@
+# The two commands of README: `make demo` (set up, then run the main job
+# end to end) and `make test` (set up, then the whole test suite).
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+export GOFLAGS ?= -mod=mod
+
+.PHONY: setup build demo test vet bench
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+
+demo: setup
+	bash scripts/demo.sh
+
+vet:
+	gofmt -l $$(git ls-files '*.go') | (! grep .) || (echo "gofmt needed on the files above" && false)
+	go vet ./...
+
+test: setup vet
+	go test -timeout 20m -count=1 ./...
+
+bench: setup
+	bin/gym bench plugin

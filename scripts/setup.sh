@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh Debian 12 machine (as root) for envgym:
+# system packages, the Docker engine, the gym CLI and every env plugin,
+# installed into the plugin directory. Safe to run again: it only does
+# what is missing, and always rebuilds the Go binaries (seconds when cached).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+# System packages the whole project needs. Add to this list, never remove:
+# chromium (web and GUI envs), docker.io (SWE sandboxes), libtorch-dev and
+# libopenblas0-pthread (trainer and world model), protobuf-compiler
+# (regenerating the plugin protocol), xvfb/xdotool/x11-apps (GUI desktop).
+PACKAGES=(ca-certificates git build-essential chromium docker.io libtorch-dev libopenblas0-pthread
+  protobuf-compiler xvfb xdotool x11-apps procps iproute2)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing packages: ${missing[*]}; run this script as root" && exit 1
+  fi
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v go >/dev/null; then
+  export PATH=$PATH:/usr/local/go/bin
+fi
+command -v go >/dev/null || { log "Go is not installed (want Go >= 1.26 at /usr/local/go)"; exit 1; }
+
+# The Docker engine: started here because no init system runs it. The
+# SWE env needs it; nothing else does, so a failure is a warning.
+if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  (nohup dockerd >/var/log/envgym-dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || log "warning: dockerd did not start; see /var/log/envgym-dockerd.log"
+fi
+
+# Build the CLI and every plugin, then install the plugins (binary +
+# manifest with its sha256) into the plugin directory.
+export GOFLAGS=${GOFLAGS:--mod=mod}
+mkdir -p bin
+log "building bin/gym and plugins"
+go build -o bin/gym ./cmd/gym
+plugins=()
+for dir in envs/*/cmd/gym-plugin-* examples/*/cmd/gym-plugin-* internal/*/cmd/gym-plugin-*; do
+  [[ -d $dir ]] || continue
+  name=$(basename "$dir")
+  go build -o "bin/$name" "./$dir"
+  plugins+=("$name")
+done
+
+PLUGIN_DIR=${GYM_PLUGIN_DIR:-$(bin/gym plugin dir)}
+for name in "${plugins[@]}"; do
+  # Per-plugin sandbox: browsers need more memory and processes; none
+  # gets the network (they serve their sites on their own loopback).
+  args=()
+  case $name in
+    gym-plugin-web|gym-plugin-gui) args=(--memory-mb 4096 --max-pids 4096) ;;
+    gym-plugin-search) args=(--memory-mb 4096) ;;
+  esac
+  bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" --quiet "${args[@]}"
+done
+log "installed ${#plugins[@]} plugins into $PLUGIN_DIR"
+log "ready: try bin/gym list"
