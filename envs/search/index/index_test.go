@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -86,5 +87,31 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Errorf("cancelled build left %d entries", len(entries))
+	}
+}
+
+// TestBuildsAgree: two builds of one corpus rank every query alike, so
+// episodes replay the same on another machine's cache.
+func TestBuildsAgree(t *testing.T) {
+	ctx := context.Background()
+	k, c := testCorpus(t, 2000)
+	a, err := Open(ctx, t.TempDir(), c, Options{BatchSize: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, t.TempDir(), c, Options{BatchSize: 700})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, q := range k.Questions {
+		for _, text := range append([]string{q.Question}, q.Queries...) {
+			ha, _ := a.Search(ctx, text, 5)
+			hb, _ := b.Search(ctx, text, 5)
+			if fmt.Sprint(ha) != fmt.Sprint(hb) {
+				t.Fatalf("%q:\n%v\n%v", text, ha, hb)
+			}
+		}
 	}
 }
