@@ -43,7 +43,6 @@ const field = "body"
 // tieSlack is how many hits beyond k are fetched to order ties by id.
 const tieSlack = 10
 
-
 // ErrCorrupt is wrapped when a cached index cannot be used and could not
 // be rebuilt.
 var ErrCorrupt = errors.New("search index is corrupt")
