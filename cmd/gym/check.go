@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/plugins"
+	"github.com/envgym/envgym/sdk/envtest"
+)
+
+func newCheckCmd(a *app) *cobra.Command {
+	var cfg envtest.Config
+	cmd := &cobra.Command{
+		Use:   "check PLUGIN_BINARY...",
+		Short: "Run the conformance suite against every env a plugin binary serves",
+		Long: `Check installs each PLUGIN_BINARY into a temporary plugin directory (the
+real one is left alone), starts it the way ` + "`gym run`" + ` would, and runs the
+conformance suite (package sdk/envtest) against every env it serves:
+
+  spec                  the spec is complete (id, version, tasks)
+  step_before_reset     Step before Reset is a clear error
+  determinism           same seed + same actions -> same observations and rewards
+  reset_isolation       nothing leaks from one episode into the next
+  invalid_actions       empty, huge, binary and unicode garbage gives
+                        INVALID_ACTION, never a crash
+  step_after_done       Step after the episode ended is a clear error
+  concurrent_instances  instances do not share state
+  close_releases        Close releases goroutines, files and child processes
+                        (of the host and of the plugin process)
+
+It prints a table (env, check, PASS/FAIL, time, detail), or with --json a
+JSON array with one report per env. The exit code is 1 when any check
+fails, and the failing checks are named on stderr.`,
+		Example: `  gym check bin/gym-plugin-text
+  gym check bin/gym-plugin-guess --seeds 5
+  gym check bin/gym-plugin-* --json | jq '.[] | select(.ok | not)'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var reports []checkReport
+			for _, bin := range args {
+				rs, err := checkBinary(cmd.Context(), bin, cfg)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, rs...)
+			}
+			if a.json {
+				if err := a.writeJSON(reports); err != nil {
+					return err
+				}
+			} else if err := printChecks(a, reports); err != nil {
+				return err
+			}
+			var failed []string
+			for _, r := range reports {
+				for _, name := range r.Failed() {
+					failed = append(failed, r.EnvID+": "+name)
+				}
+			}
+			if len(failed) > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("check failed: %s", strings.Join(failed, ", "))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&cfg.Seeds, "seeds", 0, "seeds per determinism check (0: the suite's default, 3)")
+	cmd.Flags().IntVar(&cfg.MaxSteps, "max-steps", 0, "steps per played episode (0: min(the env's MaxSteps, 60))")
+	return cmd
+}
+
+// checkReport is one env's report in `gym check --json`.
+type checkReport struct {
+	envtest.Report
+	Plugin string `json:"plugin"`
+	Binary string `json:"binary"`
+	OK     bool   `json:"ok"`
+}
+
+// checkBinary installs bin into a temporary plugin directory and runs the
+// suite on each env it serves.
+func checkBinary(ctx context.Context, bin string, cfg envtest.Config) (_ []checkReport, err error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "gym-check-")
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+	m, err := plugins.Install(ctx, bin, dir, plugins.InstallOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	host := plugins.New(plugins.Config{Dir: dir})
+	defer host.Close()
+	if len(host.Problems) > 0 {
+		return nil, fmt.Errorf("check: %w", errors.Join(host.Problems...))
+	}
+	p, ok := host.Plugin(m.Envs[0])
+	if !ok {
+		return nil, fmt.Errorf("check: installed plugin %s not found in %s", m.Name, dir)
+	}
+	var out []checkReport
+	for _, id := range m.Envs {
+		newEnv := func(ctx context.Context) (gym.Env, error) {
+			env, err := host.Make(ctx, id, nil)
+			if err != nil {
+				return nil, err
+			}
+			return env, nil
+		}
+		c := cfg
+		c.Probe = func() envtest.ProcessStats { return hostAndPluginStats(p) }
+		rep := envtest.Run(ctx, newEnv, c)
+		if rep.EnvID == "" {
+			rep.EnvID = id
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out = append(out, checkReport{Report: rep, Plugin: m.Name, Binary: bin, OK: rep.OK()})
+	}
+	return out, nil
+}
+
+// hostAndPluginStats adds the plugin process's open files and children to
+// this process's goroutines, files and children, so the leak check sees
+// both sides. The plugin's threads are left out: Go never gives threads
+// back, so they are no measure of leaks.
+func hostAndPluginStats(p *plugins.Plugin) envtest.ProcessStats {
+	s := envtest.SelfStats()
+	if pid := p.PID(); pid > 0 {
+		ps := envtest.PIDStats(pid)
+		s.OpenFiles += ps.OpenFiles
+		s.Children += ps.Children
+	}
+	return s
+}
+
+func printChecks(a *app, reports []checkReport) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tCHECK\tRESULT\tTIME\tDETAIL")
+	for _, r := range reports {
+		for _, c := range r.Checks {
+			res := "PASS"
+			if !c.Passed {
+				res = "FAIL"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0fms\t%s\n", r.EnvID, c.Name, res, c.DurationMS, firstLine(c.Detail, 120))
+		}
+	}
+	return tw.Flush()
+}
+
+func firstLine(s string, max int) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}

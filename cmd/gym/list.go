@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/plugins"
+)
+
+// listEntry is one env in `gym list --json`.
+type listEntry struct {
+	EnvID         string                `json:"env_id"`
+	Version       string                `json:"version"`
+	Description   string                `json:"description,omitempty"`
+	Tasks         []gym.Task            `json:"tasks"`
+	MaxSteps      int                   `json:"max_steps,omitempty"`
+	Deterministic bool                  `json:"deterministic"`
+	Capabilities  []string              `json:"capabilities,omitempty"`
+	Plugin        string                `json:"plugin"`
+	PluginVersion string                `json:"plugin_version"`
+	PluginSHA256  string                `json:"plugin_sha256"`
+	Sandbox       plugins.SandboxReport `json:"sandbox"`
+	// Error is set when the plugin could not be started or described; the
+	// entry then comes from its manifest alone.
+	Error string `json:"error,omitempty"`
+}
+
+func newListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the envs of every installed plugin, with tasks and sandbox limits",
+		Long: `List starts every plugin of the plugin directory, asks it for the specs of
+the envs it serves, and prints one row per env: its tasks, the plugin that
+serves it (name, version, first 12 digits of the binary's sha256) and the
+sandbox the plugin runs in.
+
+Manifests that fail to load are printed as warnings on stderr and do not
+hide the other plugins. With --json, stdout is a JSON array with one object
+per env (env_id, version, tasks, capabilities, plugin, plugin_version,
+plugin_sha256 in full, sandbox, and error when the plugin failed to start).`,
+		Example: `  gym list
+  gym list --json | jq -r '.[].env_id'
+  GYM_PLUGIN_DIR=./plugins gym list`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host := a.openHost()
+			defer host.Close()
+			entries := []listEntry{}
+			for _, p := range host.Plugins() {
+				m := p.Manifest()
+				specs, err := p.Specs(cmd.Context())
+				if err != nil {
+					if cmd.Context().Err() != nil {
+						return err
+					}
+					a.warn("plugin %s: %v", m.Name, err)
+					for _, id := range m.Envs {
+						specs = append(specs, gym.Spec{ID: id, Version: m.Version})
+					}
+				}
+				for _, s := range specs {
+					e := listEntry{
+						EnvID: s.ID, Version: s.Version, Description: s.Description, Tasks: s.Tasks,
+						MaxSteps: s.MaxSteps, Deterministic: s.Deterministic, Capabilities: s.Capabilities,
+						Plugin: m.Name, PluginVersion: m.Version, PluginSHA256: m.SHA256, Sandbox: p.Limits(),
+					}
+					if e.Tasks == nil {
+						e.Tasks = []gym.Task{}
+					}
+					if err != nil {
+						e.Error = err.Error()
+					}
+					entries = append(entries, e)
+				}
+			}
+			if a.json {
+				return a.writeJSON(entries)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintf(a.stderr, "no plugins in %s; install one with `gym plugin install BINARY`\n", a.pluginDir)
+				return nil
+			}
+			return printList(a, entries)
+		},
+	}
+}
+
+func printList(a *app, entries []listEntry) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tVERSION\tTASKS\tPLUGIN\tSHA256\tSANDBOX")
+	for _, e := range entries {
+		tasks := make([]string, len(e.Tasks))
+		for i, t := range e.Tasks {
+			tasks[i] = t.ID
+		}
+		taskList := strings.Join(tasks, ",")
+		if taskList == "" {
+			taskList = "-"
+		}
+		if e.Error != "" {
+			taskList = "(plugin failed to start)"
+		}
+		s := e.Sandbox
+		cg := "cgroups=yes"
+		if !s.Cgroups {
+			cg = "cgroups=no"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s@%s\t%s\tnet=%s mem=%dMiB pids=%d %s\n",
+			e.EnvID, e.Version, taskList, e.Plugin, e.PluginVersion, short(e.PluginSHA256),
+			yesNo(s.Network), s.MemoryMB, s.MaxPids, cg)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/plugins"
+)
+
+func newPluginCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plugin",
+		Short: "Manage installed plugins",
+		Long: `Manage the plugins of the plugin directory (--plugin-dir, env GYM_PLUGIN_DIR).
+
+Each plugin lives in DIR/NAME/ as its binary and a plugin.json manifest
+(name, version, env ids, sha256, sandbox policy).`,
+	}
+	cmd.AddCommand(newPluginInstallCmd(a))
+	return cmd
+}
+
+// installed is the JSON `gym plugin install --json` prints.
+type installed struct {
+	plugins.Manifest
+	ManifestPath string `json:"manifest_path"`
+}
+
+func newPluginInstallCmd(a *app) *cobra.Command {
+	var opts plugins.InstallOptions
+	cmd := &cobra.Command{
+		Use:   "install BINARY",
+		Short: "Trust a plugin binary: copy it into the plugin directory and write its manifest",
+		Long: `Install copies BINARY into PLUGIN_DIR/NAME/, starts it once to ask which
+envs it serves, and writes PLUGIN_DIR/NAME/plugin.json with the binary's
+sha256 and the sandbox it asks for.
+
+Installing is the moment of trust: from then on the host refuses to start
+any binary whose checksum differs from the manifest. Reinstall after
+rebuilding a plugin.
+
+The sandbox defaults are the strictest: no network (a private network
+namespace with loopback only), 2048 MiB of memory and 512 processes
+(enforced where cgroups are writable). Loosen them with the flags.`,
+		Example: `  # the text maze envs, with default (strict) sandbox
+  gym plugin install bin/gym-plugin-text
+
+  # a web env that needs the network and more memory
+  gym plugin install bin/gym-plugin-web --network --memory-mb 4096 --max-pids 1024
+
+  # install elsewhere, and read the manifest as JSON
+  gym --plugin-dir /tmp/plugins plugin install bin/gym-plugin-guess --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := plugins.Install(cmd.Context(), args[0], a.pluginDir, opts)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.writeJSON(installed{Manifest: m, ManifestPath: m.Path()})
+			}
+			s := m.Sandbox.Limits()
+			fmt.Fprintf(a.stdout, "installed plugin %s %s into %s\n", m.Name, m.Version, filepath.Dir(m.Path()))
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "  binary\t%s\n", m.BinaryPath())
+			fmt.Fprintf(tw, "  sha256\t%s\n", m.SHA256)
+			fmt.Fprintf(tw, "  envs\t%s\n", strings.Join(m.Envs, ", "))
+			fmt.Fprintf(tw, "  sandbox\tnetwork=%s memory=%d MiB max_pids=%d\n", yesNo(s.Network), s.MemoryMB, s.MaxPids)
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Name, "name", "", `plugin name (default: the binary's name without "gym-plugin-")`)
+	f.StringVar(&opts.Version, "version", "", "plugin version (default: the version of the first env it serves)")
+	f.BoolVar(&opts.Sandbox.Network, "network", false, "let the plugin reach the network (default: loopback only)")
+	f.IntVar(&opts.Sandbox.MemoryMB, "memory-mb", 0, fmt.Sprintf("memory limit in MiB (0: %d)", plugins.DefaultMemoryMB))
+	f.IntVar(&opts.Sandbox.MaxPids, "max-pids", 0, fmt.Sprintf("process limit (0: %d)", plugins.DefaultMaxPids))
+	return cmd
+}

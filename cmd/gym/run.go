@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/trajectory"
+)
+
+// runOptions are the flags of `gym run`.
+type runOptions struct {
+	task     string
+	policy   string
+	episodes int
+	seed     int64
+	out      string
+	maxSteps int
+}
+
+// fallbackMaxSteps caps episodes of envs that declare no step limit.
+const fallbackMaxSteps = 1000
+
+// runSummary is what `gym run --json` prints.
+type runSummary struct {
+	EnvID         string         `json:"env_id"`
+	Policy        string         `json:"policy"`
+	Episodes      int            `json:"episodes"`
+	SuccessRate   float64        `json:"success_rate"`
+	MeanReward    float64        `json:"mean_reward"`
+	MeanSteps     float64        `json:"mean_steps"`
+	StatusCounts  map[string]int `json:"status_counts"`
+	InfraFailures int            `json:"infra_failures"`
+	Out           string         `json:"out"`
+}
+
+// episode is the outcome of one episode.
+type episode struct {
+	steps   int
+	ret     float64
+	success bool
+	infra   bool // ended CRASHED, TIMEOUT or ENV_ERROR
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run ENV_ID",
+		Short: "Play episodes of an env with a policy; summarise and optionally record them",
+		Long: `Run plays --episodes episodes of ENV_ID through its plugin with a policy:
+
+  random  a uniform choice among the observation's valid actions, seeded by
+          the episode seed (the env must list valid actions)
+  oracle  the env's scripted solver (the env must implement gym.Oracle)
+  human   you: the observation and numbered valid actions are printed, and
+          you type a number or any action text
+
+Episode i uses seed --seed+i. Without --task, episodes cycle over the env's
+tasks in order, so --episodes equal to (a multiple of) the number of tasks
+covers every task. Episodes end when the env terminates or truncates them,
+or after --max-steps steps (default: the env's MaxSteps, or 1000 when it
+declares none).
+
+With --out FILE.jsonl every step is written as one JSON line to FILE.jsonl
+and one manifest line per episode (env id and version, task, seed, policy,
+plugin sha256, return, success, status counts) to FILE.manifest.jsonl;
+both read directly with pandas.read_json(path, lines=True).
+
+The summary gives episodes, success_rate, mean_reward (mean episode
+return), mean_steps, status_counts (steps per status over all episodes)
+and infra_failures: episodes that ended CRASHED, TIMEOUT or ENV_ERROR.
+Those are the infrastructure's fault, not the policy's: they are excluded
+from success_rate, mean_reward and mean_steps (whose denominator is
+episodes - infra_failures), and only counted. With --json, stdout is one
+JSON object with keys env_id, policy, episodes, success_rate, mean_reward,
+mean_steps, status_counts, infra_failures, out.`,
+		Example: `  # solve every task of the maze twice, recording the trajectories
+  gym run text/maze-v0 --policy oracle --episodes 6 --out runs/maze.jsonl
+
+  # a random baseline on one task, summary as JSON
+  gym run text/corridor-v0 --task hard --policy random --episodes 100 --json
+
+  # play it yourself
+  gym run text/maze-v0 --task easy --policy human`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEpisodes(cmd.Context(), a, args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.task, "task", "", "task id (default: cycle over all tasks of the env)")
+	f.StringVar(&o.policy, "policy", "random", "policy: "+strings.Join(policyNames, ", "))
+	f.IntVar(&o.episodes, "episodes", 1, "number of episodes")
+	f.Int64Var(&o.seed, "seed", 0, "seed of the first episode; episode i uses seed+i")
+	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
+	f.IntVar(&o.maxSteps, "max-steps", 0, "truncate episodes after this many steps (0: the env's limit)")
+	return cmd
+}
+
+func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
+	if o.episodes < 1 {
+		return fmt.Errorf("--episodes %d: want at least 1", o.episodes)
+	}
+	if !slices.Contains(policyNames, o.policy) {
+		return fmt.Errorf("--policy %q: want one of %s", o.policy, strings.Join(policyNames, ", "))
+	}
+	if o.maxSteps < 0 {
+		return fmt.Errorf("--max-steps %d: want 0 (the env's limit) or more", o.maxSteps)
+	}
+	host := a.openHost()
+	defer host.Close()
+	reg := gym.NewRegistry()
+	if err := host.Register(reg); err != nil {
+		a.warn("%v", err)
+	}
+	env, err := reg.Make(ctx, id, nil)
+	if err != nil {
+		return fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
+	}
+	defer env.Close()
+	spec := env.Spec()
+	tasks, err := pickTasks(spec, o.task)
+	if err != nil {
+		return err
+	}
+	limit := o.maxSteps
+	if limit == 0 && spec.MaxSteps == 0 {
+		limit = fallbackMaxSteps
+	}
+	env = gym.WithTimeLimit(env, limit)
+	if o.out != "" {
+		w, err := trajectory.Create(o.out)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		defer w.Close()
+		env = trajectory.Record(env, w, o.policy)
+	}
+	pol, err := newPolicy(a, o.policy, env)
+	if err != nil {
+		return err
+	}
+
+	var bar *progressbar.ProgressBar
+	if o.policy != "human" && a.stderrIsTerminal() {
+		bar = progressbar.NewOptions(o.episodes,
+			progressbar.OptionSetWriter(a.stderr),
+			progressbar.OptionSetDescription(id),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100_000_000), // 100ms
+		)
+	}
+
+	sum := runSummary{EnvID: id, Policy: o.policy, StatusCounts: map[string]int{}, Out: o.out}
+	var eps []episode
+	var runErr error
+	for i := 0; i < o.episodes; i++ {
+		seed := o.seed + int64(i)
+		task := tasks[i%len(tasks)]
+		ep, err := playEpisode(ctx, env, pol, gym.ResetOptions{Seed: seed, TaskID: task}, sum.StatusCounts)
+		if err != nil {
+			runErr = fmt.Errorf("episode %d (seed %d, task %q): %w", i, seed, task, err)
+			break
+		}
+		eps = append(eps, ep)
+		if bar != nil {
+			succ, _ := rates(eps)
+			bar.Describe(fmt.Sprintf("%s success %.0f%%", id, 100*succ))
+			_ = bar.Add(1)
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	summarise(&sum, eps)
+	if runErr != nil && len(eps) == 0 {
+		return runErr
+	}
+	if err := printSummary(a, sum); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return fmt.Errorf("stopped after %d of %d episodes: %w", len(eps), o.episodes, runErr)
+	}
+	return nil
+}
+
+// pickTasks returns the tasks to cycle over: the one asked for, or all
+// of the spec's ("" when the env has none).
+func pickTasks(spec gym.Spec, task string) ([]string, error) {
+	ids := make([]string, len(spec.Tasks))
+	for i, t := range spec.Tasks {
+		ids[i] = t.ID
+	}
+	switch {
+	case task == "" && len(ids) == 0:
+		return []string{""}, nil
+	case task == "":
+		return ids, nil
+	case len(ids) > 0 && !slices.Contains(ids, task):
+		return nil, fmt.Errorf("--task %q: %w of %s; did you mean %s? (tasks: %s)",
+			task, gym.ErrUnknownTask, spec.ID, strings.Join(gym.Nearest(task, ids, 1), ""), strings.Join(ids, ", "))
+	}
+	return []string{task}, nil
+}
+
+// playEpisode plays one episode to its end and adds its step statuses to
+// counts.
+func playEpisode(ctx context.Context, env gym.Env, pol policy, opts gym.ResetOptions, counts map[string]int) (episode, error) {
+	var ep episode
+	obs, err := env.Reset(ctx, opts)
+	if err != nil {
+		return ep, fmt.Errorf("reset: %w", err)
+	}
+	pol.Begin(opts.Seed)
+	rep, _ := pol.(stepReporter)
+	for {
+		action, err := pol.Act(ctx, obs)
+		if err != nil {
+			return ep, err
+		}
+		res, err := env.Step(ctx, action)
+		if err != nil {
+			return ep, fmt.Errorf("step %d: %w", ep.steps, err)
+		}
+		ep.steps++
+		ep.ret += res.Reward
+		counts[res.Status.String()]++
+		if rep != nil {
+			rep.Report(res, res.Done())
+		}
+		if res.Done() {
+			ep.infra = res.Status.Infra()
+			ep.success = !ep.infra && trajectory.Success(res)
+			return ep, nil
+		}
+		obs = res.Observation
+	}
+}
+
+// rates returns the success rate and the number of episodes it is over
+// (infrastructure failures excluded).
+func rates(eps []episode) (float64, int) {
+	n, succ := 0, 0
+	for _, e := range eps {
+		if e.infra {
+			continue
+		}
+		n++
+		if e.success {
+			succ++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return float64(succ) / float64(n), n
+}
+
+func summarise(s *runSummary, eps []episode) {
+	s.Episodes = len(eps)
+	var ret, steps float64
+	for _, e := range eps {
+		if e.infra {
+			s.InfraFailures++
+			continue
+		}
+		ret += e.ret
+		steps += float64(e.steps)
+	}
+	var n int
+	s.SuccessRate, n = rates(eps)
+	if n > 0 {
+		s.MeanReward, s.MeanSteps = ret/float64(n), steps/float64(n)
+	}
+}
+
+func printSummary(a *app, s runSummary) error {
+	if a.json {
+		return a.writeJSON(s)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "env\t%s\n", s.EnvID)
+	fmt.Fprintf(tw, "policy\t%s\n", s.Policy)
+	fmt.Fprintf(tw, "episodes\t%d\n", s.Episodes)
+	fmt.Fprintf(tw, "success rate\t%.3f\n", s.SuccessRate)
+	fmt.Fprintf(tw, "mean reward\t%.3f\n", s.MeanReward)
+	fmt.Fprintf(tw, "mean steps\t%.1f\n", s.MeanSteps)
+	names := make([]string, 0, len(s.StatusCounts))
+	for k := range s.StatusCounts {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s=%d", k, s.StatusCounts[k])
+	}
+	fmt.Fprintf(tw, "step statuses\t%s\n", strings.Join(parts, " "))
+	fmt.Fprintf(tw, "infra failures\t%d (excluded from the rates above)\n", s.InfraFailures)
+	if s.Out != "" {
+		fmt.Fprintf(tw, "trajectories\t%s, %s\n", s.Out, trajectory.ManifestPath(s.Out))
+	}
+	return tw.Flush()
+}
