@@ -449,3 +449,48 @@ func TestCustomImportErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVectorOfInstances steps several instances on one shared index at
+// once (run with -race).
+func TestVectorOfInstances(t *testing.T) {
+	r := newRegistry(t)
+	var envs []gym.Env
+	for range 4 {
+		envs = append(envs, makeEnv(t, r, FictionalID, small("", nil)))
+	}
+	v := gym.NewVector(envs)
+	defer v.Close()
+	ctx := context.Background()
+	if _, err := v.Reset(ctx, gym.ResetOptions{TaskID: "4hop"}); err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for range 40 {
+		actions := make([]string, v.Len())
+		for i := range actions {
+			a, err := v.Env(i).(gym.Oracle).OracleAction(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			actions[i] = a
+		}
+		steps, err := v.Step(ctx, actions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range steps {
+			if s.Err != nil {
+				t.Fatal(s.Err)
+			}
+			if s.Done() {
+				done++
+				if s.Observation.Info["em"] != 1.0 {
+					t.Fatalf("oracle em %v", s.Observation.Info["em"])
+				}
+			}
+		}
+	}
+	if done < 8 {
+		t.Fatalf("only %d episodes finished", done)
+	}
+}
