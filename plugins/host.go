@@ -28,6 +28,7 @@ type Config struct {
 	HealthInterval time.Duration
 	CgroupRoot     string    // default /sys/fs/cgroup
 	PluginStderr   io.Writer // copy of plugins' stderr; nil: kept only for crash reports
+	Transport      string    // TransportSocket (default) or TransportGRPC
 	LogLevel       string    // go-plugin's own log level; default "off" (failures reach callers as errors)
 
 	cgroups bool

@@ -43,6 +43,7 @@ type process struct {
 	cg     *cgroup
 	cgErr  error // why cgroup limits could not be applied, if they could not
 	gen    int
+	socket string // the plugin's session socket, "" if it offers none
 }
 
 // Manifest returns the plugin's manifest.
@@ -172,16 +173,15 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		proc.cg, proc.cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name, proc.pid, sb)
 	}
 	p.proc = proc
-	if p.specs == nil {
-		if err := p.describeLocked(ctx, proc); err != nil {
-			p.stopLocked(true)
-			return nil, err
-		}
+	if err := p.describeLocked(ctx, proc); err != nil {
+		p.stopLocked(true)
+		return nil, err
 	}
 	return proc, nil
 }
 
 func (p *Plugin) describeLocked(ctx context.Context, proc *process) error {
+	// Describe runs on every start: the session socket is per process.
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
 	resp, err := proc.stub.Describe(ctx, &pb.DescribeRequest{})
@@ -197,6 +197,7 @@ func (p *Plugin) describeLocked(ctx context.Context, proc *process) error {
 		specs = append(specs, s)
 	}
 	p.specs = specs
+	proc.socket = resp.SessionSocket
 	return nil
 }
 

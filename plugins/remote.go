@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/plugins/wire"
@@ -32,18 +33,10 @@ type Remote struct {
 	reset bool // a Reset succeeded on the current session
 }
 
-// session is one open Session stream, i.e. one env instance in the plugin.
+// session is one env instance in the plugin process proc.
 type session struct {
-	proc   *process
-	stream pb.EnvPlugin_SessionClient
-	ctx    context.Context
-	cancel context.CancelFunc
-	recv   chan recvResult
-}
-
-type recvResult struct {
-	resp *pb.Response
-	err  error
+	proc *process
+	t    transport
 }
 
 // Make opens a remote instance of env id.
@@ -65,15 +58,12 @@ func (r *Remote) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithCancel(context.Background())
-	stream, err := proc.stub.Session(sctx)
+	t, err := openTransport(proc, r.p.cfg.Transport)
 	if err != nil {
-		cancel()
-		return fmt.Errorf("plugin %s: open session: %w", r.p.m.Name, err)
+		r.p.checkHealth(proc)
+		return fmt.Errorf("plugin %s: %w", r.p.m.Name, err)
 	}
-	s := &session{proc: proc, stream: stream, ctx: sctx, cancel: cancel, recv: make(chan recvResult, 1)}
-	go s.readLoop()
-	r.sess = s
+	r.sess = &session{proc: proc, t: t}
 	resp, err := r.call(ctx, &pb.Request{Kind: &pb.Request_Make{Make: &pb.Make{EnvId: r.id, OptionsJson: r.opts}}})
 	if err == nil {
 		err = wire.ErrorFromPB(resp.ErrorKind, resp.Error)
@@ -109,20 +99,6 @@ func (r *Remote) open(ctx context.Context) error {
 	return nil
 }
 
-func (s *session) readLoop() {
-	for {
-		resp, err := s.stream.Recv()
-		select {
-		case s.recv <- recvResult{resp, err}:
-		case <-s.ctx.Done(): // dropped: nobody will read
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // failure is why a call produced no response.
 type failure struct {
 	status gym.Status // StatusCrashed or StatusTimeout
@@ -133,40 +109,34 @@ func (f *failure) Error() string { return f.err.Error() }
 func (f *failure) Unwrap() error { return f.err }
 
 // call sends one request and waits for its response, the caller's
-// deadline, or the plugin's death.
+// deadline (or the host's StepTimeout), or the plugin's death.
 func (r *Remote) call(ctx context.Context, req *pb.Request) (*pb.Response, error) {
 	s := r.sess
 	if s == nil {
 		return nil, gym.ErrNotReset
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.p.cfg.StepTimeout)
-		defer cancel()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(r.p.cfg.StepTimeout)
 	}
-	deadline, _ := ctx.Deadline()
 	req.DeadlineUnixNano = deadline.UnixNano()
-	if err := s.stream.Send(req); err != nil {
-		return nil, r.crashed(fmt.Errorf("send: %w", err))
-	}
-	select {
-	case res := <-s.recv:
-		if res.err != nil {
-			return nil, r.crashed(res.err)
-		}
-		if res.resp.ErrorKind == pb.ErrorKind_ERROR_KIND_DEADLINE {
-			// The env gave up at the deadline itself: still a timeout, but
-			// the session is intact.
-			return nil, &failure{status: gym.StatusTimeout, err: fmt.Errorf("plugin %s: %s", r.p.m.Name, res.resp.Error)}
-		}
-		return res.resp, nil
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.Canceled) {
-			r.drop() // the answer will never be read: the instance is lost
-			return nil, ctx.Err()
-		}
+	resp, err := s.t.roundTrip(ctx, deadline, req)
+	switch {
+	case err == nil:
+	case errors.Is(err, errDeadline):
 		return nil, r.timedOut()
+	case errors.Is(err, context.Canceled):
+		r.drop() // the answer will never be read: the instance is lost
+		return nil, err
+	default:
+		return nil, r.crashed(err)
 	}
+	if resp.ErrorKind == pb.ErrorKind_ERROR_KIND_DEADLINE {
+		// The env gave up at the deadline itself: still a timeout, but
+		// the session is intact.
+		return nil, &failure{status: gym.StatusTimeout, err: fmt.Errorf("plugin %s: %s", r.p.m.Name, resp.Error)}
+	}
+	return resp, nil
 }
 
 func (r *Remote) crashed(cause error) error {
@@ -196,8 +166,7 @@ func (r *Remote) drop() {
 	if r.sess == nil {
 		return
 	}
-	_ = r.sess.stream.CloseSend()
-	r.sess.cancel()
+	r.sess.t.close()
 	r.sess = nil
 	r.reset = false
 }

@@ -35,9 +35,16 @@ func Serve(reg *gym.Registry) {
 			fmt.Fprintf(os.Stderr, "envgym plugin: bring loopback up in sandbox: %v\n", err)
 		}
 	}
+	srv := &server{reg: reg}
+	if sock, err := listenSessions(srv); err != nil {
+		// The gRPC stream still works; only the fast path is lost.
+		fmt.Fprintf(os.Stderr, "envgym plugin: session socket: %v\n", err)
+	} else {
+		defer sock.Close()
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
-		Plugins:         plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{Impl: NewServer(reg)}},
+		Plugins:         plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{Impl: srv}},
 		GRPCServer:      plugin.DefaultGRPCServer,
 	})
 }
@@ -55,11 +62,12 @@ func NewServer(reg *gym.Registry) pb.EnvPluginServer { return &server{reg: reg} 
 
 type server struct {
 	pb.UnimplementedEnvPluginServer
-	reg *gym.Registry
+	reg    *gym.Registry
+	socket string // path of the session socket, if listening
 }
 
 func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
-	resp := &pb.DescribeResponse{Pid: int32(os.Getpid()), SdkVersion: wire.SDKVersion}
+	resp := &pb.DescribeResponse{Pid: int32(os.Getpid()), SdkVersion: wire.SDKVersion, SessionSocket: s.socket}
 	for _, spec := range s.reg.Specs() {
 		b, err := json.Marshal(spec)
 		if err != nil {

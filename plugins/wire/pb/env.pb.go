@@ -135,10 +135,14 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type DescribeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SpecsJson     [][]byte               `protobuf:"bytes,1,rep,name=specs_json,json=specsJson,proto3" json:"specs_json,omitempty"` // gym.Spec as JSON
-	Pid           int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
-	SdkVersion    string                 `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SpecsJson  [][]byte               `protobuf:"bytes,1,rep,name=specs_json,json=specsJson,proto3" json:"specs_json,omitempty"` // gym.Spec as JSON
+	Pid        int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	SdkVersion string                 `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	// A unix socket carrying sessions as length-prefixed Request/Response
+	// frames: the same messages as Session, without HTTP/2 framing. Empty
+	// when the plugin offers only the gRPC stream.
+	SessionSocket string `protobuf:"bytes,4,opt,name=session_socket,json=sessionSocket,proto3" json:"session_socket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -190,6 +194,13 @@ func (x *DescribeResponse) GetPid() int32 {
 func (x *DescribeResponse) GetSdkVersion() string {
 	if x != nil {
 		return x.SdkVersion
+	}
+	return ""
+}
+
+func (x *DescribeResponse) GetSessionSocket() string {
+	if x != nil {
+		return x.SessionSocket
 	}
 	return ""
 }
@@ -707,13 +718,14 @@ var File_env_proto protoreflect.FileDescriptor
 const file_env_proto_rawDesc = "" +
 	"\n" +
 	"\tenv.proto\x12\x10envgym.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"d\n" +
+	"\x0fDescribeRequest\"\x8b\x01\n" +
 	"\x10DescribeResponse\x12\x1d\n" +
 	"\n" +
 	"specs_json\x18\x01 \x03(\fR\tspecsJson\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x1f\n" +
 	"\vsdk_version\x18\x03 \x01(\tR\n" +
-	"sdkVersion\"\xfa\x01\n" +
+	"sdkVersion\x12%\n" +
+	"\x0esession_socket\x18\x04 \x01(\tR\rsessionSocket\"\xfa\x01\n" +
 	"\aRequest\x12,\n" +
 	"\x04make\x18\x01 \x01(\v2\x16.envgym.plugin.v1.MakeH\x00R\x04make\x12/\n" +
 	"\x05reset\x18\x02 \x01(\v2\x17.envgym.plugin.v1.ResetH\x00R\x05reset\x12,\n" +

@@ -1,0 +1,140 @@
+package plugins
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/envgym/envgym/plugins/wire"
+	"github.com/envgym/envgym/plugins/wire/pb"
+)
+
+// Transport names how session messages travel to the plugin.
+const (
+	// TransportSocket: length-prefixed protobuf frames on a unix socket the
+	// plugin opened; the default, about half the latency of gRPC.
+	TransportSocket = "socket"
+	// TransportGRPC: a bidirectional gRPC stream over go-plugin's
+	// connection; used when a plugin offers no socket.
+	TransportGRPC = "grpc"
+)
+
+// transport carries one env instance's requests and responses.
+type transport interface {
+	// roundTrip sends req and waits for its response until deadline or
+	// ctx's cancellation. It returns errDeadline when the deadline passed,
+	// ctx.Err() when the caller cancelled, and any other error when the
+	// connection broke (the plugin crashed).
+	roundTrip(ctx context.Context, deadline time.Time, req *pb.Request) (*pb.Response, error)
+	close()
+}
+
+var errDeadline = errors.New("deadline exceeded")
+
+func openTransport(proc *process, kind string) (transport, error) {
+	if kind != TransportGRPC && proc.socket != "" {
+		c, err := net.Dial("unix", proc.socket)
+		if err != nil {
+			return nil, fmt.Errorf("dial session socket: %w", err)
+		}
+		return &socketTransport{c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10)}, nil
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	stream, err := proc.stub.Session(sctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("open session stream: %w", err)
+	}
+	g := &grpcTransport{stream: stream, ctx: sctx, cancel: cancel, recv: make(chan recvResult, 1)}
+	go g.readLoop()
+	return g, nil
+}
+
+type socketTransport struct {
+	c          net.Conn
+	r          *bufio.Reader
+	w          *bufio.Writer
+	rbuf, wbuf []byte
+}
+
+func (t *socketTransport) roundTrip(ctx context.Context, deadline time.Time, req *pb.Request) (*pb.Response, error) {
+	if err := t.c.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		// Cancellation unblocks the read by moving the deadline to the past.
+		stop := context.AfterFunc(ctx, func() { t.c.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	resp := &pb.Response{}
+	var err error
+	if t.wbuf, err = wire.WriteFrame(t.w, req, t.wbuf); err == nil {
+		t.rbuf, err = wire.ReadFrame(t.r, resp, t.rbuf)
+	}
+	if err == nil {
+		return resp, nil
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil, ctx.Err()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
+		return nil, errDeadline
+	}
+	return nil, err
+}
+
+func (t *socketTransport) close() { t.c.Close() }
+
+type grpcTransport struct {
+	stream pb.EnvPlugin_SessionClient
+	ctx    context.Context
+	cancel context.CancelFunc
+	recv   chan recvResult
+}
+
+type recvResult struct {
+	resp *pb.Response
+	err  error
+}
+
+func (g *grpcTransport) readLoop() {
+	for {
+		resp, err := g.stream.Recv()
+		select {
+		case g.recv <- recvResult{resp, err}:
+		case <-g.ctx.Done(): // closed: nobody will read
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (g *grpcTransport) roundTrip(ctx context.Context, deadline time.Time, req *pb.Request) (*pb.Response, error) {
+	if err := g.stream.Send(req); err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case res := <-g.recv:
+		return res.resp, res.err
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, ctx.Err()
+		}
+		return nil, errDeadline
+	case <-timer.C:
+		return nil, errDeadline
+	}
+}
+
+func (g *grpcTransport) close() {
+	_ = g.stream.CloseSend()
+	g.cancel()
+}
