@@ -1,0 +1,313 @@
+package swe
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// NamespaceConfig configures the namespace backend.
+type NamespaceConfig struct {
+	// Dir holds the per-episode sandbox directories; default os.TempDir().
+	Dir string
+	// GoCache is a Go build cache shared by all episodes (content
+	// addressed, so sharing is safe and saves seconds per test run);
+	// default Dir/envgym-swe-gocache.
+	GoCache string
+	// GoRoot is the Go toolchain made visible (read-only); default /usr/local/go.
+	GoRoot    string
+	MemoryMB  int     // cgroup memory limit; default 2048
+	MaxPids   int     // cgroup pids limit (threads count); default 512
+	CPUs      float64 // cgroup CPU quota in cores; default 2
+	CgroupDir string  // name under each cgroup v1 hierarchy; default "envgym-swe"
+}
+
+// sandboxUID is the host uid the sandbox's root maps to: nobody, so host
+// files owned by root stay out of reach even where a mount is writable.
+const sandboxUID = 65534
+
+// Namespace runs commands as root in fresh user, mount, pid, net, ipc and
+// uts namespaces with cgroup v1 limits; no Docker needed. The sandbox's
+// root is the host's nobody; every mount but the workspace, a scratch dir
+// and the shared Go cache is remounted read-only; the net namespace has
+// only a loopback that is down.
+type Namespace struct{ cfg NamespaceConfig }
+
+// NewNamespace checks that the machine supports the backend.
+func NewNamespace(cfg NamespaceConfig) (*Namespace, error) {
+	if cfg.Dir == "" {
+		cfg.Dir = os.TempDir()
+	}
+	if cfg.GoCache == "" {
+		cfg.GoCache = filepath.Join(cfg.Dir, "envgym-swe-gocache")
+	}
+	if cfg.GoRoot == "" {
+		cfg.GoRoot = "/usr/local/go"
+	}
+	if cfg.MemoryMB <= 0 {
+		cfg.MemoryMB = 2048
+	}
+	if cfg.MaxPids <= 0 {
+		cfg.MaxPids = 512
+	}
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = 2
+	}
+	if cfg.CgroupDir == "" {
+		cfg.CgroupDir = "envgym-swe"
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w: the namespace backend needs root (cgroup v1 and uid maps)", ErrSandbox)
+	}
+	for _, h := range cgroupHierarchies {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", h, "cgroup.procs")); err != nil {
+			return nil, fmt.Errorf("%w: cgroup v1 %s hierarchy: %w", ErrSandbox, h, err)
+		}
+		if err := os.MkdirAll(filepath.Join("/sys/fs/cgroup", h, cfg.CgroupDir), 0o755); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.GoRoot, "bin", "go")); err != nil {
+		return nil, fmt.Errorf("%w: Go toolchain: %w", ErrSandbox, err)
+	}
+	if err := os.MkdirAll(cfg.GoCache, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	if err := os.Chown(cfg.GoCache, sandboxUID, sandboxUID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	return &Namespace{cfg: cfg}, nil
+}
+
+var cgroupHierarchies = []string{"memory", "pids", "cpu"}
+
+// Name implements Backend.
+func (n *Namespace) Name() string { return "namespace" }
+
+// Start implements Backend: it makes the sandbox's directories.
+func (n *Namespace) Start(ctx context.Context) (Sandbox, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	dir, err := os.MkdirTemp(n.cfg.Dir, "envgym-swe-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	s := &nsSandbox{cfg: n.cfg, dir: dir, id: filepath.Base(dir)}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	for _, d := range []string{s.Workspace(), s.scratch(), filepath.Join(s.scratch(), "tmp"), filepath.Join(s.scratch(), "home")} {
+		if err := os.MkdirAll(d, 0o755); err == nil {
+			err = os.Chown(d, sandboxUID, sandboxUID)
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+		}
+	}
+	return s, nil
+}
+
+type nsSandbox struct {
+	cfg    NamespaceConfig
+	dir    string
+	id     string
+	runs   int
+	closed bool
+}
+
+func (s *nsSandbox) Workspace() string { return filepath.Join(s.dir, "ws") }
+func (s *nsSandbox) scratch() string   { return filepath.Join(s.dir, "scratch") }
+
+// prelude runs as the namespaces' first process: it waits until the parent
+// has put it into its cgroups, makes the filesystem read-only except the
+// writable dirs (a namespace made in a new user namespace gets shared
+// mounts as slaves, so nothing propagates back to the host), then runs the command in the workspace. proc, sysfs,
+// cgroup and device file systems are left as they are: their files belong
+// to the host's root, which the sandbox's nobody cannot write.
+const prelude = `read -r _ <&3; exec 3<&-
+for d in "$SWE_WS" "$SWE_SCRATCH" "$GOCACHE"; do mount --bind "$d" "$d" || exit 125; done
+for m in $(awk '$3 !~ /^(proc|sysfs|cgroup2?|devpts|devtmpfs)$/ && $4 !~ /^ro(,|$)/ && $2 != "/sys/fs/cgroup" {print $2}' /proc/self/mounts); do
+  case "$m" in "$SWE_WS"|"$SWE_SCRATCH"|"$GOCACHE") continue;; esac
+  mount -o remount,bind,ro "$m" 2>/dev/null
+done
+mount -t proc proc /proc 2>/dev/null
+unset SWE_WS SWE_SCRATCH
+cd "$HOME/../../ws" || exit 125
+exec /bin/sh -c "$1"
+`
+
+func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) (ExecResult, error) {
+	if s.closed {
+		return ExecResult{}, fmt.Errorf("%w: sandbox closed", ErrSandbox)
+	}
+	opts = opts.withDefaults()
+	s.runs++
+	cg := fmt.Sprintf("%s/%s-%d", s.cfg.CgroupDir, s.id, s.runs)
+	if err := s.makeCgroups(cg); err != nil {
+		s.removeCgroups(cg)
+		return ExecResult{}, err
+	}
+	defer s.removeCgroups(cg)
+
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	cmd := exec.Command("/bin/sh", "-c", prelude, "sh", cmdline)
+	cmd.Dir = "/"
+	cmd.Env = []string{
+		"PATH=" + filepath.Join(s.cfg.GoRoot, "bin") + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + filepath.Join(s.scratch(), "home"),
+		"TMPDIR=" + filepath.Join(s.scratch(), "tmp"),
+		"GOCACHE=" + s.cfg.GoCache,
+		"GOPATH=" + filepath.Join(s.scratch(), "gopath"),
+		"GOROOT=" + s.cfg.GoRoot,
+		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOTELEMETRY=off", "CGO_ENABLED=0",
+		"SWE_WS=" + s.Workspace(), "SWE_SCRATCH=" + s.scratch(),
+		"LANG=C.UTF-8",
+	}
+	out := &capWriter{max: opts.MaxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	gate, release, err := os.Pipe()
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	defer gate.Close()
+	defer release.Close()
+	cmd.ExtraFiles = []*os.File{gate}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+			syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: sandboxUID, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: sandboxUID, Size: 1}},
+		// Become the namespace's root, which is the host's nobody.
+		Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return ExecResult{}, fmt.Errorf("%w: start: %w", ErrSandbox, err)
+	}
+	gate.Close()
+	if err := s.enterCgroups(cg, cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return ExecResult{}, err
+	}
+	release.Write([]byte("go\n"))
+	release.Close()
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var werr error
+	timedOut := false
+	select {
+	case werr = <-done:
+	case <-ctx.Done():
+		timedOut = true
+		// The process is the pid namespace's init: killing it kills
+		// everything inside; the group kill is belt and braces.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Process.Kill()
+		s.killCgroup(cg)
+		werr = <-done
+	}
+	res := ExecResult{Output: out.buf.Bytes(), Truncated: out.truncated, Duration: time.Since(start), TimedOut: timedOut}
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+	case errors.As(werr, &ee):
+		res.ExitCode = ee.ExitCode()
+	default:
+		return res, fmt.Errorf("%w: wait: %w", ErrSandbox, werr)
+	}
+	if res.ExitCode == 125 && !timedOut {
+		return res, fmt.Errorf("%w: sandbox set-up failed: %s", ErrSandbox, strings.TrimSpace(string(res.Output)))
+	}
+	return res, nil
+}
+
+func (s *nsSandbox) makeCgroups(cg string) error {
+	limits := map[string][][2]string{
+		"memory": {{"memory.limit_in_bytes", strconv.Itoa(s.cfg.MemoryMB << 20)}},
+		"pids":   {{"pids.max", strconv.Itoa(s.cfg.MaxPids)}},
+		"cpu":    {{"cpu.cfs_period_us", "100000"}, {"cpu.cfs_quota_us", strconv.Itoa(int(s.cfg.CPUs * 100000))}},
+	}
+	for _, h := range cgroupHierarchies {
+		dir := filepath.Join("/sys/fs/cgroup", h, cg)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("%w: cgroup: %w", ErrSandbox, err)
+		}
+		for _, kv := range limits[h] {
+			if err := os.WriteFile(filepath.Join(dir, kv[0]), []byte(kv[1]), 0o644); err != nil {
+				return fmt.Errorf("%w: cgroup limit: %w", ErrSandbox, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *nsSandbox) enterCgroups(cg string, pid int) error {
+	for _, h := range cgroupHierarchies {
+		if err := os.WriteFile(filepath.Join("/sys/fs/cgroup", h, cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("%w: enter cgroup: %w", ErrSandbox, err)
+		}
+	}
+	return nil
+}
+
+// killCgroup kills every process left in the pids cgroup.
+func (s *nsSandbox) killCgroup(cg string) {
+	b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", cg, "cgroup.procs"))
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (s *nsSandbox) removeCgroups(cg string) {
+	for i := 0; i < 50; i++ {
+		s.killCgroup(cg)
+		left := false
+		for _, h := range cgroupHierarchies {
+			dir := filepath.Join("/sys/fs/cgroup", h, cg)
+			if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+				left = true
+			}
+		}
+		if !left {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *nsSandbox) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := os.RemoveAll(s.dir); err != nil {
+		return fmt.Errorf("swe: remove sandbox dir: %w", err)
+	}
+	return nil
+}
+
+// randomID names things that must not collide across processes.
+func randomID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
