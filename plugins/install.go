@@ -14,6 +14,9 @@ type InstallOptions struct {
 	Name    string  // default: the binary's name without "gym-plugin-"
 	Version string  // default: the version of the first env it serves
 	Sandbox Sandbox // isolation the manifest asks for
+	// Interpreter, when set, makes bin a script run by it (e.g.
+	// ["/usr/bin/python3"]); the script's whole directory is installed.
+	Interpreter []string
 }
 
 // Install copies a plugin binary into DIR/NAME/, asks it which envs it
@@ -28,15 +31,19 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
-	target := filepath.Join(dest, filepath.Base(bin))
-	if err := copyExecutable(bin, target); err != nil {
+	m := Manifest{Name: name, Version: "0", Binary: filepath.Base(bin), Interpreter: opts.Interpreter, Sandbox: opts.Sandbox, path: filepath.Join(dest, ManifestFile)}
+	if len(opts.Interpreter) > 0 {
+		if err := copyTree(filepath.Dir(bin), dest); err != nil {
+			return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+		}
+	} else if err := copyExecutable(bin, filepath.Join(dest, filepath.Base(bin))); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
-	sum, err := FileSHA256(target)
+	sum, err := m.ComputeSHA256()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
-	m := Manifest{Name: name, Version: "0", Binary: filepath.Base(bin), SHA256: sum, Sandbox: opts.Sandbox, path: filepath.Join(dest, ManifestFile)}
+	m.SHA256 = sum
 	p := &Plugin{m: m, cfg: Config{Dir: dir, HealthInterval: -1}.withDefaults()}
 	defer p.Stop()
 	specs, err := p.Specs(ctx)
@@ -80,4 +87,29 @@ func copyExecutable(src, dst string) error {
 		return err
 	}
 	return os.Rename(tmp, dst) // atomic: a running plugin keeps its old inode
+}
+
+// copyTree copies the regular files under src into dst, skipping byte-code
+// caches and any manifest already there.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			return filepath.SkipDir
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular() || rel == ManifestFile:
+			return nil
+		}
+		return copyExecutable(path, target)
+	})
 }

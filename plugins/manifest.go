@@ -25,12 +25,16 @@ const ManifestFile = "plugin.json"
 
 // Manifest describes one plugin binary.
 type Manifest struct {
-	Name    string   `json:"name"`
-	Version string   `json:"version"`
-	Binary  string   `json:"binary"` // relative to the manifest's directory
-	SHA256  string   `json:"sha256"` // hex of the binary; refused on mismatch
-	Envs    []string `json:"envs"`   // env ids the plugin serves
-	Sandbox Sandbox  `json:"sandbox"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Binary  string `json:"binary"` // relative to the manifest's directory
+	// Interpreter runs Binary as a script (e.g. ["/usr/bin/python3"]).
+	// Then SHA256 covers every file of the plugin's directory (TreeSHA256),
+	// not the interpreter.
+	Interpreter []string `json:"interpreter,omitempty"`
+	SHA256      string   `json:"sha256"` // hex; refused on mismatch
+	Envs        []string `json:"envs"`   // env ids the plugin serves
+	Sandbox     Sandbox  `json:"sandbox"`
 
 	path string // of the manifest file itself
 }
@@ -170,6 +174,49 @@ func Discover(dir string) ([]Manifest, []error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
 	return ms, errs
+}
+
+// ComputeSHA256 hashes what the manifest's checksum covers: the binary,
+// or for interpreted plugins the whole plugin directory.
+func (m Manifest) ComputeSHA256() (string, error) {
+	if len(m.Interpreter) > 0 {
+		return TreeSHA256(filepath.Dir(m.path))
+	}
+	return FileSHA256(m.BinaryPath())
+}
+
+// TreeSHA256 hashes every regular file under dir (names and contents, in
+// sorted order), except the manifest itself and Python byte-code caches,
+// so editing any script of an interpreted plugin is detected.
+func TreeSHA256(dir string) (string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() && !(filepath.Dir(path) == dir && d.Name() == ManifestFile) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash plugin files: %w", err)
+	}
+	sort.Strings(files)
+	h := sha256.New()
+	for _, f := range files {
+		rel, _ := filepath.Rel(dir, f)
+		fmt.Fprintf(h, "%s\x00", filepath.ToSlash(rel))
+		sum, err := FileSHA256(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\n", sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // FileSHA256 returns the hex SHA-256 of a file.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -111,17 +112,29 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Check first ourselves so the refusal can print both hashes; go-plugin's
-	// SecureConfig checks again right before exec.
-	got, err := FileSHA256(bin)
+	// Check first ourselves so the refusal can print both hashes; for a
+	// binary, go-plugin's SecureConfig checks again right before exec.
+	got, err := p.m.ComputeSHA256()
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: binary: %w", p.m.Name, err)
+		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
 	if got != p.m.SHA256 {
-		return nil, fmt.Errorf("plugin %s: %w: refusing to start %s: manifest %s says sha256 %s, the file has %s",
+		return nil, fmt.Errorf("plugin %s: %w: refusing to start %s: manifest %s says sha256 %s, the plugin has %s",
 			p.m.Name, ErrChecksum, bin, p.m.Path(), p.m.SHA256, got)
 	}
-	cmd := exec.Command(bin)
+	var cmd *exec.Cmd
+	var secure *plugin.SecureConfig
+	if len(p.m.Interpreter) > 0 {
+		// The interpreter is a system program; the checksum covers the
+		// plugin's own files, checked above.
+		args := append(append([]string{}, p.m.Interpreter[1:]...), bin)
+		cmd = exec.Command(p.m.Interpreter[0], args...)
+		cmd.Dir = filepath.Dir(p.m.Path())
+		cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
+	} else {
+		cmd = exec.Command(bin)
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256New()}
+	}
 	sb := p.m.Sandbox.Limits()
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:   true,            // kill the whole tree (a browser) at once
@@ -142,7 +155,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		HandshakeConfig:  wire.Handshake,
 		Plugins:          plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}},
 		Cmd:              cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256New()},
+		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     p.cfg.StartTimeout,
 		Stderr:           stderr,
