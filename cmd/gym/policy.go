@@ -30,7 +30,8 @@ var policyNames = []string{"random", "oracle", "human"}
 func newPolicy(a *app, name string, env gym.Env) (policy, error) {
 	switch name {
 	case "random":
-		return &randomPolicy{envID: env.Spec().ID}, nil
+		va, _ := gym.Capable[gym.ValidActioner](env)
+		return &randomPolicy{envID: env.Spec().ID, va: va}, nil
 	case "oracle":
 		o, ok := gym.Capable[gym.Oracle](env)
 		if !ok {
@@ -47,10 +48,12 @@ func newPolicy(a *app, name string, env gym.Env) (policy, error) {
 	return nil, fmt.Errorf("--policy %q: want one of %s", name, strings.Join(policyNames, ", "))
 }
 
-// randomPolicy picks uniformly among the observation's valid actions,
-// from a generator seeded with the episode seed, so runs repeat.
+// randomPolicy picks uniformly among the observation's valid actions (or
+// those the env's ValidActioner lists), from a generator seeded with the
+// episode seed, so runs repeat.
 type randomPolicy struct {
 	envID string
+	va    gym.ValidActioner // nil when the env lacks the capability
 	rng   *rand.Rand
 }
 
@@ -58,7 +61,14 @@ func (p *randomPolicy) Begin(seed int64) {
 	p.rng = rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 }
 
-func (p *randomPolicy) Act(_ context.Context, obs gym.Observation) (string, error) {
+func (p *randomPolicy) Act(ctx context.Context, obs gym.Observation) (string, error) {
+	if len(obs.ValidActions) == 0 && p.va != nil {
+		acts, err := p.va.ValidActions(ctx)
+		if err != nil {
+			return "", fmt.Errorf("--policy random: valid actions: %w", err)
+		}
+		obs.ValidActions = acts
+	}
 	if len(obs.ValidActions) == 0 {
 		return "", fmt.Errorf("--policy random: env %s lists no valid actions in its observation, so there is nothing to choose from; use --policy oracle or human", p.envID)
 	}

@@ -51,14 +51,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "gym: %v\n", ee.err)
+			fmt.Fprintf(stderr, "error: %v\n", ee.err)
 		}
 		return ee.code
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "gym: interrupted: %v\n", err)
+		fmt.Fprintf(stderr, "interrupted: %v\n", err)
 		return 130
 	default:
-		fmt.Fprintf(stderr, "gym: %v\n", err)
+		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
 }

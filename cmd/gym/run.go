@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -134,16 +136,21 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		limit = fallbackMaxSteps
 	}
 	env = gym.WithTimeLimit(env, limit)
+	var out *trajectory.Writer
 	if o.out != "" {
-		w, err := trajectory.Create(o.out)
-		if err != nil {
+		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		defer w.Close()
-		env = trajectory.Record(env, w, o.policy)
+		if out, err = trajectory.Create(o.out); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		env = trajectory.Record(env, out, o.policy)
 	}
 	pol, err := newPolicy(a, o.policy, env)
 	if err != nil {
+		if out != nil {
+			_ = out.Close()
+		}
 		return err
 	}
 
@@ -163,6 +170,10 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	var eps []episode
 	var runErr error
 	for i := 0; i < o.episodes; i++ {
+		if err := ctx.Err(); err != nil {
+			runErr = err
+			break
+		}
 		seed := o.seed + int64(i)
 		task := tasks[i%len(tasks)]
 		ep, err := playEpisode(ctx, env, pol, gym.ResetOptions{Seed: seed, TaskID: task}, sum.StatusCounts)
@@ -179,6 +190,11 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	}
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	if out != nil {
+		if err := out.Close(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("--out: %w", err)
+		}
 	}
 	summarise(&sum, eps)
 	if runErr != nil && len(eps) == 0 {
@@ -238,6 +254,9 @@ func playEpisode(ctx context.Context, env gym.Env, pol policy, opts gym.ResetOpt
 			rep.Report(res, res.Done())
 		}
 		if res.Done() {
+			if res.Status.Infra() && ctx.Err() != nil {
+				return ep, ctx.Err() // interrupted: not the env's failure
+			}
 			ep.infra = res.Status.Infra()
 			ep.success = !ep.infra && trajectory.Success(res)
 			return ep, nil
