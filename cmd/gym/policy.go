@@ -25,7 +25,8 @@ type stepReporter interface {
 	Report(res gym.StepResult, done bool)
 }
 
-var policyNames = []string{"random", "oracle", "human"}
+// policyNames lists the policies of `gym run --policy`.
+func policyNames() []string { return []string{"random", "oracle", "human"} }
 
 func newPolicy(a *app, name string, env gym.Env) (policy, error) {
 	switch name {
@@ -45,7 +46,7 @@ func newPolicy(a *app, name string, env gym.Env) (policy, error) {
 	case "human":
 		return &humanPolicy{out: a.stdout, lines: lineReader(a.stdin)}, nil
 	}
-	return nil, fmt.Errorf("--policy %q: want one of %s", name, strings.Join(policyNames, ", "))
+	return nil, fmt.Errorf("--policy %q: want one of %s", name, strings.Join(policyNames(), ", "))
 }
 
 // randomPolicy picks uniformly among the observation's valid actions (or

@@ -86,7 +86,10 @@ Typical session:
   gym list                                     # envs, tasks, plugins, sandbox
   gym run text/maze-v0 --policy oracle --episodes 6 --out runs/maze.jsonl
   gym check bin/gym-plugin-text                # conformance suite
-  gym bench plugin                             # cost of the plugin boundary`,
+  gym bench plugin                             # cost of the plugin boundary
+
+Exit codes: 0 success; 1 an error, or a failed check; 130 interrupted
+(SIGINT/SIGTERM: plugin processes are stopped before gym exits).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

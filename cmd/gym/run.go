@@ -97,7 +97,7 @@ mean_steps, status_counts, infra_failures, out.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.task, "task", "", "task id (default: cycle over all tasks of the env)")
-	f.StringVar(&o.policy, "policy", "random", "policy: "+strings.Join(policyNames, ", "))
+	f.StringVar(&o.policy, "policy", "random", "policy: "+strings.Join(policyNames(), ", "))
 	f.IntVar(&o.episodes, "episodes", 1, "number of episodes")
 	f.Int64Var(&o.seed, "seed", 0, "seed of the first episode; episode i uses seed+i")
 	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
@@ -109,8 +109,8 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	if o.episodes < 1 {
 		return fmt.Errorf("--episodes %d: want at least 1", o.episodes)
 	}
-	if !slices.Contains(policyNames, o.policy) {
-		return fmt.Errorf("--policy %q: want one of %s", o.policy, strings.Join(policyNames, ", "))
+	if !slices.Contains(policyNames(), o.policy) {
+		return fmt.Errorf("--policy %q: want one of %s", o.policy, strings.Join(policyNames(), ", "))
 	}
 	if o.maxSteps < 0 {
 		return fmt.Errorf("--max-steps %d: want 0 (the env's limit) or more", o.maxSteps)
