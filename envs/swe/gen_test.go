@@ -1,0 +1,54 @@
+package swe
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// testTasks generates (or loads from the shared cache) a few tasks.
+func testTasks(t *testing.T, seed int64, n int) []Task {
+	t.Helper()
+	cache := filepath.Join(os.TempDir(), "envgym-swe-test-tasks")
+	start := time.Now()
+	tasks, err := Generate(context.Background(), GenConfig{Seed: seed, N: n, CacheDir: cache,
+		Packages: []string{"container/list", "container/ring", "path", "encoding/hex"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d tasks in %v", n, time.Since(start))
+	return tasks
+}
+
+func TestGenerateDeterministic(t *testing.T) {
+	a := testTasks(t, 1, 4)
+	cache := t.TempDir()
+	b, err := Generate(context.Background(), GenConfig{Seed: 1, N: 4, CacheDir: cache,
+		Packages: []string{"container/list", "container/ring", "path", "encoding/hex"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		a[i].Repo, b[i].Repo = "", ""
+	}
+	for i := range a {
+		if !reflect.DeepEqual(a[i], b[i]) {
+			ja, _ := json.MarshalIndent(a[i], "", " ")
+			jb, _ := json.MarshalIndent(b[i], "", " ")
+			t.Fatalf("same seed, different task %d:\n%s\n%s", i, ja, jb)
+		}
+	}
+	for _, task := range testTasks(t, 1, 4) {
+		if err := task.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if len(task.FailToPass) == 0 || len(task.PassToPass) == 0 {
+			t.Fatalf("%s: F2P %v P2P %v", task.InstanceID, task.FailToPass, task.PassToPass)
+		}
+		t.Logf("%s %s: %v", task.InstanceID, task.Mutation, task.FailToPass)
+	}
+}
