@@ -1,0 +1,285 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// Pool makes envs on a set of `gym serve` stream addresses. Envs are
+// spread round-robin over servers that are up; when a server dies, the
+// step in flight is reported CRASHED and the env is made again on another
+// server at its next Reset.
+type Pool struct {
+	addrs       []string
+	token       string
+	client      string
+	stepTimeout time.Duration
+
+	mu   sync.Mutex
+	next int
+	down map[string]time.Time // server → when it may be tried again
+}
+
+// PoolOptions tune a Pool.
+type PoolOptions struct {
+	Token       string        // the servers' bearer token
+	Client      string        // client id for per-client limits; default: the connection's address
+	StepTimeout time.Duration // default 60s
+}
+
+// NewPool returns a pool over stream addresses ("host:port").
+func NewPool(addrs []string, o PoolOptions) *Pool {
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = 60 * time.Second
+	}
+	return &Pool{addrs: addrs, token: o.Token, client: o.Client, stepTimeout: o.StepTimeout, down: map[string]time.Time{}}
+}
+
+// Make creates env id on some live server.
+func (p *Pool) Make(ctx context.Context, id string, opts map[string]any) (*RemoteEnv, error) {
+	e := &RemoteEnv{pool: p, id: id, opts: opts}
+	if err := e.connect(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// pick returns the servers to try, starting round-robin, live ones first.
+func (p *Pool) pick() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var up, down []string
+	now := time.Now()
+	for i := range p.addrs {
+		a := p.addrs[(p.next+i)%len(p.addrs)]
+		if t, ok := p.down[a]; ok && now.Before(t) {
+			down = append(down, a)
+		} else {
+			up = append(up, a)
+		}
+	}
+	p.next++
+	return append(up, down...)
+}
+
+func (p *Pool) markDown(addr string) {
+	p.mu.Lock()
+	p.down[addr] = time.Now().Add(5 * time.Second)
+	p.mu.Unlock()
+}
+
+// RemoteEnv is a gym.Env served by `gym serve`.
+type RemoteEnv struct {
+	pool *Pool
+	id   string
+	opts map[string]any
+	c    *streamConn
+	spec gym.Spec
+	done bool
+	live bool // a Reset succeeded on the current connection
+}
+
+type streamConn struct {
+	addr string
+	c    net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	enc  *json.Encoder
+}
+
+// errServer marks a failure of the connection (the server), as opposed to
+// an error the server reported.
+type errServer struct{ err error }
+
+func (e *errServer) Error() string { return e.err.Error() }
+func (e *errServer) Unwrap() error { return e.err }
+
+func (e *RemoteEnv) connect(ctx context.Context) error {
+	var errs []error
+	for _, addr := range e.pool.pick() {
+		sc, spec, err := e.dialMake(ctx, addr)
+		if err == nil {
+			e.c, e.spec = sc, spec
+			return nil
+		}
+		var se *errServer
+		if !errors.As(err, &se) {
+			return err // the server answered: a bad id or options won't work elsewhere either
+		}
+		e.pool.markDown(addr)
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("serve: no server could make %s: %w", e.id, errors.Join(errs...))
+}
+
+func (e *RemoteEnv) dialMake(ctx context.Context, addr string) (*streamConn, gym.Spec, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, gym.Spec{}, &errServer{err}
+	}
+	sc := &streamConn{addr: addr, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10)}
+	sc.enc = json.NewEncoder(sc.w)
+	if e.pool.token != "" || e.pool.client != "" {
+		if _, err := sc.call(ctx, e.pool.stepTimeout, streamRequest{Op: "auth", Token: e.pool.token, Client: e.pool.client}); err != nil {
+			c.Close()
+			return nil, gym.Spec{}, err
+		}
+	}
+	resp, err := sc.call(ctx, e.pool.stepTimeout, streamRequest{Op: "make", EnvID: e.id, Options: e.opts})
+	if err != nil {
+		c.Close()
+		return nil, gym.Spec{}, err
+	}
+	spec := gym.Spec{ID: e.id}
+	if resp.Spec != nil {
+		spec = *resp.Spec
+	}
+	return sc, spec, nil
+}
+
+// call sends one request line and reads one response line.
+func (sc *streamConn) call(ctx context.Context, timeout time.Duration, req streamRequest) (streamResponse, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(timeout)
+	}
+	_ = sc.c.SetDeadline(deadline)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { sc.c.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	var resp streamResponse
+	if err := sc.enc.Encode(req); err != nil {
+		return resp, &errServer{err}
+	}
+	if err := sc.w.Flush(); err != nil {
+		return resp, &errServer{err}
+	}
+	line, err := sc.r.ReadBytes('\n')
+	if err != nil {
+		if ctx.Err() != nil {
+			return resp, ctx.Err()
+		}
+		return resp, &errServer{err}
+	}
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return resp, &errServer{fmt.Errorf("bad response: %w", err)}
+	}
+	if resp.Error != "" {
+		return resp, &Error{Status: resp.Code, Msg: resp.Error, Field: resp.Field}
+	}
+	return resp, nil
+}
+
+func (e *RemoteEnv) drop() {
+	if e.c != nil {
+		e.c.c.Close()
+		e.c = nil
+	}
+	e.live = false
+}
+
+// Reset implements gym.Env; after a server died it first makes the env
+// again on another server.
+func (e *RemoteEnv) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
+	for attempt := 0; attempt < len(e.pool.addrs)+1; attempt++ {
+		if e.c == nil {
+			if err := e.connect(ctx); err != nil {
+				return gym.Observation{}, err
+			}
+		}
+		resp, err := e.c.call(ctx, e.pool.stepTimeout, streamRequest{Op: "reset", Seed: opts.Seed, TaskID: opts.TaskID, Options: opts.Options})
+		var se *errServer
+		var lost *Error
+		switch {
+		case errors.As(err, &se):
+			e.pool.markDown(e.c.addr)
+			e.drop()
+			continue
+		case errors.As(err, &lost) && lost.Field == "session_id":
+			e.drop() // the server closed our env (reaped, restarted): make it again
+			continue
+		case err != nil:
+			return gym.Observation{}, err
+		}
+		e.done, e.live = false, true
+		return *resp.Observation, nil
+	}
+	return gym.Observation{}, fmt.Errorf("serve: reset %s: every server failed", e.id)
+}
+
+// Step implements gym.Env. A dead server or a timeout is a CRASHED or
+// TIMEOUT result that ends the episode, not an error.
+func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, error) {
+	if e.done {
+		return gym.StepResult{}, gym.ErrEpisodeDone
+	}
+	if e.c == nil || !e.live {
+		return gym.StepResult{}, gym.ErrNotReset
+	}
+	resp, err := e.c.call(ctx, e.pool.stepTimeout, streamRequest{Op: "step", Action: &action})
+	var lost *Error
+	if errors.As(err, &lost) && lost.Field == "session_id" {
+		e.drop()
+		e.done = true
+		return gym.StepResult{Status: gym.StatusEnvError, Truncated: true, Observation: gym.Observation{Text: "The environment server lost this env: " + lost.Msg, Info: map[string]any{"error": lost.Msg}}}, nil
+	}
+	var se *errServer
+	if errors.As(err, &se) {
+		status := gym.StatusCrashed
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			status = gym.StatusTimeout
+		} else {
+			e.pool.markDown(e.c.addr)
+		}
+		e.drop()
+		e.done = true
+		msg := fmt.Sprintf("server %s failed: %v", e.addrOr(), err)
+		return gym.StepResult{Status: status, Truncated: true, Observation: gym.Observation{Text: "The environment server failed: " + msg, Info: map[string]any{"error": msg}}}, nil
+	}
+	if err != nil {
+		return gym.StepResult{}, err
+	}
+	e.done = resp.Result.Done()
+	return *resp.Result, nil
+}
+
+func (e *RemoteEnv) addrOr() string {
+	if e.c != nil {
+		return e.c.addr
+	}
+	return "?"
+}
+
+// Server is the address of the server holding the env now ("" if none).
+func (e *RemoteEnv) Server() string {
+	if e.c == nil {
+		return ""
+	}
+	return e.c.addr
+}
+
+// Spec implements gym.Env.
+func (e *RemoteEnv) Spec() gym.Spec { return e.spec }
+
+// Close implements gym.Env.
+func (e *RemoteEnv) Close() error {
+	if e.c != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, _ = e.c.call(ctx, time.Second, streamRequest{Op: "close"})
+		cancel()
+		e.drop()
+	}
+	e.done = true
+	return nil
+}
