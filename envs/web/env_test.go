@@ -179,9 +179,9 @@ func TestNoLeaks(t *testing.T) {
 	ctx := context.Background()
 	// The check is 500 resets (WEBGYM_RESETS=500); the default
 	// keeps the suite short on a shared 2-core machine.
-	resets := 200
+	resets := 100
 	if testing.Short() {
-		resets = 60
+		resets = 40
 	}
 	if v, err := strconv.Atoi(os.Getenv("WEBGYM_RESETS")); err == nil && v > 0 {
 		resets = v

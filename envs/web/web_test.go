@@ -81,14 +81,11 @@ func runOracle(t testing.TB, e gym.Env, seed int64, verbose bool) (gym.StepResul
 	return r, max
 }
 
-// seedsFor is how many seeds the oracle tests play: 3 with -short, 5 by
-// default (the suite stays within a few minutes on a 2-core machine), and
-// WEBGYM_SEEDS (e.g. 20, the full check) when set.
+// seedsFor is how many seeds the oracle tests play: 3 by default (the
+// suite stays within a few minutes on a shared 2-core machine) and
+// WEBGYM_SEEDS (20 for the full check) when set.
 func seedsFor(short bool) []int64 {
-	n := 5
-	if short {
-		n = 3
-	}
+	n := 3
 	if v, err := strconv.Atoi(os.Getenv("WEBGYM_SEEDS")); err == nil && v > 0 {
 		n = v
 	}
