@@ -35,7 +35,8 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	binDir, pluginDir = filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
-	build := exec.Command("go", "build", "-o", binDir+string(filepath.Separator),
+	// -s -w: no symbol tables or DWARF, so the five links are quicker.
+	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", binDir+string(filepath.Separator),
 		"github.com/envgym/envgym/cmd/gym",
 		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
 		"github.com/envgym/envgym/examples/guess/cmd/gym-plugin-guess",
