@@ -13,7 +13,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # libopenblas0-pthread (trainer and world model), protobuf-compiler
 # (regenerating the plugin protocol), xvfb/xdotool/x11-apps (GUI desktop).
 PACKAGES=(ca-certificates git build-essential chromium docker.io libtorch-dev libopenblas0-pthread
-  protobuf-compiler xvfb xdotool x11-apps procps iproute2)
+  protobuf-compiler xvfb xdotool x11-apps x11-utils xterm procps iproute2)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

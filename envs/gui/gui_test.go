@@ -1,0 +1,26 @@
+package gui
+
+import (
+	"context"
+	"testing"
+
+	"github.com/envgym/envgym/gym"
+)
+
+func TestRegister(t *testing.T) {
+	r := gym.NewRegistry()
+	if err := Register(r); err != nil {
+		t.Fatal(err)
+	}
+	env, err := r.Make(context.Background(), "gui/phone-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if _, ok := gym.Capable[gym.Oracle](env); !ok {
+		t.Error("phone env is not an Oracle")
+	}
+	if len(env.Spec().Tasks) < 10 {
+		t.Errorf("%d phone tasks, want >= 10", len(env.Spec().Tasks))
+	}
+}
