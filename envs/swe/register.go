@@ -1,0 +1,89 @@
+package swe
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// Register adds swe/gomut-v0 (generated tasks) and swe/custom-v0 (tasks
+// from a JSONL file, option "tasks") to r.
+//
+// Options: "seed" (generator seed, default 0), "n" (tasks, default 20),
+// "cache_dir" (default the user cache dir), "sandbox_dir" (episode dirs,
+// default the temp dir), "tasks" (custom-v0: JSONL path).
+func Register(r *gym.Registry) error {
+	for _, id := range []string{GenID, CustomID} {
+		spec := gym.Spec{
+			ID: id, Version: Version,
+			Description: "Fix a bug in a real Go repository inside an isolated sandbox (no network). " +
+				"Reward 1 on submit() when the FAIL_TO_PASS tests now pass and PASS_TO_PASS still pass; test files are restored before grading.",
+			ObservationSpace: "Text: the problem statement at reset, then tool output (truncated with a marker).",
+			ActionSpace:      "One Go-call-like tool per step: " + fmt.Sprint(validActions()),
+			MaxSteps:         100,
+			Capabilities:     gym.Capabilities(&Env{}),
+		}
+		err := r.Register(spec, func(ctx context.Context, opts map[string]any) (gym.Env, error) {
+			return newEnv(ctx, spec, opts)
+		})
+		if err != nil {
+			return fmt.Errorf("swe: %w", err)
+		}
+	}
+	return nil
+}
+
+func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, error) {
+	cache, _ := os.UserCacheDir()
+	cfg := GenConfig{N: 20, CacheDir: filepath.Join(cache, "envgym", "swe")}
+	sandboxDir, tasksPath := "", ""
+	for k, v := range opts {
+		switch k {
+		case "seed", "n":
+			f, ok := v.(float64)
+			if i, isInt := v.(int); isInt {
+				f, ok = float64(i), true
+			}
+			if !ok {
+				return nil, fmt.Errorf("option %q: want a number, got %T", k, v)
+			}
+			if k == "seed" {
+				cfg.Seed = int64(f)
+			} else if cfg.N = int(f); cfg.N < 1 {
+				return nil, fmt.Errorf("option %q: want a positive integer", k)
+			}
+		case "cache_dir", "sandbox_dir", "tasks":
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("option %q: want a string, got %T", k, v)
+			}
+			switch k {
+			case "cache_dir":
+				cfg.CacheDir = s
+			case "sandbox_dir":
+				sandboxDir = s
+			default:
+				tasksPath = s
+			}
+		default:
+			return nil, fmt.Errorf("unknown option %q for %s (accepted: seed, n, cache_dir, sandbox_dir, tasks)", k, spec.ID)
+		}
+	}
+	backend, err := NewNamespace(NamespaceConfig{Dir: sandboxDir, GoCache: filepath.Join(cfg.CacheDir, "gocache")})
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{spec: spec, backend: backend}
+	if spec.ID == CustomID {
+		if tasksPath == "" {
+			return nil, fmt.Errorf("%s needs option \"tasks\" (a JSONL file)", spec.ID)
+		}
+		e.load = func(context.Context) ([]Task, error) { return LoadTaskFile(tasksPath) }
+	} else {
+		e.load = func(ctx context.Context) ([]Task, error) { return Generate(ctx, cfg) }
+	}
+	return e, nil
+}
