@@ -13,7 +13,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # libopenblas0-pthread (trainer and world model), protobuf-compiler
 # (regenerating the plugin protocol), xvfb/xdotool/x11-apps (GUI desktop).
 PACKAGES=(ca-certificates git build-essential chromium docker.io libtorch-dev libopenblas0-pthread
-  protobuf-compiler xvfb xdotool x11-apps x11-utils xterm procps iproute2)
+  protobuf-compiler xvfb xdotool x11-apps x11-utils xterm procps iproute2 python3-grpcio python3-protobuf)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -65,8 +65,9 @@ for name in "${plugins[@]}"; do
   case $name in
     gym-plugin-web|gym-plugin-gui) args=(--memory-mb 4096 --max-pids 4096) ;;
     gym-plugin-search) args=(--memory-mb 4096) ;;
+    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096) ;;
   esac
-  bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" --quiet "${args[@]}"
+  bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" "${args[@]}" >/dev/null
 done
 log "installed ${#plugins[@]} plugins into $PLUGIN_DIR"
 log "ready: try bin/gym list"

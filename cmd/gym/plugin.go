@@ -20,7 +20,15 @@ func newPluginCmd(a *app) *cobra.Command {
 Each plugin lives in DIR/NAME/ as its binary and a plugin.json manifest
 (name, version, env ids, sha256, sandbox policy).`,
 	}
-	cmd.AddCommand(newPluginInstallCmd(a))
+	cmd.AddCommand(newPluginInstallCmd(a), &cobra.Command{
+		Use:   "dir",
+		Short: "Print the plugin directory in use",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(a.stdout, a.pluginDir)
+			return err
+		},
+	})
 	return cmd
 }
 
@@ -52,6 +60,9 @@ namespace with loopback only), 2048 MiB of memory and 512 processes
   # a web env that needs the network and more memory
   gym plugin install bin/gym-plugin-web --network --memory-mb 4096 --max-pids 1024
 
+  # a Python env: the script's whole directory is installed and checksummed
+  gym plugin install examples/python/guess/main.py --interpreter /usr/bin/python3
+
   # install elsewhere, and read the manifest as JSON
   gym --plugin-dir /tmp/plugins plugin install bin/gym-plugin-guess --json`,
 		Args: cobra.ExactArgs(1),
@@ -79,5 +90,6 @@ namespace with loopback only), 2048 MiB of memory and 512 processes
 	f.BoolVar(&opts.Sandbox.Network, "network", false, "let the plugin reach the network (default: loopback only)")
 	f.IntVar(&opts.Sandbox.MemoryMB, "memory-mb", 0, fmt.Sprintf("memory limit in MiB (0: %d)", plugins.DefaultMemoryMB))
 	f.IntVar(&opts.Sandbox.MaxPids, "max-pids", 0, fmt.Sprintf("process limit (0: %d)", plugins.DefaultMaxPids))
+	f.StringSliceVar(&opts.Interpreter, "interpreter", nil, "run BINARY as a script with this interpreter (e.g. /usr/bin/python3)")
 	return cmd
 }
