@@ -14,6 +14,7 @@ import (
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
+	"github.com/envgym/envgym/serve"
 )
 
 // runOptions are the flags of `gym run`.
@@ -24,6 +25,7 @@ type runOptions struct {
 	seed     int64
 	out      string
 	maxSteps int
+	remote   string
 }
 
 // fallbackMaxSteps caps episodes of envs that declare no step limit.
@@ -102,6 +104,7 @@ mean_steps, status_counts, infra_failures, out.`,
 	f.Int64Var(&o.seed, "seed", 0, "seed of the first episode; episode i uses seed+i")
 	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
 	f.IntVar(&o.maxSteps, "max-steps", 0, "truncate episodes after this many steps (0: the env's limit)")
+	f.StringVar(&o.remote, "remote", "", "play on `gym serve` stream servers (host:port,host:port,…; token from GYM_SERVE_TOKEN) instead of local plugins")
 	return cmd
 }
 
@@ -115,15 +118,26 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	if o.maxSteps < 0 {
 		return fmt.Errorf("--max-steps %d: want 0 (the env's limit) or more", o.maxSteps)
 	}
-	host := a.openHost()
-	defer host.Close()
-	reg := gym.NewRegistry()
-	if err := host.Register(reg); err != nil {
-		a.warn("%v", err)
-	}
-	env, err := reg.Make(ctx, id, nil)
-	if err != nil {
-		return fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
+	var env gym.Env
+	if o.remote != "" {
+		pool := serve.NewPool(strings.Split(o.remote, ","), serve.PoolOptions{Token: os.Getenv("GYM_SERVE_TOKEN")})
+		renv, err := pool.Make(ctx, id, nil)
+		if err != nil {
+			return fmt.Errorf("--remote: %w", err)
+		}
+		env = renv
+	} else {
+		host := a.openHost()
+		defer host.Close()
+		reg := gym.NewRegistry()
+		if err := host.Register(reg); err != nil {
+			a.warn("%v", err)
+		}
+		lenv, err := reg.Make(ctx, id, nil)
+		if err != nil {
+			return fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
+		}
+		env = lenv
 	}
 	defer env.Close()
 	spec := env.Spec()
