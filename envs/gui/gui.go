@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/envs/gui/action"
+	"github.com/envgym/envgym/envs/gui/desktop"
 	"github.com/envgym/envgym/envs/gui/phone"
 	"github.com/envgym/envgym/envs/web/browser"
 	"github.com/envgym/envgym/gym"
@@ -47,6 +48,19 @@ func Register(r *gym.Registry) error {
 	}
 	if err := r.Register(phoneSpec, func(ctx context.Context, opts map[string]any) (gym.Env, error) {
 		return suite.New(phoneSpec, opts)
+	}); err != nil {
+		return fmt.Errorf("gui: register: %w", err)
+	}
+	deskSpec := gym.Spec{
+		ID: "gui/desktop-v0", Version: Version,
+		Description: "Desktop GUI tasks on a real Xvfb with real X programs (xterm, xcalc, xedit). Reward 1 when the real state (files in the home directory, program output) shows the goal done, info.success. open_app launches terminal, calculator or editor. Options: a11y (bool, default true: lists the open windows).",
+		Tasks:       desktop.TaskIDs(), MaxSteps: desktop.MaxSteps,
+		ObservationSpace: fmt.Sprintf("Screenshot: PNG of the X root window (%dx%d). Text: the goal and, with a11y on, the open windows with their bounds.", desktop.Width, desktop.Height),
+		ActionSpace:      action.Grammar, Deterministic: true,
+		Components: map[string]string{"x": "Xvfb"},
+	}
+	if err := r.Register(deskSpec, func(ctx context.Context, opts map[string]any) (gym.Env, error) {
+		return desktop.New(deskSpec, opts)
 	}); err != nil {
 		return fmt.Errorf("gui: register: %w", err)
 	}

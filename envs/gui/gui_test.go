@@ -24,3 +24,18 @@ func TestRegister(t *testing.T) {
 		t.Errorf("%d phone tasks, want >= 10", len(env.Spec().Tasks))
 	}
 }
+
+func TestRegisterDesktop(t *testing.T) {
+	r := gym.NewRegistry()
+	if err := Register(r); err != nil {
+		t.Fatal(err)
+	}
+	env, err := r.Make(context.Background(), "gui/desktop-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if len(env.Spec().Tasks) < 8 {
+		t.Errorf("%d desktop tasks, want >= 8", len(env.Spec().Tasks))
+	}
+}
