@@ -27,7 +27,7 @@ func newBenchCmd(a *app) *cobra.Command {
 object with --json. The figures are measurements, not assertions: compare
 them on the same machine.`,
 	}
-	cmd.AddCommand(newBenchPluginCmd(a))
+	cmd.AddCommand(newBenchPluginCmd(a), newBenchServeCmd(a))
 	cmd.AddCommand(benchEnvCmds(a)...)
 	return cmd
 }

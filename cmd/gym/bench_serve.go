@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/benchenv"
+	"github.com/envgym/envgym/plugins"
+	"github.com/envgym/envgym/serve"
+)
+
+// benchServeResult is what `gym bench serve --json` prints.
+type benchServeResult struct {
+	InprocP50US     float64 `json:"inproc_p50_us"`
+	PluginP50US     float64 `json:"plugin_p50_us"`
+	HTTPStepP50US   float64 `json:"http_step_p50_us"`
+	StreamStepP50US float64 `json:"stream_step_p50_us"`
+	StepsPerS1Srv   float64 `json:"steps_per_s_1srv"`
+	StepsPerS2Srv   float64 `json:"steps_per_s_2srv"`
+	StepsPerS4Srv   float64 `json:"steps_per_s_4srv"`
+}
+
+func newBenchServeCmd(a *app) *cobra.Command {
+	var steps int
+	var dur time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Step latency over HTTP and the stream vs in-process and plugin; throughput on 1/2/4 servers",
+		Long: `Bench serve starts gym serve instances on loopback inside this process, each
+with its own plugin host (so its own plugin process), serving ` + benchenv.ID + `:
+
+  inproc_p50_us        the env called directly
+  plugin_p50_us        through its plugin
+  http_step_p50_us     through HTTP/JSON → server → plugin
+  stream_step_p50_us   through the line-JSON stream → server → plugin
+  steps_per_s_Nsrv     stream steps/s, 8 envs spread over N servers
+
+On a 2-core machine more servers share the same cores, so the throughput
+column shows the cost of scale-out rather than its gain; on a cluster each
+server has its own machine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := benchServe(cmd.Context(), a, steps, dur)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.writeJSON(res)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintf(tw, "step p50 µs, in process\t%.2f\t\n", res.InprocP50US)
+			fmt.Fprintf(tw, "step p50 µs, plugin\t%.1f\t\n", res.PluginP50US)
+			fmt.Fprintf(tw, "step p50 µs, HTTP\t%.1f\t\n", res.HTTPStepP50US)
+			fmt.Fprintf(tw, "step p50 µs, stream\t%.1f\t\n", res.StreamStepP50US)
+			fmt.Fprintf(tw, "steps/s, 1 server\t%.0f\t\n", res.StepsPerS1Srv)
+			fmt.Fprintf(tw, "steps/s, 2 servers\t%.0f\t\n", res.StepsPerS2Srv)
+			fmt.Fprintf(tw, "steps/s, 4 servers\t%.0f\t\n", res.StepsPerS4Srv)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&steps, "steps", 3000, "timed steps per latency measurement")
+	cmd.Flags().DurationVar(&dur, "duration", 2*time.Second, "length of each throughput run")
+	return cmd
+}
+
+// benchServer is one in-process gym serve on loopback.
+type benchServer struct {
+	host       *plugins.Host
+	srv        *serve.Server
+	hs         *http.Server
+	httpLn, sl net.Listener
+}
+
+func (b *benchServer) close() {
+	b.sl.Close()
+	b.hs.Close()
+	b.srv.Close()
+	b.host.Close()
+}
+
+func startBenchServer(dir string) (*benchServer, error) {
+	host := plugins.New(plugins.Config{Dir: dir})
+	reg := gym.NewRegistry()
+	if err := host.Register(reg); err != nil {
+		host.Close()
+		return nil, err
+	}
+	b := &benchServer{host: host, srv: serve.New(reg, serve.Config{MaxEnvsPerClient: 1000})}
+	var err error
+	if b.httpLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		host.Close()
+		return nil, err
+	}
+	if b.sl, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		b.httpLn.Close()
+		host.Close()
+		return nil, err
+	}
+	b.hs = &http.Server{Handler: b.srv.Handler()}
+	go b.hs.Serve(b.httpLn)
+	go b.srv.ServeStream(b.sl)
+	return b, nil
+}
+
+func benchServe(ctx context.Context, a *app, steps int, dur time.Duration) (benchServeResult, error) {
+	var res benchServeResult
+	newEnv, closeHost, err := benchHost(ctx, a)
+	if err != nil {
+		return res, err
+	}
+	defer closeHost()
+	probe := plugins.New(plugins.Config{Dir: a.pluginDir, HealthInterval: -1})
+	_, installed := probe.Plugin(benchenv.ID)
+	probe.Close()
+	if !installed {
+		return res, fmt.Errorf("bench serve: install the bench plugin into %s first (`make build`)", a.pluginDir)
+	}
+	dir := a.pluginDir
+	measure := func(env gym.Env) (float64, error) {
+		defer env.Close()
+		ds, err := latencies(ctx, env, steps)
+		if err != nil {
+			return 0, err
+		}
+		return percentile(ds, 50), nil
+	}
+	local, _ := benchenv.New(ctx, nil)
+	if res.InprocP50US, err = measure(local); err != nil {
+		return res, err
+	}
+	penv, err := newEnv(ctx)
+	if err != nil {
+		return res, err
+	}
+	if res.PluginP50US, err = measure(penv); err != nil {
+		return res, err
+	}
+	var servers []*benchServer
+	defer func() {
+		for _, s := range servers {
+			s.close()
+		}
+	}()
+	for range 4 {
+		s, err := startBenchServer(dir)
+		if err != nil {
+			return res, fmt.Errorf("bench serve: %w", err)
+		}
+		servers = append(servers, s)
+	}
+	henv, err := serve.NewHTTPEnv(ctx, "http://"+servers[0].httpLn.Addr().String(), "", benchenv.ID, nil)
+	if err != nil {
+		return res, err
+	}
+	if res.HTTPStepP50US, err = measure(henv); err != nil {
+		return res, err
+	}
+	senv, err := serve.NewPool([]string{servers[0].sl.Addr().String()}, serve.PoolOptions{}).Make(ctx, benchenv.ID, nil)
+	if err != nil {
+		return res, err
+	}
+	if res.StreamStepP50US, err = measure(senv); err != nil {
+		return res, err
+	}
+	for _, n := range []int{1, 2, 4} {
+		var addrs []string
+		for _, s := range servers[:n] {
+			addrs = append(addrs, s.sl.Addr().String())
+		}
+		pool := serve.NewPool(addrs, serve.PoolOptions{})
+		envs := make([]gym.Env, benchConcurrency)
+		for i := range envs {
+			if envs[i], err = pool.Make(ctx, benchenv.ID, nil); err != nil {
+				return res, err
+			}
+		}
+		sps, err := throughput(ctx, envs, dur)
+		for _, e := range envs {
+			e.Close()
+		}
+		if err != nil {
+			return res, err
+		}
+		switch n {
+		case 1:
+			res.StepsPerS1Srv = sps
+		case 2:
+			res.StepsPerS2Srv = sps
+		case 4:
+			res.StepsPerS4Srv = sps
+		}
+	}
+	return res, nil
+}
