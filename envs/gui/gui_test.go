@@ -39,3 +39,14 @@ func TestRegisterDesktop(t *testing.T) {
 		t.Errorf("%d desktop tasks, want >= 8", len(env.Spec().Tasks))
 	}
 }
+
+func TestBench(t *testing.T) {
+	res, err := Bench(context.Background(), BenchConfig{Episodes: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PhoneStepP50Ms <= 0 || res.DesktopStepP50Ms <= 0 {
+		t.Errorf("bench: %+v", res)
+	}
+	t.Logf("%+v", res)
+}
