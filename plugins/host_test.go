@@ -99,6 +99,27 @@ func gone(pid int) bool {
 	return false
 }
 
+// waitStopped waits until every thread of pid is in state T (stopped).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		stopped := len(tasks) > 0
+		for _, task := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+			if f := strings.Fields(rest); len(f) == 0 || f[0] != "T" {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("process %d did not stop", pid)
+}
+
 func TestRemoteEpisodeThroughPlugin(t *testing.T) {
 	h := newHost(t, Config{}, Sandbox{}, "guess")
 	env := mustMake(t, h, "example/guess-v0")
@@ -193,6 +214,7 @@ func TestHungPluginTimesOutIsKilledAndRestarts(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, pid) // SIGSTOP is asynchronous: a thread may still answer until the group stop completes
 	r := step(t, env, "a", 500*time.Millisecond)
 	if r.Status != gym.StatusTimeout || !r.Truncated {
 		t.Fatalf("stopped plugin: %+v, want TIMEOUT and truncated", r)
