@@ -43,6 +43,8 @@ if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || log "warning: dockerd did not start; see /var/log/envgym-dockerd.log"
 fi
 
+bash scripts/setup-gotch.sh
+
 # Build the CLI and every plugin, then install the plugins (binary +
 # manifest with its sha256) into the plugin directory.
 export GOFLAGS=${GOFLAGS:--mod=mod}

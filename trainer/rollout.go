@@ -1,0 +1,165 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// step is one recorded decision.
+type step struct {
+	sample   Sample
+	act      int
+	logp     float64
+	value    float64
+	reward   float64 // the env's reward
+	status   gym.Status
+	grounded bool
+}
+
+// episode is one finished episode.
+type episode struct {
+	steps   []step
+	success bool
+	infra   bool // a CRASHED/TIMEOUT/ENV_ERROR step or an env error: excluded from the loss
+	ret     float64
+}
+
+// outcome is the episode's final reward: 1 on success, else 0.
+func (e *episode) outcome() float64 {
+	if e.success {
+		return 1
+	}
+	return 0
+}
+
+// obsText is what the policy reads: the observation and the last action.
+func obsText(o gym.Observation, last string) string { return o.Text + " last action " + last }
+
+func candidates(o gym.Observation) []string {
+	if len(o.ValidActions) > 0 {
+		return o.ValidActions
+	}
+	return []string{"look"}
+}
+
+func success(o gym.Observation) bool {
+	s, _ := o.Info["success"].(bool)
+	return s
+}
+
+// sampleIndex draws from probs with rng (greedy when rng is nil).
+func sampleIndex(probs []float64, rng *rand.Rand) int {
+	if rng == nil {
+		best := 0
+		for i, p := range probs {
+			if p > probs[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	u, acc := rng.Float64(), 0.0
+	for i, p := range probs {
+		acc += p
+		if u < acc {
+			return i
+		}
+	}
+	return len(probs) - 1
+}
+
+// collector runs a policy over a gym.Vector with auto-reset, keeping
+// partial episodes across calls.
+type collector struct {
+	vec     *gym.Vector
+	obs     []gym.Observation
+	last    []string
+	cur     []episode
+	epCount []int
+	base    gym.ResetOptions
+}
+
+func newCollector(ctx context.Context, envs []gym.Env, base gym.ResetOptions) (*collector, error) {
+	c := &collector{vec: gym.NewVector(envs), last: make([]string, len(envs)),
+		cur: make([]episode, len(envs)), epCount: make([]int, len(envs)), base: base}
+	n := int64(len(envs))
+	c.vec.NextReset = func(i, _ int) gym.ResetOptions {
+		o := c.base
+		o.Seed = c.base.Seed + int64(c.epCount[i])*n + int64(i)
+		c.epCount[i]++
+		return o
+	}
+	obs, err := c.vec.Reset(ctx, base)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: reset envs: %w", err)
+	}
+	c.obs = obs
+	return c, nil
+}
+
+// collect steps all envs until at least n env steps were taken and
+// returns the episodes that finished.
+func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Rand) ([]episode, int, error) {
+	var done []episode
+	steps := 0
+	for steps < n {
+		batch := make([]Sample, len(c.obs))
+		cands := make([][]string, len(c.obs))
+		for i, o := range c.obs {
+			cands[i] = candidates(o)
+			batch[i] = p.sample(obsText(o, c.last[i]), cands[i])
+		}
+		probs, values := p.Probs(batch)
+		actions := make([]string, len(batch))
+		picks := make([]int, len(batch))
+		for i := range batch {
+			picks[i] = sampleIndex(probs[i], rng)
+			actions[i] = cands[i][picks[i]]
+		}
+		out, err := c.vec.Step(ctx, actions)
+		if err != nil {
+			return nil, steps, fmt.Errorf("trainer: vector step: %w", err)
+		}
+		steps += len(out)
+		for i, r := range out {
+			ep := &c.cur[i]
+			ep.steps = append(ep.steps, step{sample: batch[i], act: picks[i],
+				logp: logOf(probs[i][picks[i]]), value: values[i], reward: r.Reward,
+				status: r.Status, grounded: r.Grounded()})
+			ep.ret += r.Reward
+			if r.Status.Infra() || r.Err != nil {
+				ep.infra = true
+			}
+			c.last[i] = actions[i]
+			switch {
+			case r.Err != nil && r.Reset == nil:
+				// The env failed (or its auto-reset did): count the episode
+				// as infra and start a fresh one.
+				o, err := c.vec.Env(i).Reset(ctx, c.vec.NextReset(i, 0))
+				if err != nil {
+					return nil, steps, fmt.Errorf("trainer: reset env %d after failure: %w", i, err)
+				}
+				done = append(done, *ep)
+				c.cur[i], c.obs[i], c.last[i] = episode{}, o, ""
+			case r.Done():
+				ep.success = success(r.Observation)
+				done = append(done, *ep)
+				c.cur[i], c.obs[i], c.last[i] = episode{}, *r.Reset, ""
+			default:
+				c.obs[i] = r.Observation
+			}
+		}
+	}
+	return done, steps, nil
+}
+
+func (p *Policy) sample(obs string, cands []string) Sample {
+	s := Sample{Obs: p.Tok.Encode(obs), Cands: make([][]int64, len(cands))}
+	for j, a := range cands {
+		s.Cands[j] = p.Tok.Encode(a)
+	}
+	return s
+}

@@ -1,0 +1,247 @@
+package trainer
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/envgym/envgym/envs/text"
+	"github.com/envgym/envgym/gym"
+	"github.com/sugarme/gotch"
+)
+
+func registry(t *testing.T) *gym.Registry {
+	t.Helper()
+	r := gym.NewRegistry()
+	if err := text.Register(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// locked runs f on a locked OS thread with libtorch seeded (tests fail,
+// never skip, without libtorch: this package does not build without it).
+func locked(t *testing.T, f func(dev gotch.Device)) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		dev, err := Setup(1, 2)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		f(dev)
+	}()
+	<-done
+}
+
+func TestTokenizerRoundTrip(t *testing.T) {
+	tok := BuildTokenizer([]string{"You go north. Exits: north (passage), east."}, 100, 0, 100)
+	ids := tok.Encode("Go NORTH, exits east!")
+	if got, want := tok.Decode(ids), "go north exits east"; got != want {
+		t.Fatalf("round trip: got %q want %q", got, want)
+	}
+	if got := tok.Decode(tok.Encode("go west")); got != "go <unk>" {
+		t.Fatalf("unknown word: got %q", got)
+	}
+	path := t.TempDir() + "/tok.json"
+	if err := tok.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadTokenizer(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Decode(back.Encode("go north")); got != "go north" {
+		t.Fatalf("after load: %q", got)
+	}
+}
+
+func TestGAEAndGroupAdvantages(t *testing.T) {
+	// Hand-computed: gamma 0.5, lambda 1, values 0: adv = discounted returns.
+	adv, ret := GAE([]float64{0, 0, 1}, []float64{0, 0, 0}, 0.5, 1)
+	for i, w := range []float64{0.25, 0.5, 1} {
+		if math.Abs(adv[i]-w) > 1e-9 || math.Abs(ret[i]-w) > 1e-9 {
+			t.Fatalf("GAE[%d] = %v/%v, want %v", i, adv[i], ret[i], w)
+		}
+	}
+	g := GroupAdvantages([]float64{1, 0, 0, 1})
+	for i, w := range []float64{1, -1, -1, 1} {
+		if math.Abs(g[i]-w) > 1e-5 {
+			t.Fatalf("group adv %v", g)
+		}
+	}
+}
+
+func TestPolicyShapesAndMasking(t *testing.T) {
+	locked(t, func(dev gotch.Device) {
+		tok := BuildTokenizer([]string{"go north south east west look take red key"}, 100, 64, 50)
+		p := NewPolicy(tok, PolicyConfig{Embed: 8, Hidden: 16}, dev)
+		batch := []Sample{p.sample("you see a red key", []string{"go north", "take red key", "look"}),
+			p.sample("walls everywhere", []string{"look"})}
+		lp, v := p.Forward(batch)
+		if s := lp.MustSize(); len(s) != 2 || s[0] != 2 || s[1] != 3 {
+			t.Errorf("logp shape %v", s)
+			return
+		}
+		if s := v.MustSize(); len(s) != 1 || s[0] != 2 {
+			t.Errorf("value shape %v", s)
+			return
+		}
+		probs, _ := p.Probs(batch)
+		if len(probs[0]) != 3 || len(probs[1]) != 1 || math.Abs(probs[1][0]-1) > 1e-6 {
+			t.Errorf("probs %v: padding must get no mass", probs)
+			return
+		}
+		sum := probs[0][0] + probs[0][1] + probs[0][2]
+		if math.Abs(sum-1) > 1e-5 {
+			t.Errorf("probs sum %v", sum)
+			return
+		}
+	})
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	locked(t, func(dev gotch.Device) {
+		tok := BuildTokenizer([]string{"go north south east west look"}, 100, 64, 50)
+		p := NewPolicy(tok, PolicyConfig{Embed: 8, Hidden: 16}, dev)
+		batch := []Sample{p.sample("you go north", []string{"go north", "go south", "look"})}
+		want, wv := p.Probs(batch)
+		dir := t.TempDir()
+		if err := p.Save(dir); err != nil {
+			t.Error(err)
+			return
+		}
+		q, err := LoadPolicy(dir, dev)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got, gv := q.Probs([]Sample{q.sample("you go north", []string{"go north", "go south", "look"})})
+		for i := range want[0] {
+			if got[0][i] != want[0][i] {
+				t.Errorf("probs differ after load: %v vs %v", got, want)
+				return
+			}
+		}
+		if gv[0] != wv[0] {
+			t.Errorf("value differs: %v vs %v", gv, wv)
+			return
+		}
+	})
+}
+
+func TestSPAContributionsSumToOutcome(t *testing.T) {
+	locked(t, func(dev gotch.Device) {
+		tok := BuildTokenizer([]string{"a b c d good bad"}, 100, 0, 10)
+		mk := func(acts []string, win bool) episode {
+			e := episode{success: win}
+			for _, a := range acts {
+				e.steps = append(e.steps, step{sample: Sample{Obs: tok.Encode("a"), Cands: [][]int64{tok.Encode(a)}}})
+			}
+			return e
+		}
+		eps := []episode{mk([]string{"b", "good"}, true), mk([]string{"b", "bad"}, false), mk([]string{"c", "good", "d"}, true)}
+		pr, err := NewProgress(tok, 8, 16, 1e-2, dev)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mse, err := pr.Fit(eps, 300)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if mse > 1e-3 {
+			t.Errorf("sum-MSE %v after fitting", mse)
+			return
+		}
+		for i, c := range pr.Contributions(eps) {
+			s := 0.0
+			for _, x := range c {
+				s += x
+			}
+			if math.Abs(s-eps[i].outcome()) > 0.05 {
+				t.Errorf("episode %d: contributions sum %v, outcome %v", i, s, eps[i].outcome())
+				return
+			}
+		}
+	})
+}
+
+// crashing makes every second episode's second step CRASHED (a mock beside
+// the real env, for the exclusion test).
+type crashing struct {
+	gym.Env
+	episodes, steps int
+}
+
+func (c *crashing) Unwrap() gym.Env { return c.Env }
+
+func (c *crashing) Reset(ctx context.Context, o gym.ResetOptions) (gym.Observation, error) {
+	c.episodes++
+	c.steps = 0
+	return c.Env.Reset(ctx, o)
+}
+
+func (c *crashing) Step(ctx context.Context, a string) (gym.StepResult, error) {
+	c.steps++
+	if c.episodes%2 == 0 && c.steps == 2 {
+		return gym.StepResult{Observation: gym.Observation{Text: "crashed"}, Status: gym.StatusCrashed, Truncated: true}, nil
+	}
+	return c.Env.Step(ctx, a)
+}
+
+func TestInfraEpisodesExcluded(t *testing.T) {
+	cfg := Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 3, StepsPerIter: 128,
+		NumEnvs: 4, Seed: 3, EvalEpisodes: 2, Wrap: func(e gym.Env) gym.Env { return &crashing{Env: e} }}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.InfraEpisodes == 0 {
+		t.Fatalf("no infra episodes counted: %+v", rep)
+	}
+	sum := 0
+	for _, it := range rep.Iters {
+		sum += it.InfraEpisodes
+	}
+	if sum != rep.InfraEpisodes {
+		t.Fatalf("per-iteration infra counts %d != total %d", sum, rep.InfraEpisodes)
+	}
+}
+
+func TestBCThenPPOBeatsUntrained(t *testing.T) {
+	cfg := Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 3, StepsPerIter: 256,
+		NumEnvs: 8, Seed: 1, EvalEpisodes: 12, BCEpisodes: 24}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range rep.Iters {
+		t.Logf("iter %d steps %d success %.2f return %.2f loss %.3f %.0f steps/s", it.Iter, it.EnvSteps, it.Success, it.Return, it.Loss, it.StepsPerSec)
+	}
+	t.Logf("device %s: sampled success untrained %.2f, after BC %.2f, after PPO %.2f; %.0f steps/s",
+		rep.Device, rep.SuccessUntrained, rep.SuccessBefore, rep.SuccessAfter, rep.StepsPerSec)
+	if rep.SuccessAfter <= rep.SuccessUntrained {
+		t.Fatalf("no improvement over the untrained policy: %.2f -> %.2f", rep.SuccessUntrained, rep.SuccessAfter)
+	}
+}
+
+func TestGRPOAndSPARun(t *testing.T) {
+	for _, c := range []struct{ algo, reward string }{{"grpo", "outcome"}, {"ppo", "spa"}} {
+		cfg := Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 2, StepsPerIter: 128,
+			NumEnvs: 4, Seed: 2, EvalEpisodes: 2, Algo: c.algo, Reward: c.reward, BCEpisodes: 4, OutDir: t.TempDir()}
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", c.algo, c.reward, err)
+		}
+		if rep.EnvSteps == 0 || len(rep.Iters) != 2 {
+			t.Fatalf("%s/%s: %+v", c.algo, c.reward, rep)
+		}
+	}
+}
