@@ -86,8 +86,9 @@ func (c *cgroup) remove() error {
 	return errors.Join(errs...)
 }
 
-// cgroupsWritable reports whether cgroup v1 memory and pids can be used.
-func cgroupsWritable(root string) bool {
+// CgroupsWritable reports whether cgroup v1 memory and pids can be used
+// under root (plugin limits depend on it).
+func CgroupsWritable(root string) bool {
 	for _, c := range []string{"memory", "pids"} {
 		dir := filepath.Join(root, c, "envgym")
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -56,7 +56,7 @@ func (c Config) withDefaults() Config {
 	if c.LogLevel == "" {
 		c.LogLevel = "off"
 	}
-	c.cgroups = os.Geteuid() == 0 && cgroupsWritable(c.CgroupRoot)
+	c.cgroups = os.Geteuid() == 0 && CgroupsWritable(c.CgroupRoot)
 	return c
 }
 

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/trajectory"
+)
+
+// replayMismatch is one step whose replay differs from the recording.
+type replayMismatch struct {
+	EpisodeID string `json:"episode_id"`
+	Step      int    `json:"step"` // -1: the reset observation
+	Field     string `json:"field"`
+	Recorded  string `json:"recorded"`
+	Replayed  string `json:"replayed"`
+}
+
+type replayReport struct {
+	File       string           `json:"file"`
+	Episodes   int              `json:"episodes"`
+	Steps      int              `json:"steps"`
+	Identical  int              `json:"identical_episodes"`
+	Mismatches []replayMismatch `json:"mismatches"`
+}
+
+func newReplayCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "replay FILE.jsonl",
+		Short: "Replay recorded episodes against the same env and seed; report any step that differs",
+		Long: `Replay reads FILE.jsonl and FILE.manifest.jsonl (written by gym run --out),
+resets the same env id with each episode's seed and task, plays the recorded
+actions and compares every observation, reward and status with the
+recording. A deterministic env reproduces its episodes exactly; anything
+else is a bug in the env or a change of its version (the manifest records
+the env version and the plugin's sha256, and replay warns when they differ).
+
+Exit code 1 when any step differs.`,
+		Example: `  gym run text/maze-v0 --policy oracle --episodes 6 --out runs/maze.jsonl
+  gym replay runs/maze.jsonl`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := replay(cmd.Context(), a, args[0])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				if err := a.writeJSON(rep); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(a.stdout, "%s: %d episodes, %d steps, %d identical\n", rep.File, rep.Episodes, rep.Steps, rep.Identical)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				for _, m := range rep.Mismatches {
+					fmt.Fprintf(tw, "  %s\tstep %d\t%s\trecorded %q\treplayed %q\n", m.EpisodeID, m.Step, m.Field, clipText(m.Recorded), clipText(m.Replayed))
+				}
+				tw.Flush()
+			}
+			if len(rep.Mismatches) > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d steps differ from the recording", len(rep.Mismatches))}
+			}
+			return nil
+		},
+	}
+}
+
+func clipText(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+func replay(ctx context.Context, a *app, path string) (replayReport, error) {
+	rep := replayReport{File: path, Mismatches: []replayMismatch{}}
+	steps, err := trajectory.ReadSteps(path)
+	if err != nil {
+		return rep, err
+	}
+	manifests, err := trajectory.ReadManifests(trajectory.ManifestPath(path))
+	if err != nil {
+		return rep, err
+	}
+	byEpisode := map[string][]trajectory.Step{}
+	for _, s := range steps {
+		byEpisode[s.EpisodeID] = append(byEpisode[s.EpisodeID], s)
+	}
+	host := a.openHost()
+	defer host.Close()
+	reg := gym.NewRegistry()
+	if err := host.Register(reg); err != nil {
+		a.warn("%v", err)
+	}
+	envs := map[string]gym.Env{}
+	defer func() {
+		for _, e := range envs {
+			e.Close()
+		}
+	}()
+	for _, m := range manifests {
+		env, ok := envs[m.EnvID]
+		if !ok {
+			if env, err = reg.Make(ctx, m.EnvID, nil); err != nil {
+				return rep, fmt.Errorf("episode %s: %w", m.EpisodeID, err)
+			}
+			envs[m.EnvID] = env
+			spec := env.Spec()
+			if spec.Version != m.EnvVersion || (m.PluginSHA256 != "" && spec.Components["plugin_sha256"] != m.PluginSHA256) {
+				a.warn("%s: recorded with version %s (plugin %s), replaying version %s (plugin %s)",
+					m.EnvID, m.EnvVersion, short(m.PluginSHA256), spec.Version, short(spec.Components["plugin_sha256"]))
+			}
+		}
+		eps := byEpisode[m.EpisodeID]
+		sort.Slice(eps, func(i, j int) bool { return eps[i].Step < eps[j].Step })
+		rep.Episodes++
+		rep.Steps += len(eps)
+		before := len(rep.Mismatches)
+		diff := func(step int, field, rec, got string) {
+			if rec != got {
+				rep.Mismatches = append(rep.Mismatches, replayMismatch{m.EpisodeID, step, field, rec, got})
+			}
+		}
+		obs, err := env.Reset(ctx, gym.ResetOptions{Seed: m.Seed, TaskID: m.TaskID})
+		if err != nil {
+			return rep, fmt.Errorf("episode %s: reset: %w", m.EpisodeID, err)
+		}
+		if len(eps) > 0 {
+			diff(-1, "obs", eps[0].Obs, obs.Text)
+		}
+		for _, s := range eps {
+			r, err := env.Step(ctx, s.Action)
+			if err != nil {
+				diff(s.Step, "error", "", err.Error())
+				break
+			}
+			diff(s.Step, "next_obs", s.NextObs, r.Observation.Text)
+			diff(s.Step, "reward", fmt.Sprint(s.Reward), fmt.Sprint(r.Reward))
+			diff(s.Step, "status", s.Status.String(), r.Status.String())
+			if r.Done() {
+				break
+			}
+		}
+		if len(rep.Mismatches) == before {
+			rep.Identical++
+		}
+	}
+	return rep, nil
+}
