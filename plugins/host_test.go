@@ -370,6 +370,44 @@ func TestCapabilitiesDiscoveredAcrossPlugin(t *testing.T) {
 	if _, err := env.OracleAction(context.Background()); !errors.Is(err, gym.ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}
+
+	h2 := newHost(t, Config{}, Sandbox{}, "faulty")
+	f := mustMake(t, h2, "test/faulty-v0")
+	mustReset(t, f)
+	if caps := f.Spec().Capabilities; len(caps) != 1 || caps[0] != "ValidActioner" {
+		t.Fatalf("Spec().Capabilities = %v, want [ValidActioner]", caps)
+	}
+	va, ok := gym.Capable[gym.ValidActioner](f)
+	if !ok {
+		t.Fatal("ValidActioner not discovered across the plugin")
+	}
+	if acts, err := va.ValidActions(context.Background()); err != nil || len(acts) != 2 {
+		t.Fatalf("ValidActions = %v, %v", acts, err)
+	}
+}
+
+func TestInstallScriptFollowsSymlinkedSDK(t *testing.T) {
+	src := t.TempDir()
+	sdk := filepath.Join(t.TempDir(), "sdk")
+	os.MkdirAll(sdk, 0o755)
+	os.WriteFile(filepath.Join(sdk, "lib.py"), []byte("x = 1\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.py"), []byte("print('hi')\n"), 0o644)
+	if err := os.Symlink(sdk, filepath.Join(src, "sdk")); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if err := copyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "sdk", "lib.py")); err != nil || string(b) != "x = 1\n" {
+		t.Fatalf("symlinked folder not copied as files: %q %v", b, err)
+	}
+	if err := os.Symlink(src, filepath.Join(src, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyTree(src, t.TempDir()); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("symlink cycle: err = %v", err)
+	}
 }
 
 func TestRemoteEnvPassesConformance(t *testing.T) {

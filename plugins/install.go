@@ -23,8 +23,19 @@ type InstallOptions struct {
 // serves, and writes the manifest with the binary's checksum. Installing
 // is the moment of trust: from then on the host refuses any other binary.
 func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifest, error) {
+	if len(opts.Interpreter) == 0 && strings.HasSuffix(bin, ".py") {
+		opts.Interpreter = []string{DefaultPython}
+	}
 	name := opts.Name
-	if name == "" {
+	switch {
+	case name != "":
+	case len(opts.Interpreter) > 0: // scripts are main.py; their folder names them
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+		}
+		name = filepath.Base(filepath.Dir(abs))
+	default:
 		name = strings.TrimPrefix(filepath.Base(bin), "gym-plugin-")
 	}
 	dest := filepath.Join(dir, name)
@@ -89,8 +100,13 @@ func copyExecutable(src, dst string) error {
 	return os.Rename(tmp, dst) // atomic: a running plugin keeps its old inode
 }
 
-// copyTree copies the regular files under src into dst, skipping byte-code
-// caches and any manifest already there.
+// DefaultPython runs .py plugins installed without an interpreter.
+const DefaultPython = "/usr/bin/python3"
+
+// copyTree copies the files under src into dst, skipping byte-code caches
+// and any manifest already there. Symbolic links are followed, so a
+// script folder can link to a shared SDK (examples/python/*/envgym) and
+// the installed copy stands alone.
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -104,6 +120,23 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		target := filepath.Join(dst, rel)
+		if d.Type()&os.ModeSymlink != 0 {
+			st, err := os.Stat(path)
+			if err != nil {
+				return fmt.Errorf("follow %s: %w", path, err)
+			}
+			if st.IsDir() {
+				real, err := filepath.EvalSymlinks(path)
+				if err != nil {
+					return err
+				}
+				if real == src || strings.HasPrefix(src, real+string(filepath.Separator)) {
+					return fmt.Errorf("symlink %s points into its own parent: a cycle", path)
+				}
+				return copyTree(real, target)
+			}
+			return copyExecutable(path, target)
+		}
 		switch {
 		case d.IsDir():
 			return os.MkdirAll(target, 0o755)

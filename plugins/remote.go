@@ -72,8 +72,9 @@ func (r *Remote) open(ctx context.Context) error {
 		r.drop()
 		return fmt.Errorf("plugin %s: make %s: %w", r.p.m.Name, r.id, err)
 	}
+	caps := resp.Capabilities
 	r.caps = map[string]bool{}
-	for _, c := range resp.Capabilities {
+	for _, c := range caps {
 		r.caps[c] = true
 	}
 	resp, err = r.call(ctx, &pb.Request{Kind: &pb.Request_Call{Call: &pb.Call{Method: wire.MethodSpec}}})
@@ -94,7 +95,7 @@ func (r *Remote) open(ctx context.Context) error {
 		spec.Components = map[string]string{}
 	}
 	maps.Copy(spec.Components, r.p.components())
-	spec.Capabilities = resp.Capabilities
+	spec.Capabilities = caps // from Make: the Spec call's response has none
 	r.spec = spec
 	return nil
 }

@@ -71,5 +71,11 @@ for name in "${plugins[@]}"; do
   esac
   bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" "${args[@]}" >/dev/null
 done
+# Python example plugins (their envgym SDK folder is a symlink the
+# installer follows, so the installed copy stands alone).
+for script in examples/python/*/main.py; do
+  bin/gym plugin install "$script" --plugin-dir "$PLUGIN_DIR" >/dev/null
+  plugins+=("$script")
+done
 log "installed ${#plugins[@]} plugins into $PLUGIN_DIR"
 log "ready: try bin/gym list"

@@ -17,6 +17,7 @@ import (
 
 func newCheckCmd(a *app) *cobra.Command {
 	var cfg envtest.Config
+	var interp []string
 	cmd := &cobra.Command{
 		Use:   "check PLUGIN_BINARY...",
 		Short: "Run the conformance suite against every env a plugin binary serves",
@@ -39,13 +40,14 @@ It prints a table (env, check, PASS/FAIL, time, detail), or with --json a
 JSON array with one report per env. The exit code is 1 when any check
 fails, and the failing checks are named on stderr.`,
 		Example: `  gym check bin/gym-plugin-text
+  gym check examples/python/guess/main.py
   gym check bin/gym-plugin-guess --seeds 5
   gym check bin/gym-plugin-* --json | jq '.[] | select(.ok | not)'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var reports []checkReport
 			for _, bin := range args {
-				rs, err := checkBinary(cmd.Context(), bin, cfg)
+				rs, err := checkBinary(cmd.Context(), bin, interp, cfg)
 				if err != nil {
 					return err
 				}
@@ -72,6 +74,7 @@ fails, and the failing checks are named on stderr.`,
 	}
 	cmd.Flags().IntVar(&cfg.Seeds, "seeds", 0, "seeds per determinism check (0: the suite's default, 3)")
 	cmd.Flags().IntVar(&cfg.MaxSteps, "max-steps", 0, "steps per played episode (0: min(the env's MaxSteps, 60))")
+	cmd.Flags().StringSliceVar(&interp, "interpreter", nil, "run PLUGIN as a script with this interpreter (default for .py files: "+plugins.DefaultPython+")")
 	return cmd
 }
 
@@ -85,7 +88,7 @@ type checkReport struct {
 
 // checkBinary installs bin into a temporary plugin directory and runs the
 // suite on each env it serves.
-func checkBinary(ctx context.Context, bin string, cfg envtest.Config) (_ []checkReport, err error) {
+func checkBinary(ctx context.Context, bin string, interp []string, cfg envtest.Config) (_ []checkReport, err error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
@@ -94,7 +97,7 @@ func checkBinary(ctx context.Context, bin string, cfg envtest.Config) (_ []check
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
-	m, err := plugins.Install(ctx, bin, dir, plugins.InstallOptions{})
+	m, err := plugins.Install(ctx, bin, dir, plugins.InstallOptions{Interpreter: interp})
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}

@@ -38,6 +38,9 @@ func (e *env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 	return gym.StepResult{Observation: gym.Observation{Text: "echo " + action}, Reward: 1, Terminated: e.steps >= 3}, nil
 }
 
+// ValidActions makes the env have one capability, for discovery tests.
+func (e *env) ValidActions(context.Context) ([]string, error) { return []string{"a", "b"}, nil }
+
 func (e *env) Spec() gym.Spec { return gym.Spec{ID: "test/faulty-v0", Version: "0.0.1"} }
 func (e *env) Close() error   { return nil }
 
