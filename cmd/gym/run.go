@@ -26,6 +26,7 @@ type runOptions struct {
 	out      string
 	maxSteps int
 	remote   string
+	llm      llmOptions // --policy openai
 }
 
 // fallbackMaxSteps caps episodes of envs that declare no step limit.
@@ -64,6 +65,18 @@ func newRunCmd(a *app) *cobra.Command {
   oracle  the env's scripted solver (the env must implement gym.Oracle)
   human   you: the observation and numbered valid actions are printed, and
           you type a number or any action text
+  openai  an LLM behind any OpenAI-compatible chat-completions endpoint
+          (OpenAI, vLLM, llama.cpp, Ollama...): --base-url (default
+          http://127.0.0.1:8000/v1), --model (required), the API key from the
+          variable named by --api-key-env (default OPENAI_API_KEY; may be
+          unset for local servers), --temperature, --max-tokens. The prompt
+          has a system message describing the env (its spec's description,
+          observation and action spaces), the last --history turns
+          (observation, action, status), the current observation and the
+          numbered valid actions; the reply's "Action: ..." line, fenced
+          block, number or quoted valid action is the action, and an
+          unreadable reply is sent as it is (the env answers INVALID_ACTION).
+          429s, 5xx and connection errors are retried with backoff.
 
 Episode i uses seed --seed+i. Without --task, episodes cycle over the env's
 tasks in order, so --episodes equal to (a multiple of) the number of tasks
@@ -74,7 +87,10 @@ declares none).
 With --out FILE.jsonl every step is written as one JSON line to FILE.jsonl
 and one manifest line per episode (env id and version, task, seed, policy,
 plugin sha256, return, success, status counts) to FILE.manifest.jsonl;
-both read directly with pandas.read_json(path, lines=True).
+both read directly with pandas.read_json(path, lines=True). With --policy
+openai each step also has policy_info (prompt_tokens, completion_tokens,
+total_tokens, latency_ms, attempts, the raw reply, how it was parsed) and
+each manifest the episode's prompt_tokens and completion_tokens.
 
 The summary gives episodes, success_rate, mean_reward (mean episode
 return), mean_steps, status_counts (steps per status over all episodes)
@@ -91,7 +107,10 @@ mean_steps, status_counts, infra_failures, out.`,
   gym run text/corridor-v0 --task hard --policy random --episodes 100 --json
 
   # play it yourself
-  gym run text/maze-v0 --task easy --policy human`,
+  gym run text/maze-v0 --task easy --policy human
+
+  # an LLM served by vLLM on this machine, token usage recorded per step
+  gym run text/maze-v0 --policy openai --model Qwen/Qwen2.5-7B-Instruct --out runs/llm.jsonl`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEpisodes(cmd.Context(), a, args[0], o)
@@ -105,6 +124,7 @@ mean_steps, status_counts, infra_failures, out.`,
 	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
 	f.IntVar(&o.maxSteps, "max-steps", 0, "truncate episodes after this many steps (0: the env's limit)")
 	f.StringVar(&o.remote, "remote", "", "play on `gym serve` stream servers (host:port,host:port,…; token from GYM_SERVE_TOKEN) instead of local plugins")
+	addLLMFlags(cmd, &o.llm)
 	return cmd
 }
 
@@ -160,7 +180,7 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		}
 		env = trajectory.Record(env, out, o.policy)
 	}
-	pol, err := newPolicy(a, o.policy, env)
+	pol, err := newPolicy(a, o, env)
 	if err != nil {
 		if out != nil {
 			_ = out.Close()
@@ -257,6 +277,7 @@ func playEpisode(ctx context.Context, env gym.Env, pol policy, opts gym.ResetOpt
 		if err != nil {
 			return ep, err
 		}
+		attachPolicyInfo(env, pol)
 		res, err := env.Step(ctx, action)
 		if err != nil {
 			return ep, fmt.Errorf("step %d: %w", ep.steps, err)

@@ -23,6 +23,7 @@ type Recorder struct {
 	steps     []Step
 	m         Manifest
 	active    bool
+	info      map[string]any // for the next step, from SetPolicyInfo
 	OnEpisode func(Manifest) // optional: called after each episode is written
 }
 
@@ -54,8 +55,18 @@ func (r *Recorder) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observ
 	return obs, nil
 }
 
+// SetPolicyInfo attaches info to the next step recorded (as its
+// policy_info), e.g. the token usage of the LLM call that chose the
+// action; call it between the policy's choice and Step. A Step that
+// records nothing (an error, no episode under way) drops it. Integer
+// "prompt_tokens" and "completion_tokens" are also totalled in the
+// episode's manifest.
+func (r *Recorder) SetPolicyInfo(info map[string]any) { r.info = info }
+
 func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, error) {
 	start := time.Now()
+	info := r.info
+	r.info = nil
 	res, err := r.Env.Step(ctx, action)
 	if err != nil || !r.active {
 		return res, err
@@ -77,7 +88,10 @@ func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, err
 		Truncated:    res.Truncated,
 		StepMS:       float64(time.Since(start).Microseconds()) / 1000,
 		Info:         res.Observation.Info,
+		PolicyInfo:   info,
 	})
+	r.m.PromptTokens += intOf(info["prompt_tokens"])
+	r.m.CompletionTokens += intOf(info["completion_tokens"])
 	r.last = res.Observation
 	r.m.Return += res.Reward
 	r.m.StatusCounts[res.Status.String()]++
@@ -105,6 +119,21 @@ func Success(final gym.StepResult) bool {
 		return s
 	}
 	return final.Terminated && final.Reward > 0
+}
+
+// intOf reads an integer count; anything else counts 0.
+func intOf(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case int64:
+		return int(n)
+	case float64:
+		if n == float64(int(n)) {
+			return int(n)
+		}
+	}
+	return 0
 }
 
 func newID() string {

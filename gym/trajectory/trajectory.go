@@ -35,6 +35,10 @@ type Step struct {
 	Truncated    bool           `json:"truncated"`
 	StepMS       float64        `json:"step_ms"`
 	Info         map[string]any `json:"info,omitempty"`
+	// PolicyInfo is what the policy reported about choosing Action (an
+	// LLM policy: prompt_tokens, completion_tokens, the raw reply); see
+	// Recorder.SetPolicyInfo.
+	PolicyInfo map[string]any `json:"policy_info,omitempty"`
 }
 
 // Manifest is one line of FILE.manifest.jsonl, written when an episode ends.
@@ -56,6 +60,10 @@ type Manifest struct {
 	Truncated    bool              `json:"truncated"`
 	FinalStatus  gym.Status        `json:"final_status"`
 	StatusCounts map[string]int    `json:"status_counts"`
+	// PromptTokens and CompletionTokens total the integer
+	// "prompt_tokens" and "completion_tokens" of the steps' PolicyInfo.
+	PromptTokens     int `json:"prompt_tokens,omitempty"`
+	CompletionTokens int `json:"completion_tokens,omitempty"`
 }
 
 // ManifestPath is where the manifests of the steps file path go.

@@ -78,3 +78,49 @@ func TestRecorderWritesStepsAndManifests(t *testing.T) {
 		t.Fatal("two episodes share an id")
 	}
 }
+
+func TestRecorderPolicyInfo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.jsonl")
+	w, err := trajectory.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := trajectory.Record(&countdown{}, w, "llm")
+	ctx := context.Background()
+	env.SetPolicyInfo(map[string]any{"prompt_tokens": 1}) // before Reset: no step takes it
+	env.Step(ctx, "tick")                                 // ErrNotReset-like: nothing recorded
+	env.Reset(ctx, gym.ResetOptions{})
+	for i, a := range []string{"tick", "tick", "tick"} {
+		if i != 1 { // the middle step has no info
+			env.SetPolicyInfo(map[string]any{"prompt_tokens": 100 + i, "completion_tokens": 7, "reply": "Action: " + a})
+		}
+		env.Step(ctx, a)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := trajectory.ReadSteps(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := trajectory.ReadManifests(trajectory.ManifestPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 3 || len(ms) != 1 {
+		t.Fatalf("%d steps, %d manifests; want 3 and 1", len(steps), len(ms))
+	}
+	// JSON numbers come back as float64.
+	if got := steps[0].PolicyInfo["prompt_tokens"]; got != 100.0 || steps[0].PolicyInfo["reply"] != "Action: tick" {
+		t.Errorf("step 0 policy_info %v", steps[0].PolicyInfo)
+	}
+	if steps[1].PolicyInfo != nil {
+		t.Errorf("step 1 policy_info %v, want none (info goes to the next step only)", steps[1].PolicyInfo)
+	}
+	if got := steps[2].PolicyInfo["prompt_tokens"]; got != 102.0 {
+		t.Errorf("step 2 policy_info %v", steps[2].PolicyInfo)
+	}
+	if ms[0].PromptTokens != 202 || ms[0].CompletionTokens != 14 {
+		t.Errorf("manifest tokens %d/%d, want 202/14", ms[0].PromptTokens, ms[0].CompletionTokens)
+	}
+}
