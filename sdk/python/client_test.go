@@ -1,0 +1,109 @@
+package python_test
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPythonClientAgainstRealServe builds gym and the text and web
+// plugins, runs `gym serve` with a token, and plays episodes of the text
+// env and the web shop from Python through both transports.
+func TestPythonClientAgainstRealServe(t *testing.T) {
+	tmp := t.TempDir()
+	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
+	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
+		"github.com/envgym/envgym/cmd/gym",
+		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
+		"github.com/envgym/envgym/envs/web/cmd/gym-plugin-web")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	gym := filepath.Join(bin, "gym")
+	for _, p := range []string{"text", "web"} {
+		args := []string{"--plugin-dir", dir, "plugin", "install", filepath.Join(bin, "gym-plugin-"+p)}
+		if p == "web" {
+			args = append(args, "--memory-mb", "4096", "--max-pids", "4096")
+		}
+		if out, err := exec.Command(gym, args...).CombinedOutput(); err != nil {
+			t.Fatalf("install %s: %v\n%s", p, err, out)
+		}
+	}
+	tokenFile := filepath.Join(tmp, "token")
+	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
+	httpAddr, streamAddr := freeAddr(t), freeAddr(t)
+	serve := exec.Command(gym, "--plugin-dir", dir, "serve", "--http", httpAddr, "--stream", streamAddr, "--token-file", tokenFile, "--drain", "1s")
+	var serr strings.Builder
+	serve.Stderr = &serr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		serve.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { serve.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			serve.Process.Kill()
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(serr.String(), "env ids from") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	py := exec.Command("/usr/bin/python3", "tests/client_episode.py", "http://"+httpAddr, streamAddr, "s3cret")
+	out, err := py.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("python client: %v\n%s\nserver:\n%s", err, stderr, serr.String())
+	}
+	var got struct {
+		WrongToken        any            `json:"wrong_token"`
+		HTTPText          map[string]any `json:"http_text"`
+		StreamText        map[string]any `json:"stream_text"`
+		StepAfterDone     any            `json:"step_after_done"`
+		ShopObsHasSearch  bool           `json:"shop_obs_has_search"`
+		ShopInvalidStatus string         `json:"shop_invalid_status"`
+		ShopValidActions  int            `json:"shop_valid_actions"`
+		VectorN           int            `json:"vector_n"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.WrongToken != float64(401) {
+		t.Errorf("wrong token: %v, want 401", got.WrongToken)
+	}
+	for name, ep := range map[string]map[string]any{"http": got.HTTPText, "stream": got.StreamText} {
+		if ep["done"] != true || ep["steps"].(float64) < 1 {
+			t.Errorf("%s episode: %v", name, ep)
+		}
+	}
+	if got.StepAfterDone != float64(409) {
+		t.Errorf("step after done: %v, want 409", got.StepAfterDone)
+	}
+	if !got.ShopObsHasSearch || got.ShopInvalidStatus != "INVALID_ACTION" || got.ShopValidActions == 0 {
+		t.Errorf("shop through the client: %+v", got)
+	}
+	if got.VectorN != 3 {
+		t.Errorf("vector env: %d", got.VectorN)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
