@@ -47,8 +47,10 @@ func (c *counter) Step(_ context.Context, a string) (gym.StepResult, error) {
 	return r, nil
 }
 
-func (c *counter) Spec() gym.Spec { return gym.Spec{ID: "test/counter-v0", Version: "1", MaxSteps: 100} }
-func (c *counter) Close() error   { return nil }
+func (c *counter) Spec() gym.Spec {
+	return gym.Spec{ID: "test/counter-v0", Version: "1", MaxSteps: 100}
+}
+func (c *counter) Close() error { return nil }
 
 type oracleCounter struct{ counter }
 
