@@ -19,8 +19,12 @@ import (
 type Config struct {
 	Dir          string        // plugin directory; DefaultDir() when empty
 	StartTimeout time.Duration // plugin start and describe; default 20s
-	// StepTimeout bounds a call whose context has no deadline; default 60s.
+	// StepTimeout bounds a Step (or capability call) whose context has no
+	// deadline; default 60s.
 	StepTimeout time.Duration
+	// ResetTimeout bounds Make and Reset without a deadline; default 10m,
+	// since a first reset may build an index or generate tasks.
+	ResetTimeout time.Duration
 	PingTimeout time.Duration // health check answer; default 2s
 	// HealthInterval is how often running plugins are pinged; a plugin that
 	// does not answer is killed so its sessions fail fast. Default 10s;
@@ -43,6 +47,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StepTimeout <= 0 {
 		c.StepTimeout = 60 * time.Second
+	}
+	if c.ResetTimeout <= 0 {
+		c.ResetTimeout = 10 * time.Minute
 	}
 	if c.PingTimeout <= 0 {
 		c.PingTimeout = 2 * time.Second

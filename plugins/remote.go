@@ -110,7 +110,7 @@ func (f *failure) Error() string { return f.err.Error() }
 func (f *failure) Unwrap() error { return f.err }
 
 // call sends one request and waits for its response, the caller's
-// deadline (or the host's StepTimeout), or the plugin's death.
+// deadline (or the host's StepTimeout / ResetTimeout), or the plugin's death.
 func (r *Remote) call(ctx context.Context, req *pb.Request) (*pb.Response, error) {
 	s := r.sess
 	if s == nil {
@@ -118,7 +118,12 @@ func (r *Remote) call(ctx context.Context, req *pb.Request) (*pb.Response, error
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		deadline = time.Now().Add(r.p.cfg.StepTimeout)
+		timeout := r.p.cfg.StepTimeout
+		switch req.Kind.(type) {
+		case *pb.Request_Make, *pb.Request_Reset_:
+			timeout = r.p.cfg.ResetTimeout
+		}
+		deadline = time.Now().Add(timeout)
 	}
 	req.DeadlineUnixNano = deadline.UnixNano()
 	resp, err := s.t.roundTrip(ctx, deadline, req)
