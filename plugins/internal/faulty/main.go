@@ -1,7 +1,9 @@
 // Command faulty is a test plugin whose env misbehaves on demand, for the
-// host's crash, hang and panic tests: the action "crash" exits the
-// process, "hang" blocks forever ignoring its context, "panic" panics,
-// "slow" sleeps 300 ms, anything else echoes.
+// host's crash, hang, panic and isolation tests: the action "crash" exits
+// the process, "hang" blocks forever ignoring its context, "panic"
+// panics, "slow" sleeps 300 ms, "net" reports the network it sees, and
+// the sandbox probes of sandbox.go ("readfile PATH", "writefile PATH",
+// "forkbomb", "membomb", "netns"); anything else echoes.
 package main
 
 import (
@@ -34,6 +36,9 @@ func (e *env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 	case "net":
 		// Report whether the sandbox lets us reach a non-loopback address.
 		return gym.StepResult{Observation: gym.Observation{Text: netProbe()}}, nil
+	}
+	if text, ok := sandboxProbe(ctx, action); ok {
+		return gym.StepResult{Observation: gym.Observation{Text: text}}, nil
 	}
 	return gym.StepResult{Observation: gym.Observation{Text: "echo " + action}, Reward: 1, Terminated: e.steps >= 3}, nil
 }

@@ -1,0 +1,247 @@
+package plugins
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// Isolation tests: from inside the plugin sandbox, try to reach the
+// network, exhaust processes and memory, and run a tampered binary. Each
+// attack must be contained, the host must survive it, and the next reset
+// must work in a fresh process. Tampering with the binary on disk before a
+// start is TestCorruptBinaryRefused; the network probe of a plain plugin is
+// TestSandboxNetwork.
+//
+// Not contained (documented by TestIsolationHostFilesGap): the plugin runs
+// as the host's user without a mount namespace, so it can read and write
+// the host's files.
+
+// cgroupDir is the cgroup v1 directory of pid for controller.
+func cgroupDir(t *testing.T, pid int, controller string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && f[1] == controller {
+			return filepath.Join("/sys/fs/cgroup", controller, f[2])
+		}
+	}
+	t.Fatalf("process %d is in no %s cgroup:\n%s", pid, controller, b)
+	return ""
+}
+
+// requireCgroups skips when the host cannot enforce cgroup limits: the
+// bombs would then hit the machine instead of the sandbox.
+func requireCgroups(t *testing.T, h *Host) {
+	t.Helper()
+	if lim := h.Plugins()[0].Limits(); !lim.Cgroups {
+		t.Skipf("cgroup limits not enforced here (%s); bombs are not run without them", lim.CgroupError)
+	}
+}
+
+func TestIsolationNoNetworkEgress(t *testing.T) {
+	h := newHost(t, Config{}, Sandbox{}, "faulty")
+	env := mustMake(t, h, "test/faulty-v0")
+	mustReset(t, env)
+	hostNS, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := step(t, env, "netns", 5*time.Second).Observation.Text; got == "netns "+hostNS || !strings.HasPrefix(got, "netns net:[") {
+		t.Fatalf("plugin without network: %q, want a network namespace other than the host's %s", got, hostNS)
+	}
+	if got := step(t, env, "net", 5*time.Second).Observation.Text; got != "up=lo route=no loopback=yes" {
+		t.Fatalf("interfaces and IPv4 routes seen by the plugin: %q, want only loopback", got)
+	}
+	// IPv6: every route the plugin's namespace has must be on lo. (Only
+	// the routing table is read; no packet is sent anywhere.)
+	got := step(t, env, "readfile /proc/net/ipv6_route", 5*time.Second).Observation.Text
+	if strings.HasPrefix(got, "readfile ok: ") {
+		for _, line := range strings.Split(strings.TrimPrefix(got, "readfile ok: "), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] != "lo" {
+				t.Errorf("IPv6 route off loopback inside the sandbox: %q", line)
+			}
+		}
+	}
+
+	// The manifest's network flag is what grants the host's namespace.
+	hn := newHost(t, Config{}, Sandbox{Network: true}, "faulty")
+	envN := mustMake(t, hn, "test/faulty-v0")
+	mustReset(t, envN)
+	if got := step(t, envN, "netns", 5*time.Second).Observation.Text; got != "netns "+hostNS {
+		t.Fatalf("plugin with network: %q, want the host's namespace %s", got, hostNS)
+	}
+}
+
+func TestIsolationForkBombContained(t *testing.T) {
+	const maxPids = 32
+	h := newHost(t, Config{PingTimeout: 500 * time.Millisecond}, Sandbox{MaxPids: maxPids}, "faulty")
+	requireCgroups(t, h)
+	env := mustMake(t, h, "test/faulty-v0")
+	mustReset(t, env)
+	p, _ := h.Plugin("test/faulty-v0")
+	pid := p.PID()
+	pidsDir := cgroupDir(t, pid, "pids")
+
+	r := step(t, env, "forkbomb", 30*time.Second)
+	switch {
+	case r.Status == gym.StatusOK:
+		// The plugin survived its bomb: the kernel refused a process at
+		// the limit, and the tree never exceeded it.
+		txt := r.Observation.Text
+		if !strings.Contains(txt, "resource temporarily unavailable") {
+			t.Fatalf("fork bomb not refused by the kernel: %q", txt)
+		}
+		var spawned, cur, max int
+		if _, err := fmt.Sscanf(txt[strings.LastIndex(txt, "pids.current="):], "pids.current=%d pids.max=%d", &cur, &max); err != nil || cur > maxPids || max != maxPids {
+			t.Fatalf("pids.current/max in %q (%v), want at most %d", txt, err, maxPids)
+		}
+		fmt.Sscanf(txt, "forkbomb: spawned %d", &spawned)
+		if spawned >= maxPids {
+			t.Fatalf("spawned %d processes under pids.max %d", spawned, maxPids)
+		}
+		t.Logf("%s", txt)
+	case r.Status.Infra():
+		// The Go runtime of the plugin could not get a thread and died.
+		t.Logf("the plugin went down with its bomb: %s", r.Status)
+	default:
+		t.Fatalf("fork bomb step: %+v", r)
+	}
+	var bomb []int
+	if b, err := os.ReadFile(filepath.Join(pidsDir, "cgroup.procs")); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				bomb = append(bomb, n)
+			}
+		}
+	}
+	if cur, err := os.ReadFile(filepath.Join(pidsDir, "pids.current")); err == nil {
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(cur))); n > maxPids {
+			t.Fatalf("pids.current %d > %d", n, maxPids)
+		}
+	}
+
+	// Kill the plugin as an operator (or the OOM killer) would: the host
+	// reports CRASHED, then kills the whole tree, bomb included.
+	if r.Status == gym.StatusOK {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if r := step(t, env, "a", 5*time.Second); r.Status != gym.StatusCrashed {
+			t.Fatalf("step after killing the bombed plugin: %+v, want CRASHED", r)
+		}
+	}
+	for _, b := range bomb {
+		if !gone(b) {
+			t.Errorf("bomb process %d survived the plugin", b)
+		}
+	}
+	if _, err := os.Stat(pidsDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s not removed: %v", pidsDir, err)
+	}
+	mustReset(t, env)
+	if r := step(t, env, "a", 5*time.Second); r.Status != gym.StatusOK {
+		t.Fatalf("after the bomb: %+v", r)
+	}
+	if np := p.PID(); np == pid || np == 0 {
+		t.Fatalf("pid %d -> %d, want a fresh process", pid, np)
+	}
+	t.Logf("%d bomb processes cleaned up", len(bomb))
+}
+
+func TestIsolationMemoryBombKilled(t *testing.T) {
+	const memMB = 96
+	h := newHost(t, Config{PingTimeout: 500 * time.Millisecond}, Sandbox{MemoryMB: memMB}, "faulty")
+	requireCgroups(t, h)
+	env := mustMake(t, h, "test/faulty-v0")
+	mustReset(t, env)
+	p, _ := h.Plugin("test/faulty-v0")
+	pid := p.PID()
+	memDir := cgroupDir(t, pid, "memory")
+	if b, _ := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes")); strings.TrimSpace(string(b)) != strconv.Itoa(memMB<<20) {
+		t.Fatalf("memory.limit_in_bytes %q, want %d", b, memMB<<20)
+	}
+	r := step(t, env, "membomb", 30*time.Second)
+	if r.Status != gym.StatusCrashed || !r.Truncated {
+		t.Fatalf("memory bomb: %+v, want CRASHED (killed by the memory cgroup)", r)
+	}
+	if !gone(pid) {
+		t.Fatalf("bombed plugin %d still exists", pid)
+	}
+	mustReset(t, env)
+	if r := step(t, env, "a", 5*time.Second); r.Status != gym.StatusOK {
+		t.Fatalf("after the memory bomb: %+v", r)
+	}
+}
+
+func TestIsolationTamperedWhileRunningRefusedOnRestart(t *testing.T) {
+	h := newHost(t, Config{}, Sandbox{}, "faulty")
+	env := mustMake(t, h, "test/faulty-v0")
+	mustReset(t, env)
+	p, _ := h.Plugin("test/faulty-v0")
+	pid := p.PID()
+	// Swap the binary under the running process (rename, as an attacker
+	// with write access to the plugin directory would; writing the
+	// running file in place fails with ETXTBSY).
+	bin := p.Manifest().BinaryPath()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+".new", append(b, "tampered"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
+	if r := step(t, env, "a", 5*time.Second); r.Status != gym.StatusOK {
+		t.Fatalf("the running process is not affected: %+v", r)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if r := step(t, env, "b", 5*time.Second); r.Status != gym.StatusCrashed {
+		t.Fatalf("%+v, want CRASHED", r)
+	}
+	if _, err := env.Reset(t.Context(), gym.ResetOptions{}); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("reset onto a tampered binary: err = %v, want ErrChecksum", err)
+	}
+	if p.PID() != 0 {
+		t.Fatal("the tampered binary was started")
+	}
+}
+
+// TestIsolationHostFilesGap documents what the sandbox does not do: the
+// plugin runs as the host's user with the host's mount namespace, so the
+// files the host can read and write, the plugin can too. It skips (with
+// the finding) while that is so, and passes once a mount namespace or a
+// user change closes the gap.
+func TestIsolationHostFilesGap(t *testing.T) {
+	h := newHost(t, Config{}, Sandbox{}, "faulty")
+	env := mustMake(t, h, "test/faulty-v0")
+	mustReset(t, env)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "host-secret")
+	if err := os.WriteFile(secret, []byte("host only"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := step(t, env, "readfile "+secret, 5*time.Second).Observation.Text
+	outside := filepath.Join(dir, "written-by-plugin")
+	wrote := step(t, env, "writefile "+outside, 5*time.Second).Observation.Text
+	_, statErr := os.Stat(outside)
+	if read == "readfile ok: host only" || statErr == nil {
+		t.Skipf("KNOWN GAP: a plugin reads and writes the host's files (uid %d, no mount namespace): read %q, write %q", os.Geteuid(), read, wrote)
+	}
+}
