@@ -98,6 +98,10 @@ func printList(a *app, entries []listEntry) error {
 			tasks[i] = t.ID
 		}
 		taskList := strings.Join(tasks, ",")
+		if len(taskList) > 40 { // long task lists (GUI) would push the sandbox off screen; --json has them all
+			cut := strings.LastIndexByte(taskList[:40], ',')
+			taskList = fmt.Sprintf("%s,… (%d tasks)", taskList[:max(cut, 0)], len(tasks))
+		}
 		if taskList == "" {
 			taskList = "-"
 		}
