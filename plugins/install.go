@@ -39,6 +39,11 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 		name = strings.TrimPrefix(filepath.Base(bin), "gym-plugin-")
 	}
 	dest := filepath.Join(dir, name)
+	// Reinstalling starts from an empty folder: stale files of an earlier
+	// version would otherwise end up in a script plugin's tree checksum.
+	if err := os.RemoveAll(dest); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+	}
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}

@@ -74,7 +74,7 @@ done
 # Python example plugins (their envgym SDK folder is a symlink the
 # installer follows, so the installed copy stands alone).
 for script in examples/python/*/main.py; do
-  bin/gym plugin install "$script" --plugin-dir "$PLUGIN_DIR" >/dev/null
+  bin/gym plugin install "$script" --name "py-$(basename "$(dirname "$script")")" --plugin-dir "$PLUGIN_DIR" >/dev/null
   plugins+=("$script")
 done
 log "installed ${#plugins[@]} plugins into $PLUGIN_DIR"
