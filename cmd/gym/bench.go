@@ -49,6 +49,7 @@ const benchConcurrency = 8
 func newBenchPluginCmd(a *app) *cobra.Command {
 	var steps int
 	var dur time.Duration
+	var pluginPath, envID string
 	cmd := &cobra.Command{
 		Use:   "plugin",
 		Short: "Step latency in process vs through a plugin, and plugin throughput",
@@ -70,6 +71,7 @@ a gym-plugin-bench binary next to the gym binary is installed into a
 temporary directory and used.`,
 		Example: `  gym bench plugin
   gym bench plugin --json
+  gym bench plugin --plugin examples/python/guess/main.py   # what Python costs, beside the Go text env
   gym bench plugin --steps 50000 --duration 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -78,6 +80,23 @@ temporary directory and used.`,
 			}
 			if dur <= 0 {
 				return fmt.Errorf("--duration %s: want a positive duration", dur)
+			}
+			if pluginPath != "" {
+				res, err := benchAnyPlugin(cmd.Context(), a, pluginPath, envID, steps, dur)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.writeJSON(res)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+				fmt.Fprintln(tw, "env	p50 µs	p99 µs	steps/s 1 env	steps/s 8 envs	")
+				for _, r := range []*benchAnyResult{&res, res.Reference} {
+					if r != nil {
+						fmt.Fprintf(tw, "%s	%.1f	%.1f	%.0f	%.0f	\n", r.EnvID, r.PluginP50US, r.PluginP99US, r.StepsPerS1, r.StepsPerS8)
+					}
+				}
+				return tw.Flush()
 			}
 			res, err := benchPlugin(cmd.Context(), a, steps, dur)
 			if err != nil {
@@ -99,6 +118,8 @@ temporary directory and used.`,
 	}
 	cmd.Flags().IntVar(&steps, "steps", 10000, "timed steps per latency measurement")
 	cmd.Flags().DurationVar(&dur, "duration", 2*time.Second, "length of each throughput run")
+	cmd.Flags().StringVar(&pluginPath, "plugin", "", "measure this plugin instead (a binary or a .py script), beside the Go text env")
+	cmd.Flags().StringVar(&envID, "env", "", "with --plugin: the env id to measure (default: its first)")
 	return cmd
 }
 

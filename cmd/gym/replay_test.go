@@ -71,3 +71,14 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("gym serve did not stop on SIGTERM:\n%s", errb.String())
 	}
 }
+
+func TestBenchAnyPluginPythonBesideGo(t *testing.T) {
+	script, _ := filepath.Abs("../../examples/python/guess/main.py")
+	res := decode[benchAnyResult](t, mustGym(t, "bench", "plugin", "--plugin", script, "--steps", "200", "--duration", "200ms", "--json").stdout)
+	if res.EnvID != "example/guess-py-v0" || res.PluginP50US <= 0 || res.StepsPerS1 <= 0 || res.StepsPerS8 <= 0 {
+		t.Fatalf("python plugin bench: %+v", res)
+	}
+	if res.Reference == nil || res.Reference.EnvID != "text/maze-v0" || res.Reference.PluginP50US <= 0 {
+		t.Fatalf("no Go text env reference: %+v", res.Reference)
+	}
+}
