@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -25,11 +27,24 @@ type benchServeResult struct {
 	StepsPerS1Srv   float64 `json:"steps_per_s_1srv"`
 	StepsPerS2Srv   float64 `json:"steps_per_s_2srv"`
 	StepsPerS4Srv   float64 `json:"steps_per_s_4srv"`
+	// Ramp is the load test: clients (one env each, stepping in a loop)
+	// ramped up against 1, 2 and 4 servers.
+	Ramp []rampPoint `json:"ramp,omitempty"`
+}
+
+// rampPoint is one cell of the load test.
+type rampPoint struct {
+	Servers   int     `json:"servers"`
+	Clients   int     `json:"clients"`
+	StepsPerS float64 `json:"steps_per_s"`
+	P50US     float64 `json:"p50_us"`
+	P99US     float64 `json:"p99_us"`
 }
 
 func newBenchServeCmd(a *app) *cobra.Command {
 	var steps int
 	var dur time.Duration
+	var ramp bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Step latency over HTTP and the stream vs in-process and plugin; throughput on 1/2/4 servers",
@@ -47,7 +62,7 @@ column shows the cost of scale-out rather than its gain; on a cluster each
 server has its own machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := benchServe(cmd.Context(), a, steps, dur)
+			res, err := benchServe(cmd.Context(), a, steps, dur, ramp)
 			if err != nil {
 				return err
 			}
@@ -62,11 +77,21 @@ server has its own machine.`,
 			fmt.Fprintf(tw, "steps/s, 1 server\t%.0f\t\n", res.StepsPerS1Srv)
 			fmt.Fprintf(tw, "steps/s, 2 servers\t%.0f\t\n", res.StepsPerS2Srv)
 			fmt.Fprintf(tw, "steps/s, 4 servers\t%.0f\t\n", res.StepsPerS4Srv)
+			if err := tw.Flush(); err != nil || len(res.Ramp) == 0 {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "\nload test (stream, one env per client):")
+			tw = tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "servers\tclients\tsteps/s\tp50 µs\tp99 µs\t")
+			for _, r := range res.Ramp {
+				fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t\n", r.Servers, r.Clients, r.StepsPerS, r.P50US, r.P99US)
+			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().IntVar(&steps, "steps", 3000, "timed steps per latency measurement")
 	cmd.Flags().DurationVar(&dur, "duration", 2*time.Second, "length of each throughput run")
+	cmd.Flags().BoolVar(&ramp, "ramp", false, "also ramp 1..64 clients against 1, 2 and 4 servers (a load test; each cell runs --duration)")
 	return cmd
 }
 
@@ -109,7 +134,7 @@ func startBenchServer(dir string) (*benchServer, error) {
 	return b, nil
 }
 
-func benchServe(ctx context.Context, a *app, steps int, dur time.Duration) (benchServeResult, error) {
+func benchServe(ctx context.Context, a *app, steps int, dur time.Duration, ramp bool) (benchServeResult, error) {
 	var res benchServeResult
 	newEnv, closeHost, err := benchHost(ctx, a)
 	if err != nil {
@@ -197,5 +222,61 @@ func benchServe(ctx context.Context, a *app, steps int, dur time.Duration) (benc
 			res.StepsPerS4Srv = sps
 		}
 	}
+	if !ramp {
+		return res, nil
+	}
+	for _, n := range []int{1, 2, 4} {
+		var addrs []string
+		for _, s := range servers[:n] {
+			addrs = append(addrs, s.sl.Addr().String())
+		}
+		for _, clients := range []int{1, 4, 16, 64} {
+			p, err := loadCell(ctx, serve.NewPool(addrs, serve.PoolOptions{}), clients, dur)
+			if err != nil {
+				return res, fmt.Errorf("load test %d servers, %d clients: %w", n, clients, err)
+			}
+			p.Servers = n
+			res.Ramp = append(res.Ramp, p)
+		}
+	}
 	return res, nil
+}
+
+// loadCell runs clients envs, each stepping in its own goroutine for d,
+// and reports throughput and latency percentiles over all steps.
+func loadCell(ctx context.Context, pool *serve.Pool, clients int, d time.Duration) (rampPoint, error) {
+	envs := make([]gym.Env, clients)
+	defer func() {
+		for _, e := range envs {
+			if e != nil {
+				e.Close()
+			}
+		}
+	}()
+	for i := range envs {
+		e, err := pool.Make(ctx, benchenv.ID, nil)
+		if err != nil {
+			return rampPoint{}, err
+		}
+		envs[i] = e
+	}
+	var mu sync.Mutex
+	var all []time.Duration
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, env := range envs {
+		wg.Go(func() {
+			var mine []time.Duration
+			errs[i] = newActor(env).run(ctx, 0, start.Add(d), func(x time.Duration) { mine = append(mine, x) })
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return rampPoint{}, err
+	}
+	return rampPoint{Clients: clients, StepsPerS: float64(len(all)) / time.Since(start).Seconds(), P50US: percentile(all, 50), P99US: percentile(all, 99)}, nil
 }
