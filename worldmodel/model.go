@@ -1,0 +1,371 @@
+package worldmodel
+
+import (
+	"bufio"
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/trajectory"
+)
+
+// Sizes of the learned parts.
+const (
+	inDim      = 2 * dim // [φ(obs); φ(action)] or [φ(cand); φ(cand) − φ(obs)]
+	neighbours = 4       // retrieved transitions per prediction
+	maxCands   = 2*neighbours + 1
+	scoreScale = 10 // cosine → logit
+)
+
+// Meta describes a trained model; it is model.json of a model directory.
+type Meta struct {
+	EnvID        string         `json:"env_id"`      // the real env it imitates
+	EnvVersion   string         `json:"env_version"` // of the transitions it was trained on
+	Spec         gym.Spec       `json:"spec"`        // the real env's spec
+	RewardValues []float64      `json:"reward_values"`
+	MaxSteps     map[string]int `json:"max_steps"` // per task, as seen truncating in the data
+	Hidden       int            `json:"hidden"`
+	Embed        int            `json:"embed"`
+	Transitions  int            `json:"transitions"`
+	TrainLoss    float64        `json:"train_loss"`
+	TrainCandAcc float64        `json:"train_candidate_acc"` // best candidate picked, on the training set
+}
+
+// weights are the learned parameters, row-major [out][in], for inference
+// in plain Go (see Model).
+type weights struct {
+	F1, Fb1, F2, Fb2 []float32 // transition encoder (obs, action)
+	G1, Gb1, G2, Gb2 []float32 // candidate encoder (next obs, its change)
+	R, Rb            []float32 // reward class head
+	T, Tb            []float32 // termination head
+	S, Sb            []float32 // status head
+}
+
+// Model predicts transitions. It is read-only after Train or LoadModel and
+// safe for concurrent use; inference needs no libtorch.
+type Model struct {
+	Meta Meta
+	Buf  *Buffer
+	w    weights
+}
+
+// Confidence is how sure a Prediction is, each in [0, 1].
+type Confidence struct {
+	Obs     float64 `json:"obs"`     // softmax mass of the chosen next observation
+	Reward  float64 `json:"reward"`  // probability of the chosen reward class
+	Done    float64 `json:"done"`    // probability of the chosen termination
+	Status  float64 `json:"status"`  // probability of the chosen status
+	Overall float64 `json:"overall"` // the product
+}
+
+// Prediction is the model's guess for one (observation, action).
+type Prediction struct {
+	NextObs      string     `json:"next_obs"`
+	ValidActions []string   `json:"valid_actions,omitempty"`
+	Reward       float64    `json:"reward"`
+	Terminated   bool       `json:"terminated"`
+	Status       gym.Status `json:"status"`
+	Confidence   Confidence `json:"confidence"`
+	Source       string     `json:"source"`    // "retrieved", "edit" or "copy"
+	Neighbour    float64    `json:"neighbour"` // retrieval score of the nearest transition (max 3)
+}
+
+// cand is a candidate next observation.
+type cand struct {
+	text   string
+	valid  []string
+	source string
+}
+
+// candidates builds the next-observation candidates of (obs, action):
+// the neighbours' real next observations, analogical edits of obs, and obs
+// itself.
+func (b *Buffer) candidates(obs string, valid []string, of, af sparse, action string, skipEpisode string) ([]cand, float64) {
+	nbs := b.nearest(of, af, normAction(action), neighbours, skipEpisode)
+	out := make([]cand, 0, maxCands)
+	seen := map[string]bool{}
+	add := func(c cand) {
+		if !seen[c.text] && len(out) < maxCands {
+			seen[c.text] = true
+			out = append(out, c)
+		}
+	}
+	for _, n := range nbs {
+		s := b.Steps[n.Index]
+		e := analogy(obs, s.Obs, s.NextObs, s.Action, action)
+		v, ok := b.valid[e]
+		if !ok {
+			v = b.valid[s.NextObs]
+		}
+		add(cand{text: e, valid: v, source: "edit"})
+	}
+	for _, n := range nbs {
+		s := b.Steps[n.Index]
+		add(cand{text: s.NextObs, valid: b.valid[s.NextObs], source: "retrieved"})
+	}
+	add(cand{text: obs, valid: valid, source: "copy"})
+	top := 0.0
+	if len(nbs) > 0 {
+		top = nbs[0].Score
+	}
+	return out, top
+}
+
+// concat places a in [0, dim) and b in [dim, 2·dim).
+func concat(a, b sparse) sparse {
+	v := sparse{idx: make([]int32, 0, len(a.idx)+len(b.idx)), val: make([]float32, 0, len(a.idx)+len(b.idx))}
+	v.idx = append(v.idx, a.idx...)
+	v.val = append(v.val, a.val...)
+	for k, i := range b.idx {
+		v.idx = append(v.idx, i+dim)
+		v.val = append(v.val, b.val[k])
+	}
+	return v
+}
+
+func transInput(of, af sparse) sparse { return concat(of, af) }
+
+func candInput(cf, of sparse) sparse { return concat(cf, sub(cf, of)) }
+
+// mlp computes W2·tanh(W1·x + b1) + b2 for sparse x; it returns the hidden
+// layer and the L2-normalised output.
+func mlp(x sparse, w1, b1, w2, b2 []float32) (h, z []float32) {
+	nh, ne := len(b1), len(b2)
+	h = make([]float32, nh)
+	for j := range nh {
+		row := w1[j*inDim : (j+1)*inDim]
+		s := b1[j]
+		for k, i := range x.idx {
+			s += row[i] * x.val[k]
+		}
+		h[j] = float32(math.Tanh(float64(s)))
+	}
+	z = linear(h, w2, b2)
+	var n float64
+	for _, v := range z {
+		n += float64(v) * float64(v)
+	}
+	n = math.Max(math.Sqrt(n), 1e-6)
+	for i := range z {
+		z[i] /= float32(n)
+	}
+	_ = ne
+	return h, z
+}
+
+func linear(h, w, b []float32) []float32 {
+	out := make([]float32, len(b))
+	nh := len(h)
+	for o := range out {
+		s := b[o]
+		row := w[o*nh : (o+1)*nh]
+		for j, v := range h {
+			s += row[j] * v
+		}
+		out[o] = s
+	}
+	return out
+}
+
+func softmax(x []float64) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, v)
+	}
+	out := make([]float64, len(x))
+	var s float64
+	for i, v := range x {
+		out[i] = math.Exp(v - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
+}
+
+func argmax(p []float64) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// Predict guesses what action does in the state observed as obs (whose
+// valid actions are valid, when known).
+func (m *Model) Predict(obs string, valid []string, action string) Prediction {
+	return m.predict(obs, valid, action, "")
+}
+
+func (m *Model) predict(obs string, valid []string, action, skipEpisode string) Prediction {
+	of, af := featurize("o", obs), featurize("a", action)
+	cands, top := m.Buf.candidates(obs, valid, of, af, action, skipEpisode)
+	h, zf := mlp(transInput(of, af), m.w.F1, m.w.Fb1, m.w.F2, m.w.Fb2)
+	scores := make([]float64, len(cands))
+	for i, c := range cands {
+		_, zg := mlp(candInput(featurize("o", c.text), of), m.w.G1, m.w.Gb1, m.w.G2, m.w.Gb2)
+		var s float32
+		for j := range zf {
+			s += zf[j] * zg[j]
+		}
+		scores[i] = scoreScale * float64(s)
+	}
+	p := softmax(scores)
+	best := argmax(p)
+	pred := Prediction{
+		NextObs: cands[best].text, ValidActions: cands[best].valid, Source: cands[best].source, Neighbour: top,
+	}
+	pred.Confidence.Obs = p[best]
+
+	rp := softmax(toF64(linear(h, m.w.R, m.w.Rb)))
+	rc := argmax(rp)
+	pred.Reward, pred.Confidence.Reward = m.Meta.RewardValues[rc], rp[rc]
+
+	pt := 1 / (1 + math.Exp(-float64(linear(h, m.w.T, m.w.Tb)[0])))
+	pred.Terminated = pt >= 0.5
+	pred.Confidence.Done = math.Max(pt, 1-pt)
+
+	sp := softmax(toF64(linear(h, m.w.S, m.w.Sb)))
+	sc := argmax(sp)
+	pred.Status, pred.Confidence.Status = gym.Status(sc), sp[sc]
+	c := pred.Confidence
+	pred.Confidence.Overall = c.Obs * c.Reward * c.Done * c.Status
+	return pred
+}
+
+func toF64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// rewardClass is the index of the reward value nearest r.
+func rewardClass(values []float64, r float64) int {
+	best := 0
+	for i, v := range values {
+		if math.Abs(v-r) < math.Abs(values[best]-r) {
+			best = i
+		}
+	}
+	return best
+}
+
+// rewardValues are the distinct rewards of steps (at most 32: the most
+// frequent), sorted.
+func rewardValues(steps []trajectory.Step) []float64 {
+	count := map[float64]int{}
+	for _, s := range steps {
+		count[math.Round(s.Reward*1e6)/1e6]++
+	}
+	vals := make([]float64, 0, len(count))
+	for v := range count {
+		vals = append(vals, v)
+	}
+	sort.Slice(vals, func(i, j int) bool {
+		if count[vals[i]] != count[vals[j]] {
+			return count[vals[i]] > count[vals[j]]
+		}
+		return vals[i] < vals[j]
+	})
+	if len(vals) > 32 {
+		vals = vals[:32]
+	}
+	if len(vals) == 0 {
+		vals = []float64{0}
+	}
+	sort.Float64s(vals)
+	return vals
+}
+
+// Files of a model directory.
+const (
+	metaFile    = "model.json"
+	weightsFile = "weights.gob"
+	bufferFile  = "buffer.jsonl"
+)
+
+// Save writes the model into dir: model.json, weights.gob and the replay
+// buffer as buffer.jsonl (trajectory step lines).
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("worldmodel: save: %w", err)
+	}
+	b, err := json.MarshalIndent(m.Meta, "", "  ")
+	if err != nil {
+		return fmt.Errorf("worldmodel: encode meta: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, metaFile), b, 0o644); err != nil {
+		return fmt.Errorf("worldmodel: save meta: %w", err)
+	}
+	if err := writeFile(filepath.Join(dir, weightsFile), func(w *bufio.Writer) error { return gob.NewEncoder(w).Encode(m.w) }); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, bufferFile), func(w *bufio.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, s := range m.Buf.Steps {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func writeFile(path string, write func(*bufio.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("worldmodel: save: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	if err := write(w); err != nil {
+		f.Close()
+		return fmt.Errorf("worldmodel: save %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("worldmodel: save %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("worldmodel: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadModel reads a model directory written by Save.
+func LoadModel(dir string) (*Model, error) {
+	m := &Model{}
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, fmt.Errorf("worldmodel: load: %w", err)
+	}
+	if err := json.Unmarshal(b, &m.Meta); err != nil {
+		return nil, fmt.Errorf("worldmodel: decode %s: %w", metaFile, err)
+	}
+	f, err := os.Open(filepath.Join(dir, weightsFile))
+	if err != nil {
+		return nil, fmt.Errorf("worldmodel: load: %w", err)
+	}
+	defer f.Close()
+	if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&m.w); err != nil {
+		return nil, fmt.Errorf("worldmodel: decode %s: %w", weightsFile, err)
+	}
+	if len(m.w.F1) != m.Meta.Hidden*inDim || len(m.w.R) != len(m.Meta.RewardValues)*m.Meta.Hidden {
+		return nil, fmt.Errorf("worldmodel: %s does not match %s (hidden %d)", weightsFile, metaFile, m.Meta.Hidden)
+	}
+	buf, err := LoadBuffer(filepath.Join(dir, bufferFile))
+	if err != nil {
+		return nil, err
+	}
+	m.Buf = buf
+	return m, nil
+}
