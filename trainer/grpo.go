@@ -40,7 +40,7 @@ func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, gr
 	}
 	eps := make([]episode, k)
 	live := make([]bool, k)
-	last := make([]string, k)
+	hist := make([][]string, k)
 	for i := range live {
 		live[i] = true
 	}
@@ -59,7 +59,7 @@ func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, gr
 		cands := make([][]string, len(idx))
 		for j, i := range idx {
 			cands[j] = candidates(obs[i])
-			batch[j] = p.sample(obsText(obs[i], last[i]), cands[j])
+			batch[j] = p.sample(obs[i].Text, hist[i], cands[j])
 		}
 		probs, values := p.Probs(batch)
 		picks := make([]int, len(idx))
@@ -80,7 +80,7 @@ func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, gr
 			e.steps = append(e.steps, step{sample: batch[j], act: picks[j], logp: logOf(probs[j][picks[j]]),
 				value: values[j], reward: r.Reward, status: r.Status, grounded: r.Grounded()})
 			e.ret += r.Reward
-			last[i] = cands[j][picks[j]]
+			hist[i] = pushHist(hist[i], cands[j][picks[j]], p.Config.History)
 			if errs[j] != nil || r.Status.Infra() {
 				e.infra = true
 			}

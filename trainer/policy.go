@@ -3,6 +3,7 @@ package trainer
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -13,30 +14,93 @@ import (
 
 // PolicyConfig sizes the policy network.
 type PolicyConfig struct {
-	Embed  int `json:"embed"`
-	Hidden int `json:"hidden"`
+	Embed   int `json:"embed"`
+	Hidden  int `json:"hidden"`
+	History int `json:"history"` // previous actions the policy sees (0: none)
 }
 
-// Sample is one decision: the observation's tokens and the candidates'.
+// Sample is one decision: the observation's lines, the previous actions
+// (most recent first, at most PolicyConfig.History) and the candidates,
+// all as token ids.
 type Sample struct {
-	Obs   []int64
+	Lines [][]int64
+	Hist  [][]int64
 	Cands [][]int64
 }
 
-// Policy embeds the observation (mean-pooled token embeddings, then an
-// MLP) and each candidate action the same way, and scores every pair
-// with an MLP over [h, a, h*a]; a softmax over a step's candidates is the
-// action distribution. A value head reads the observation embedding.
+// Policy scores the candidate actions of a step.
+//
+// The observation is read line by line: each line's tokens (words and
+// in-line bigrams) are mean-pooled and passed through a layer, and the
+// line vectors are averaged. A single bag over the whole text would drown
+// the few words that matter ("Exits: north (passage)") in the boilerplate
+// around them. The previous actions get one slot each, in order, so the
+// policy can tell "I just came from the south" apart from the rest. The
+// state vector h and each candidate's vector a are scored by an MLP over
+// [h, a, h*a]; a softmax over a step's candidates is the action
+// distribution. A value head reads h.
 type Policy struct {
 	Tok    *Tokenizer
 	Config PolicyConfig
 	Device gotch.Device
 
 	vs         *nn.VarStore
-	emb        *nn.Embedding
-	obs1, act1 *nn.Linear
+	enc        *obsEncoder
+	hist1, mix *nn.Linear
+	act1       *nn.Linear
 	s1, s2     *nn.Linear
 	v1, v2     *nn.Linear
+}
+
+// obsEncoder turns observation lines into one vector per sample.
+type obsEncoder struct {
+	emb  *nn.Embedding
+	line *nn.Linear
+	dev  gotch.Device
+}
+
+func newObsEncoder(root *nn.Path, vocab, embed, hidden int64, dev gotch.Device) *obsEncoder {
+	ec := nn.DefaultEmbeddingConfig()
+	ec.WsInit = nn.NewRandnInit(0, 1)
+	return &obsEncoder{
+		emb:  nn.NewEmbedding(root.Sub("emb"), vocab, embed, ec),
+		line: linear(root.Sub("line"), embed, hidden, 1),
+		dev:  dev,
+	}
+}
+
+// encode gives [len(obs), hidden]: the mean over each sample's lines of
+// tanh(W·pool(line)).
+func (e *obsEncoder) encode(obs [][][]int64) *ts.Tensor {
+	var lines [][]int64
+	owner := make([]int64, 0, 16*len(obs))
+	count := make([]float32, len(obs))
+	for i, ls := range obs {
+		for _, l := range ls {
+			lines = append(lines, l)
+			owner = append(owner, int64(i))
+		}
+		count[i] = float32(max(len(ls), 1))
+	}
+	if len(lines) == 0 {
+		lines, owner = [][]int64{{}}, []int64{0}
+	}
+	v := e.line.Forward(pool(e.emb, lines, e.dev)).MustTanh(true)
+	h := v.MustSize()[1]
+	ownT := ts.MustOfSlice(owner).MustTo(e.dev, true)
+	sum := ts.MustZeros([]int64{int64(len(obs)), h}, gotch.Float, e.dev).MustIndexAdd(0, ownT, v, true)
+	cnt := ts.MustOfSlice(count).MustView([]int64{-1, 1}, true).MustTo(e.dev, true)
+	return sum.MustDiv(cnt, true)
+}
+
+// linear is a layer with PyTorch's default initialisation scaled by gain:
+// weights and bias uniform in ±gain/sqrt(in). (gotch v0.8.0's default
+// "Kaiming uniform" draws weights from N(0, 1), which saturates tanh
+// layers and makes an untrained policy nearly deterministic.)
+func linear(path *nn.Path, in, out int64, gain float64) *nn.Linear {
+	b := gain / math.Sqrt(float64(in))
+	return nn.NewLinear(path, in, out, &nn.LinearConfig{
+		WsInit: nn.NewUniformInit(-b, b), BsInit: nn.NewUniformInit(-b, b), Bias: true})
 }
 
 // NewPolicy builds an untrained policy on dev (libtorch must be seeded
@@ -45,21 +109,20 @@ func NewPolicy(tok *Tokenizer, cfg PolicyConfig, dev gotch.Device) *Policy {
 	vs := nn.NewVarStore(dev)
 	p := &Policy{Tok: tok, Config: cfg, Device: dev, vs: vs}
 	root := vs.Root()
-	e, h := int64(cfg.Embed), int64(cfg.Hidden)
-	ec := nn.DefaultEmbeddingConfig()
-	ec.WsInit = nn.NewRandnInit(0, 0.1)
-	p.emb = nn.NewEmbedding(root.Sub("emb"), int64(tok.Size()), e, ec)
-	lc := nn.DefaultLinearConfig()
-	p.obs1 = nn.NewLinear(root.Sub("obs1"), e, h, lc)
-	p.act1 = nn.NewLinear(root.Sub("act1"), e, h, lc)
-	p.s1 = nn.NewLinear(root.Sub("s1"), 3*h, h, lc)
-	p.s2 = nn.NewLinear(root.Sub("s2"), h, 1, lc)
-	p.v1 = nn.NewLinear(root.Sub("v1"), h, h, lc)
-	p.v2 = nn.NewLinear(root.Sub("v2"), h, 1, lc)
+	e, h, k := int64(cfg.Embed), int64(cfg.Hidden), int64(max(cfg.History, 1))
+	p.enc = newObsEncoder(root, int64(tok.Size()), e, h, dev)
+	p.hist1 = linear(root.Sub("hist1"), k*e, h, 1)
+	p.mix = linear(root.Sub("mix"), 2*h, h, 1)
+	p.act1 = linear(root.Sub("act1"), e, h, 1)
+	p.s1 = linear(root.Sub("s1"), 3*h, h, 1)
+	p.s2 = linear(root.Sub("s2"), h, 1, 0.01) // near-uniform untrained policy
+	p.v1 = linear(root.Sub("v1"), h, h, 1)
+	p.v2 = linear(root.Sub("v2"), h, 1, 1)
 	return p
 }
 
-// pool mean-pools the embeddings of token lists: [len(seqs), Embed].
+// pool mean-pools the embeddings of token lists: [len(seqs), Embed]; an
+// empty list gives zeros.
 func pool(emb *nn.Embedding, seqs [][]int64, dev gotch.Device) *ts.Tensor {
 	l := 1
 	for _, s := range seqs {
@@ -82,23 +145,42 @@ func pool(emb *nn.Embedding, seqs [][]int64, dev gotch.Device) *ts.Tensor {
 	return sum.MustDiv(cnt, true)
 }
 
+// state gives the state vectors h [B, Hidden].
+func (p *Policy) state(batch []Sample) *ts.Tensor {
+	obs := make([][][]int64, len(batch))
+	k := max(p.Config.History, 1)
+	hist := make([][]int64, 0, len(batch)*k)
+	for i, s := range batch {
+		obs[i] = s.Lines
+		for j := range k {
+			if j < len(s.Hist) && p.Config.History > 0 {
+				hist = append(hist, s.Hist[j])
+			} else {
+				hist = append(hist, nil)
+			}
+		}
+	}
+	o := p.enc.encode(obs)
+	hv := pool(p.enc.emb, hist, p.Device).MustView([]int64{int64(len(batch)), -1}, true)
+	hh := p.hist1.Forward(hv).MustTanh(true)
+	return p.mix.Forward(ts.MustCat([]*ts.Tensor{o, hh}, 1)).MustTanh(true)
+}
+
 // Forward gives log-probabilities [B, Kmax] (padding at -1e9 before the
 // softmax, so it gets no mass) and values [B].
 func (p *Policy) Forward(batch []Sample) (logp, value *ts.Tensor) {
-	obs := make([][]int64, len(batch))
 	var cands [][]int64
 	var owner []int64
 	kmax := 1
 	for i, s := range batch {
-		obs[i] = s.Obs
 		kmax = max(kmax, len(s.Cands))
 		for _, c := range s.Cands {
 			cands = append(cands, c)
 			owner = append(owner, int64(i))
 		}
 	}
-	h := p.obs1.Forward(pool(p.emb, obs, p.Device)).MustTanh(true)
-	a := p.act1.Forward(pool(p.emb, cands, p.Device)).MustTanh(true)
+	h := p.state(batch)
+	a := p.act1.Forward(pool(p.enc.emb, cands, p.Device)).MustTanh(true)
 	ownT := ts.MustOfSlice(owner).MustTo(p.Device, true)
 	hc := h.MustIndexSelect(0, ownT, false)
 	ha := hc.MustMul(a, false)

@@ -14,9 +14,18 @@ func logOf(p float64) float64 { return math.Log(max(p, 1e-12)) }
 // GAE computes generalised advantage estimates and returns for one
 // episode that ends at its last step (no bootstrap after it).
 func GAE(rewards, values []float64, gamma, lambda float64) (adv, ret []float64) {
+	return GAEBootstrap(rewards, values, 0, gamma, lambda)
+}
+
+// GAEBootstrap is GAE for an episode whose last step is followed by a
+// state worth bootstrap (V of the state after the last step): 0 when the
+// episode terminated; V(s_T) when it was cut off by something that is not
+// part of the task. (The text envs' own step limits are part of the task,
+// invisible to the policy, so the trainer scores them as terminal: 0.)
+func GAEBootstrap(rewards, values []float64, bootstrap, gamma, lambda float64) (adv, ret []float64) {
 	n := len(rewards)
 	adv, ret = make([]float64, n), make([]float64, n)
-	next, acc := 0.0, 0.0
+	next, acc := bootstrap, 0.0
 	for t := n - 1; t >= 0; t-- {
 		delta := rewards[t] + gamma*next - values[t]
 		acc = delta + gamma*lambda*acc
@@ -54,8 +63,19 @@ type trainItem struct {
 	ret          float64
 }
 
-// ppoLoss is the clipped surrogate plus value and entropy terms, averaged.
-func (p *Policy) ppoLoss(items []trainItem, clip, vcoef, ecoef float64, useValue bool) *ts.Tensor {
+// updateStats are the diagnostics of one update, averaged over the
+// minibatches of its last epoch.
+type updateStats struct {
+	Loss      float64 // total loss
+	ValueLoss float64 // MSE of the value head against the GAE returns
+	Entropy   float64 // mean policy entropy (nats)
+	ApproxKL  float64 // mean of old log-prob - new log-prob of the taken actions
+	ClipFrac  float64 // share of steps whose ratio left [1-clip, 1+clip]
+}
+
+// ppoLoss is the clipped surrogate plus value and entropy terms, averaged,
+// and its diagnostics.
+func (p *Policy) ppoLoss(items []trainItem, clip, vcoef, ecoef float64, useValue bool) (*ts.Tensor, updateStats) {
 	batch := make([]Sample, len(items))
 	acts, old, adv, ret := make([]int64, len(items)), make([]float32, len(items)), make([]float32, len(items)), make([]float32, len(items))
 	for i, it := range items {
@@ -65,34 +85,59 @@ func (p *Policy) ppoLoss(items []trainItem, clip, vcoef, ecoef float64, useValue
 	logp, value := p.Forward(batch)
 	actT := ts.MustOfSlice(acts).MustView([]int64{-1, 1}, true).MustTo(dev, true)
 	lp := logp.MustGather(1, actT, false, false).MustView([]int64{-1}, true)
-	ratio := lp.MustSub(ts.MustOfSlice(old).MustTo(dev, true), true).MustExp(true)
+	oldT := ts.MustOfSlice(old).MustTo(dev, true)
+	logRatio := lp.MustSub(oldT, false)
+	ratio := logRatio.MustExp(false)
 	advT := ts.MustOfSlice(adv).MustTo(dev, true)
 	s1 := ratio.MustMul(advT, false)
-	s2 := ratio.MustClamp(ts.FloatScalar(1-clip), ts.FloatScalar(1+clip), true).MustMul(advT, true)
+	s2 := ratio.MustClamp(ts.FloatScalar(1-clip), ts.FloatScalar(1+clip), false).MustMul(advT, true)
 	loss := s1.MustMinimum(s2, true).MustMean(gotch.Float, true).MustNeg(true)
-	ent := logp.MustExp(false).MustMul(logp, true).MustSumDimIntlist([]int64{1}, false, gotch.Float, true).MustMean(gotch.Float, true)
-	loss = loss.MustAdd(ent.MustMulScalar(ts.FloatScalar(ecoef), true), true)
+	negEnt := logp.MustExp(false).MustMul(logp, false).MustSumDimIntlist([]int64{1}, false, gotch.Float, true).MustMean(gotch.Float, true)
+	loss = loss.MustAdd(negEnt.MustMulScalar(ts.FloatScalar(ecoef), false), true)
+	var st updateStats
 	if useValue {
 		vl := value.MustMseLoss(ts.MustOfSlice(ret).MustTo(dev, true), 1, true)
+		st.ValueLoss = vl.Float64Values(false)[0]
 		loss = loss.MustAdd(vl.MustMulScalar(ts.FloatScalar(vcoef), true), true)
 	}
-	return loss
+	st.Entropy = -negEnt.Float64Values(true)[0]
+	st.ApproxKL = -logRatio.MustMean(gotch.Float, true).Float64Values(true)[0]
+	n := 0.0
+	for _, r := range ratio.Float64Values(true) {
+		if r < 1-clip || r > 1+clip {
+			n++
+		}
+	}
+	st.ClipFrac = n / float64(len(items))
+	return loss, st
 }
 
 // update runs epochs of minibatch steps of the PPO/GRPO loss.
-func (p *Policy) update(opt *nn.Optimizer, items []trainItem, epochs, mb int, clip, vcoef, ecoef float64, useValue bool, rng *rand.Rand) (float64, error) {
-	last := 0.0
-	for range epochs {
+func (p *Policy) update(opt *nn.Optimizer, items []trainItem, epochs, mb int, clip, vcoef, ecoef float64, useValue bool, rng *rand.Rand) (updateStats, error) {
+	var out updateStats
+	for e := range epochs {
 		rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+		var sum updateStats
+		n := 0.0
 		for s := 0; s < len(items); s += mb {
-			loss := p.ppoLoss(items[s:min(s+mb, len(items))], clip, vcoef, ecoef, useValue)
+			loss, st := p.ppoLoss(items[s:min(s+mb, len(items))], clip, vcoef, ecoef, useValue)
+			st.Loss = loss.Float64Values(false)[0]
 			if err := opt.BackwardStepClip(loss, 1.0); err != nil {
-				return 0, err
+				return out, err
 			}
-			last = loss.Float64Values(true)[0]
+			sum.Loss += st.Loss
+			sum.ValueLoss += st.ValueLoss
+			sum.Entropy += st.Entropy
+			sum.ApproxKL += st.ApproxKL
+			sum.ClipFrac += st.ClipFrac
+			n++
+		}
+		if e == epochs-1 && n > 0 {
+			out = updateStats{Loss: sum.Loss / n, ValueLoss: sum.ValueLoss / n, Entropy: sum.Entropy / n,
+				ApproxKL: sum.ApproxKL / n, ClipFrac: sum.ClipFrac / n}
 		}
 	}
-	return last, nil
+	return out, nil
 }
 
 // normalise scales advantages to zero mean and unit sd.

@@ -35,8 +35,16 @@ func (e *episode) outcome() float64 {
 	return 0
 }
 
-// obsText is what the policy reads: the observation and the last action.
-func obsText(o gym.Observation, last string) string { return o.Text + " last action " + last }
+// pushHist puts action in front of hist, keeping at most k.
+func pushHist(hist []string, action string, k int) []string {
+	if k <= 0 {
+		return nil
+	}
+	out := make([]string, 0, k)
+	out = append(out, action)
+	out = append(out, hist[:min(len(hist), k-1)]...)
+	return out
+}
 
 func candidates(o gym.Observation) []string {
 	if len(o.ValidActions) > 0 {
@@ -76,14 +84,14 @@ func sampleIndex(probs []float64, rng *rand.Rand) int {
 type collector struct {
 	vec     *gym.Vector
 	obs     []gym.Observation
-	last    []string
+	hist    [][]string
 	cur     []episode
 	epCount []int
 	base    gym.ResetOptions
 }
 
 func newCollector(ctx context.Context, envs []gym.Env, base gym.ResetOptions) (*collector, error) {
-	c := &collector{vec: gym.NewVector(envs), last: make([]string, len(envs)),
+	c := &collector{vec: gym.NewVector(envs), hist: make([][]string, len(envs)),
 		cur: make([]episode, len(envs)), epCount: make([]int, len(envs)), base: base}
 	n := int64(len(envs))
 	c.vec.NextReset = func(i, _ int) gym.ResetOptions {
@@ -110,7 +118,7 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 		cands := make([][]string, len(c.obs))
 		for i, o := range c.obs {
 			cands[i] = candidates(o)
-			batch[i] = p.sample(obsText(o, c.last[i]), cands[i])
+			batch[i] = p.sample(o.Text, c.hist[i], cands[i])
 		}
 		probs, values := p.Probs(batch)
 		actions := make([]string, len(batch))
@@ -133,7 +141,7 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 			if r.Status.Infra() || r.Err != nil {
 				ep.infra = true
 			}
-			c.last[i] = actions[i]
+			c.hist[i] = pushHist(c.hist[i], actions[i], p.Config.History)
 			switch {
 			case r.Err != nil && r.Reset == nil:
 				// The env failed (or its auto-reset did): count the episode
@@ -143,11 +151,11 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 					return nil, steps, fmt.Errorf("trainer: reset env %d after failure: %w", i, err)
 				}
 				done = append(done, *ep)
-				c.cur[i], c.obs[i], c.last[i] = episode{}, o, ""
+				c.cur[i], c.obs[i], c.hist[i] = episode{}, o, nil
 			case r.Done():
 				ep.success = success(r.Observation)
 				done = append(done, *ep)
-				c.cur[i], c.obs[i], c.last[i] = episode{}, *r.Reset, ""
+				c.cur[i], c.obs[i], c.hist[i] = episode{}, *r.Reset, nil
 			default:
 				c.obs[i] = r.Observation
 			}
@@ -156,8 +164,12 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 	return done, steps, nil
 }
 
-func (p *Policy) sample(obs string, cands []string) Sample {
-	s := Sample{Obs: p.Tok.Encode(obs), Cands: make([][]int64, len(cands))}
+// sample encodes one decision for the policy.
+func (p *Policy) sample(obs string, hist, cands []string) Sample {
+	s := Sample{Lines: p.Tok.EncodeLines(obs), Cands: make([][]int64, len(cands))}
+	for _, h := range hist {
+		s.Hist = append(s.Hist, p.Tok.Encode(h))
+	}
 	for j, a := range cands {
 		s.Cands[j] = p.Tok.Encode(a)
 	}

@@ -26,12 +26,14 @@ type Config struct {
 	StepsPerIter int                   // env steps per PPO iteration (default 512)
 	NumEnvs      int                   // vector width (default 8); GRPO: the group size k
 	Seed         int64                 // seeds libtorch, sampling and env resets
-	Threads      int                   // libtorch intra-op threads (default 2)
-	LR           float64               // Adam learning rate (default 1e-3)
+	Threads      int                   // libtorch intra-op threads (default 1: the nets are small, and extra threads cost more than they give on a busy machine)
+	LR           float64               // Adam learning rate (default 3e-3: on text/maze-v0 easy 1e-3 moved the policy too little per iteration)
 	Epochs       int                   // PPO epochs per iteration (default 4)
 	Minibatch    int                   // minibatch size in steps (default 256)
+	EntropyCoef  float64               // entropy bonus (default 0.01; negative: none)
 	Grounding    float64               // SPA grounding weight λ (default 0.05)
 	BCEpisodes   int                   // oracle episodes for a behaviour-cloning warm start (0: none)
+	BCEpochs     int                   // passes over the oracle steps (default 10)
 	EvalEpisodes int                   // episodes for the before/after evaluation (default 32)
 	OutDir       string                // checkpoint directory ("" : none)
 	Policy       PolicyConfig          // network sizes (default 32/64)
@@ -48,14 +50,25 @@ func (c Config) withDefaults() Config {
 	def(&c.Iterations, 10)
 	def(&c.StepsPerIter, 512)
 	def(&c.NumEnvs, 8)
-	def(&c.Threads, 2)
+	def(&c.Threads, 1)
 	def(&c.Epochs, 4)
 	def(&c.Minibatch, 256)
 	def(&c.EvalEpisodes, 32)
 	def(&c.Policy.Embed, 32)
 	def(&c.Policy.Hidden, 64)
+	switch {
+	case c.Policy.History == 0:
+		c.Policy.History = 4
+	case c.Policy.History < 0:
+		c.Policy.History = 0
+	}
+	def(&c.BCEpochs, 10)
+	if c.EntropyCoef == 0 {
+		c.EntropyCoef = 0.01
+	}
+	c.EntropyCoef = max(c.EntropyCoef, 0)
 	if c.LR <= 0 {
-		c.LR = 1e-3
+		c.LR = 3e-3
 	}
 	if c.Grounding == 0 {
 		c.Grounding = 0.05
@@ -78,8 +91,14 @@ type IterStats struct {
 	Return        float64 `json:"return"` // mean env return of scored episodes
 	InfraEpisodes int     `json:"infra_episodes"`
 	Loss          float64 `json:"loss"`
+	ValueLoss     float64 `json:"value_loss"`
+	Entropy       float64 `json:"entropy"`   // mean policy entropy, nats
+	ApproxKL      float64 `json:"approx_kl"` // old vs new policy on the batch, last epoch
+	ClipFrac      float64 `json:"clip_frac"`
 	ProgressMSE   float64 `json:"progress_mse,omitempty"` // SPA estimator sum-MSE
-	StepsPerSec   float64 `json:"steps_per_s"`
+	StepsPerSec   float64 `json:"steps_per_s"`            // env steps per second of the whole run so far
+	RolloutSec    float64 `json:"rollout_s"`              // this iteration's rollout time
+	UpdateSec     float64 `json:"update_s"`               // this iteration's SPA fit + update time
 }
 
 // Report summarises a run.
@@ -91,6 +110,7 @@ type Report struct {
 	SuccessUntrained float64     `json:"success_untrained"` // sampled, before any training
 	SuccessBefore    float64     `json:"success_before"`    // sampled, after the BC warm start (if any)
 	SuccessAfter     float64     `json:"success_after"`
+	ReturnAfter      float64     `json:"return_after"` // mean env return of the evaluation episodes after training
 	StepsPerSec      float64     `json:"steps_per_s"`
 }
 
@@ -157,7 +177,7 @@ func vocabText(ctx context.Context, env gym.Env, task string, seed int64) ([]str
 			return nil, fmt.Errorf("trainer: vocab reset: %w", err)
 		}
 		for range 60 {
-			texts = append(texts, o.Text+" last action")
+			texts = append(texts, o.Text)
 			texts = append(texts, candidates(o)...)
 			a := candidates(o)[0]
 			if or, ok := gym.Capable[gym.Oracle](env); ok {
@@ -175,77 +195,142 @@ func vocabText(ctx context.Context, env gym.Env, task string, seed int64) ([]str
 	return texts, nil
 }
 
+func (c Config) validate() error {
+	if c.Registry == nil || c.EnvID == "" {
+		return fmt.Errorf("%w: Registry and EnvID are required", ErrConfig)
+	}
+	if c.Algo != "ppo" && c.Algo != "grpo" {
+		return fmt.Errorf("%w: algo %q: want ppo or grpo", ErrConfig, c.Algo)
+	}
+	if c.Reward != "outcome" && c.Reward != "spa" && c.Reward != "spa-no-grounding" {
+		return fmt.Errorf("%w: reward %q: want outcome, spa or spa-no-grounding", ErrConfig, c.Reward)
+	}
+	return nil
+}
+
+// warm is a policy after its (optional) behaviour-cloning warm start.
+type warm struct {
+	pol  *Policy
+	envs []gym.Env
+	rep  Report // Device, SuccessUntrained, SuccessBefore
+}
+
+// evalSeed is the first of the held-out evaluation seeds: far from the
+// training (Seed + small), BC (+20M) and GRPO (+30M) seeds.
+func (c Config) evalSeed() int64 { return c.Seed + 10_000_000 }
+
+// prepare seeds libtorch, makes the envs, builds the tokenizer and the
+// policy, evaluates it untrained, and warm-starts it by behaviour cloning
+// when cfg.BCEpisodes > 0.
+func prepare(ctx context.Context, cfg Config) (*warm, error) {
+	dev, err := Setup(cfg.Seed, cfg.Threads)
+	if err != nil {
+		return nil, err
+	}
+	w := &warm{rep: Report{Device: dev.Name}}
+	if w.envs, err = makeEnvs(ctx, cfg, cfg.NumEnvs); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*warm, error) {
+		for _, e := range w.envs {
+			e.Close()
+		}
+		return nil, err
+	}
+	texts, err := vocabText(ctx, w.envs[0], cfg.Task, cfg.Seed)
+	if err != nil {
+		return fail(err)
+	}
+	w.pol = NewPolicy(BuildTokenizer(texts, 400, 512, 64), cfg.Policy, dev)
+	if w.rep.SuccessUntrained, err = Evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes); err != nil {
+		return fail(err)
+	}
+	w.rep.SuccessBefore = w.rep.SuccessUntrained
+	if cfg.BCEpisodes > 0 {
+		opt, err := nn.DefaultAdamConfig().Build(w.pol.vs, cfg.LR)
+		if err != nil {
+			return fail(fmt.Errorf("trainer: optimizer: %w", err))
+		}
+		if err := behaviourClone(ctx, w.pol, opt, w.envs[0], cfg); err != nil {
+			return fail(err)
+		}
+		if w.rep.SuccessBefore, err = Evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes); err != nil {
+			return fail(err)
+		}
+	}
+	return w, nil
+}
+
+// clone copies p's weights into a new policy (same tokenizer and sizes).
+func (p *Policy) clone() (*Policy, error) {
+	q := NewPolicy(p.Tok, p.Config, p.Device)
+	if err := q.vs.Copy(p.vs); err != nil {
+		return nil, fmt.Errorf("trainer: copy weights: %w", err)
+	}
+	return q, nil
+}
+
 func train(ctx context.Context, cfg Config) (Report, *Policy, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Registry == nil || cfg.EnvID == "" {
-		return Report{}, nil, fmt.Errorf("%w: Registry and EnvID are required", ErrConfig)
+	if err := cfg.validate(); err != nil {
+		return Report{}, nil, err
 	}
-	if cfg.Algo != "ppo" && cfg.Algo != "grpo" {
-		return Report{}, nil, fmt.Errorf("%w: algo %q: want ppo or grpo", ErrConfig, cfg.Algo)
-	}
-	if cfg.Reward != "outcome" && cfg.Reward != "spa" && cfg.Reward != "spa-no-grounding" {
-		return Report{}, nil, fmt.Errorf("%w: reward %q: want outcome, spa or spa-no-grounding", ErrConfig, cfg.Reward)
-	}
-	dev, err := Setup(cfg.Seed, cfg.Threads)
+	w, err := prepare(ctx, cfg)
 	if err != nil {
 		return Report{}, nil, err
 	}
-	rep := Report{Device: dev.Name}
-	envs, err := makeEnvs(ctx, cfg, cfg.NumEnvs)
-	if err != nil {
-		return rep, nil, err
-	}
-	texts, err := vocabText(ctx, envs[0], cfg.Task, cfg.Seed)
-	if err != nil {
-		return rep, nil, err
-	}
-	pol := NewPolicy(BuildTokenizer(texts, 400, 512, 160), cfg.Policy, dev)
+	rep, err := learn(ctx, cfg, w.pol, w.envs, w.rep)
+	return rep, w.pol, err
+}
+
+// learn runs the RL iterations of cfg on pol over envs (closed when it
+// returns), evaluates the result and saves it when cfg.OutDir is set.
+func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Report) (Report, error) {
 	opt, err := nn.DefaultAdamConfig().Build(pol.vs, cfg.LR)
 	if err != nil {
-		return rep, nil, fmt.Errorf("trainer: optimizer: %w", err)
+		for _, e := range envs {
+			e.Close()
+		}
+		return rep, fmt.Errorf("trainer: optimizer: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))
-	evalSeed := cfg.Seed + 10_000_000
-	if rep.SuccessUntrained, err = Evaluate(ctx, pol, envs[0], cfg.Task, evalSeed, cfg.EvalEpisodes); err != nil {
-		return rep, nil, err
-	}
-	if cfg.BCEpisodes > 0 {
-		if err := behaviourClone(ctx, pol, opt, envs[0], cfg); err != nil {
-			return rep, nil, err
-		}
-	}
-	if rep.SuccessBefore, err = Evaluate(ctx, pol, envs[0], cfg.Task, evalSeed, cfg.EvalEpisodes); err != nil {
-		return rep, nil, err
-	}
 	var prog *Progress
 	if cfg.Reward != "outcome" {
-		if prog, err = NewProgress(pol.Tok, cfg.Policy.Embed, cfg.Policy.Hidden, cfg.LR, dev); err != nil {
-			return rep, nil, fmt.Errorf("trainer: progress estimator: %w", err)
+		if prog, err = NewProgress(pol.Tok, cfg.Policy.Embed, cfg.Policy.Hidden, cfg.LR, pol.Device); err != nil {
+			for _, e := range envs {
+				e.Close()
+			}
+			return rep, fmt.Errorf("trainer: progress estimator: %w", err)
 		}
 	}
 	col, err := newCollector(ctx, envs, gym.ResetOptions{Seed: cfg.Seed, TaskID: cfg.Task})
 	if err != nil {
-		return rep, nil, err
+		for _, e := range envs {
+			e.Close()
+		}
+		return rep, err
 	}
 	defer col.vec.Close()
 	var replay []episode
 	start := time.Now()
 	for it := range cfg.Iterations {
 		if err := ctx.Err(); err != nil {
-			return rep, pol, fmt.Errorf("trainer: %w", err)
+			return rep, fmt.Errorf("trainer: %w", err)
 		}
 		var eps []episode
 		var n int
+		t0 := time.Now()
 		if cfg.Algo == "grpo" {
 			eps, n, err = grpoCollect(ctx, pol, col.vec, cfg, int64(it), rng)
 		} else {
 			eps, n, err = col.collect(ctx, pol, cfg.StepsPerIter, rng)
 		}
 		if err != nil {
-			return rep, pol, err
+			return rep, err
 		}
 		rep.EnvSteps += n
-		st := IterStats{Iter: it, EnvSteps: rep.EnvSteps}
+		st := IterStats{Iter: it, EnvSteps: rep.EnvSteps, RolloutSec: time.Since(t0).Seconds()}
+		t1 := time.Now()
 		var scored []episode
 		for _, e := range eps {
 			if e.infra {
@@ -275,7 +360,7 @@ func train(ctx context.Context, cfg Config) (Report, *Policy, error) {
 				replay = replay[len(replay)-512:]
 			}
 			if st.ProgressMSE, err = prog.Fit(replay, 20); err != nil {
-				return rep, pol, fmt.Errorf("trainer: fit progress: %w", err)
+				return rep, fmt.Errorf("trainer: fit progress: %w", err)
 			}
 			contrib := prog.Contributions(scored)
 			for i, e := range scored {
@@ -305,10 +390,13 @@ func train(ctx context.Context, cfg Config) (Report, *Policy, error) {
 			normalise(items)
 		}
 		if len(items) > 0 {
-			if st.Loss, err = pol.update(opt, items, cfg.Epochs, cfg.Minibatch, 0.2, 0.5, 0.01, cfg.Algo == "ppo", rng); err != nil {
-				return rep, pol, fmt.Errorf("trainer: update: %w", err)
+			us, err := pol.update(opt, items, cfg.Epochs, cfg.Minibatch, 0.2, 0.5, cfg.EntropyCoef, cfg.Algo == "ppo", rng)
+			if err != nil {
+				return rep, fmt.Errorf("trainer: update: %w", err)
 			}
+			st.Loss, st.ValueLoss, st.Entropy, st.ApproxKL, st.ClipFrac = us.Loss, us.ValueLoss, us.Entropy, us.ApproxKL, us.ClipFrac
 		}
+		st.UpdateSec = time.Since(t1).Seconds()
 		st.StepsPerSec = float64(rep.EnvSteps) / time.Since(start).Seconds()
 		rep.Iters = append(rep.Iters, st)
 		if cfg.Progress != nil {
@@ -316,37 +404,45 @@ func train(ctx context.Context, cfg Config) (Report, *Policy, error) {
 		}
 	}
 	rep.StepsPerSec = float64(rep.EnvSteps) / time.Since(start).Seconds()
-	if rep.SuccessAfter, err = Evaluate(ctx, pol, envs[0], cfg.Task, evalSeed, cfg.EvalEpisodes); err != nil {
-		return rep, pol, err
+	if rep.SuccessAfter, rep.ReturnAfter, err = evaluate(ctx, pol, envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes); err != nil {
+		return rep, err
 	}
 	if cfg.OutDir != "" {
 		if err := pol.Save(cfg.OutDir); err != nil {
-			return rep, pol, err
+			return rep, err
 		}
 	}
-	return rep, pol, nil
+	return rep, nil
 }
 
 // Evaluate samples episodes on env from seeds seed, seed+1, ... (actions
 // drawn with an rng seeded by seed, so it is reproducible) and gives the
 // success rate.
 func Evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int64, episodes int) (float64, error) {
-	wins := 0
+	s, _, err := evaluate(ctx, p, env, task, seed, episodes)
+	return s, err
+}
+
+// evaluate gives the success rate and the mean env return.
+func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int64, episodes int) (float64, float64, error) {
+	wins, ret := 0, 0.0
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xe7a1))
 	for e := range episodes {
 		o, err := env.Reset(ctx, gym.ResetOptions{Seed: seed + int64(e), TaskID: task})
 		if err != nil {
-			return 0, fmt.Errorf("trainer: eval reset: %w", err)
+			return 0, 0, fmt.Errorf("trainer: eval reset: %w", err)
 		}
-		last := ""
+		var hist []string
 		for {
 			c := candidates(o)
-			probs, _ := p.Probs([]Sample{p.sample(obsText(o, last), c)})
-			last = c[sampleIndex(probs[0], rng)]
-			r, err := env.Step(ctx, last)
+			probs, _ := p.Probs([]Sample{p.sample(o.Text, hist, c)})
+			a := c[sampleIndex(probs[0], rng)]
+			hist = pushHist(hist, a, p.Config.History)
+			r, err := env.Step(ctx, a)
 			if err != nil {
-				return 0, fmt.Errorf("trainer: eval step: %w", err)
+				return 0, 0, fmt.Errorf("trainer: eval step: %w", err)
 			}
+			ret += r.Reward
 			if r.Done() {
 				if success(r.Observation) {
 					wins++
@@ -356,7 +452,7 @@ func Evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int
 			o = r.Observation
 		}
 	}
-	return float64(wins) / float64(episodes), nil
+	return float64(wins) / float64(episodes), ret / float64(episodes), nil
 }
 
 // behaviourClone trains on oracle trajectories (cross-entropy on the
@@ -372,7 +468,7 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 		if err != nil {
 			return fmt.Errorf("trainer: bc reset: %w", err)
 		}
-		last := ""
+		var hist []string
 		for {
 			a, err := or.OracleAction(ctx)
 			if err != nil {
@@ -386,9 +482,9 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 				}
 			}
 			if idx >= 0 {
-				items = append(items, trainItem{s: p.sample(obsText(o, last), c), act: idx})
+				items = append(items, trainItem{s: p.sample(o.Text, hist, c), act: idx})
 			}
-			last = a
+			hist = pushHist(hist, a, p.Config.History)
 			r, err := env.Step(ctx, a)
 			if err != nil {
 				return fmt.Errorf("trainer: bc step: %w", err)
@@ -399,7 +495,9 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 			o = r.Observation
 		}
 	}
-	for range 10 {
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xbc))
+	for range cfg.BCEpochs {
+		rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
 		for s := 0; s < len(items); s += cfg.Minibatch {
 			b := items[s:min(s+cfg.Minibatch, len(items))]
 			batch := make([]Sample, len(b))

@@ -12,7 +12,8 @@ import (
 type Progress struct {
 	dev    gotch.Device
 	vs     *nn.VarStore
-	emb    *nn.Embedding
+	enc    *obsEncoder
+	act    *nn.Linear
 	l1, l2 *nn.Linear
 	opt    *nn.Optimizer
 }
@@ -21,12 +22,12 @@ type Progress struct {
 func NewProgress(tok *Tokenizer, embed, hidden int, lr float64, dev gotch.Device) (*Progress, error) {
 	vs := nn.NewVarStore(dev)
 	root := vs.Root()
-	ec := nn.DefaultEmbeddingConfig()
-	ec.WsInit = nn.NewRandnInit(0, 0.1)
+	e, h := int64(embed), int64(hidden)
 	p := &Progress{dev: dev, vs: vs,
-		emb: nn.NewEmbedding(root.Sub("emb"), int64(tok.Size()), int64(embed), ec),
-		l1:  nn.NewLinear(root.Sub("l1"), int64(2*embed), int64(hidden), nn.DefaultLinearConfig()),
-		l2:  nn.NewLinear(root.Sub("l2"), int64(hidden), 1, nn.DefaultLinearConfig()),
+		enc: newObsEncoder(root, int64(tok.Size()), e, h, dev),
+		act: linear(root.Sub("act"), e, h, 1),
+		l1:  linear(root.Sub("l1"), 2*h, h, 1),
+		l2:  linear(root.Sub("l2"), h, 1, 1),
 	}
 	opt, err := nn.DefaultAdamConfig().Build(vs, lr)
 	if err != nil {
@@ -36,15 +37,16 @@ func NewProgress(tok *Tokenizer, embed, hidden int, lr float64, dev gotch.Device
 	return p, nil
 }
 
-func (p *Progress) contrib(obs, act [][]int64) *ts.Tensor {
-	x := ts.MustCat([]*ts.Tensor{pool(p.emb, obs, p.dev), pool(p.emb, act, p.dev)}, 1)
+func (p *Progress) contrib(obs [][][]int64, act [][]int64) *ts.Tensor {
+	a := p.act.Forward(pool(p.enc.emb, act, p.dev)).MustTanh(true)
+	x := ts.MustCat([]*ts.Tensor{p.enc.encode(obs), a}, 1)
 	return p.l2.Forward(p.l1.Forward(x).MustTanh(true)).MustView([]int64{-1}, true)
 }
 
-func flatten(eps []episode) (obs, act [][]int64, owner []int64, target []float32) {
+func flatten(eps []episode) (obs [][][]int64, act [][]int64, owner []int64, target []float32) {
 	for i, e := range eps {
 		for _, s := range e.steps {
-			obs = append(obs, s.sample.Obs)
+			obs = append(obs, s.sample.Lines)
 			act = append(act, s.sample.Cands[s.act])
 			owner = append(owner, int64(i))
 		}

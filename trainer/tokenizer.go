@@ -98,6 +98,29 @@ func (t *Tokenizer) Encode(s string) []int64 {
 	return ids
 }
 
+// maxLines caps the lines of one observation the policy reads.
+const maxLines = 24
+
+// EncodeLines encodes each non-empty line of s on its own (at most
+// maxLines lines, the first ones), so a line's bigrams never straddle two
+// lines and the policy can pool each line separately.
+func (t *Tokenizer) EncodeLines(s string) [][]int64 {
+	var out [][]int64
+	for l := range strings.Lines(s) {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		out = append(out, t.Encode(l))
+		if len(out) == maxLines {
+			break
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, []int64{unkID})
+	}
+	return out
+}
+
 // Decode turns word ids back into space-separated words (bigram ids and
 // padding are skipped; unknown words read "<unk>").
 func (t *Tokenizer) Decode(ids []int64) string {

@@ -81,8 +81,8 @@ func TestPolicyShapesAndMasking(t *testing.T) {
 	locked(t, func(dev gotch.Device) {
 		tok := BuildTokenizer([]string{"go north south east west look take red key"}, 100, 64, 50)
 		p := NewPolicy(tok, PolicyConfig{Embed: 8, Hidden: 16}, dev)
-		batch := []Sample{p.sample("you see a red key", []string{"go north", "take red key", "look"}),
-			p.sample("walls everywhere", []string{"look"})}
+		batch := []Sample{p.sample("you see a red key", nil, []string{"go north", "take red key", "look"}),
+			p.sample("walls everywhere", nil, []string{"look"})}
 		lp, v := p.Forward(batch)
 		if s := lp.MustSize(); len(s) != 2 || s[0] != 2 || s[1] != 3 {
 			t.Errorf("logp shape %v", s)
@@ -109,7 +109,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	locked(t, func(dev gotch.Device) {
 		tok := BuildTokenizer([]string{"go north south east west look"}, 100, 64, 50)
 		p := NewPolicy(tok, PolicyConfig{Embed: 8, Hidden: 16}, dev)
-		batch := []Sample{p.sample("you go north", []string{"go north", "go south", "look"})}
+		batch := []Sample{p.sample("you go north", nil, []string{"go north", "go south", "look"})}
 		want, wv := p.Probs(batch)
 		dir := t.TempDir()
 		if err := p.Save(dir); err != nil {
@@ -121,7 +121,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		got, gv := q.Probs([]Sample{q.sample("you go north", []string{"go north", "go south", "look"})})
+		got, gv := q.Probs([]Sample{q.sample("you go north", nil, []string{"go north", "go south", "look"})})
 		for i := range want[0] {
 			if got[0][i] != want[0][i] {
 				t.Errorf("probs differ after load: %v vs %v", got, want)
@@ -141,7 +141,7 @@ func TestSPAContributionsSumToOutcome(t *testing.T) {
 		mk := func(acts []string, win bool) episode {
 			e := episode{success: win}
 			for _, a := range acts {
-				e.steps = append(e.steps, step{sample: Sample{Obs: tok.Encode("a"), Cands: [][]int64{tok.Encode(a)}}})
+				e.steps = append(e.steps, step{sample: Sample{Lines: [][]int64{tok.Encode("a")}, Cands: [][]int64{tok.Encode(a)}}})
 			}
 			return e
 		}
@@ -215,20 +215,54 @@ func TestInfraEpisodesExcluded(t *testing.T) {
 	}
 }
 
-func TestBCThenPPOBeatsUntrained(t *testing.T) {
-	cfg := Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 3, StepsPerIter: 256,
-		NumEnvs: 8, Seed: 1, EvalEpisodes: 12, BCEpisodes: 24}
+// TestPPOLearnsMaze: outcome-only PPO from an untrained policy, checked
+// on 50 held-out seeds. Measured on a busy 2-core machine (seed 1): 0.18
+// untrained (about what a uniform random walk gets, 0.16) to 0.46 after
+// 20 × 512 steps, in ~70 s.
+func TestPPOLearnsMaze(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for about a minute")
+	}
+	cfg := Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 20, StepsPerIter: 512,
+		NumEnvs: 8, Seed: 1, EvalEpisodes: 50,
+		Progress: func(it IterStats) {
+			t.Logf("iter %2d steps %5d episodes %2d success %.2f return %.2f entropy %.2f kl %.4f value-loss %.3f clip %.2f %.0f steps/s",
+				it.Iter, it.EnvSteps, it.Episodes, it.Success, it.Return, it.Entropy, it.ApproxKL, it.ValueLoss, it.ClipFrac, it.StepsPerSec)
+		}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, it := range rep.Iters {
-		t.Logf("iter %d steps %d success %.2f return %.2f loss %.3f %.0f steps/s", it.Iter, it.EnvSteps, it.Success, it.Return, it.Loss, it.StepsPerSec)
+	t.Logf("device %s: sampled success on held-out seeds: untrained %.2f, after PPO %.2f; %.0f steps/s",
+		rep.Device, rep.SuccessUntrained, rep.SuccessAfter, rep.StepsPerSec)
+	if rep.SuccessUntrained > 0.3 || rep.SuccessAfter < rep.SuccessUntrained+0.2 {
+		t.Fatalf("PPO did not learn: %.2f -> %.2f (want a start <= 0.30 and a gain of >= 0.20)", rep.SuccessUntrained, rep.SuccessAfter)
 	}
-	t.Logf("device %s: sampled success untrained %.2f, after BC %.2f, after PPO %.2f; %.0f steps/s",
-		rep.Device, rep.SuccessUntrained, rep.SuccessBefore, rep.SuccessAfter, rep.StepsPerSec)
-	if rep.SuccessAfter <= rep.SuccessUntrained {
-		t.Fatalf("no improvement over the untrained policy: %.2f -> %.2f", rep.SuccessUntrained, rep.SuccessAfter)
+}
+
+func TestCompareReport(t *testing.T) {
+	cc := CompareConfig{Base: Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 1, StepsPerIter: 64,
+		NumEnvs: 2, EvalEpisodes: 2, BCEpisodes: 2}, Seeds: []int64{1, 2}}
+	rep, err := Compare(context.Background(), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Arms) != 2 || rep.Arms[0].Reward != "outcome" || rep.Arms[1].Reward != "spa" || len(rep.Runs) != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, a := range rep.Arms {
+		if len(a.Success) != 2 || len(a.SuccessBefore) != 2 {
+			t.Fatalf("arm %+v", a)
+		}
+	}
+	// The same warm start for both arms of a seed.
+	for i := range 2 {
+		if rep.Arms[0].SuccessBefore[i] != rep.Arms[1].SuccessBefore[i] {
+			t.Fatalf("warm starts differ: %v vs %v", rep.Arms[0].SuccessBefore, rep.Arms[1].SuccessBefore)
+		}
+	}
+	if m, sd := meanSD([]float64{1, 0}); m != 0.5 || math.Abs(sd-math.Sqrt(0.5)) > 1e-12 {
+		t.Fatalf("meanSD %v %v", m, sd)
 	}
 }
 

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envgym/envgym/envs/text"
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/trainer"
+)
+
+// trainOptions are the flags of gym train and gym train compare.
+type trainOptions struct {
+	env, task, algo, reward string
+	iterations, steps, envs int
+	seed                    int64
+	seeds                   int
+	bc, eval                int
+	lr                      float64
+	out                     string
+	inProcess               bool
+}
+
+func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
+	f := cmd.Flags()
+	f.StringVar(&o.env, "env", "", "env id to train on, e.g. text/maze-v0 (required)")
+	f.StringVar(&o.task, "task", "easy", "task id")
+	f.StringVar(&o.algo, "algo", "ppo", "ppo or grpo")
+	f.IntVar(&o.iterations, "iterations", 12, "training iterations")
+	f.IntVar(&o.steps, "steps-per-iter", 512, "env steps per PPO iteration")
+	f.IntVar(&o.envs, "envs", 8, "parallel envs (GRPO: the group size)")
+	f.IntVar(&o.bc, "bc", 16, "oracle episodes for the behaviour-cloning warm start (0: none)")
+	f.IntVar(&o.eval, "eval", 50, "held-out episodes for the before/after evaluation")
+	f.Float64Var(&o.lr, "lr", 0, "Adam learning rate (0: the trainer's default)")
+	f.BoolVar(&o.inProcess, "in-process", false, "run the text envs in this process instead of through their plugin (faster; text/* only)")
+	if single {
+		f.StringVar(&o.reward, "reward", "outcome", "outcome, spa or spa-no-grounding")
+		f.Int64Var(&o.seed, "seed", 1, "seed for libtorch, sampling and env resets")
+		f.StringVar(&o.out, "out", "", "checkpoint directory (weights, tokenizer, config)")
+	} else {
+		f.IntVar(&o.seeds, "seeds", 3, "seeds per arm (1..N)")
+	}
+	_ = cmd.MarkFlagRequired("env")
+}
+
+// config builds the trainer config; close the returned func when done.
+func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
+	reg := gym.NewRegistry()
+	closeFn := func() {}
+	if o.inProcess {
+		if err := text.Register(reg); err != nil {
+			return trainer.Config{}, nil, fmt.Errorf("register text envs: %w", err)
+		}
+	} else {
+		host := a.openHost()
+		closeFn = func() { host.Close() }
+		if err := host.Register(reg); err != nil {
+			a.warn("%v", err)
+		}
+	}
+	if _, err := reg.Spec(o.env); err != nil {
+		closeFn()
+		return trainer.Config{}, nil, fmt.Errorf("--env: %w (envs come from the plugins in %s; see `gym list`, or --in-process for text/*)", err, a.pluginDir)
+	}
+	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: o.task, Algo: o.algo, Reward: o.reward,
+		Iterations: o.iterations, StepsPerIter: o.steps, NumEnvs: o.envs, Seed: o.seed,
+		BCEpisodes: o.bc, EvalEpisodes: o.eval, LR: o.lr, OutDir: o.out,
+		Progress: func(it trainer.IterStats) {
+			fmt.Fprintf(a.stderr, "iter %3d  steps %6d  episodes %3d  success %.2f  return %.2f  entropy %.2f  kl %.4f  value-loss %.3f  %.0f steps/s\n",
+				it.Iter, it.EnvSteps, it.Episodes, it.Success, it.Return, it.Entropy, it.ApproxKL, it.ValueLoss, it.StepsPerSec)
+		}}
+	return cfg, closeFn, nil
+}
+
+func newTrainCmd(a *app) *cobra.Command {
+	var o trainOptions
+	cmd := &cobra.Command{
+		Use:   "train --env ID",
+		Short: "Train a libtorch policy with PPO or GRPO (outcome or SPA stepwise rewards)",
+		Long: `Train trains a small candidate-scoring policy (package trainer: libtorch via
+gotch, on CUDA when libtorch reports it, else CPU) on an env: an optional
+behaviour-cloning warm start from the env's oracle, then PPO or GRPO with the
+outcome reward or SPA stepwise rewards. Progress goes to stderr, one line per
+iteration; the result (success before and after on held-out seeds) to
+stdout, as JSON with --json. --out saves a checkpoint.
+
+gym train compare runs the SPA-vs-outcome experiment: the same warm start,
+budget and seeds for both arms; it prints success and return, mean ± sd over
+the seeds.`,
+		Example: `  gym train --env text/maze-v0 --task easy --iterations 20 --bc 0 --in-process
+  gym train --env text/maze-v0 --reward spa --out runs/ckpt
+  gym train compare --env text/maze-v0 --seeds 3 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, done, err := o.config(a)
+			if err != nil {
+				return err
+			}
+			defer done()
+			rep, err := trainer.Run(cmd.Context(), cfg)
+			if err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			if a.json {
+				return a.writeJSON(rep)
+			}
+			fmt.Fprintf(a.stdout, "%s %s, %s/%s on %s: %d env steps, %.0f steps/s\n", cfg.EnvID, cfg.Task, cfg.Algo, cfg.Reward, rep.Device, rep.EnvSteps, rep.StepsPerSec)
+			fmt.Fprintf(a.stdout, "success (held-out seeds, sampled): untrained %.2f, after warm start %.2f, after training %.2f; return %.2f\n",
+				rep.SuccessUntrained, rep.SuccessBefore, rep.SuccessAfter, rep.ReturnAfter)
+			if rep.InfraEpisodes > 0 {
+				fmt.Fprintf(a.stdout, "%d episodes excluded from the loss (CRASHED/TIMEOUT/ENV_ERROR)\n", rep.InfraEpisodes)
+			}
+			return nil
+		},
+	}
+	o.flags(cmd, true)
+	cmd.AddCommand(newTrainCompareCmd(a))
+	return cmd
+}
+
+func newTrainCompareCmd(a *app) *cobra.Command {
+	var o trainOptions
+	cmd := &cobra.Command{
+		Use:   "compare --env ID",
+		Short: "Outcome-only vs SPA rewards at an equal budget and warm start, over several seeds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.seeds < 1 {
+				return fmt.Errorf("--seeds %d: want at least 1", o.seeds)
+			}
+			cfg, done, err := o.config(a)
+			if err != nil {
+				return err
+			}
+			defer done()
+			seeds := make([]int64, o.seeds)
+			for i := range seeds {
+				seeds[i] = int64(i + 1)
+			}
+			cfg.Progress = nil
+			rep, err := trainer.Compare(cmd.Context(), trainer.CompareConfig{Base: cfg, Seeds: seeds,
+				ArmDone: func(arm string, seed int64, r trainer.Report) {
+					fmt.Fprintf(a.stderr, "%-8s seed %d: success %.2f -> %.2f, return %.2f (%d steps, %.0f steps/s)\n",
+						arm, seed, r.SuccessBefore, r.SuccessAfter, r.ReturnAfter, r.EnvSteps, r.StepsPerSec)
+				}})
+			if err != nil {
+				return fmt.Errorf("train compare: %w", err)
+			}
+			if a.json {
+				return a.writeJSON(rep)
+			}
+			printCompare(a, rep)
+			return nil
+		},
+	}
+	o.flags(cmd, false)
+	return cmd
+}
+
+func printCompare(a *app, rep trainer.CompareReport) {
+	fmt.Fprintf(a.stdout, "%s %s: %d seeds, %d env steps per arm and seed, warm start %d oracle episodes, %d eval episodes\n",
+		rep.EnvID, rep.Task, len(rep.Seeds), rep.EnvSteps, rep.BCEpisodes, rep.EvalEpisodes)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REWARD\tWARM START\tSUCCESS\tRETURN\tPER SEED")
+	for _, s := range rep.Arms {
+		ws, _ := trainMean(s.SuccessBefore)
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f ± %.2f\t%.2f ± %.2f\t%v\n", s.Reward, ws, s.SuccessMean, s.SuccessSD, s.ReturnMean, s.ReturnSD, s.Success)
+	}
+	tw.Flush()
+	if len(rep.Arms) >= 2 {
+		fmt.Fprintf(a.stdout, "%s - %s: %+.1f points success\n", rep.Arms[1].Reward, rep.Arms[0].Reward, rep.DeltaPts)
+	}
+}
+
+func trainMean(xs []float64) (float64, int) {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	return s / float64(len(xs)), len(xs)
+}

@@ -1,0 +1,159 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// CompareConfig is the SPA-vs-outcome experiment: every arm trains from
+// the same behaviour-cloned warm start of each seed, with the same
+// env-step budget and hyperparameters; only Config.Reward differs.
+type CompareConfig struct {
+	Base  Config   // everything but Seed and Reward; BCEpisodes is the shared warm start
+	Seeds []int64  // default 1, 2, 3
+	Arms  []string // rewards to compare (default outcome, spa)
+	// ArmDone, when set, is called after each arm of each seed.
+	ArmDone func(arm string, seed int64, r Report)
+}
+
+// ArmSummary is one arm over the seeds.
+type ArmSummary struct {
+	Reward        string    `json:"reward"`
+	SuccessBefore []float64 `json:"success_before"` // per seed, the shared warm start
+	Success       []float64 `json:"success"`        // per seed, after training
+	Return        []float64 `json:"return"`         // per seed, mean eval return after training
+	SuccessMean   float64   `json:"success_mean"`
+	SuccessSD     float64   `json:"success_sd"`
+	ReturnMean    float64   `json:"return_mean"`
+	ReturnSD      float64   `json:"return_sd"`
+}
+
+// CompareReport is the experiment's result.
+type CompareReport struct {
+	EnvID        string       `json:"env_id"`
+	Task         string       `json:"task"`
+	Seeds        []int64      `json:"seeds"`
+	EnvSteps     int          `json:"env_steps"` // per arm and seed
+	EvalEpisodes int          `json:"eval_episodes"`
+	BCEpisodes   int          `json:"bc_episodes"`
+	Arms         []ArmSummary `json:"arms"`
+	// DeltaPts is 100·(mean success of Arms[1] - Arms[0]): SPA minus
+	// outcome with the default arms.
+	DeltaPts float64  `json:"delta_pts"`
+	Runs     []Report `json:"runs"` // arm-major, then seed
+}
+
+// Compare runs the experiment on a locked OS thread.
+func Compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
+	var rep CompareReport
+	var err error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("trainer: libtorch: %v", r)
+			}
+		}()
+		rep, err = compare(ctx, cc)
+	})
+	wg.Wait()
+	return rep, err
+}
+
+func compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
+	if len(cc.Seeds) == 0 {
+		cc.Seeds = []int64{1, 2, 3}
+	}
+	if len(cc.Arms) == 0 {
+		cc.Arms = []string{"outcome", "spa"}
+	}
+	base := cc.Base.withDefaults()
+	rep := CompareReport{EnvID: base.EnvID, Task: base.Task, Seeds: cc.Seeds,
+		EvalEpisodes: base.EvalEpisodes, BCEpisodes: base.BCEpisodes}
+	for _, arm := range cc.Arms {
+		c := base
+		c.Reward = arm
+		if err := c.validate(); err != nil {
+			return rep, err
+		}
+		rep.Arms = append(rep.Arms, ArmSummary{Reward: arm})
+	}
+	runs := make([][]Report, len(cc.Arms))
+	for _, seed := range cc.Seeds {
+		cfg := base
+		cfg.Seed = seed
+		cfg.OutDir = ""
+		w, err := prepare(ctx, cfg)
+		if err != nil {
+			return rep, fmt.Errorf("trainer: seed %d: %w", seed, err)
+		}
+		for _, e := range w.envs {
+			e.Close()
+		}
+		for a, arm := range cc.Arms {
+			c := cfg
+			c.Reward = arm
+			// The same libtorch and sampling seeds for every arm: the arms
+			// differ in the reward only.
+			if err := ts.ManualSeed(seed); err != nil {
+				return rep, fmt.Errorf("trainer: seed: %w", err)
+			}
+			pol, err := w.pol.clone()
+			if err != nil {
+				return rep, err
+			}
+			envs, err := makeEnvs(ctx, c, c.NumEnvs)
+			if err != nil {
+				return rep, err
+			}
+			r, err := learn(ctx, c, pol, envs, w.rep)
+			if err != nil {
+				return rep, fmt.Errorf("trainer: seed %d, arm %s: %w", seed, arm, err)
+			}
+			runs[a] = append(runs[a], r)
+			rep.EnvSteps = r.EnvSteps
+			s := &rep.Arms[a]
+			s.SuccessBefore = append(s.SuccessBefore, r.SuccessBefore)
+			s.Success = append(s.Success, r.SuccessAfter)
+			s.Return = append(s.Return, r.ReturnAfter)
+			if cc.ArmDone != nil {
+				cc.ArmDone(arm, seed, r)
+			}
+		}
+	}
+	for a := range rep.Arms {
+		s := &rep.Arms[a]
+		s.SuccessMean, s.SuccessSD = meanSD(s.Success)
+		s.ReturnMean, s.ReturnSD = meanSD(s.Return)
+		rep.Runs = append(rep.Runs, runs[a]...)
+	}
+	if len(rep.Arms) >= 2 {
+		rep.DeltaPts = 100 * (rep.Arms[1].SuccessMean - rep.Arms[0].SuccessMean)
+	}
+	return rep, nil
+}
+
+// meanSD is the mean and the sample standard deviation (0 for one value).
+func meanSD(xs []float64) (mean, sd float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	if len(xs) < 2 {
+		return mean, 0
+	}
+	for _, x := range xs {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(xs)-1))
+}
