@@ -2,6 +2,7 @@ package swe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,13 +33,18 @@ type Env struct {
 	load    func(ctx context.Context) ([]Task, error)
 	tasks   []Task
 
+	// closeBackend, when set, releases the backend on Close (the env
+	// made it).
+	closeBackend func() error
+
 	task    *Task
 	sb      Sandbox
 	root    *os.Root
 	undo    map[string][]string
 	done    bool
 	started bool
-	oracleI int
+	closed  bool
+	steps   int
 }
 
 var (
@@ -48,8 +54,18 @@ var (
 
 func (e *Env) Spec() gym.Spec { return e.spec }
 
+// Close ends the episode (its sandbox is removed) and releases the
+// backend; later calls fail with gym.ErrClosed. Closing twice is a no-op.
 func (e *Env) Close() error {
-	return e.endEpisode()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	err := e.endEpisode()
+	if e.closeBackend != nil {
+		err = errors.Join(err, e.closeBackend())
+	}
+	return err
 }
 
 func (e *Env) endEpisode() error {
@@ -67,6 +83,9 @@ func (e *Env) endEpisode() error {
 
 // Reset starts a fresh sandbox with the task's buggy repo.
 func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
+	if e.closed {
+		return gym.Observation{}, gym.ErrClosed
+	}
 	if e.tasks == nil {
 		tasks, err := e.load(ctx)
 		if err != nil {
@@ -117,7 +136,7 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		e.endEpisode()
 		return gym.Observation{}, err
 	}
-	e.task, e.undo, e.done, e.started, e.oracleI = t, map[string][]string{}, false, true, 0
+	e.task, e.undo, e.done, e.started, e.steps = t, map[string][]string{}, false, true, 0
 	var files []string
 	entries, _ := os.ReadDir(sb.Workspace())
 	for _, en := range entries {
@@ -170,14 +189,33 @@ func (e *Env) obs(text string) gym.Observation {
 	return gym.Observation{Text: text, ValidActions: validActions()}
 }
 
-// Step runs one tool call.
+// Step runs one tool call. The episode is truncated after Spec().MaxSteps
+// steps.
 func (e *Env) Step(ctx context.Context, s string) (gym.StepResult, error) {
+	if e.closed {
+		return gym.StepResult{}, gym.ErrClosed
+	}
 	if !e.started || e.sb == nil {
 		return gym.StepResult{}, gym.ErrNotReset
 	}
 	if e.done {
 		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
+	r, err := e.step(ctx, s)
+	if err != nil {
+		return r, err
+	}
+	e.steps++
+	if m := e.spec.MaxSteps; m > 0 && e.steps >= m && !r.Done() {
+		r.Truncated = true
+	}
+	if r.Done() {
+		e.done = true
+	}
+	return r, nil
+}
+
+func (e *Env) step(ctx context.Context, s string) (gym.StepResult, error) {
 	a, err := parseAction(s)
 	if err != nil {
 		return gym.Invalid(e.obs(""), err.Error()), nil
@@ -186,7 +224,7 @@ func (e *Env) Step(ctx context.Context, s string) (gym.StepResult, error) {
 	case "submit":
 		return e.submit(ctx)
 	case "run_tests":
-		return e.exec(ctx, e.testCmd(), 2*gradeTimeout)
+		return e.runTests(ctx)
 	case "bash":
 		cmd, _ := a.str(0)
 		return e.exec(ctx, cmd, 30*time.Second)
@@ -442,15 +480,58 @@ func (e *Env) restoreTests() error {
 	return nil
 }
 
-// OracleAction applies the gold patch with str_replace, then submits.
+// OracleAction applies the gold patch with str_replace, then submits. It
+// is a function of the workspace only (asking twice without stepping
+// gives the same action): the first gold edit whose old text is still
+// there, exactly once, is next; when none is left, submit().
 func (e *Env) OracleAction(ctx context.Context) (string, error) {
-	if e.task == nil {
+	if e.closed {
+		return "", gym.ErrClosed
+	}
+	if e.task == nil || e.root == nil {
 		return "", gym.ErrNotReset
 	}
-	if e.oracleI < len(e.task.GoldPatch) {
-		ed := e.task.GoldPatch[e.oracleI]
-		e.oracleI++
-		return fmt.Sprintf("str_replace(%q, %q, %q)", ed.Path, ed.Old, ed.New), nil
+	for _, ed := range e.task.GoldPatch {
+		p, err := cleanRel(ed.Path)
+		if err != nil {
+			continue
+		}
+		b, err := e.root.ReadFile(p)
+		if err == nil && strings.Count(string(b), ed.Old) == 1 {
+			return fmt.Sprintf("str_replace(%q, %q, %q)", ed.Path, ed.Old, ed.New), nil
+		}
 	}
 	return "submit()", nil
+}
+
+// runTests runs the task's tests and shows a summary: which tests pass
+// and fail and the failures' output, without go test's timings (so the
+// same code gives the same observation).
+func (e *Env) runTests(ctx context.Context) (gym.StepResult, error) {
+	res, err := e.sb.Exec(ctx, e.testCmd(), ExecOptions{Timeout: 2 * gradeTimeout, MaxOutput: 16 << 20})
+	if err != nil {
+		return gym.StepResult{Observation: e.obs("sandbox error: " + err.Error()), Status: gym.StatusEnvError}, nil
+	}
+	if res.TimedOut {
+		return gym.StepResult{Observation: e.obs(fmt.Sprintf("[killed: tests timed out after %v]", 2*gradeTimeout)), Status: gym.StatusTimeout}, nil
+	}
+	rep := parseGoTestJSON(res.Output)
+	var b strings.Builder
+	if rep.BuildFailed {
+		b.WriteString("BUILD FAILED\n")
+		for _, line := range strings.Split(string(res.Output), "\n") {
+			var ev struct{ Action, Output string }
+			switch {
+			case !strings.HasPrefix(line, "{"):
+				b.WriteString(line + "\n") // older go: compiler errors as plain lines
+			case json.Unmarshal([]byte(line), &ev) == nil && ev.Action == "build-output":
+				b.WriteString(ev.Output)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "%d passed, %d failed\n", len(rep.Passed), len(rep.Failed))
+	for _, t := range sortedKeys(rep.Failed) {
+		fmt.Fprintf(&b, "--- FAIL: %s\n%s", t, cleanTestOutput(rep.Output[t].String(), e.sb.Workspace()))
+	}
+	return gym.StepResult{Observation: e.obs(b.String()), Status: gym.StatusOK}, nil
 }

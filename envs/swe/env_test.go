@@ -9,29 +9,44 @@ import (
 	"github.com/envgym/envgym/gym"
 )
 
-func testEnv(t *testing.T) *Env {
+func testEnv(t *testing.T, b Backend, tasks []Task) *Env {
 	t.Helper()
-	tasks := testTasks(t, 1, 4)
-	e := &Env{spec: gym.Spec{ID: GenID}, backend: newTestBackend(t),
+	e := &Env{spec: gym.Spec{ID: GenID, MaxSteps: 100}, backend: b,
 		load: func(context.Context) ([]Task, error) { return tasks, nil }}
 	t.Cleanup(func() { e.Close() })
 	return e
 }
 
 func TestOracleSolves(t *testing.T) {
-	e := testEnv(t)
+	tasks := testTasks(t, 1, 4)
+	for _, bc := range testBackends() {
+		t.Run(bc.name, func(t *testing.T) {
+			testOracleSolves(t, testEnv(t, bc.make(t, limits{}), tasks), len(tasks))
+		})
+	}
+}
+
+// testOracleSolves plays the oracle on the first n tasks (seeds 0..n-1):
+// every one must score 1, and the OracleAction must not move on unless
+// its action is stepped.
+func testOracleSolves(t *testing.T, e *Env, n int) {
+	t.Helper()
 	ctx := context.Background()
-	for seed := range int64(4) {
+	var ready []float64
+	for seed := range int64(n) {
 		obs, err := e.Reset(ctx, gym.ResetOptions{Seed: seed})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("ready %v ms", obs.Info["ready_ms"])
+		ready = append(ready, obs.Info["ready_ms"].(float64))
 		var r gym.StepResult
 		for i := 0; i < 5 && !r.Done(); i++ {
 			a, err := e.OracleAction(ctx)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if again, _ := e.OracleAction(ctx); again != a {
+				t.Fatalf("OracleAction changed without a step: %q then %q", a, again)
 			}
 			if r, err = e.Step(ctx, a); err != nil || r.Status != gym.StatusOK {
 				t.Fatalf("step %q: %v %v %s", a, err, r.Status, r.Observation.Text)
@@ -41,10 +56,16 @@ func TestOracleSolves(t *testing.T) {
 			t.Fatalf("task %d: oracle reward %v: %s", seed, r.Reward, r.Observation.Text)
 		}
 	}
+	t.Logf("%d tasks solved; ready ms %v", n, ready)
 }
 
 func TestNoopAndCheatScoreZero(t *testing.T) {
-	e := testEnv(t)
+	for _, bc := range testBackends() {
+		t.Run(bc.name, func(t *testing.T) { testNoopAndCheat(t, testEnv(t, bc.make(t, limits{}), testTasks(t, 1, 4))) })
+	}
+}
+
+func testNoopAndCheat(t *testing.T, e *Env) {
 	ctx := context.Background()
 	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 1}); err != nil {
 		t.Fatal(err)

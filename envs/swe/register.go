@@ -14,7 +14,9 @@ import (
 //
 // Options: "seed" (generator seed, default 0), "n" (tasks, default 20),
 // "cache_dir" (default the user cache dir), "sandbox_dir" (episode dirs,
-// default the temp dir), "tasks" (custom-v0: JSONL path).
+// default the temp dir), "tasks" (custom-v0: JSONL path), "sandbox"
+// ("namespace", the default, or "docker"), "warm" (docker: containers
+// kept started for the next Reset, default 1).
 func Register(r *gym.Registry) error {
 	for _, id := range []string{GenID, CustomID} {
 		spec := gym.Spec{
@@ -39,9 +41,18 @@ func Register(r *gym.Registry) error {
 func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, error) {
 	cache, _ := os.UserCacheDir()
 	cfg := GenConfig{N: 20, CacheDir: filepath.Join(cache, "envgym", "swe")}
-	sandboxDir, tasksPath := "", ""
+	sandboxDir, tasksPath, sandbox, warm := "", "", "namespace", 1
 	for k, v := range opts {
 		switch k {
+		case "warm":
+			f, ok := v.(float64)
+			if i, isInt := v.(int); isInt {
+				f, ok = float64(i), true
+			}
+			if !ok || f < 0 {
+				return nil, fmt.Errorf("option %q: want a number >= 0, got %v", k, v)
+			}
+			warm = int(f)
 		case "seed", "n":
 			f, ok := v.(float64)
 			if i, isInt := v.(int); isInt {
@@ -55,7 +66,7 @@ func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, erro
 			} else if cfg.N = int(f); cfg.N < 1 {
 				return nil, fmt.Errorf("option %q: want a positive integer", k)
 			}
-		case "cache_dir", "sandbox_dir", "tasks":
+		case "cache_dir", "sandbox_dir", "tasks", "sandbox":
 			s, ok := v.(string)
 			if !ok {
 				return nil, fmt.Errorf("option %q: want a string, got %T", k, v)
@@ -65,22 +76,37 @@ func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, erro
 				cfg.CacheDir = s
 			case "sandbox_dir":
 				sandboxDir = s
+			case "sandbox":
+				if s != "namespace" && s != "docker" {
+					return nil, fmt.Errorf("option %q: want \"namespace\" or \"docker\", got %q", k, s)
+				}
+				sandbox = s
 			default:
 				tasksPath = s
 			}
 		default:
-			return nil, fmt.Errorf("unknown option %q for %s (accepted: seed, n, cache_dir, sandbox_dir, tasks)", k, spec.ID)
+			return nil, fmt.Errorf("unknown option %q for %s (accepted: seed, n, cache_dir, sandbox_dir, tasks, sandbox, warm)", k, spec.ID)
 		}
 	}
-	backend, err := NewNamespace(NamespaceConfig{Dir: sandboxDir, GoCache: filepath.Join(cfg.CacheDir, "gocache")})
-	if err != nil {
-		return nil, err
+	if spec.ID == CustomID && tasksPath == "" {
+		return nil, fmt.Errorf("%s needs option \"tasks\" (a JSONL file)", spec.ID)
 	}
-	e := &Env{spec: spec, backend: backend}
+	e := &Env{spec: spec}
+	gocache := filepath.Join(cfg.CacheDir, "gocache")
+	if sandbox == "docker" {
+		d, err := NewDocker(ctx, DockerConfig{Dir: sandboxDir, GoCache: gocache, Warm: warm})
+		if err != nil {
+			return nil, err
+		}
+		e.backend, e.closeBackend = d, d.Close
+	} else {
+		backend, err := NewNamespace(NamespaceConfig{Dir: sandboxDir, GoCache: gocache})
+		if err != nil {
+			return nil, err
+		}
+		e.backend = backend
+	}
 	if spec.ID == CustomID {
-		if tasksPath == "" {
-			return nil, fmt.Errorf("%s needs option \"tasks\" (a JSONL file)", spec.ID)
-		}
 		e.load = func(context.Context) ([]Task, error) { return LoadTaskFile(tasksPath) }
 	} else {
 		e.load = func(ctx context.Context) ([]Task, error) { return Generate(ctx, cfg) }

@@ -1,0 +1,494 @@
+package swe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// Container labels: every SWE sandbox container carries labelSandbox, and
+// labelOwner names the process that made it (host/pid/start time), so a
+// later process can tell leftovers of a dead one from live sandboxes of a
+// neighbour and remove only the former.
+const (
+	labelSandbox = "envgym.swe"
+	labelOwner   = "envgym.swe.owner"
+)
+
+// DockerConfig configures the Docker backend. The Docker daemon must run
+// on this host: the workspace is a host directory bind-mounted into the
+// container.
+type DockerConfig struct {
+	// Image is the sandbox image; default the base image EnsureBaseImage
+	// builds from GoRoot and host tools (no registry is used).
+	Image string
+	// Dir holds the per-episode workspaces; default os.TempDir().
+	Dir string
+	// GoCache is a Go build cache shared by all episodes, mounted at
+	// /gocache; default Dir/envgym-swe-gocache (the namespace backend's,
+	// so both backends share one warm cache).
+	GoCache  string
+	GoRoot   string  // toolchain put in the base image; default /usr/local/go
+	MemoryMB int     // memory limit, swap included; default 2048
+	MaxPids  int     // pids limit; default 512
+	CPUs     float64 // CPU quota in cores; default 2
+	TmpMB    int     // size of the /tmp tmpfs; default 1024
+	// Warm is how many started containers wait for the next Start, so
+	// Reset does not pay the container start; default 0.
+	Warm int
+}
+
+// Docker runs each sandbox in its own container: no network, memory,
+// pids and CPU limits, read-only root with the workspace, the build cache
+// and a /tmp tmpfs writable, all capabilities dropped, no new privileges,
+// commands as nobody (65534) while the container's init runs as another
+// unprivileged user (65533) that nobody cannot signal. Containers are
+// labelled, removed on Close, and removed by the next backend made on
+// this host when their owner process died; they also end themselves
+// (and are auto-removed) after a day.
+type Docker struct {
+	cfg   DockerConfig
+	cli   *client.Client
+	owner string
+
+	mu     sync.Mutex
+	pool   []*dockerSandbox
+	refill int // refills in flight
+	closed bool
+	wg     sync.WaitGroup
+	stop   context.CancelFunc
+	bg     context.Context
+}
+
+// NewDocker connects to the Docker daemon (DOCKER_HOST or the default
+// socket), removes leftover sandboxes of dead processes, and makes sure
+// the base image exists. An unreachable daemon is an error wrapping
+// ErrSandbox that says so.
+func NewDocker(ctx context.Context, cfg DockerConfig) (*Docker, error) {
+	if cfg.Dir == "" {
+		cfg.Dir = os.TempDir()
+	}
+	if cfg.GoCache == "" {
+		cfg.GoCache = filepath.Join(cfg.Dir, "envgym-swe-gocache")
+	}
+	if cfg.GoRoot == "" {
+		cfg.GoRoot = "/usr/local/go"
+	}
+	if cfg.MemoryMB <= 0 {
+		cfg.MemoryMB = 2048
+	}
+	if cfg.MaxPids <= 0 {
+		cfg.MaxPids = 512
+	}
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = 2
+	}
+	if cfg.TmpMB <= 0 {
+		cfg.TmpMB = 1024
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("%w: docker client: %w", ErrSandbox, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = cli.Ping(pctx)
+	cancel()
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("%w: Docker is unreachable at %s (is dockerd running? scripts/setup.sh starts it): %w", ErrSandbox, cli.DaemonHost(), err)
+	}
+	d := &Docker{cfg: cfg, cli: cli, owner: ownerID()}
+	fail := func(err error) (*Docker, error) {
+		cli.Close()
+		return nil, err
+	}
+	if err := d.Sweep(ctx); err != nil {
+		return fail(err)
+	}
+	if d.cfg.Image == "" {
+		if d.cfg.Image, err = EnsureBaseImage(ctx, cli, cfg.GoRoot); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.MkdirAll(cfg.GoCache, 0o755); err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrSandbox, err))
+	}
+	if err := os.Chown(cfg.GoCache, sandboxUID, sandboxUID); err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrSandbox, err))
+	}
+	d.bg, d.stop = context.WithCancel(context.WithoutCancel(ctx))
+	d.fill()
+	return d, nil
+}
+
+// Name implements Backend.
+func (d *Docker) Name() string { return "docker" }
+
+// Image is the image sandboxes run.
+func (d *Docker) Image() string { return d.cfg.Image }
+
+// Owner is the owner label value of this backend's containers.
+func (d *Docker) Owner() string { return d.owner }
+
+// ownerID names this process: host, pid and the pid's start time (so a
+// reused pid is not taken for the old owner).
+func ownerID() string {
+	host, _ := os.Hostname()
+	pid := os.Getpid()
+	return fmt.Sprintf("%s/%d/%s", host, pid, procStart(pid))
+}
+
+// procStart is field 22 of /proc/pid/stat (start time in ticks), "" when
+// the process does not exist.
+func procStart(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+// Sweep removes SWE sandbox containers whose owner process on this host
+// is gone (a crashed plugin's leftovers). Live neighbours' containers and
+// other hosts' are left alone.
+func (d *Docker) Sweep(ctx context.Context) error {
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelSandbox))})
+	if err != nil {
+		return fmt.Errorf("%w: list containers: %w", ErrSandbox, err)
+	}
+	host, _ := os.Hostname()
+	var errs []error
+	for _, c := range list {
+		parts := strings.Split(c.Labels[labelOwner], "/")
+		if len(parts) != 3 || parts[0] != host {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[1])
+		if err == nil && procStart(pid) == parts[2] {
+			continue // its owner lives
+		}
+		if err := d.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: remove leftover sandboxes: %w", ErrSandbox, err)
+	}
+	return nil
+}
+
+// Close removes the warm containers and closes the client. Sandboxes
+// already handed out stay usable until their own Close.
+func (d *Docker) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	pool := d.pool
+	d.pool = nil
+	d.mu.Unlock()
+	d.stop()
+	d.wg.Wait()
+	var errs []error
+	for _, s := range pool {
+		errs = append(errs, s.Close())
+	}
+	// Refills that finished after the first look.
+	d.mu.Lock()
+	pool, d.pool = d.pool, nil
+	d.mu.Unlock()
+	for _, s := range pool {
+		errs = append(errs, s.Close())
+	}
+	d.cli.Close()
+	return errors.Join(errs...)
+}
+
+// fill starts refills until the pool plus refills in flight reach Warm.
+func (d *Docker) fill() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for !d.closed && len(d.pool)+d.refill < d.cfg.Warm {
+		d.refill++
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			s, err := d.start(d.bg)
+			d.mu.Lock()
+			d.refill--
+			if err != nil || d.closed {
+				d.mu.Unlock()
+				if s != nil {
+					s.Close()
+				}
+				return
+			}
+			d.pool = append(d.pool, s)
+			d.mu.Unlock()
+		}()
+	}
+}
+
+// Start implements Backend: a warm container when one waits, else a new one.
+func (d *Docker) Start(ctx context.Context) (Sandbox, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("%w: docker backend closed", ErrSandbox)
+	}
+	var s *dockerSandbox
+	if n := len(d.pool); n > 0 {
+		s, d.pool = d.pool[0], d.pool[1:]
+	}
+	d.mu.Unlock()
+	defer d.fill()
+	if s != nil {
+		return s, nil
+	}
+	s, err := d.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (d *Docker) start(ctx context.Context) (*dockerSandbox, error) {
+	dir, err := os.MkdirTemp(d.cfg.Dir, "envgym-swe-docker-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	s := &dockerSandbox{d: d, dir: dir}
+	if err := os.Chmod(dir, 0o755); err == nil {
+		if err = os.Mkdir(s.Workspace(), 0o755); err == nil {
+			err = os.Chown(s.Workspace(), sandboxUID, sandboxUID)
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	}
+	if err := s.create(ctx); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+type dockerSandbox struct {
+	d      *Docker
+	dir    string
+	id     string
+	closed bool
+}
+
+func (s *dockerSandbox) Workspace() string { return filepath.Join(s.dir, "ws") }
+
+// create makes and starts the container (again, after a kill).
+func (s *dockerSandbox) create(ctx context.Context) error {
+	c := s.d.cfg
+	pids := int64(c.MaxPids)
+	yes := true
+	resp, err := s.d.cli.ContainerCreate(ctx, &container.Config{
+		Image: c.Image,
+		// The init (docker-init, reaping orphans) and this sleep run as
+		// 65533, out of reach of commands run as 65534.
+		User:       "65533:65533",
+		Cmd:        []string{"sleep", "86400"},
+		WorkingDir: "/work",
+		Hostname:   "sandbox",
+		Labels:     map[string]string{labelSandbox: "sandbox", labelOwner: s.d.owner},
+	}, &container.HostConfig{
+		NetworkMode:    "none",
+		AutoRemove:     true,
+		ReadonlyRootfs: true,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		Init:           &yes,
+		IpcMode:        "private",
+		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", c.TmpMB)},
+		Mounts: []mount.Mount{
+			{Type: mount.TypeBind, Source: s.Workspace(), Target: "/work"},
+			{Type: mount.TypeBind, Source: c.GoCache, Target: "/gocache"},
+		},
+		Resources: container.Resources{
+			Memory:     int64(c.MemoryMB) << 20,
+			MemorySwap: int64(c.MemoryMB) << 20,
+			PidsLimit:  &pids,
+			NanoCPUs:   int64(c.CPUs * 1e9),
+		},
+	}, nil, nil, "")
+	if err != nil {
+		return fmt.Errorf("%w: create container: %w", ErrSandbox, err)
+	}
+	s.id = resp.ID
+	if err := s.d.cli.ContainerStart(ctx, s.id, container.StartOptions{}); err != nil {
+		s.remove()
+		return fmt.Errorf("%w: start container: %w", ErrSandbox, err)
+	}
+	return nil
+}
+
+func (s *dockerSandbox) remove() error {
+	if s.id == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := s.d.cli.ContainerRemove(ctx, s.id, container.RemoveOptions{Force: true})
+	s.id = ""
+	if err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
+		return fmt.Errorf("swe: remove container: %w", err)
+	}
+	return nil
+}
+
+// dockerWrapper runs the command, then kills whatever it left running,
+// so background processes never outlive their command, as in the
+// namespace backend. kill -1 reaches every process of its uid but itself
+// (the container's init runs as another uid). One pass is enough: the
+// kernel walks the process list under the lock fork needs, and a
+// process with a pending SIGKILL cannot fork. (It cannot be looped "until
+// nothing is left": kill -1 succeeds while processes it may not signal
+// exist.)
+const dockerWrapper = `/bin/sh -c "$1"
+rc=$?
+kill -9 -1 2>/dev/null
+kill -9 -1 2>/dev/null
+exit $rc
+`
+
+var dockerEnv = []string{
+	"PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
+	"HOME=/tmp", "TMPDIR=/tmp", "GOCACHE=/gocache", "GOPATH=/tmp/gopath", "GOROOT=/usr/local/go",
+	"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOTELEMETRY=off", "CGO_ENABLED=0",
+	"LANG=C.UTF-8",
+}
+
+// Exec implements Sandbox with docker exec, as nobody, in /work.
+func (s *dockerSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) (ExecResult, error) {
+	if s.closed {
+		return ExecResult{}, fmt.Errorf("%w: sandbox closed", ErrSandbox)
+	}
+	opts = opts.withDefaults()
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	ex, err := s.d.cli.ContainerExecCreate(tctx, s.id, container.ExecOptions{
+		User: "65534:65534", AttachStdout: true, AttachStderr: true, WorkingDir: "/work",
+		Env: dockerEnv, Cmd: []string{"/bin/sh", "-c", dockerWrapper, "sh", cmdline},
+	})
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("%w: exec create: %w", ErrSandbox, err)
+	}
+	hj, err := s.d.cli.ContainerExecAttach(tctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("%w: exec attach: %w", ErrSandbox, err)
+	}
+	out := &capWriter{max: opts.MaxOutput}
+	copied := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(out, out, hj.Reader)
+		copied <- err
+	}()
+	timedOut := false
+	select {
+	case <-copied:
+	case <-tctx.Done():
+		timedOut = true
+		kerr := s.killAll()
+		hj.Close()
+		<-copied
+		if kerr != nil {
+			return ExecResult{}, kerr
+		}
+	}
+	hj.Close()
+	res := ExecResult{Output: out.buf.Bytes(), Truncated: out.truncated, TimedOut: timedOut, ExitCode: -1}
+	if !timedOut {
+		ictx, icancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer icancel()
+		for {
+			insp, err := s.d.cli.ContainerExecInspect(ictx, ex.ID)
+			if err != nil {
+				return res, fmt.Errorf("%w: exec inspect: %w", ErrSandbox, err)
+			}
+			if !insp.Running {
+				res.ExitCode = insp.ExitCode
+				break
+			}
+			select {
+			case <-ictx.Done():
+				return res, fmt.Errorf("%w: exec still running after its output ended", ErrSandbox)
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// killAll ends every process of the sandbox user, from inside; when that
+// cannot start (a fork bomb holds every pid), the container is replaced
+// by a fresh one on the same workspace.
+func (s *dockerSandbox) killAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ex, err := s.d.cli.ContainerExecCreate(ctx, s.id, container.ExecOptions{
+		User: "65534:65534", AttachStdout: true, AttachStderr: true,
+		Cmd: []string{"/bin/sh", "-c", "kill -9 -1; kill -9 -1; echo done"},
+	})
+	if err == nil {
+		h, aerr := s.d.cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+		if err = aerr; err == nil {
+			w := &capWriter{max: 64}
+			stdcopy.StdCopy(w, w, h.Reader)
+			h.Close()
+			if !strings.Contains(w.buf.String(), "done") {
+				err = errors.New("kill did not finish")
+			}
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if rerr := s.remove(); rerr != nil {
+		return fmt.Errorf("%w: replace container: %w", ErrSandbox, rerr)
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	return s.create(cctx)
+}
+
+// Close removes the container and the workspace.
+func (s *dockerSandbox) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.remove()
+	if rerr := os.RemoveAll(s.dir); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("swe: remove sandbox dir: %w", rerr))
+	}
+	return err
+}
