@@ -69,6 +69,9 @@ func copyDir(src, dst string) error {
 		if d.IsDir() && d.Name() == "__pycache__" {
 			return filepath.SkipDir
 		}
+		if d.Type()&os.ModeSymlink != 0 {
+			return nil // the examples' envgym link: vendor copies the package itself
+		}
 		rel, _ := filepath.Rel(src, path)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
