@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 export GOFLAGS ?= -mod=mod
 
-.PHONY: setup build demo test vet bench
+.PHONY: setup build demo test vet bench fuzz
 
 setup:
 	bash scripts/setup.sh
@@ -23,3 +23,8 @@ test: setup vet
 
 bench: setup
 	bin/gym bench plugin
+
+# Fuzz every env action parser and the serve API, FUZZTIME (default 10s)
+# each; too long for `make test`, whose `go test` runs the seed corpora.
+fuzz:
+	bash scripts/fuzz.sh
