@@ -18,7 +18,9 @@ func testEnv(t *testing.T, b Backend, tasks []Task) *Env {
 }
 
 func TestOracleSolves(t *testing.T) {
-	tasks := testTasks(t, 1, 4)
+	// Two tasks per backend keep the suite quick; Bench plays 50
+	// (see README.md).
+	tasks := testTasks(t, 1, 4)[:2]
 	for _, bc := range testBackends() {
 		t.Run(bc.name, func(t *testing.T) {
 			testOracleSolves(t, testEnv(t, bc.make(t, limits{}), tasks), len(tasks))
@@ -96,5 +98,17 @@ func TestLoadTasksErrors(t *testing.T) {
 	_, err := LoadTaskFile(p)
 	if err == nil || err.Error() != "swe: tasks line 2: field FAIL_TO_PASS: must list at least one test id" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestBench(t *testing.T) {
+	res, err := Bench(context.Background(), BenchConfig{Starts: 1, Resets: 2, Execs: 2, Dir: sandboxTestDir(t),
+		CacheDir: filepath.Join(os.TempDir(), "envgym-swe-test-tasks"), Packages: testPackages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.StartP50MSDocker <= 0 || res.ExecP50MSNS <= 0 || res.ReadyP50MSDocker <= 0 || res.ReadyP50MSNS <= 0 {
+		t.Fatalf("missing figures: %+v", res)
 	}
 }

@@ -10,13 +10,15 @@ import (
 	"time"
 )
 
+// testPackages are small GOROOT packages with quick tests.
+var testPackages = []string{"container/list", "container/ring", "path", "encoding/hex"}
+
 // testTasks generates (or loads from the shared cache) a few tasks.
 func testTasks(t *testing.T, seed int64, n int) []Task {
 	t.Helper()
 	cache := filepath.Join(os.TempDir(), "envgym-swe-test-tasks")
 	start := time.Now()
-	tasks, err := Generate(context.Background(), GenConfig{Seed: seed, N: n, CacheDir: cache,
-		Packages: []string{"container/list", "container/ring", "path", "encoding/hex"}})
+	tasks, err := Generate(context.Background(), GenConfig{Seed: seed, N: n, CacheDir: cache, Packages: testPackages})
 	if err != nil {
 		t.Fatal(err)
 	}
