@@ -118,7 +118,8 @@ type Report struct {
 	Samples    int `json:"leak_samples"`
 	// Leak slopes per 100 resets (least squares; plugin figures are
 	// fitted within each plugin process).
-	RSSSlope            float64 `json:"rss_slope_kib_per_100_resets"`
+	RSSSlope            float64 `json:"rss_slope_kib_per_100_resets"` // VmRSS summed over the tree
+	PSSSlope            float64 `json:"pss_slope_kib_per_100_resets"` // shared pages counted once
 	ThreadsSlope        float64 `json:"threads_slope_per_100_resets"`
 	OpenFilesSlope      float64 `json:"open_files_slope_per_100_resets"`
 	ChildrenSlope       float64 `json:"children_slope_per_100_resets"`
@@ -126,6 +127,7 @@ type Report struct {
 	HostOpenFilesSlope  float64 `json:"host_open_files_slope_per_100_resets"`
 	HostRSSSlope        float64 `json:"host_rss_slope_kib_per_100_resets"`
 	PluginRSSKiB        int64   `json:"plugin_rss_kib"` // at the last sample
+	PluginPSSKiB        int64   `json:"plugin_pss_kib"`
 	PluginChildren      int64   `json:"plugin_children"`
 
 	Trajectory string   `json:"trajectory"`

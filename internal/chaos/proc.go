@@ -116,7 +116,7 @@ func stopped(pid int) bool {
 	return true
 }
 
-// statusKiB reads a "kB" line (VmRSS) of /proc/PID/status.
+// statusField reads a number (VmRSS in kB, Threads) of /proc/PID/status.
 func statusField(pid int, name string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -139,9 +139,26 @@ func countFDs(pid int) int64 {
 	return int64(len(ents))
 }
 
-// usage is what one process tree holds.
+// pssKiB reads the proportional set size of pid (shared pages divided
+// among their users), or 0 where smaps_rollup is missing.
+func pssKiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// usage is what one process tree holds. RSS sums count pages shared
+// between the processes (a browser's) once per process; PSS does not.
 type usage struct {
-	rssKiB, threads, fds, children int64
+	rssKiB, pssKiB, threads, fds, children int64
 }
 
 // treeUsage sums RSS, threads and open files over root and its
@@ -158,6 +175,7 @@ func treeUsage(root int) usage {
 	u := usage{children: int64(len(desc))}
 	for _, pid := range pids {
 		u.rssKiB += statusField(pid, "VmRSS")
+		u.pssKiB += pssKiB(pid)
 		u.threads += statusField(pid, "Threads")
 		u.fds += countFDs(pid)
 	}

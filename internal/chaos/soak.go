@@ -96,7 +96,7 @@ func (r *runner) fit(samples []sample) {
 		return
 	}
 	last := samples[len(samples)-1]
-	r.rep.PluginRSSKiB, r.rep.PluginChildren = last.plugin.rssKiB, last.plugin.children
+	r.rep.PluginRSSKiB, r.rep.PluginPSSKiB, r.rep.PluginChildren = last.plugin.rssKiB, last.plugin.pssKiB, last.plugin.children
 	x := make([]float64, len(samples))
 	groups := make([]int, len(samples))
 	for i, s := range samples {
@@ -111,6 +111,7 @@ func (r *runner) fit(samples []sample) {
 	}
 	per100 := func(y []float64, g []int) float64 { return round2(100 * slope(x, y, g)) }
 	r.rep.RSSSlope = per100(col(func(s sample) int64 { return s.plugin.rssKiB }), groups)
+	r.rep.PSSSlope = per100(col(func(s sample) int64 { return s.plugin.pssKiB }), groups)
 	r.rep.ThreadsSlope = per100(col(func(s sample) int64 { return s.plugin.threads }), groups)
 	r.rep.OpenFilesSlope = per100(col(func(s sample) int64 { return s.plugin.fds }), groups)
 	r.rep.ChildrenSlope = per100(col(func(s sample) int64 { return s.plugin.children }), groups)
