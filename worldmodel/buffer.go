@@ -1,11 +1,12 @@
 package worldmodel
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 
 	"github.com/envgym/envgym/gym"
@@ -101,6 +102,9 @@ func (b *Buffer) Nearest(obs, action string, k int, skipEpisode string) []Neighb
 }
 
 func (b *Buffer) nearest(of, af sparse, act string, k int, skipEpisode string) []Neighbour {
+	if k <= 0 {
+		return nil
+	}
 	pool := b.byAction[act]
 	n := 0
 	for _, i := range pool {
@@ -108,27 +112,56 @@ func (b *Buffer) nearest(of, af sparse, act string, k int, skipEpisode string) [
 			n++
 		}
 	}
-	if n < k {
+	all := n < k
+	if all {
 		pool = nil
-		for i := range b.Steps {
-			pool = append(pool, i)
-		}
 	}
-	out := make([]Neighbour, 0, len(pool))
-	for _, i := range pool {
+	// Dense queries: a buffer vector's dot is then one lookup per entry.
+	var qo, qa [dim]float32
+	for j, i := range of.idx {
+		qo[i] = of.val[j]
+	}
+	for j, i := range af.idx {
+		qa[i] = af.val[j]
+	}
+	// Top k by score, then by index (pools are in index order, so the
+	// first of equal scores is kept).
+	out := make([]Neighbour, 0, k+1)
+	consider := func(i int) {
 		if skipEpisode != "" && b.Steps[i].EpisodeID == skipEpisode {
-			continue
+			return
 		}
-		out = append(out, Neighbour{Index: i, Score: float64(dot(of, b.obsF[i]) + 2*dot(af, b.actF[i]))})
+		var so, sa float32
+		o, a := b.obsF[i], b.actF[i]
+		for j, x := range o.idx {
+			so += qo[x] * o.val[j]
+		}
+		for j, x := range a.idx {
+			sa += qa[x] * a.val[j]
+		}
+		sc := float64(so + 2*sa)
+		if len(out) == k && sc <= out[k-1].Score {
+			return
+		}
+		p := len(out)
+		for p > 0 && out[p-1].Score < sc {
+			p--
+		}
+		out = append(out, Neighbour{})
+		copy(out[p+1:], out[p:])
+		out[p] = Neighbour{Index: i, Score: sc}
+		if len(out) > k {
+			out = out[:k]
+		}
 	}
-	sort.SliceStable(out, func(x, y int) bool {
-		if out[x].Score != out[y].Score {
-			return out[x].Score > out[y].Score
+	if all {
+		for i := range b.Steps {
+			consider(i)
 		}
-		return out[x].Index < out[y].Index
-	})
-	if len(out) > k {
-		out = out[:k]
+	} else {
+		for _, i := range pool {
+			consider(i)
+		}
 	}
 	return out
 }
@@ -211,4 +244,18 @@ func pickAction(ctx context.Context, rng *rand.Rand, obs gym.Observation, or gym
 		}
 	}
 	return obs.ValidActions[rng.IntN(len(obs.ValidActions))]
+}
+
+// WriteSteps writes steps as trajectory step lines (JSONL), the format
+// LoadBuffer and trajectory.ReadSteps read.
+func WriteSteps(path string, steps []trajectory.Step) error {
+	return writeFile(path, func(w *bufio.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, s := range steps {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

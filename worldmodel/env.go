@@ -284,12 +284,13 @@ func (e *Env) dream(action string) gym.StepResult {
 	}
 	p := e.m.Predict(cur.Text, cur.ValidActions, action)
 	wm := predictionInfo(p)
-	listed := slices.ContainsFunc(cur.ValidActions, func(v string) bool { return normAction(v) == normAction(action) })
+	na := normAction(action)
+	listed := slices.ContainsFunc(cur.ValidActions, func(v string) bool { return normAction(v) == na })
 	status := p.Status
 	switch {
 	case listed:
 		status = gym.StatusOK // the state's own list is trusted over the head
-	case len(cur.ValidActions) > 0 && status == gym.StatusOK && !resembles(action, cur.ValidActions):
+	case len(cur.ValidActions) > 0 && status == gym.StatusOK && !e.m.resembles(action, cur.ValidActions):
 		status = gym.StatusInvalidAction // unlike anything that applies here
 		wm["overridden"] = "unlisted action unlike any valid action"
 	case status.Infra():
@@ -313,10 +314,11 @@ func (e *Env) dream(action string) gym.StepResult {
 
 // resembles reports whether action is close to one of valid (cosine of
 // hashed words ≥ 0.5), e.g. "go  North" or "north" for "go north".
-func resembles(action string, valid []string) bool {
-	a := featurize("a", action)
+func (m *Model) resembles(action string, valid []string) bool {
+	in := m.inference()
+	a := in.feat("a", action)
 	for _, v := range valid {
-		if dot(a, featurize("a", v)) >= 0.5 {
+		if dot(a, in.feat("a", v)) >= 0.5 {
 			return true
 		}
 	}

@@ -45,8 +45,16 @@ type Report struct {
 	ConfWrong      float64        `json:"mean_conf_wrong"`
 	Sources        map[string]int `json:"sources"`
 	DreamStepsPerS float64        `json:"dream_steps_per_s"`
-	RealStepsPerS  float64        `json:"real_steps_per_s,omitempty"`
-	Speedup        float64        `json:"speedup,omitempty"`
+	RealStepsPerS  float64        `json:"real_steps_per_s"` // 0: the real env was not available
+	// Speedup is dream ÷ real steps/s, both measured in this run (0 when
+	// the real env was not measured).
+	Speedup float64 `json:"speedup"`
+	// DreamHitRate is the share of dream steps of the timing run served
+	// by the prediction memo (it starts empty); DreamUncachedStepsPerS is
+	// the dream's speed with the memo off: every step predicted afresh.
+	DreamHitRate           float64 `json:"dream_memo_hit_rate"`
+	DreamUncachedStepsPerS float64 `json:"dream_uncached_steps_per_s"`
+	SpeedupUncached        float64 `json:"speedup_uncached"`
 }
 
 // JSON is the report, indented.
@@ -161,15 +169,26 @@ func Fidelity(ctx context.Context, m *Model, heldOut []trajectory.Step, o Fideli
 		o.SpeedSteps = 500
 	}
 	dream := newEnv(m, nil, modeDream, 0)
+	in := m.inference()
+	in.noMemo.Store(true)
 	var err error
+	rep.DreamUncachedStepsPerS, err = stepsPerSecond(ctx, dream, o.Task, o.SpeedSteps)
+	in.noMemo.Store(false)
+	if err != nil {
+		return rep, err
+	}
+	m.ResetCache()
 	if rep.DreamStepsPerS, err = stepsPerSecond(ctx, dream, o.Task, o.SpeedSteps); err != nil {
 		return rep, err
 	}
+	hits, misses := m.CacheStats()
+	rep.DreamHitRate = float64(hits) / float64(max(hits+misses, 1))
 	if o.Real != nil {
 		if rep.RealStepsPerS, err = stepsPerSecond(ctx, o.Real, o.Task, o.SpeedSteps); err != nil {
 			return rep, err
 		}
 		rep.Speedup = rep.DreamStepsPerS / rep.RealStepsPerS
+		rep.SpeedupUncached = rep.DreamUncachedStepsPerS / rep.RealStepsPerS
 	}
 	return rep, nil
 }

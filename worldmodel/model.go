@@ -8,7 +8,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
@@ -52,6 +55,9 @@ type Model struct {
 	Meta Meta
 	Buf  *Buffer
 	w    weights
+
+	once sync.Once
+	inf  *inference
 }
 
 // Confidence is how sure a Prediction is, each in [0, 1].
@@ -80,20 +86,25 @@ type cand struct {
 	text   string
 	valid  []string
 	source string
+	step   int // the buffer transition whose next observation this is, or -1
 }
 
 // candidates builds the next-observation candidates of (obs, action):
-// the neighbours' real next observations, analogical edits of obs, and obs
-// itself.
+// analogical edits of obs after the nearest transitions, their real next
+// observations, and obs itself.
 func (b *Buffer) candidates(obs string, valid []string, of, af sparse, action string, skipEpisode string) ([]cand, float64) {
 	nbs := b.nearest(of, af, normAction(action), neighbours, skipEpisode)
 	out := make([]cand, 0, maxCands)
-	seen := map[string]bool{}
 	add := func(c cand) {
-		if !seen[c.text] && len(out) < maxCands {
-			seen[c.text] = true
-			out = append(out, c)
+		if len(out) >= maxCands {
+			return
 		}
+		for _, o := range out {
+			if o.text == c.text {
+				return
+			}
+		}
+		out = append(out, c)
 	}
 	for _, n := range nbs {
 		s := b.Steps[n.Index]
@@ -102,13 +113,17 @@ func (b *Buffer) candidates(obs string, valid []string, of, af sparse, action st
 		if !ok {
 			v = b.valid[s.NextObs]
 		}
-		add(cand{text: e, valid: v, source: "edit"})
+		c := cand{text: e, valid: v, source: "edit", step: -1}
+		if e == s.NextObs {
+			c.step = n.Index
+		}
+		add(c)
 	}
 	for _, n := range nbs {
 		s := b.Steps[n.Index]
-		add(cand{text: s.NextObs, valid: b.valid[s.NextObs], source: "retrieved"})
+		add(cand{text: s.NextObs, valid: b.valid[s.NextObs], source: "retrieved", step: n.Index})
 	}
-	add(cand{text: obs, valid: valid, source: "copy"})
+	add(cand{text: obs, valid: valid, source: "copy", step: -1})
 	top := 0.0
 	if len(nbs) > 0 {
 		top = nbs[0].Score
@@ -131,32 +146,6 @@ func concat(a, b sparse) sparse {
 func transInput(of, af sparse) sparse { return concat(of, af) }
 
 func candInput(cf, of sparse) sparse { return concat(cf, sub(cf, of)) }
-
-// mlp computes W2·tanh(W1·x + b1) + b2 for sparse x; it returns the hidden
-// layer and the L2-normalised output.
-func mlp(x sparse, w1, b1, w2, b2 []float32) (h, z []float32) {
-	nh, ne := len(b1), len(b2)
-	h = make([]float32, nh)
-	for j := range nh {
-		row := w1[j*inDim : (j+1)*inDim]
-		s := b1[j]
-		for k, i := range x.idx {
-			s += row[i] * x.val[k]
-		}
-		h[j] = float32(math.Tanh(float64(s)))
-	}
-	z = linear(h, w2, b2)
-	var n float64
-	for _, v := range z {
-		n += float64(v) * float64(v)
-	}
-	n = math.Max(math.Sqrt(n), 1e-6)
-	for i := range z {
-		z[i] /= float32(n)
-	}
-	_ = ne
-	return h, z
-}
 
 func linear(h, w, b []float32) []float32 {
 	out := make([]float32, len(b))
@@ -200,18 +189,57 @@ func argmax(p []float64) int {
 }
 
 // Predict guesses what action does in the state observed as obs (whose
-// valid actions are valid, when known).
+// valid actions are valid, when known). Predictions are memoised per
+// (obs, valid actions, action): the model is deterministic.
 func (m *Model) Predict(obs string, valid []string, action string) Prediction {
-	return m.predict(obs, valid, action, "")
+	in := m.inference()
+	if in.noMemo.Load() {
+		return m.predict(obs, valid, action, "")
+	}
+	key := predKey(obs, valid, action)
+	if p, ok := in.preds.get(key); ok {
+		in.hits.Add(1)
+		p.ValidActions = slices.Clone(p.ValidActions)
+		return p
+	}
+	in.misses.Add(1)
+	p := m.predict(obs, valid, action, "")
+	in.preds.put(key, p)
+	p.ValidActions = slices.Clone(p.ValidActions)
+	return p
+}
+
+func predKey(obs string, valid []string, action string) string {
+	var b strings.Builder
+	b.Grow(len(obs) + len(action) + 16*len(valid) + 2)
+	b.WriteString(action)
+	b.WriteByte(0)
+	b.WriteString(obs)
+	for _, v := range valid {
+		b.WriteByte(1)
+		b.WriteString(v)
+	}
+	return b.String()
 }
 
 func (m *Model) predict(obs string, valid []string, action, skipEpisode string) Prediction {
-	of, af := featurize("o", obs), featurize("a", action)
+	in := m.inference()
+	of, af := in.feat("o", obs), in.feat("a", action)
 	cands, top := m.Buf.candidates(obs, valid, of, af, action, skipEpisode)
-	h, zf := mlp(transInput(of, af), m.w.F1, m.w.Fb1, m.w.F2, m.w.Fb2)
+	h, zf := in.encodeTransition(m, of, af)
+	cb := in.obsDelta(of) // the −φ(obs) part of every candidate's first layer
 	scores := make([]float64, len(cands))
 	for i, c := range cands {
-		_, zg := mlp(candInput(featurize("o", c.text), of), m.w.G1, m.w.Gb1, m.w.G2, m.w.Gb2)
+		var pre []float32
+		switch {
+		case c.step >= 0:
+			pre = in.candPre[c.step]
+		case c.source == "copy":
+			pre = in.preA(of)
+		default:
+			pre = in.textPre(c.text)
+		}
+		zg := in.encodeCandidate(m, pre, cb)
 		var s float32
 		for j := range zf {
 			s += zf[j] * zg[j]
@@ -310,15 +338,7 @@ func (m *Model) Save(dir string) error {
 	if err := writeFile(filepath.Join(dir, weightsFile), func(w *bufio.Writer) error { return gob.NewEncoder(w).Encode(m.w) }); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, bufferFile), func(w *bufio.Writer) error {
-		enc := json.NewEncoder(w)
-		for _, s := range m.Buf.Steps {
-			if err := enc.Encode(s); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return WriteSteps(filepath.Join(dir, bufferFile), m.Buf.Steps)
 }
 
 func writeFile(path string, write func(*bufio.Writer) error) error {
@@ -367,5 +387,6 @@ func LoadModel(dir string) (*Model, error) {
 		return nil, err
 	}
 	m.Buf = buf
+	m.inference() // encode the buffer's candidates once, at load
 	return m, nil
 }

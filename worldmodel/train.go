@@ -85,7 +85,15 @@ func prepare(buf *Buffer, values []float64) []example {
 		ex := example{trans: transInput(of, af), reward: rewardClass(values, s.Reward), term: s.Terminated, status: s.Status}
 		bestF1 := -1.0
 		for j, c := range cs {
-			cf := featurize("o", c.text)
+			var cf sparse
+			switch {
+			case c.step >= 0:
+				cf = buf.nextF[c.step]
+			case c.source == "copy":
+				cf = of
+			default:
+				cf = featurize("o", c.text)
+			}
 			ex.cands = append(ex.cands, candInput(cf, of))
 			f := tokenF1(c.text, s.NextObs)
 			if c.text == s.NextObs {
@@ -258,6 +266,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 	if math.IsNaN(lastLoss) {
 		return nil, fmt.Errorf("worldmodel: training diverged (loss NaN)")
 	}
+	m.inference() // encode the buffer's candidates once, now
 	return m, nil
 }
 

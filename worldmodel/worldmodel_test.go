@@ -262,3 +262,26 @@ func TestMixedMode(t *testing.T) {
 		t.Fatal("bad mode accepted")
 	}
 }
+
+// BenchmarkDreamStep times dream steps of the maze model with random
+// valid actions, the prediction memo off (every step predicted afresh).
+func BenchmarkDreamStep(b *testing.B) {
+	f := maze(b)
+	ctx := context.Background()
+	in := f.m.inference()
+	in.noMemo.Store(true)
+	defer in.noMemo.Store(false)
+	e := newEnv(f.m, nil, modeDream, 0)
+	obs, _ := e.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "easy"})
+	b.ResetTimer()
+	for i := range b.N {
+		r, err := e.Step(ctx, obs.ValidActions[i%len(obs.ValidActions)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		obs = r.Observation
+		if r.Done() {
+			obs, _ = e.Reset(ctx, gym.ResetOptions{Seed: int64(i), TaskID: "easy"})
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
+	"github.com/envgym/envgym/trainer"
 	"github.com/envgym/envgym/worldmodel"
 )
 
@@ -22,7 +24,7 @@ func newWorldModelCmd(a *app) *cobra.Command {
 		Aliases: []string{"dream"},
 		Short:   "Train and evaluate world models: learned simulators that stand in for real envs (dream/ ids)",
 	}
-	cmd.AddCommand(newWorldModelTrainCmd(a), newWorldModelEvalCmd(a))
+	cmd.AddCommand(newWorldModelTrainCmd(a), newWorldModelEvalCmd(a), newSimToRealCmd(a))
 	return cmd
 }
 
@@ -35,6 +37,7 @@ type dataOptions struct {
 	collect  int
 	seed     int64
 	maxSteps int
+	save     string
 }
 
 func (d *dataOptions) flags(cmd *cobra.Command, seed int64) {
@@ -44,6 +47,7 @@ func (d *dataOptions) flags(cmd *cobra.Command, seed int64) {
 	cmd.Flags().IntVar(&d.collect, "collect", 0, "episodes to collect from --env instead of --data")
 	cmd.Flags().Int64Var(&d.seed, "seed", seed, "first seed of the collected episodes")
 	cmd.Flags().IntVar(&d.maxSteps, "max-steps", 0, "step cap per collected episode (0: the env's)")
+	cmd.Flags().StringVar(&d.save, "save-data", "", "write the collected transitions to this JSONL file (readable by --data)")
 }
 
 func (d *dataOptions) load(ctx context.Context, reg *gym.Registry) ([]trajectory.Step, gym.Spec, error) {
@@ -72,6 +76,9 @@ func (d *dataOptions) load(ctx context.Context, reg *gym.Registry) ([]trajectory
 		}
 		defer env.Close()
 		steps, err := worldmodel.Collect(ctx, env, worldmodel.CollectOptions{Episodes: d.collect, Seed: d.seed, Task: d.task, MaxSteps: d.maxSteps})
+		if err == nil && d.save != "" {
+			err = worldmodel.WriteSteps(d.save, steps)
+		}
 		return steps, env.Spec(), err
 	}
 	return nil, spec, fmt.Errorf("give --data FILES, or --env ID with --collect N")
@@ -106,7 +113,7 @@ func newWorldModelTrainCmd(a *app) *cobra.Command {
 			m, err := worldmodel.Train(cmd.Context(), worldmodel.NewBuffer(steps), worldmodel.TrainConfig{
 				Spec: spec, Epochs: epochs, Seed: seed,
 				Progress: func(ep int, loss, acc float64) {
-					fmt.Fprintf(a.stderr, "epoch %d/%d  loss %.4f  candidate acc %.3f\n", ep+1, max(epochs, 12), loss, acc)
+					fmt.Fprintf(a.stderr, "epoch %d/%d  loss %.4f  candidate acc %.3f\n", ep+1, cmp.Or(epochs, 12), loss, acc)
 				},
 			})
 			if err != nil {
@@ -192,5 +199,60 @@ func newWorldModelEvalCmd(a *app) *cobra.Command {
 	d.flags(cmd, 100_000)
 	cmd.Flags().StringVar(&model, "model", "", "model directory (from `gym worldmodel train`)")
 	cmd.Flags().IntVar(&speedSteps, "speed-steps", 500, "steps to time each env")
+	return cmd
+}
+
+func newSimToRealCmd(a *app) *cobra.Command {
+	var c worldmodel.SimToRealConfig
+	var model string
+	cmd := &cobra.Command{
+		Use:     "sim-to-real --model DIR [--task T] [--seeds N] [--json]",
+		Short:   "Train one policy only in the world model and one in the real env (equal env steps), evaluate both in the real env",
+		Example: `  gym worldmodel sim-to-real --model models/maze --task easy --seeds 1 --iters 10 --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if model == "" {
+				return fmt.Errorf("--model DIR is required")
+			}
+			m, err := worldmodel.LoadModel(model)
+			if err != nil {
+				return err
+			}
+			host := a.openHost()
+			defer host.Close()
+			reg := gym.NewRegistry()
+			if err := host.Register(reg); err != nil {
+				a.warn("%v", err)
+			}
+			c.Model, c.Real = m, reg
+			c.Progress = func(arm string, seed int64, st trainer.IterStats) {
+				fmt.Fprintf(a.stderr, "%s seed %d iter %d: success %.2f, %.0f steps/s\n", arm, seed, st.Iter, st.Success, st.StepsPerSec)
+			}
+			rep, err := worldmodel.SimToReal(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.writeJSON(rep)
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "sim-to-real on %s (%s): %s\n", rep.EnvID, rep.Task, rep.Budget)
+			fmt.Fprintf(&b, "%-5s %-12s %-12s %-14s %-10s %-10s\n", "seed", "sim→real", "real→real", "sim in dream", "sim st/s", "real st/s")
+			for _, r := range rep.Runs {
+				fmt.Fprintf(&b, "%-5d %-12.3f %-12.3f %-14.3f %-10.0f %-10.0f\n", r.Seed, r.SimSuccess, r.RealSuccess, r.SimInDream, r.SimStepsPerS, r.RealStepsPerS)
+			}
+			fmt.Fprintf(&b, "sim_success %.3f  real_success %.3f  transfer_ratio %.3f  speedup %.2fx\n", rep.SimSuccess, rep.RealSuccess, rep.TransferRatio, rep.Speedup)
+			_, err = fmt.Fprint(a.stdout, b.String())
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&model, "model", "", "model directory (from `gym worldmodel train`)")
+	cmd.Flags().StringVar(&c.Task, "task", "", "task id")
+	cmd.Flags().IntVar(&c.Seeds, "seeds", 1, "training seeds per arm")
+	cmd.Flags().IntVar(&c.Iterations, "iters", 10, "PPO iterations per arm")
+	cmd.Flags().IntVar(&c.StepsPerIter, "steps", 512, "env steps per iteration")
+	cmd.Flags().IntVar(&c.NumEnvs, "envs", 8, "parallel envs per arm")
+	cmd.Flags().IntVar(&c.EvalEpisodes, "eval-episodes", 50, "real-env evaluation episodes per policy")
+	cmd.Flags().StringVar(&c.OutDir, "out", "", "keep the policy checkpoints here")
 	return cmd
 }
