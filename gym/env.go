@@ -80,6 +80,10 @@ type Spec struct {
 	Description string `json:"description,omitempty"`
 	Tasks       []Task `json:"tasks,omitempty"`
 	MaxSteps    int    `json:"max_steps,omitempty"` // 0: no limit of its own
+	// StepTimeoutS is how long one step may legitimately take (a test run,
+	// a page load); hosts use it as the deadline of calls that have none.
+	// 0: the host's default.
+	StepTimeoutS float64 `json:"step_timeout_s,omitempty"`
 	// ObservationSpace and ActionSpace describe, for people and prompts,
 	// what observations look like and which action strings parse.
 	ObservationSpace string `json:"observation_space,omitempty"`

@@ -118,7 +118,7 @@ func (r *Remote) call(ctx context.Context, req *pb.Request) (*pb.Response, error
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		timeout := r.p.cfg.StepTimeout
+		timeout := max(r.p.cfg.StepTimeout, time.Duration(r.spec.StepTimeoutS*float64(time.Second)))
 		switch req.Kind.(type) {
 		case *pb.Request_Make, *pb.Request_Reset_:
 			timeout = r.p.cfg.ResetTimeout

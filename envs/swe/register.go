@@ -26,6 +26,7 @@ func Register(r *gym.Registry) error {
 			ObservationSpace: "Text: the problem statement at reset, then tool output (truncated with a marker).",
 			ActionSpace:      "One Go-call-like tool per step: " + fmt.Sprint(validActions()),
 			MaxSteps:         100,
+			StepTimeoutS:     900, // submit and run_tests compile and run a test suite
 			Capabilities:     gym.Capabilities(&Env{}),
 		}
 		err := r.Register(spec, func(ctx context.Context, opts map[string]any) (gym.Env, error) {
@@ -92,7 +93,9 @@ func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, erro
 		return nil, fmt.Errorf("%s needs option \"tasks\" (a JSONL file)", spec.ID)
 	}
 	e := &Env{spec: spec}
-	gocache := filepath.Join(cfg.CacheDir, "gocache")
+	// The build cache is mounted into sandboxes whose user is the host's
+	// nobody: it must not live under a private home (/root is 0700).
+	gocache := filepath.Join(os.TempDir(), "envgym-swe-gocache")
 	if sandbox == "docker" {
 		d, err := NewDocker(ctx, DockerConfig{Dir: sandboxDir, GoCache: gocache, Warm: warm})
 		if err != nil {
