@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/trainer"
@@ -96,31 +97,33 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 	var simRate, realRate float64
 	for s := int64(1); s <= int64(c.Seeds); s++ {
 		run := SimToRealRun{Seed: s}
-		arm := func(name string, reg *gym.Registry, id string) (trainer.Report, float64, error) {
+		arm := func(name string, reg *gym.Registry, id string) (trainer.Report, float64, float64, error) {
 			dir := filepath.Join(c.OutDir, fmt.Sprintf("%s-seed%d", name, s))
 			cfg := trainer.Config{Registry: reg, EnvID: id, Task: c.Task, Iterations: c.Iterations,
 				StepsPerIter: c.StepsPerIter, NumEnvs: c.NumEnvs, Seed: s, EvalEpisodes: c.EvalEpisodes, OutDir: dir}
 			if c.Progress != nil {
 				cfg.Progress = func(st trainer.IterStats) { c.Progress(name, s, st) }
 			}
+			t0 := time.Now()
 			tr, err := trainer.Run(ctx, cfg)
+			secs := time.Since(t0).Seconds()
 			if err != nil {
-				return tr, 0, fmt.Errorf("worldmodel: %s arm: %w", name, err)
+				return tr, 0, secs, fmt.Errorf("worldmodel: %s arm: %w", name, err)
 			}
 			succ, err := realEval(ctx, dir, realEnv, c.Task, s+10_000_000, c.EvalEpisodes)
-			return tr, succ, err
+			return tr, succ, secs, err
 		}
-		sim, simSucc, err := arm("sim", dreamReg, DreamID(realID))
+		sim, simSucc, simSecs, err := arm("sim", dreamReg, DreamID(realID))
 		if err != nil {
 			return rep, err
 		}
-		real, realSucc, err := arm("real", c.Real, realID)
+		real, realSucc, realSecs, err := arm("real", c.Real, realID)
 		if err != nil {
 			return rep, err
 		}
 		run.SimSuccess, run.RealSuccess, run.SimInDream = simSucc, realSucc, sim.SuccessAfter
 		run.UntrainedSuccess = real.SuccessUntrained
-		run.SimSeconds, run.RealSeconds = sim.Seconds, real.Seconds
+		run.SimSeconds, run.RealSeconds = simSecs, realSecs
 		run.SimStepsPerS, run.RealStepsPerS = sim.StepsPerSec, real.StepsPerSec
 		rep.Runs = append(rep.Runs, run)
 		rep.SimSuccess += simSucc / float64(c.Seeds)
