@@ -41,6 +41,7 @@ type CompareReport struct {
 	EnvSteps     int          `json:"env_steps"` // per arm and seed
 	EvalEpisodes int          `json:"eval_episodes"`
 	BCEpisodes   int          `json:"bc_episodes"`
+	Distractors  int          `json:"distractors"` // invalid distractor candidates per step
 	Arms         []ArmSummary `json:"arms"`
 	// DeltaPts is 100·(mean success of Arms[1] - Arms[0]): SPA minus
 	// outcome with the default arms.
@@ -76,7 +77,7 @@ func compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
 	}
 	base := cc.Base.withDefaults()
 	rep := CompareReport{EnvID: base.EnvID, Task: base.Task, Seeds: cc.Seeds,
-		EvalEpisodes: base.EvalEpisodes, BCEpisodes: base.BCEpisodes}
+		EvalEpisodes: base.EvalEpisodes, BCEpisodes: base.BCEpisodes, Distractors: base.Distractors}
 	for _, arm := range cc.Arms {
 		c := base
 		c.Reward = arm

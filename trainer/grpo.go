@@ -58,7 +58,7 @@ func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, gr
 		batch := make([]Sample, len(idx))
 		cands := make([][]string, len(idx))
 		for j, i := range idx {
-			cands[j] = candidates(obs[i])
+			cands[j] = candidates(obs[i], cfg.Distractors)
 			batch[j] = p.sample(obs[i].Text, hist[i], cands[j])
 		}
 		probs, values := p.Probs(batch)

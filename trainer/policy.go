@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -70,7 +71,9 @@ func newObsEncoder(root *nn.Path, vocab, embed, hidden int64, dev gotch.Device) 
 }
 
 // encode gives [len(obs), hidden]: the mean over each sample's lines of
-// tanh(W·pool(line)).
+// tanh(W·pool(line)). Each distinct line of the batch is pooled and passed
+// through the layer once (most lines, "You carry nothing." and the like,
+// repeat across the steps of a batch).
 func (e *obsEncoder) encode(obs [][][]int64) *ts.Tensor {
 	var lines [][]int64
 	owner := make([]int64, 0, 16*len(obs))
@@ -85,12 +88,38 @@ func (e *obsEncoder) encode(obs [][][]int64) *ts.Tensor {
 	if len(lines) == 0 {
 		lines, owner = [][]int64{{}}, []int64{0}
 	}
-	v := e.line.Forward(pool(e.emb, lines, e.dev)).MustTanh(true)
+	uniq, back := dedup(lines)
+	v := e.line.Forward(poolAll(e.emb, uniq, e.dev)).MustTanh(true)
+	if len(uniq) < len(lines) {
+		v = v.MustIndexSelect(0, ts.MustOfSlice(back).MustTo(e.dev, true), true)
+	}
 	h := v.MustSize()[1]
 	ownT := ts.MustOfSlice(owner).MustTo(e.dev, true)
 	sum := ts.MustZeros([]int64{int64(len(obs)), h}, gotch.Float, e.dev).MustIndexAdd(0, ownT, v, true)
 	cnt := ts.MustOfSlice(count).MustView([]int64{-1, 1}, true).MustTo(e.dev, true)
 	return sum.MustDiv(cnt, true)
+}
+
+// dedup gives the distinct token lists of seqs in first-seen order and,
+// for each of seqs, the index of its list among them.
+func dedup(seqs [][]int64) (uniq [][]int64, back []int64) {
+	seen := make(map[string]int64, len(seqs))
+	back = make([]int64, len(seqs))
+	key := make([]byte, 0, 64)
+	for i, s := range seqs {
+		key = key[:0]
+		for _, id := range s {
+			key = binary.AppendUvarint(key, uint64(id))
+		}
+		j, ok := seen[string(key)]
+		if !ok {
+			j = int64(len(uniq))
+			seen[string(key)] = j
+			uniq = append(uniq, s)
+		}
+		back[i] = j
+	}
+	return uniq, back
 }
 
 // linear is a layer with PyTorch's default initialisation scaled by gain:
@@ -122,8 +151,18 @@ func NewPolicy(tok *Tokenizer, cfg PolicyConfig, dev gotch.Device) *Policy {
 }
 
 // pool mean-pools the embeddings of token lists: [len(seqs), Embed]; an
-// empty list gives zeros.
+// empty list gives zeros. Repeated lists are pooled once.
 func pool(emb *nn.Embedding, seqs [][]int64, dev gotch.Device) *ts.Tensor {
+	uniq, back := dedup(seqs)
+	x := poolAll(emb, uniq, dev)
+	if len(uniq) == len(seqs) {
+		return x
+	}
+	return x.MustIndexSelect(0, ts.MustOfSlice(back).MustTo(dev, true), true)
+}
+
+// poolAll is pool without the deduplication.
+func poolAll(emb *nn.Embedding, seqs [][]int64, dev gotch.Device) *ts.Tensor {
 	l := 1
 	for _, s := range seqs {
 		l = max(l, len(s))

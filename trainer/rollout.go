@@ -3,7 +3,9 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/envgym/envgym/gym"
 )
@@ -17,6 +19,7 @@ type step struct {
 	reward   float64 // the env's reward
 	status   gym.Status
 	grounded bool
+	oracle   bool // the action is the one the env's oracle would take (only when the collector checks)
 }
 
 // episode is one finished episode.
@@ -46,11 +49,66 @@ func pushHist(hist []string, action string, k int) []string {
 	return out
 }
 
-func candidates(o gym.Observation) []string {
-	if len(o.ValidActions) > 0 {
-		return o.ValidActions
+// candidates is what the policy chooses among: the env's valid actions
+// plus distract distractors (see distractors).
+func candidates(o gym.Observation, distract int) []string {
+	valid := o.ValidActions
+	if len(valid) == 0 {
+		valid = []string{"look"}
 	}
-	return []string{"look"}
+	if distract <= 0 {
+		return valid
+	}
+	return append(append([]string(nil), valid...), distractors(o.Text, valid, distract)...)
+}
+
+// distractorDirs and distractorColors are the words distractors are made
+// of: text-env commands that are usually not valid in a given state.
+var (
+	distractorDirs   = []string{"north", "east", "south", "west"}
+	distractorColors = []string{"red", "blue", "green", "yellow"}
+)
+
+// distractors gives up to n actions that are not in valid, chosen
+// deterministically from the observation text: "go" through a wall,
+// taking or opening something that is not there, or a valid action with
+// two letters of its last word swapped. The envs' valid-action lists make
+// every candidate executable, so the SPA grounding term never fires; with
+// distractors among the candidates the policy can pick actions that the env
+// rejects (StatusInvalidAction: not grounded) and grounding has something
+// to say.
+func distractors(text string, valid []string, n int) []string {
+	in := make(map[string]bool, len(valid))
+	for _, v := range valid {
+		in[v] = true
+	}
+	var pool []string
+	add := func(a string) {
+		if !in[a] {
+			in[a] = true
+			pool = append(pool, a)
+		}
+	}
+	for _, d := range distractorDirs {
+		add("go " + d)
+	}
+	for _, c := range distractorColors {
+		add("take " + c + " key")
+		add("open " + c + " door")
+	}
+	for _, v := range valid {
+		w := []byte(v)
+		i := strings.LastIndexByte(v, ' ') + 1
+		if len(w)-i >= 3 && w[i+1] != w[i+2] {
+			w[i+1], w[i+2] = w[i+2], w[i+1]
+			add(string(w))
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(text))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 0xd15))
+	rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+	return pool[:min(n, len(pool))]
 }
 
 func success(o gym.Observation) bool {
@@ -82,12 +140,14 @@ func sampleIndex(probs []float64, rng *rand.Rand) int {
 // collector runs a policy over a gym.Vector with auto-reset, keeping
 // partial episodes across calls.
 type collector struct {
-	vec     *gym.Vector
-	obs     []gym.Observation
-	hist    [][]string
-	cur     []episode
-	epCount []int
-	base    gym.ResetOptions
+	distract int  // distractor candidates per step
+	oracle   bool // record whether each action agrees with the env's oracle
+	vec      *gym.Vector
+	obs      []gym.Observation
+	hist     [][]string
+	cur      []episode
+	epCount  []int
+	base     gym.ResetOptions
 }
 
 func newCollector(ctx context.Context, envs []gym.Env, base gym.ResetOptions) (*collector, error) {
@@ -117,7 +177,7 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 		batch := make([]Sample, len(c.obs))
 		cands := make([][]string, len(c.obs))
 		for i, o := range c.obs {
-			cands[i] = candidates(o)
+			cands[i] = candidates(o, c.distract)
 			batch[i] = p.sample(o.Text, c.hist[i], cands[i])
 		}
 		probs, values := p.Probs(batch)
@@ -126,6 +186,16 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 		for i := range batch {
 			picks[i] = sampleIndex(probs[i], rng)
 			actions[i] = cands[i][picks[i]]
+		}
+		agree := make([]bool, len(batch))
+		if c.oracle {
+			for i := range batch {
+				if or, ok := gym.Capable[gym.Oracle](c.vec.Env(i)); ok {
+					if a, err := or.OracleAction(ctx); err == nil {
+						agree[i] = a == actions[i]
+					}
+				}
+			}
 		}
 		out, err := c.vec.Step(ctx, actions)
 		if err != nil {
@@ -136,7 +206,7 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 			ep := &c.cur[i]
 			ep.steps = append(ep.steps, step{sample: batch[i], act: picks[i],
 				logp: logOf(probs[i][picks[i]]), value: values[i], reward: r.Reward,
-				status: r.Status, grounded: r.Grounded()})
+				status: r.Status, grounded: r.Grounded(), oracle: agree[i]})
 			ep.ret += r.Reward
 			if r.Status.Infra() || r.Err != nil {
 				ep.infra = true

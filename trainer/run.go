@@ -32,6 +32,7 @@ type Config struct {
 	Minibatch    int                   // minibatch size in steps (default 256)
 	EntropyCoef  float64               // entropy bonus (default 0.01; negative: none)
 	Grounding    float64               // SPA grounding weight λ (default 0.05)
+	Distractors  int                   // invalid distractor actions added to each step's candidates (default 0: valid actions only)
 	BCEpisodes   int                   // oracle episodes for a behaviour-cloning warm start (0: none)
 	BCEpochs     int                   // passes over the oracle steps (default 10)
 	EvalEpisodes int                   // episodes for the before/after evaluation (default 32)
@@ -39,6 +40,11 @@ type Config struct {
 	Policy       PolicyConfig          // network sizes (default 32/64)
 	Wrap         func(gym.Env) gym.Env // optional wrapper around each env (tests, adapters)
 	Progress     func(IterStats)       // optional per-iteration callback
+
+	// The SPA progress estimator: gradient steps per iteration (default 50),
+	// episodes per minibatch (default 8) and the FIFO buffer of recent
+	// episodes it draws from (default 256).
+	ProgressSteps, ProgressBatch, ProgressBuffer int
 }
 
 func (c Config) withDefaults() Config {
@@ -63,6 +69,9 @@ func (c Config) withDefaults() Config {
 		c.Policy.History = 0
 	}
 	def(&c.BCEpochs, 10)
+	def(&c.ProgressSteps, 50)
+	def(&c.ProgressBatch, 8)
+	def(&c.ProgressBuffer, 256)
 	if c.EntropyCoef == 0 {
 		c.EntropyCoef = 0.01
 	}
@@ -95,10 +104,24 @@ type IterStats struct {
 	Entropy       float64 `json:"entropy"`   // mean policy entropy, nats
 	ApproxKL      float64 `json:"approx_kl"` // old vs new policy on the batch, last epoch
 	ClipFrac      float64 `json:"clip_frac"`
-	ProgressMSE   float64 `json:"progress_mse,omitempty"` // SPA estimator sum-MSE
-	StepsPerSec   float64 `json:"steps_per_s"`            // env steps per second of the whole run so far
-	RolloutSec    float64 `json:"rollout_s"`              // this iteration's rollout time
-	UpdateSec     float64 `json:"update_s"`               // this iteration's SPA fit + update time
+	// SPA estimator: sum-MSE (Σ_t c_t vs outcome) of its minibatches this
+	// iteration, and on this iteration's fresh episodes before it saw them;
+	// OutcomeVar is the MSE of predicting the batch's mean outcome (what a
+	// constant estimator would get).
+	ProgressMSE     float64 `json:"progress_mse,omitempty"`
+	ProgressHeldMSE float64 `json:"progress_held_mse,omitempty"`
+	OutcomeVar      float64 `json:"outcome_var,omitempty"`
+	// Credit assignment (SPA, envs with an oracle): the share of steps whose
+	// action is the oracle's, and the mean contribution c_t on those steps
+	// and on the others.
+	OracleShare   float64 `json:"oracle_share,omitempty"`
+	ContribOracle float64 `json:"contrib_oracle,omitempty"`
+	ContribOther  float64 `json:"contrib_other,omitempty"`
+	Invalid       float64 `json:"invalid"`     // share of steps whose action the env rejected (not grounded)
+	StepsPerSec   float64 `json:"steps_per_s"` // env steps per second of the whole run so far
+	RolloutSec    float64 `json:"rollout_s"`   // this iteration's rollout time
+	UpdateSec     float64 `json:"update_s"`    // this iteration's SPA fit + update time
+	ProgressSec   float64 `json:"progress_s"`  // of which the SPA estimator's fit and scoring
 }
 
 // Report summarises a run.
@@ -112,6 +135,7 @@ type Report struct {
 	SuccessAfter     float64     `json:"success_after"`
 	ReturnAfter      float64     `json:"return_after"` // mean env return of the evaluation episodes after training
 	StepsPerSec      float64     `json:"steps_per_s"`
+	Seconds          float64     `json:"seconds"` // wall time of the RL iterations (not the warm start or the evaluations)
 }
 
 // ErrConfig marks a bad Config.
@@ -169,7 +193,7 @@ func makeEnvs(ctx context.Context, cfg Config, n int) ([]gym.Env, error) {
 
 // vocabText gathers env text for the tokenizer: oracle (else first-action)
 // walks from a few seeds.
-func vocabText(ctx context.Context, env gym.Env, task string, seed int64) ([]string, error) {
+func vocabText(ctx context.Context, env gym.Env, task string, seed int64, distract int) ([]string, error) {
 	var texts []string
 	for s := range int64(8) {
 		o, err := env.Reset(ctx, gym.ResetOptions{Seed: seed + 1_000_000 + s, TaskID: task})
@@ -178,8 +202,8 @@ func vocabText(ctx context.Context, env gym.Env, task string, seed int64) ([]str
 		}
 		for range 60 {
 			texts = append(texts, o.Text)
-			texts = append(texts, candidates(o)...)
-			a := candidates(o)[0]
+			texts = append(texts, candidates(o, distract)...)
+			a := candidates(o, 0)[0]
 			if or, ok := gym.Capable[gym.Oracle](env); ok {
 				if x, err := or.OracleAction(ctx); err == nil {
 					a = x
@@ -237,12 +261,12 @@ func prepare(ctx context.Context, cfg Config) (*warm, error) {
 		}
 		return nil, err
 	}
-	texts, err := vocabText(ctx, w.envs[0], cfg.Task, cfg.Seed)
+	texts, err := vocabText(ctx, w.envs[0], cfg.Task, cfg.Seed, cfg.Distractors)
 	if err != nil {
 		return fail(err)
 	}
 	w.pol = NewPolicy(BuildTokenizer(texts, 400, 512, 64), cfg.Policy, dev)
-	if w.rep.SuccessUntrained, err = Evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes); err != nil {
+	if w.rep.SuccessUntrained, _, err = evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		return fail(err)
 	}
 	w.rep.SuccessBefore = w.rep.SuccessUntrained
@@ -254,7 +278,7 @@ func prepare(ctx context.Context, cfg Config) (*warm, error) {
 		if err := behaviourClone(ctx, w.pol, opt, w.envs[0], cfg); err != nil {
 			return fail(err)
 		}
-		if w.rep.SuccessBefore, err = Evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes); err != nil {
+		if w.rep.SuccessBefore, _, err = evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 			return fail(err)
 		}
 	}
@@ -302,6 +326,7 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			}
 			return rep, fmt.Errorf("trainer: progress estimator: %w", err)
 		}
+		prog.SetBuffer(cfg.ProgressBuffer, cfg.Seed)
 	}
 	col, err := newCollector(ctx, envs, gym.ResetOptions{Seed: cfg.Seed, TaskID: cfg.Task})
 	if err != nil {
@@ -310,8 +335,10 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 		}
 		return rep, err
 	}
+	col.distract = cfg.Distractors
+	_, hasOracle := gym.Capable[gym.Oracle](envs[0])
+	col.oracle = prog != nil && hasOracle
 	defer col.vec.Close()
-	var replay []episode
 	start := time.Now()
 	for it := range cfg.Iterations {
 		if err := ctx.Err(); err != nil {
@@ -344,9 +371,20 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			st.Return += e.ret
 		}
 		st.Episodes = len(scored)
+		nsteps := 0
+		for _, e := range scored {
+			for _, s := range e.steps {
+				nsteps++
+				if !s.grounded {
+					st.Invalid++
+				}
+			}
+		}
 		if st.Episodes > 0 {
 			st.Success /= float64(st.Episodes)
 			st.Return /= float64(st.Episodes)
+			st.Invalid /= float64(nsteps)
+			st.OutcomeVar = st.Success * (1 - st.Success)
 		}
 		rep.InfraEpisodes += st.InfraEpisodes
 		rewards := make([][]float64, len(scored))
@@ -355,22 +393,39 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			rewards[i][len(e.steps)-1] = e.outcome()
 		}
 		if prog != nil {
-			replay = append(replay, scored...)
-			if len(replay) > 512 {
-				replay = replay[len(replay)-512:]
-			}
-			if st.ProgressMSE, err = prog.Fit(replay, 20); err != nil {
+			// Warm-started minibatch fit on the recent-episode buffer; the
+			// fresh episodes are scored before the estimator trains on them.
+			t2 := time.Now()
+			st.ProgressHeldMSE = prog.SumMSE(scored)
+			prog.Add(scored)
+			if st.ProgressMSE, err = prog.Train(cfg.ProgressSteps, cfg.ProgressBatch); err != nil {
 				return rep, fmt.Errorf("trainer: fit progress: %w", err)
 			}
 			contrib := prog.Contributions(scored)
+			st.ProgressSec = time.Since(t2).Seconds()
+			var nOr, nOther float64
 			for i, e := range scored {
 				for t, s := range e.steps {
+					if col.oracle {
+						if s.oracle {
+							nOr++
+							st.ContribOracle += contrib[i][t]
+						} else {
+							nOther++
+							st.ContribOther += contrib[i][t]
+						}
+					}
 					r := contrib[i][t]
 					if cfg.Reward == "spa" && !s.grounded {
 						r -= cfg.Grounding // grounding: λ·(1[OK] - 1)
 					}
 					rewards[i][t] = r
 				}
+			}
+			if nOr+nOther > 0 {
+				st.OracleShare = nOr / (nOr + nOther)
+				st.ContribOracle /= max(nOr, 1)
+				st.ContribOther /= max(nOther, 1)
 			}
 		}
 		var items []trainItem
@@ -403,8 +458,9 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			cfg.Progress(st)
 		}
 	}
-	rep.StepsPerSec = float64(rep.EnvSteps) / time.Since(start).Seconds()
-	if rep.SuccessAfter, rep.ReturnAfter, err = evaluate(ctx, pol, envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes); err != nil {
+	rep.Seconds = time.Since(start).Seconds()
+	rep.StepsPerSec = float64(rep.EnvSteps) / rep.Seconds
+	if rep.SuccessAfter, rep.ReturnAfter, err = evaluate(ctx, pol, envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		return rep, err
 	}
 	if cfg.OutDir != "" {
@@ -419,12 +475,13 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 // drawn with an rng seeded by seed, so it is reproducible) and gives the
 // success rate.
 func Evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int64, episodes int) (float64, error) {
-	s, _, err := evaluate(ctx, p, env, task, seed, episodes)
+	s, _, err := evaluate(ctx, p, env, task, seed, episodes, 0)
 	return s, err
 }
 
-// evaluate gives the success rate and the mean env return.
-func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int64, episodes int) (float64, float64, error) {
+// evaluate gives the success rate and the mean env return, with distract
+// distractors among the candidates.
+func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int64, episodes, distract int) (float64, float64, error) {
 	wins, ret := 0, 0.0
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xe7a1))
 	for e := range episodes {
@@ -434,7 +491,7 @@ func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int
 		}
 		var hist []string
 		for {
-			c := candidates(o)
+			c := candidates(o, distract)
 			probs, _ := p.Probs([]Sample{p.sample(o.Text, hist, c)})
 			a := c[sampleIndex(probs[0], rng)]
 			hist = pushHist(hist, a, p.Config.History)
@@ -474,7 +531,7 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 			if err != nil {
 				return fmt.Errorf("trainer: oracle: %w", err)
 			}
-			c := candidates(o)
+			c := candidates(o, cfg.Distractors)
 			idx := -1
 			for j, x := range c {
 				if x == a {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/envgym/envgym/envs/text"
@@ -135,6 +137,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	})
 }
 
+// TestSPAContributionsSumToOutcome fits the estimator the way training
+// does (a FIFO buffer, minibatches of episodes, warm-started across calls)
+// and checks its defining property: each episode's contributions sum to
+// its outcome.
 func TestSPAContributionsSumToOutcome(t *testing.T) {
 	locked(t, func(dev gotch.Device) {
 		tok := BuildTokenizer([]string{"a b c d good bad"}, 100, 0, 10)
@@ -145,32 +151,63 @@ func TestSPAContributionsSumToOutcome(t *testing.T) {
 			}
 			return e
 		}
-		eps := []episode{mk([]string{"b", "good"}, true), mk([]string{"b", "bad"}, false), mk([]string{"c", "good", "d"}, true)}
+		eps := []episode{mk([]string{"b", "good"}, true), mk([]string{"b", "bad"}, false), mk([]string{"c", "good", "d"}, true),
+			mk([]string{"d", "d", "bad"}, false)}
 		pr, err := NewProgress(tok, 8, 16, 1e-2, dev)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		mse, err := pr.Fit(eps, 300)
-		if err != nil {
-			t.Error(err)
+		pr.SetBuffer(3, 1)
+		pr.Add(eps[:1]) // the oldest episode leaves the buffer when it is full
+		pr.Add(eps)
+		if n := pr.Buffered(); n != 3 {
+			t.Errorf("buffer holds %d episodes, want 3", n)
 			return
 		}
-		if mse > 1e-3 {
-			t.Errorf("sum-MSE %v after fitting", mse)
+		held := pr.SumMSE(eps)
+		var mse float64
+		for range 30 { // 30 "iterations" of 10 minibatches of 2 episodes
+			if mse, err = pr.Train(10, 2); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		got := pr.SumMSE(eps[1:])
+		t.Logf("sum-MSE: untrained %.4f, last minibatches %.5f, on the buffer %.5f", held, mse, got)
+		if got > 1e-3 {
+			t.Errorf("sum-MSE %v after fitting", got)
 			return
 		}
-		for i, c := range pr.Contributions(eps) {
+		for i, c := range pr.Contributions(eps[1:]) {
 			s := 0.0
 			for _, x := range c {
 				s += x
 			}
-			if math.Abs(s-eps[i].outcome()) > 0.05 {
-				t.Errorf("episode %d: contributions sum %v, outcome %v", i, s, eps[i].outcome())
+			if math.Abs(s-eps[i+1].outcome()) > 0.05 {
+				t.Errorf("episode %d: contributions sum %v, outcome %v", i+1, s, eps[i+1].outcome())
 				return
 			}
 		}
 	})
+}
+
+func TestDistractors(t *testing.T) {
+	o := gym.Observation{Text: "Room.\nWalls: west.", ValidActions: []string{"go north", "take red key", "look"}}
+	a, b := candidates(o, 3), candidates(o, 3)
+	if len(a) != 6 || strings.Join(a, "|") != strings.Join(b, "|") {
+		t.Fatalf("candidates %v / %v: want the 3 valid actions and 3 distractors, deterministically", a, b)
+	}
+	seen := map[string]bool{}
+	for i, c := range a {
+		if seen[c] || (i >= 3 && slices.Contains(o.ValidActions, c)) {
+			t.Fatalf("candidates %v: duplicate or valid distractor %q", a, c)
+		}
+		seen[c] = true
+	}
+	if got := candidates(o, 0); len(got) != 3 {
+		t.Fatalf("no distractors: %v", got)
+	}
 }
 
 // crashing makes every second episode's second step CRASHED (a mock beside

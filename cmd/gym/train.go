@@ -17,6 +17,8 @@ import (
 type trainOptions struct {
 	env, task, algo, reward string
 	iterations, steps, envs int
+	distractors, progSteps  int
+	arms                    []string
 	seed                    int64
 	seeds                   int
 	bc, eval                int
@@ -36,6 +38,8 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	f.IntVar(&o.bc, "bc", 16, "oracle episodes for the behaviour-cloning warm start (0: none)")
 	f.IntVar(&o.eval, "eval", 50, "held-out episodes for the before/after evaluation")
 	f.Float64Var(&o.lr, "lr", 0, "Adam learning rate (0: the trainer's default)")
+	f.IntVar(&o.distractors, "distractors", 0, "invalid distractor actions added to each step's candidates, so that SPA's grounding term has something to do (0: valid actions only)")
+	f.IntVar(&o.progSteps, "progress-steps", 0, "SPA progress-estimator minibatch steps per iteration (0: the trainer's default)")
 	f.BoolVar(&o.inProcess, "in-process", false, "run the text envs in this process instead of through their plugin (faster; text/* only)")
 	if single {
 		f.StringVar(&o.reward, "reward", "outcome", "outcome, spa or spa-no-grounding")
@@ -43,6 +47,7 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 		f.StringVar(&o.out, "out", "", "checkpoint directory (weights, tokenizer, config)")
 	} else {
 		f.IntVar(&o.seeds, "seeds", 3, "seeds per arm (1..N)")
+		f.StringSliceVar(&o.arms, "arms", []string{"outcome", "spa"}, "rewards to compare; the first is the baseline of delta_pts")
 	}
 	_ = cmd.MarkFlagRequired("env")
 }
@@ -69,9 +74,15 @@ func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
 	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: o.task, Algo: o.algo, Reward: o.reward,
 		Iterations: o.iterations, StepsPerIter: o.steps, NumEnvs: o.envs, Seed: o.seed,
 		BCEpisodes: o.bc, EvalEpisodes: o.eval, LR: o.lr, OutDir: o.out,
+		Distractors: o.distractors, ProgressSteps: o.progSteps,
 		Progress: func(it trainer.IterStats) {
-			fmt.Fprintf(a.stderr, "iter %3d  steps %6d  episodes %3d  success %.2f  return %.2f  entropy %.2f  kl %.4f  value-loss %.3f  %.0f steps/s\n",
-				it.Iter, it.EnvSteps, it.Episodes, it.Success, it.Return, it.Entropy, it.ApproxKL, it.ValueLoss, it.StepsPerSec)
+			fmt.Fprintf(a.stderr, "iter %3d  steps %6d  episodes %3d  success %.2f  return %.2f  invalid %.2f  entropy %.2f  kl %.4f  value-loss %.3f  %.0f steps/s  rollout %.1fs update %.1fs (spa %.1fs)",
+				it.Iter, it.EnvSteps, it.Episodes, it.Success, it.Return, it.Invalid, it.Entropy, it.ApproxKL, it.ValueLoss, it.StepsPerSec, it.RolloutSec, it.UpdateSec, it.ProgressSec)
+			if it.ProgressMSE > 0 || it.ProgressHeldMSE > 0 {
+				fmt.Fprintf(a.stderr, "  spa sum-mse %.3f held %.3f (var %.3f) c_oracle %.3f c_other %.3f",
+					it.ProgressMSE, it.ProgressHeldMSE, it.OutcomeVar, it.ContribOracle, it.ContribOther)
+			}
+			fmt.Fprintln(a.stderr)
 		}}
 	return cfg, closeFn, nil
 }
@@ -142,10 +153,10 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 				seeds[i] = int64(i + 1)
 			}
 			cfg.Progress = nil
-			rep, err := trainer.Compare(cmd.Context(), trainer.CompareConfig{Base: cfg, Seeds: seeds,
+			rep, err := trainer.Compare(cmd.Context(), trainer.CompareConfig{Base: cfg, Seeds: seeds, Arms: o.arms,
 				ArmDone: func(arm string, seed int64, r trainer.Report) {
-					fmt.Fprintf(a.stderr, "%-8s seed %d: success %.2f -> %.2f, return %.2f (%d steps, %.0f steps/s)\n",
-						arm, seed, r.SuccessBefore, r.SuccessAfter, r.ReturnAfter, r.EnvSteps, r.StepsPerSec)
+					fmt.Fprintf(a.stderr, "%-8s seed %d: success %.2f -> %.2f, return %.2f (%d steps, %.0f s, %.0f steps/s)\n",
+						arm, seed, r.SuccessBefore, r.SuccessAfter, r.ReturnAfter, r.EnvSteps, r.Seconds, r.StepsPerSec)
 				}})
 			if err != nil {
 				return fmt.Errorf("train compare: %w", err)
