@@ -159,6 +159,9 @@ func (s *Server) create(ctx context.Context, client, envID string, opts map[stri
 		}
 		return nil, errorf(400, "options", "make %s: %v", envID, err)
 	}
+	// As Gymnasium's make does: the env's declared step limit always holds
+	// for served envs, so a remote episode cannot run forever.
+	env = gym.WithTimeLimit(env, 0)
 	sess := &session{id: newID(), client: client, env: env, spec: env.Spec()}
 	sess.lastUsed.Store(time.Now().UnixNano())
 	s.mu.Lock()

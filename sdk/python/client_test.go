@@ -17,7 +17,7 @@ import (
 func TestPythonClientAgainstRealServe(t *testing.T) {
 	tmp := t.TempDir()
 	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
+	build := exec.Command("go", "build", "-tags", "notorch", "-o", bin+string(filepath.Separator),
 		"github.com/envgym/envgym/cmd/gym",
 		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
 		"github.com/envgym/envgym/envs/web/cmd/gym-plugin-web")
@@ -74,6 +74,7 @@ func TestPythonClientAgainstRealServe(t *testing.T) {
 		ShopObsHasSearch  bool           `json:"shop_obs_has_search"`
 		ShopInvalidStatus string         `json:"shop_invalid_status"`
 		ShopValidActions  int            `json:"shop_valid_actions"`
+		ShopEpisode       map[string]any `json:"shop_episode"`
 		VectorN           int            `json:"vector_n"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
@@ -92,6 +93,9 @@ func TestPythonClientAgainstRealServe(t *testing.T) {
 	}
 	if !got.ShopObsHasSearch || got.ShopInvalidStatus != "INVALID_ACTION" || got.ShopValidActions == 0 {
 		t.Errorf("shop through the client: %+v", got)
+	}
+	if got.ShopEpisode["done"] != true {
+		t.Errorf("shop episode did not end: %v", got.ShopEpisode)
 	}
 	if got.VectorN != 3 {
 		t.Errorf("vector env: %d", got.VectorN)

@@ -49,6 +49,7 @@ out["shop_obs_has_search"] = "search" in obs.lower()
 obs, reward, terminated, truncated, info = shop.step("click(99999)")
 out["shop_invalid_status"] = info["status"]
 out["shop_valid_actions"] = len(info["valid_actions"])
+out["shop_episode"] = play(shop, 4, limit=60)  # a whole episode: bought, or cut at its 30-step limit
 shop.close()
 
 venv = VectorEnv([StreamEnv(stream_addr, "text/maze-v0", token=token) for _ in range(3)], seed=10, task="easy")
