@@ -105,3 +105,102 @@ func number(tok string) (int, string, bool) {
 	}
 	return n, tok[end:], true
 }
+
+// patch applies the neighbour's line diff (nbObs → nbNext, by longest
+// common subsequence) to obs: lines the neighbour inserted are inserted,
+// lines it kept are taken from obs (aligned with nbObs by lineKey), lines
+// it deleted are dropped, and obs's own lines with no counterpart follow
+// the fate of the neighbour's next aligned line (kept at the tail when the
+// neighbour kept its tail). Where analogy rebuilds the neighbour's page,
+// patch keeps ours: an error banner over an unchanged page, a field that
+// changed on a page the neighbour never saw.
+func patch(obs, nbObs, nbNext, nbAction, action string) string {
+	q, a, b := strings.Split(obs, "\n"), strings.Split(nbObs, "\n"), strings.Split(nbNext, "\n")
+	ab := lcs(a, b, func(s string) string { return s })
+	aq := lcs(a, q, lineKey)
+	qOf := make([]int, len(a)) // a index → q index, or −1
+	for i := range qOf {
+		qOf[i] = -1
+	}
+	for _, p := range aq {
+		qOf[p[0]] = p[1]
+	}
+	out := make([]string, 0, len(b)+len(q))
+	qi := 0
+	flush := func(upTo int, keep bool) { // our lines before q index upTo
+		for ; qi < upTo; qi++ {
+			if keep {
+				out = append(out, q[qi])
+			}
+		}
+	}
+	ai, bi, lastKept := 0, 0, true
+	for _, p := range append(ab, [2]int{len(a), len(b)}) {
+		for ; ai < p[0]; ai++ { // deleted by the neighbour
+			if j := qOf[ai]; j >= qi {
+				flush(j, false)
+				qi = j + 1
+			}
+			lastKept = false
+		}
+		for ; bi < p[1]; bi++ { // inserted by the neighbour
+			l := b[bi]
+			if nbAction != "" && action != "" {
+				l = strings.ReplaceAll(l, nbAction, action)
+			}
+			out = append(out, l)
+		}
+		if p[0] == len(a) {
+			break
+		}
+		if j := qOf[p[0]]; j >= qi { // kept: ours
+			flush(j, true)
+			out = append(out, q[j])
+			qi = j + 1
+		}
+		lastKept = true
+		ai, bi = p[0]+1, p[1]+1
+	}
+	flush(len(q), lastKept)
+	return strings.Join(out, "\n")
+}
+
+// lcs aligns x and y (equal under key) and returns the matched index
+// pairs in order.
+func lcs(x, y []string, key func(string) string) [][2]int {
+	if len(x)*len(y) > 40_000 {
+		return nil
+	}
+	kx, ky := make([]string, len(x)), make([]string, len(y))
+	for i, s := range x {
+		kx[i] = key(s)
+	}
+	for j, s := range y {
+		ky[j] = key(s)
+	}
+	n, m := len(x), len(y)
+	t := make([]int32, (n+1)*(m+1))
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if kx[i] == ky[j] {
+				t[i*(m+1)+j] = t[(i+1)*(m+1)+j+1] + 1
+			} else {
+				t[i*(m+1)+j] = max(t[(i+1)*(m+1)+j], t[i*(m+1)+j+1])
+			}
+		}
+	}
+	var out [][2]int
+	for i, j := 0, 0; i < n && j < m; {
+		switch {
+		case kx[i] == ky[j]:
+			out = append(out, [2]int{i, j})
+			i++
+			j++
+		case t[(i+1)*(m+1)+j] >= t[i*(m+1)+j+1]:
+			i++
+		default:
+			j++
+		}
+	}
+	return out
+}

@@ -21,7 +21,7 @@ import (
 const (
 	inDim      = 2 * dim // [φ(obs); φ(action)] or [φ(cand); φ(cand) − φ(obs)]
 	neighbours = 4       // retrieved transitions per prediction
-	maxCands   = 2*neighbours + 1
+	maxCands   = 3*neighbours + 1
 	scoreScale = 10 // cosine → logit
 )
 
@@ -118,6 +118,13 @@ func (b *Buffer) candidates(obs string, valid []string, of, af sparse, action st
 			c.step = n.Index
 		}
 		add(c)
+		if pt := patch(obs, s.Obs, s.NextObs, s.Action, action); pt != e {
+			pv, ok := b.valid[pt]
+			if !ok {
+				pv = valid
+			}
+			add(cand{text: pt, valid: pv, source: "patch", step: -1})
+		}
 	}
 	for _, n := range nbs {
 		s := b.Steps[n.Index]

@@ -285,3 +285,13 @@ func BenchmarkDreamStep(b *testing.B) {
 		}
 	}
 }
+
+func TestPatch(t *testing.T) {
+	nbObs := "Goal: buy a lamp\nURL: /shop/\nTitle: Shop\n\nheading \"Shop\"\n[1] textbox \"Search\""
+	nbNext := "Invalid action: bad\n\nGoal: buy a lamp\nURL: /shop/\nTitle: Shop\nLast action error: bad\n\nheading \"Shop\"\n[1] textbox \"Search\""
+	obs := "Goal: buy a mug\nURL: /shop/search?q=mug\nTitle: Results\n\n[1] link \"Back\"\n[2] link \"B0001 Mug\""
+	want := "Invalid action: bad\n\nGoal: buy a mug\nURL: /shop/search?q=mug\nTitle: Results\nLast action error: bad\n\n[1] link \"Back\"\n[2] link \"B0001 Mug\""
+	if got := patch(obs, nbObs, nbNext, "", ""); got != want {
+		t.Fatalf("patch:\n%s\nwant\n%s", got, want)
+	}
+}
