@@ -12,12 +12,14 @@
 //     candidates built from the buffer: the real next observations of the
 //     nearest transitions, and "analogical edits" of the current
 //     observation (apply the neighbour's obs→next change, line by line,
-//     to the current text). A learned transition embedding (two MLPs,
+//     to the current text; or apply its line diff, keeping our lines). A learned transition embedding (two MLPs,
 //     trained with libtorch through gotch) scores the candidates against
 //     (observation, action); its softmax is the observation confidence.
 //     Heads on the same embedding predict reward (as a class among the
 //     rewards seen), termination and status. Inference is plain Go, so a
-//     dream step needs no libtorch and is safe from any goroutine;
+//     dream step needs no libtorch and is safe from any goroutine. The
+//     buffer's candidate encodings are computed once (infer.go), and
+//     features and predictions are memoised;
 //     training needs libtorch;
 //   - Env and Register: "dream/<family>.<name>-vN" ids (the gym id
 //     pattern allows one slash, so "text/maze-v0" dreams as
