@@ -307,11 +307,7 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 }
 
 func (e *Env) observe(settle time.Duration) (gym.Observation, error) {
-	raw, err := e.d.settle(settle)
-	if err != nil {
-		return gym.Observation{}, err
-	}
-	png, err := encodePNG(raw)
+	png, err := e.d.settle(settle)
 	if err != nil {
 		return gym.Observation{}, err
 	}
@@ -490,11 +486,7 @@ func (e *Env) Screenshot(ctx context.Context) ([]byte, error) {
 	if e.d == nil {
 		return nil, gym.ErrNotReset
 	}
-	raw, err := e.d.grab()
-	if err != nil {
-		return nil, err
-	}
-	return encodePNG(raw)
+	return e.d.snapshot()
 }
 
 // OracleAction implements gym.Oracle: the task's scripted plan, then

@@ -1,18 +1,15 @@
 package desktop
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"image"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,7 +32,14 @@ type display struct {
 	conn *xgb.Conn
 	root xproto.Window
 	keys map[xproto.Keysym]keyOf
-	seed maphash.Seed
+
+	// Damage tracking (frame.go): rows [rows[0], rows[1]) changed since the
+	// last snapshot; lastDamage is when the last damage event arrived.
+	mu         sync.Mutex
+	rows       [2]int
+	lastDamage time.Time
+	changed    chan struct{}
+	frame      frame
 }
 
 type keyOf struct {
@@ -81,8 +85,12 @@ func tryDisplay(ctx context.Context, bin string, num int) (*display, error) {
 		if _, err := os.Stat(sock); err == nil {
 			conn, err := xgb.NewConnDisplay(":" + strconv.Itoa(num))
 			if err == nil {
-				d := &display{num: num, cmd: cmd, conn: conn, seed: maphash.MakeSeed()}
-				if err := d.init(); err != nil {
+				d := &display{num: num, cmd: cmd, conn: conn}
+				err := d.init()
+				if err == nil {
+					err = d.initDamage()
+				}
+				if err != nil {
 					d.close()
 					return nil, err
 				}
@@ -261,54 +269,6 @@ func (d *display) typeText(s string) error {
 		}
 	}
 	return d.sync()
-}
-
-// grab reads the root window's pixels (BGRX, 4 bytes a pixel).
-func (d *display) grab() ([]byte, error) {
-	img, err := xproto.GetImage(d.conn, xproto.ImageFormatZPixmap, xproto.Drawable(d.root), 0, 0, Width, Height, 0xffffffff).Reply()
-	if err != nil {
-		return nil, d.wrap(fmt.Errorf("desktop: get image: %w", err))
-	}
-	return img.Data, nil
-}
-
-// settle waits until two grabs in a row are equal (the programs finished
-// drawing), up to max; it returns the last grab.
-func (d *display) settle(max time.Duration) ([]byte, error) {
-	deadline := time.Now().Add(max)
-	prev, err := d.grab()
-	if err != nil {
-		return nil, err
-	}
-	ph := maphash.Bytes(d.seed, prev)
-	for time.Now().Before(deadline) {
-		time.Sleep(8 * time.Millisecond)
-		cur, err := d.grab()
-		if err != nil {
-			return nil, err
-		}
-		h := maphash.Bytes(d.seed, cur)
-		if h == ph {
-			return cur, nil
-		}
-		prev, ph = cur, h
-	}
-	return prev, nil
-}
-
-// encodePNG turns a BGRX grab into a PNG (fast compression).
-func encodePNG(bgrx []byte) ([]byte, error) {
-	img := image.NewNRGBA(image.Rect(0, 0, Width, Height))
-	p := img.Pix
-	for i := 0; i+3 < len(bgrx) && i+3 < len(p); i += 4 {
-		p[i], p[i+1], p[i+2], p[i+3] = bgrx[i+2], bgrx[i+1], bgrx[i], 0xff
-	}
-	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&buf, img); err != nil {
-		return nil, fmt.Errorf("desktop: png: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // window is a mapped top-level window.

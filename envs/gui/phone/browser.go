@@ -266,33 +266,35 @@ func (t *tab) navigate(ctx context.Context, url string) error {
 }
 
 // touch sends one touch sequence through the points (CSS pixels); hold
-// is how long the finger rests on the first point.
+// is how long the finger rests on the first point. The events carry
+// explicit timestamps (a tap lasts 60 ms, a long press hold+60 ms) and the
+// page times gestures by them, so a loaded machine cannot turn a tap into
+// a long press, and a long press needs no real wait.
 func (t *tab) touch(ctx context.Context, pts [][2]float64, hold time.Duration) error {
+	t0 := time.Now()
+	stamp := func(d time.Duration) input.TimeSinceEpoch {
+		return input.TimeSinceEpoch(float64(t0.Add(d).UnixMicro()) / 1e6)
+	}
 	return t.call(ctx, func(c context.Context) error {
-		ev := func(typ input.DispatchTouchEventType, p *[2]float64) error {
-			params := input.DispatchTouchEventParams{Type: typ, TouchPoints: []*input.TouchPoint{}}
+		ev := func(typ input.DispatchTouchEventType, p *[2]float64, at time.Duration) error {
+			params := input.DispatchTouchEventParams{Type: typ, TouchPoints: []*input.TouchPoint{}, Timestamp: stamp(at)}
 			if p != nil {
 				params.TouchPoints = []*input.TouchPoint{{X: p[0], Y: p[1]}}
 			}
 			_, err := chromedp.Call(c, input.DispatchTouchEvent, params)
 			return err
 		}
-		if err := ev(input.DispatchTouchEventTypeTouchStart, &pts[0]); err != nil {
+		if err := ev(input.DispatchTouchEventTypeTouchStart, &pts[0], 0); err != nil {
 			return err
 		}
-		if hold > 0 {
-			select {
-			case <-time.After(hold):
-			case <-c.Done():
-				return c.Err()
-			}
-		}
+		at := hold
 		for i := 1; i < len(pts); i++ {
-			if err := ev(input.DispatchTouchEventTypeTouchMove, &pts[i]); err != nil {
+			at += 10 * time.Millisecond
+			if err := ev(input.DispatchTouchEventTypeTouchMove, &pts[i], at); err != nil {
 				return err
 			}
 		}
-		return ev(input.DispatchTouchEventTypeTouchEnd, nil)
+		return ev(input.DispatchTouchEventTypeTouchEnd, nil, at+60*time.Millisecond)
 	})
 }
 
@@ -317,9 +319,11 @@ func (t *tab) pressEnter(ctx context.Context) error {
 
 func (t *tab) screenshot(ctx context.Context) ([]byte, error) {
 	var png []byte
-	fast := true
+	yes, no := true, false
 	err := t.call(ctx, func(c context.Context) error {
-		res, err := chromedp.Call(c, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: &fast})
+		// PNG with Chromium's fast encoder, straight from the compositor
+		// surface, viewport only.
+		res, err := chromedp.Call(c, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: &yes, FromSurface: &yes, CaptureBeyondViewport: &no})
 		if err != nil {
 			return err
 		}

@@ -240,13 +240,21 @@ type node struct {
 // observation and the readout for the validator.
 func (e *Env) observe(ctx context.Context, answer string) (gym.Observation, readout, error) {
 	expr := "({state: phone.state, screen: phone.screen()" + map[bool]string{true: ", a11y: phone.a11y()", false: ""}[e.a11y] + "})"
+	// The state read and the screenshot are independent reads of the same
+	// settled page: issue both at once, one round trip instead of two.
+	var (
+		png    []byte
+		shotEr error
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() { png, shotEr = e.tab.screenshot(ctx) })
 	ro, err := evalJS[readout](ctx, e.tab, expr)
+	wg.Wait()
 	if err != nil {
 		return gym.Observation{}, ro, fmt.Errorf("phone: read state: %w", err)
 	}
-	png, err := e.tab.screenshot(ctx)
-	if err != nil {
-		return gym.Observation{}, ro, fmt.Errorf("phone: screenshot: %w", err)
+	if shotEr != nil {
+		return gym.Observation{}, ro, fmt.Errorf("phone: screenshot: %w", shotEr)
 	}
 	w, h := e.ScreenSize()
 	var b strings.Builder

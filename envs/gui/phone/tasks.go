@@ -366,5 +366,208 @@ func tasks() []task {
 				plan: []step{open("Expenses"), longOn(idSel("exp-", e.ID)), tapOn("#menu-Delete")},
 			}
 		}},
+		// ---- more tasks over the same apps
+		{id: "contacts-add-email", desc: "add a contact with a name, phone number and email", setup: func(r *rand.Rand, s *State) episode {
+			name, ph := newName(r, s), phoneNumber(r)
+			mail := strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@" + pick(r, []string{"mail.com", "work.org", "example.net"})
+			n := len(s.Contacts)
+			return episode{
+				goal: fmt.Sprintf("Add a contact named %s with phone number %s and email %s.", name, ph, mail),
+				check: func(st State, _ string) bool {
+					return len(st.Contacts) == n+1 && slices.ContainsFunc(st.Contacts, func(c Contact) bool {
+						return c.Name == name && digits(c.Phone) == digits(ph) && strings.EqualFold(c.Email, mail)
+					})
+				},
+				plan: []step{open("Contacts"), tapOn(`[aria-label="Add contact"]`), typeInto("#f-name", name), typeInto("#f-phone", ph), typeInto("#f-email", mail), tapOn(`.bar [data-act=csave]`)},
+			}
+		}},
+		{id: "contacts-edit-email", desc: "change a contact's email", setup: func(r *rand.Rand, s *State) episode {
+			c := pick(r, s.Contacts)
+			mail := pick(r, words) + strconv.Itoa(10+r.IntN(90)) + "@example.org"
+			return episode{
+				goal: fmt.Sprintf("Change %s's email to %s.", c.Name, mail),
+				check: func(st State, _ string) bool {
+					return slices.ContainsFunc(st.Contacts, func(x Contact) bool {
+						return x.ID == c.ID && x.Name == c.Name && x.Phone == c.Phone && strings.EqualFold(x.Email, mail)
+					})
+				},
+				plan: []step{open("Contacts"), tapOn(idSel("contact-", c.ID)), tapOn(`.bar [data-act=cedit]`), tapOn("#clear-email"), typeInto("#f-email", mail), tapOn(`.bar [data-act=csave]`)},
+			}
+		}},
+		{id: "contacts-rename", desc: "rename a contact, keeping the number", setup: func(r *rand.Rand, s *State) episode {
+			c := pick(r, s.Contacts)
+			name := newName(r, s)
+			n := len(s.Contacts)
+			return episode{
+				goal: fmt.Sprintf("Rename the contact %s to %s.", c.Name, name),
+				check: func(st State, _ string) bool {
+					return len(st.Contacts) == n && slices.ContainsFunc(st.Contacts, func(x Contact) bool { return x.ID == c.ID && x.Name == name && x.Phone == c.Phone })
+				},
+				plan: []step{open("Contacts"), tapOn(idSel("contact-", c.ID)), tapOn(`.bar [data-act=cedit]`), tapOn("#clear-name"), typeInto("#f-name", name), tapOn(`.bar [data-act=csave]`)},
+			}
+		}},
+		{id: "contacts-answer-email", desc: "look up a contact's email and answer it", answer: true, setup: func(r *rand.Rand, s *State) episode {
+			c := pick(r, s.Contacts)
+			return episode{
+				goal:  fmt.Sprintf("What is %s's email address? Answer with the address.", c.Name),
+				check: func(_ State, ans string) bool { return strings.EqualFold(strings.TrimSpace(ans), c.Email) },
+				plan:  []step{open("Contacts"), tapOn(idSel("contact-", c.ID)), answerWith(c.Email)},
+			}
+		}},
+		{id: "clock-enable-alarm", desc: "switch an alarm on", setup: func(r *rand.Rand, s *State) episode {
+			i := r.IntN(len(s.Alarms))
+			s.Alarms[i].On = false
+			a := s.Alarms[i]
+			return episode{
+				goal: fmt.Sprintf("Turn on the %s alarm.", hhmm(a.H, a.M)),
+				check: func(st State, _ string) bool {
+					return len(st.Alarms) == 3 && slices.ContainsFunc(st.Alarms, func(x Alarm) bool { return x.ID == a.ID && x.On })
+				},
+				plan: []step{open("Clock"), tapOn(idSel("alarm-", a.ID))},
+			}
+		}},
+		{id: "clock-add-labeled-alarm", desc: "set a new alarm with a label", setup: func(r *rand.Rand, s *State) episode {
+			h, m := 10+r.IntN(12), 5*r.IntN(12)
+			label := pick(r, []string{"Medicine", "Call Ana", "Laundry", "Pick up kids", "Standup"})
+			return episode{
+				goal: fmt.Sprintf("Set an alarm for %s labelled %q.", hhmm(h, m), label),
+				check: func(st State, _ string) bool {
+					return slices.ContainsFunc(st.Alarms, func(a Alarm) bool { return a.H == h && a.M == m && a.On && a.Label == label })
+				},
+				plan: []step{open("Clock"), tapOn(`[aria-label="Add alarm"]`), typeInto("#f-hour", strconv.Itoa(h)), typeInto("#f-minute", strconv.Itoa(m)), typeInto("#f-label", label), tapOn(`.bar [data-act=asave]`)},
+			}
+		}},
+		{id: "clock-answer-earliest", desc: "find the earliest alarm and answer its time", answer: true, setup: func(r *rand.Rand, s *State) episode {
+			first := slices.MinFunc(s.Alarms, func(a, b Alarm) int { return (a.H*60 + a.M) - (b.H*60 + b.M) })
+			want := strings.TrimLeft(digits(hhmm(first.H, first.M)), "0")
+			return episode{
+				goal:  "What time is the earliest alarm set for? Answer as HH:MM.",
+				check: func(_ State, ans string) bool { return strings.TrimLeft(digits(ans), "0") == want },
+				plan:  []step{open("Clock"), answerWith(hhmm(first.H, first.M))},
+			}
+		}},
+		{id: "notes-edit-body", desc: "replace the text of a note", setup: func(r *rand.Rand, s *State) episode {
+			n := pick(r, s.Notes)
+			body := pick(r, words) + " " + pick(r, words) + " " + strconv.Itoa(r.IntN(100))
+			return episode{
+				goal: fmt.Sprintf("Change the text of the note %q to %q.", n.Title, body),
+				check: func(st State, _ string) bool {
+					return len(st.Notes) == 4 && slices.ContainsFunc(st.Notes, func(x Note) bool { return x.ID == n.ID && x.Title == n.Title && strings.TrimSpace(x.Body) == body })
+				},
+				plan: []step{open("Notes"), tapOn(idSel("note-", n.ID)), tapOn("#clear-body"), typeInto("#f-body", body), tapOn(`.bar [data-act=nsave]`)},
+			}
+		}},
+		{id: "notes-rename", desc: "change the title of a note", setup: func(r *rand.Rand, s *State) episode {
+			n := pick(r, s.Notes)
+			title := n.Title + " " + strconv.Itoa(2020+r.IntN(10))
+			return episode{
+				goal: fmt.Sprintf("Rename the note %q to %q, keeping its text.", n.Title, title),
+				check: func(st State, _ string) bool {
+					return len(st.Notes) == 4 && slices.ContainsFunc(st.Notes, func(x Note) bool { return x.ID == n.ID && x.Title == title && x.Body == n.Body })
+				},
+				plan: []step{open("Notes"), tapOn(idSel("note-", n.ID)), tapOn("#clear-title"), typeInto("#f-title", title), tapOn(`.bar [data-act=nsave]`)},
+			}
+		}},
+		{id: "notes-answer", desc: "read a note and answer its text", answer: true, setup: func(r *rand.Rand, s *State) episode {
+			n := pick(r, s.Notes)
+			return episode{
+				goal: fmt.Sprintf("What does the note titled %q say? Answer with its text.", n.Title),
+				check: func(_ State, ans string) bool {
+					return strings.EqualFold(strings.Join(strings.Fields(ans), " "), n.Body)
+				},
+				plan: []step{open("Notes"), tapOn(idSel("note-", n.ID)), answerWith(n.Body)},
+			}
+		}},
+		{id: "calendar-add-timed-event", desc: "create a calendar event with a time", setup: func(r *rand.Rand, s *State) episode {
+			day := 1 + r.IntN(28)
+			date := fmt.Sprintf("2026-03-%02d", day)
+			title := pick(r, eventNames)
+			at := fmt.Sprintf("%02d:%02d", 8+r.IntN(12), 15*r.IntN(4))
+			n := len(s.Events)
+			return episode{
+				goal: fmt.Sprintf("Create a calendar event %q on March %d, 2026 at %s.", title, day, at),
+				check: func(st State, _ string) bool {
+					return slices.ContainsFunc(st.Events, func(e Event) bool {
+						return e.Date == date && e.Title == title && strings.TrimSpace(e.Time) == at
+					}) && len(st.Events) == n+1
+				},
+				plan: []step{open("Calendar"), tapOn(idSel("day-", day)), tapOn(`[aria-label="New event"]`), typeInto("#f-etitle", title), typeInto("#f-etime", at), tapOn(`.bar [data-act=esave]`)},
+			}
+		}},
+		{id: "calendar-answer-event", desc: "look up the event on a day and answer its title", answer: true, setup: func(r *rand.Rand, s *State) episode {
+			i := r.IntN(len(s.Events))
+			e := s.Events[i]
+			for j := range s.Events {
+				if j != i && s.Events[j].Date == e.Date {
+					d := 1 + (atoiDay(e.Date)+3+j)%28
+					s.Events[j].Date = fmt.Sprintf("2026-03-%02d", d)
+				}
+			}
+			day := atoiDay(e.Date)
+			return episode{
+				goal:  fmt.Sprintf("What is in the calendar on March %d, 2026? Answer with the event's title.", day),
+				check: func(_ State, ans string) bool { return strings.EqualFold(strings.TrimSpace(ans), e.Title) },
+				plan:  []step{open("Calendar"), tapOn(idSel("day-", day)), answerWith(e.Title)},
+			}
+		}},
+		{id: "settings-two-toggles", desc: "switch one setting on and another off", setup: func(r *rand.Rand, s *State) episode {
+			keys := slices.Clone(settingKeys)
+			r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+			on, off := keys[0], keys[1]
+			setSetting(&s.Settings, on.key, false)
+			setSetting(&s.Settings, off.key, true)
+			return episode{
+				goal: fmt.Sprintf("Turn %s on and %s off.", on.label, off.label),
+				check: func(st State, _ string) bool {
+					return getSetting(st.Settings, on.key) && !getSetting(st.Settings, off.key)
+				},
+				plan: []step{open("Settings"), tapOn("#set-" + on.key), tapOn("#set-" + off.key)},
+			}
+		}},
+		{id: "expenses-add-note", desc: "log an expense with a category and a note", setup: func(r *rand.Rand, s *State) episode {
+			amt := float64(100+r.IntN(9900)) / 100
+			cat := pick(r, categories)
+			note := pick(r, []string{"coffee", "bus pass", "gym", "book", "flowers", "parking"})
+			n := len(s.Expenses)
+			return episode{
+				goal: fmt.Sprintf("Log an expense of $%.2f in the %s category with the note %q.", amt, cat, note),
+				check: func(st State, _ string) bool {
+					return len(st.Expenses) == n+1 && slices.ContainsFunc(st.Expenses, func(e Expense) bool {
+						return math.Abs(e.Amount-amt) < 0.005 && e.Category == cat && strings.EqualFold(strings.TrimSpace(e.Note), note)
+					})
+				},
+				plan: []step{open("Expenses"), tapOn(`[aria-label="Add expense"]`), typeInto("#f-amount", fmt.Sprintf("%.2f", amt)), tapOn("#cat-" + cat), typeInto("#f-note", note), tapOn(`.bar [data-act=xsave]`)},
+			}
+		}},
+		{id: "expenses-answer-count", desc: "count the expenses of a category and answer", answer: true, setup: func(r *rand.Rand, s *State) episode {
+			cat := pick(r, s.Expenses).Category
+			n := 0
+			for _, e := range s.Expenses {
+				if e.Category == cat {
+					n++
+				}
+			}
+			return episode{
+				goal:  fmt.Sprintf("How many expenses are in the %s category? Answer with the number.", cat),
+				check: func(_ State, ans string) bool { return strings.TrimSpace(ans) == strconv.Itoa(n) },
+				plan:  []step{open("Expenses"), answerWith(strconv.Itoa(n))},
+			}
+		}},
 	}
+}
+
+var settingKeys = []struct{ key, label string }{{"wifi", "Wi-Fi"}, {"bluetooth", "Bluetooth"}, {"airplane", "Airplane mode"}, {"dark", "Dark theme"}, {"location", "Location"}}
+
+func settingPtr(st *Settings, key string) *bool {
+	return map[string]*bool{"wifi": &st.WiFi, "bluetooth": &st.Bluetooth, "airplane": &st.Airplane, "dark": &st.Dark, "location": &st.Location}[key]
+}
+
+func getSetting(st Settings, key string) bool { return *settingPtr(&st, key) }
+
+func setSetting(st *Settings, key string, v bool) { *settingPtr(st, key) = v }
+
+// atoiDay is the day of a YYYY-MM-DD date.
+func atoiDay(date string) int {
+	d, _ := strconv.Atoi(date[len(date)-2:])
+	return d
 }
