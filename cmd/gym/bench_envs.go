@@ -11,12 +11,42 @@ import (
 
 	"github.com/envgym/envgym/envs/gui"
 	"github.com/envgym/envgym/envs/search"
+	"github.com/envgym/envgym/envs/swe"
 	"github.com/envgym/envgym/envs/web"
 )
 
 // benchEnvCmds are the benchmarks of env families, run in process.
 func benchEnvCmds(a *app) []*cobra.Command {
-	return []*cobra.Command{newBenchWebCmd(a), newBenchSearchCmd(a), newBenchGUICmd(a)}
+	return []*cobra.Command{newBenchWebCmd(a), newBenchSearchCmd(a), newBenchGUICmd(a), newBenchSWECmd(a)}
+}
+
+func newBenchSWECmd(a *app) *cobra.Command {
+	var cfg swe.BenchConfig
+	cmd := &cobra.Command{
+		Use:   "swe",
+		Short: "SWE sandbox start/ready/exec latency per backend (namespace, Docker) and oracle episodes",
+		Long: `Bench swe times, per sandbox backend: a cold sandbox start, a Reset to the first
+observation (ready_p50_ms_*), bash("true") (exec_p50_ms_*), and full oracle
+episodes on generated tasks (episode_p50_s). The Docker backend needs the
+engine that scripts/setup.sh starts.`,
+		Example: `  gym bench swe --json
+  gym bench swe --backends namespace --episodes 10`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := swe.Bench(cmd.Context(), cfg)
+			if err != nil {
+				return fmt.Errorf("bench swe: %w", err)
+			}
+			return a.printFigures(res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Backends, "backends", nil, "namespace, docker (default both)")
+	f.IntVar(&cfg.Starts, "starts", 0, "cold sandbox starts per backend")
+	f.IntVar(&cfg.Resets, "resets", 0, "timed resets per backend")
+	f.IntVar(&cfg.Execs, "execs", 0, "timed bash(\"true\") per backend")
+	f.IntVar(&cfg.Episodes, "episodes", 0, "oracle episodes per backend")
+	return cmd
 }
 
 func newBenchGUICmd(a *app) *cobra.Command {
