@@ -98,17 +98,13 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
 	}
 	e.ep, e.lastErr, e.navs, e.done, e.started = ep, "", 0, false, true
-	if err := e.tab.Navigate(ctx, ep.startURL()); err != nil {
+	// Open also forgets the history behind the first page, so go_back
+	// cannot leave the episode.
+	p, err := e.tab.Open(ctx, ep.startURL(), e.maxObs)
+	if err != nil {
 		return gym.Observation{}, fmt.Errorf("web: reset: open %s: %w", ep.startURL(), err)
 	}
-	// Forget the history behind the first page so go_back cannot leave
-	// the episode.
-	if err := e.tab.ResetHistory(ctx); err != nil {
-		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
-	}
-	if err := e.observe(ctx); err != nil {
-		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
-	}
+	e.setPage(p)
 	return e.observation(ctx, nil)
 }
 
@@ -117,6 +113,22 @@ func (e *env) observe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.setPage(p)
+	return nil
+}
+
+// settleObserve waits for the page to settle and observes it, in one
+// round trip.
+func (e *env) settleObserve(ctx context.Context) error {
+	p, err := e.tab.SettleObserve(ctx, e.maxObs)
+	if err != nil {
+		return err
+	}
+	e.setPage(p)
+	return nil
+}
+
+func (e *env) setPage(p browser.Page) {
 	e.page = p
 	e.ids = make(map[int]browser.Node, len(p.Nodes))
 	for _, n := range p.Nodes {
@@ -124,7 +136,6 @@ func (e *env) observe(ctx context.Context) error {
 			e.ids[n.ID] = n
 		}
 	}
-	return nil
 }
 
 // Step parses and runs one action. The page is only touched once the
@@ -157,12 +168,11 @@ func (e *env) Step(ctx context.Context, act string) (gym.StepResult, error) {
 	if a.Kind == action.Answer {
 		answer = &a.Text
 	}
-	if a.Kind != action.Answer {
-		if err := e.tab.Settle(ctx); err != nil {
-			return e.failed(ctx, err)
-		}
+	observe := e.settleObserve
+	if a.Kind == action.Answer {
+		observe = e.observe // the page was not touched
 	}
-	if err := e.observe(ctx); err != nil {
+	if err := observe(ctx); err != nil {
 		return e.failed(ctx, err)
 	}
 	v, err := e.ep.judge(ctx, e.tab, &e.page, answer)

@@ -7,37 +7,58 @@
   const W = window;
   let pending = 0;
   let lastMut = performance.now();
+  let lastInput = 0; // last input event (real or dispatched by an action)
   let unloading = false;
   let next = 1;
+  // Settle waiters re-check when pending work ends, instead of polling.
+  const waiters = new Set();
+  const oSetTimeout = W.setTimeout.bind(W), oClearTimeout = W.clearTimeout.bind(W);
+  // poke re-checks in a task of its own, so the page's handlers of the same
+  // event (load handlers, fetch continuations) have run first.
+  let poked = false;
+  const poke = () => {
+    if (poked || !waiters.size) return;
+    poked = true;
+    oSetTimeout(() => { poked = false; for (const w of Array.from(waiters)) w(); }, 0);
+  };
   const ofetch = W.fetch;
   if (ofetch) {
     W.fetch = function (...a) {
       pending++;
-      return ofetch.apply(this, a).finally(() => { pending--; });
+      return ofetch.apply(this, a).finally(() => { pending--; poke(); });
     };
   }
   const osend = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...a) {
     pending++;
-    this.addEventListener('loadend', () => { pending--; }, { once: true });
+    this.addEventListener('loadend', () => { pending--; poke(); }, { once: true });
     return osend.apply(this, a);
   };
   // Short timers count as pending work: a click handler that updates the
   // page after setTimeout(…, 50) is not settled until the timer ran.
-  const oSetTimeout = W.setTimeout.bind(W), oClearTimeout = W.clearTimeout.bind(W);
   const timers = new Set();
   W.setTimeout = function (fn, ms, ...a) {
     if (typeof fn !== 'function' || !(ms <= 300)) return oSetTimeout(fn, ms, ...a);
-    const id = oSetTimeout(() => { timers.delete(id); fn(...a); }, ms);
+    const id = oSetTimeout(() => { timers.delete(id); try { fn(...a); } finally { poke(); } }, ms);
     timers.add(id);
     return id;
   };
-  W.clearTimeout = function (id) { timers.delete(id); return oClearTimeout(id); };
+  W.clearTimeout = function (id) { if (timers.delete(id)) poke(); return oClearTimeout(id); };
   // beforeunload fires when a navigation of this document starts, before the
   // request goes out: the settle wait must then wait for the next document.
-  W.addEventListener('beforeunload', () => { unloading = true; });
-  W.addEventListener('pagehide', () => { unloading = true; });
-  W.addEventListener('pageshow', () => { unloading = false; lastMut = performance.now(); });
+  const unload = () => { unloading = true; for (const w of Array.from(waiters)) w(); };
+  W.addEventListener('beforeunload', unload);
+  W.addEventListener('pagehide', unload);
+  W.addEventListener('pageshow', () => { unloading = false; lastMut = performance.now(); poke(); });
+  document.addEventListener('readystatechange', poke);
+  W.addEventListener('load', poke);
+  // The quiet period runs from the later of the last DOM change and the
+  // last input, so work an action starts is waited for even when it has
+  // not touched the DOM yet.
+  const inputSeen = () => { lastInput = performance.now(); };
+  for (const ev of ['mousemove', 'mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'wheel', 'scroll']) {
+    W.addEventListener(ev, inputSeen, { capture: true, passive: true });
+  }
   new MutationObserver(() => { lastMut = performance.now(); })
     .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
 
@@ -245,26 +266,51 @@
   }
 
   function scroll(dir) {
+    lastInput = performance.now();
     W.scrollBy({ top: (dir === 'up' ? -0.8 : 0.8) * W.innerHeight, behavior: 'instant' });
     return '';
   }
 
-  function settle(quiet, max) {
+  // settle resolves once the document is complete, no fetch/XHR or short
+  // timer is pending and the DOM has been quiet for `quiet` ms since the
+  // last change or input: 'ok', 'timeout' after `max` ms, or 'nav' when the
+  // document is being left. It is woken by the events that end pending
+  // work and by one timer for the rest of the quiet period; no polling.
+  // With limit >= 0 the observation is taken in the same task.
+  function settle(quiet, max, limit) {
     return new Promise((resolve) => {
       const t0 = performance.now();
-      const tick = () => {
-        const now = performance.now();
-        if (unloading) return resolve('nav');
-        if (document.readyState === 'complete' && pending <= 0 && timers.size === 0 && now - Math.max(lastMut, t0) >= quiet) return resolve('ok');
-        if (now - t0 > max) return resolve('timeout');
-        oSetTimeout(tick, 1);
+      let timer = 0;
+      const finish = (s) => {
+        waiters.delete(check);
+        if (timer) oClearTimeout(timer);
+        timer = 0;
+        if (limit >= 0 && s !== 'nav') {
+          try { return resolve({ s: s, page: observe(limit) }); } catch (e) { /* observe below */ }
+        }
+        resolve({ s: s });
       };
-      tick();
+      const check = () => {
+        if (timer) oClearTimeout(timer);
+        timer = 0;
+        if (unloading) return finish('nav');
+        const now = performance.now();
+        let wait = max - (now - t0);
+        if (wait <= 0) return finish('timeout');
+        if (document.readyState === 'complete' && pending <= 0 && timers.size === 0) {
+          const q = quiet - (now - Math.max(lastMut, lastInput));
+          if (q <= 0) return finish('ok');
+          wait = Math.min(wait, q);
+        }
+        timer = oSetTimeout(check, Math.ceil(wait));
+      };
+      waiters.add(check);
+      check();
     });
   }
 
   Object.defineProperty(W, '__egym', {
-    value: Object.freeze({ observe, locate, prepFill, changed, selectOption, scroll, settle }),
+    value: Object.freeze({ observe, locate, prepFill, changed, selectOption, scroll, settle, leave: () => { unload(); return true; } }),
     enumerable: false,
   });
 })();

@@ -31,6 +31,9 @@ type Tab struct {
 	MaxSettle time.Duration
 
 	nav navState
+	// mouseAt is where the last mouse event left the pointer; nil on a
+	// new page. A click there needs no move first.
+	mouseAt *[2]float64
 }
 
 // navState follows main-frame loads from protocol events, so the settle
@@ -193,6 +196,13 @@ func Eval[T any](ctx context.Context, t *Tab, expr string) (T, error) {
 
 // Navigate loads url and waits until the page settled.
 func (t *Tab) Navigate(ctx context.Context, url string) error {
+	t.mouseAt = nil
+	// Page.navigate can answer before the new document commits: mark the
+	// current one as left, so a settle wait that still reaches it answers
+	// 'nav' instead of observing the previous episode's page.
+	lc, cancel := context.WithTimeout(ctx, time.Second)
+	_, _ = eval[bool](lc, t, "window.__egym ? window.__egym.leave() : true", false)
+	cancel()
 	t.nav.start()
 	err := t.call(ctx, func(c context.Context) error {
 		res, err := chromedp.Call(c, page.Navigate, page.NavigateParams{URL: url})
@@ -215,15 +225,30 @@ func (t *Tab) Navigate(ctx context.Context, url string) error {
 // clean without a new tab.
 func (t *Tab) ResetSession(ctx context.Context, origins ...string) error {
 	return t.call(ctx, func(c context.Context) error {
-		if _, err := chromedp.Call(c, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
-			return fmt.Errorf("clear cookies: %w", err)
-		}
-		for _, o := range origins {
-			if _, err := chromedp.Call(c, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "local_storage,session_storage,indexeddb,cache_storage,service_workers"}); err != nil {
-				return fmt.Errorf("clear storage of %s: %w", o, err)
+		// The calls are independent and all browser side: send them at
+		// once and wait for all.
+		errs := make(chan error, len(origins)+1)
+		go func() {
+			if _, err := chromedp.Call(c, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+				errs <- fmt.Errorf("clear cookies: %w", err)
+				return
 			}
+			errs <- nil
+		}()
+		for _, o := range origins {
+			go func() {
+				if _, err := chromedp.Call(c, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "local_storage,session_storage,indexeddb,cache_storage,service_workers"}); err != nil {
+					errs <- fmt.Errorf("clear storage of %s: %w", o, err)
+					return
+				}
+				errs <- nil
+			}()
 		}
-		return nil
+		var err error
+		for range len(origins) + 1 {
+			err = errors.Join(err, <-errs)
+		}
+		return err
 	})
 }
 
@@ -238,16 +263,49 @@ func (t *Tab) ResetHistory(ctx context.Context) error {
 }
 
 // Settle waits, bounded by MaxSettle, until no navigation is in flight, the
-// document is complete, no request is pending and the DOM has been quiet
-// for Quiet. Navigations started by the last action are followed.
+// document is complete, no request or short timer is pending and the DOM
+// has been quiet for Quiet since its last change or input. Navigations
+// started by the last action are followed.
 func (t *Tab) Settle(ctx context.Context) error {
+	_, err := t.settle(ctx, -1, false)
+	return err
+}
+
+// SettleObserve is Settle followed by Observe, in one round trip: the page
+// resolves its settle wait with the observation taken in the same task.
+func (t *Tab) SettleObserve(ctx context.Context, limit int) (Page, error) {
+	p, err := t.settle(ctx, limit, false)
+	if err != nil || p != nil {
+		return deref(p), err
+	}
+	return t.Observe(ctx, limit)
+}
+
+func deref(p *Page) Page {
+	if p == nil {
+		return Page{}
+	}
+	return *p
+}
+
+// settled is the page's answer to a settle wait.
+type settled struct {
+	S    string `json:"s"` // ok, timeout, nav, noscript
+	Page *Page  `json:"page"`
+}
+
+// settle runs the page's event-driven settle wait (page.js) and follows
+// navigations; with limit >= 0 the answer carries the observation. fresh
+// means a navigation just committed the current document (Open): the wait
+// then starts in that document at once instead of waiting for the
+// browser's load-stopped event, since the page's own wait covers the load.
+func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) {
 	deadline := time.Now().Add(t.MaxSettle)
-	expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d) : 'noscript'", t.Quiet.Milliseconds(), t.MaxSettle.Milliseconds())
 	for {
-		if w := t.nav.wait(); w != nil {
+		if w := t.nav.wait(); w != nil && !fresh {
 			wait := time.Until(deadline)
 			if wait <= 0 {
-				return nil // observe the page as it is
+				return nil, nil // observe the page as it is
 			}
 			timer := time.NewTimer(wait)
 			select {
@@ -255,41 +313,85 @@ func (t *Tab) Settle(ctx context.Context) error {
 			case <-timer.C:
 			case <-ctx.Done():
 				timer.Stop()
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			timer.Stop()
 		}
-		res, err := eval[string](ctx, t, expr, true)
+		left := max(time.Until(deadline).Milliseconds(), 1)
+		expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d, %d) : {s: 'noscript'}", t.Quiet.Milliseconds(), left, limit)
+		res, err := eval[settled](ctx, t, expr, true)
 		if err != nil {
 			if errors.Is(err, ErrCrashed) || ctx.Err() != nil {
-				return err
+				return nil, err
 			}
 			// The document went away under the evaluation: retry on the new one.
 			if time.Now().Before(deadline) && isNavError(err) {
+				fresh = false
 				continue
 			}
-			return fmt.Errorf("browser: settle: %w", err)
+			return nil, fmt.Errorf("browser: settle: %w", err)
 		}
 		switch {
-		case res == "nav" || res == "noscript":
+		case res.S == "nav" || res.S == "noscript":
+			fresh, t.mouseAt = false, nil
 			if time.Now().After(deadline) {
-				return nil
+				return nil, nil
 			}
-			if t.nav.wait() == nil && res == "nav" {
+			if t.nav.wait() == nil && res.S == "nav" {
 				// beforeunload fired but the load has not been seen yet:
 				// give the event a moment without spinning hot.
 				select {
 				case <-time.After(time.Millisecond):
 				case <-ctx.Done():
-					return ctx.Err()
+					return nil, ctx.Err()
 				}
 			}
 			continue
-		case t.nav.wait() != nil && time.Now().Before(deadline):
+		case !fresh && t.nav.wait() != nil && time.Now().Before(deadline):
 			continue // a navigation began during the quiet period
 		}
-		return nil
+		return res.Page, nil
 	}
+}
+
+// Open starts a new episode's page: it loads url, returns the settled
+// page's observation and forgets the history behind it.
+func (t *Tab) Open(ctx context.Context, url string, limit int) (Page, error) {
+	t.mouseAt = nil
+	// Page.navigate can answer before the new document commits: mark the
+	// current one as left, so a settle wait that still reaches it answers
+	// 'nav' instead of observing the previous episode's page.
+	lc, cancel := context.WithTimeout(ctx, time.Second)
+	_, _ = eval[bool](lc, t, "window.__egym ? window.__egym.leave() : true", false)
+	cancel()
+	t.nav.start()
+	err := t.call(ctx, func(c context.Context) error {
+		res, err := chromedp.Call(c, page.Navigate, page.NavigateParams{URL: url})
+		if err != nil {
+			return err
+		}
+		if res.ErrorText != "" {
+			return fmt.Errorf("browser: navigate %s: %s", url, res.ErrorText)
+		}
+		return nil
+	})
+	if err != nil {
+		t.nav.stop()
+		return Page{}, err
+	}
+	p, err := t.settle(ctx, limit, true)
+	if err != nil {
+		return Page{}, err
+	}
+	// After the settle, not alongside it: right after Page.navigate
+	// returns the new entry may not be committed to the history yet.
+	if err := t.ResetHistory(ctx); err != nil {
+		return Page{}, err
+	}
+	if p != nil {
+		return *p, nil
+	}
+	return t.Observe(ctx, limit)
 }
 
 func isNavError(err error) bool {
@@ -381,7 +483,12 @@ func (t *Tab) mouse(ctx context.Context, typ input.DispatchMouseEventType, x, y 
 			}
 		}
 		_, err := chromedp.Call(c, input.DispatchMouseEvent, p)
-		return err
+		if err != nil {
+			t.mouseAt = nil
+			return err
+		}
+		t.mouseAt = &[2]float64{x, y}
+		return nil
 	})
 }
 
@@ -396,8 +503,10 @@ func (t *Tab) Click(ctx context.Context, id int) error {
 		_, err := eval[bool](ctx, t, fmt.Sprintf("(document.querySelector('[data-bid=\"%d\"]').focus(), true)", id), false)
 		return err
 	}
-	if err := t.mouse(ctx, input.DispatchMouseEventTypeMouseMoved, l.X, l.Y, 0); err != nil {
-		return err
+	if t.mouseAt == nil || *t.mouseAt != [2]float64{l.X, l.Y} {
+		if err := t.mouse(ctx, input.DispatchMouseEventTypeMouseMoved, l.X, l.Y, 0); err != nil {
+			return err
+		}
 	}
 	if err := t.mouse(ctx, input.DispatchMouseEventTypeMousePressed, l.X, l.Y, 1); err != nil {
 		return err
@@ -539,6 +648,7 @@ func (t *Tab) Back(ctx context.Context) (bool, error) {
 			return nil
 		}
 		t.nav.start()
+		t.mouseAt = nil
 		moved = true
 		_, err = chromedp.Call(c, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: h.Entries[h.CurrentIndex-1].ID})
 		return err
