@@ -25,7 +25,7 @@ type Config struct {
 	// ResetTimeout bounds Make and Reset without a deadline; default 10m,
 	// since a first reset may build an index or generate tasks.
 	ResetTimeout time.Duration
-	PingTimeout time.Duration // health check answer; default 2s
+	PingTimeout  time.Duration // health check answer; default 2s
 	// HealthInterval is how often running plugins are pinged; a plugin that
 	// does not answer is killed so its sessions fail fast. Default 10s;
 	// negative disables.
