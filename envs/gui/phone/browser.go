@@ -55,26 +55,11 @@ func (b *Browser) ensureLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("phone: user data dir: %w", err)
 	}
-	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("hide-scrollbars", true),
+	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(), append(browser.HeadlessFlags(path),
 		chromedp.Flag("font-render-hinting", "none"),
 		chromedp.WindowSize(Width, Height),
 		chromedp.UserDataDir(dir),
-	)
+	)...)
 	bctx, bcancel := chromedp.NewContext(allocCtx)
 	started := make(chan error, 1)
 	go func() { started <- chromedp.Do(bctx) }()

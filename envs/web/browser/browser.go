@@ -105,26 +105,10 @@ func (m *Manager) ensure(ctx context.Context) (context.Context, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("browser: user data dir: %w", err)
 	}
-	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("hide-scrollbars", true),
+	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(), append(HeadlessFlags(path),
 		chromedp.WindowSize(m.opts.Width, m.opts.Height),
 		chromedp.UserDataDir(dir),
-	)
+	)...)
 	bctx, bcancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(m.opts.Logf), chromedp.WithErrorf(m.opts.Logf))
 	// The first Run binds the browser's life to bctx, which the manager
 	// owns; the caller's ctx only bounds how long we wait for the start.
@@ -368,3 +352,27 @@ func SelfRSSMiB() float64 { return float64(rssKiB(os.Getpid())) / 1024 }
 // callTimeout bounds one browser round trip, so a hung renderer becomes a
 // TIMEOUT instead of a stuck env.
 const callTimeout = 10 * time.Second
+
+// HeadlessFlags are the launch options every headless Chromium of the gym
+// uses: no sandbox (we run as root), and nothing that would reach the
+// network or run in the background (this machine's network is closed).
+func HeadlessFlags(execPath string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(execPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("hide-scrollbars", true),
+	}
+}
