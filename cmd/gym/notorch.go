@@ -15,6 +15,8 @@ func newTrainCmd(*app) *cobra.Command { return notorchCmd("train") }
 
 func newWorldModelCmd(*app) *cobra.Command { return notorchCmd("worldmodel") }
 
+func newExperimentCmd(*app) *cobra.Command { return notorchCmd("experiment") }
+
 func notorchCmd(name string) *cobra.Command {
 	return &cobra.Command{
 		Use:    name,

@@ -96,7 +96,7 @@ Exit codes: 0 success; 1 an error, or a failed check; 130 interrupted
 	root.PersistentFlags().StringVar(&a.pluginDir, "plugin-dir", plugins.DefaultDir(),
 		"directory of installed plugins (env GYM_PLUGIN_DIR)")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout instead of tables")
-	root.AddCommand(newPluginCmd(a), newListCmd(a), newRunCmd(a), newCheckCmd(a), newBenchCmd(a), newServeCmd(a), newReplayCmd(a), newDoctorCmd(a), newChaosCmd(a), newTrainCmd(a), newWorldModelCmd(a))
+	root.AddCommand(newPluginCmd(a), newListCmd(a), newRunCmd(a), newCheckCmd(a), newBenchCmd(a), newServeCmd(a), newReplayCmd(a), newDoctorCmd(a), newChaosCmd(a), newTrainCmd(a), newWorldModelCmd(a), newExperimentCmd(a))
 	return root
 }
 
