@@ -40,7 +40,10 @@ const sandboxUID = 65534
 // root is the host's nobody; every mount but the workspace, a scratch dir
 // and the shared Go cache is remounted read-only; the net namespace has
 // only a loopback that is down.
-type Namespace struct{ cfg NamespaceConfig }
+type Namespace struct {
+	cfg  NamespaceConfig
+	init string // the nsinit binary
+}
 
 // NewNamespace checks that the machine supports the backend.
 func NewNamespace(cfg NamespaceConfig) (*Namespace, error) {
@@ -85,7 +88,11 @@ func NewNamespace(cfg NamespaceConfig) (*Namespace, error) {
 	if err := os.Chown(cfg.GoCache, sandboxUID, sandboxUID); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	return &Namespace{cfg: cfg}, nil
+	init, err := ensureNSInit(context.Background(), cfg.GoRoot, cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Namespace{cfg: cfg, init: init}, nil
 }
 
 var cgroupHierarchies = []string{"memory", "pids", "cpu"}
@@ -102,7 +109,7 @@ func (n *Namespace) Start(ctx context.Context) (Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	s := &nsSandbox{cfg: n.cfg, dir: dir, id: filepath.Base(dir)}
+	s := &nsSandbox{cfg: n.cfg, init: n.init, dir: dir, id: filepath.Base(dir)}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
@@ -121,6 +128,7 @@ func (n *Namespace) Start(ctx context.Context) (Sandbox, error) {
 
 type nsSandbox struct {
 	cfg    NamespaceConfig
+	init   string
 	dir    string
 	id     string
 	runs   int
@@ -129,24 +137,6 @@ type nsSandbox struct {
 
 func (s *nsSandbox) Workspace() string { return filepath.Join(s.dir, "ws") }
 func (s *nsSandbox) scratch() string   { return filepath.Join(s.dir, "scratch") }
-
-// prelude runs as the namespaces' first process: it waits until the parent
-// has put it into its cgroups, makes the filesystem read-only except the
-// writable dirs (a namespace made in a new user namespace gets shared
-// mounts as slaves, so nothing propagates back to the host), then runs the command in the workspace. proc, sysfs,
-// cgroup and device file systems are left as they are: their files belong
-// to the host's root, which the sandbox's nobody cannot write.
-const prelude = `read -r _ <&3; exec 3<&-
-for d in "$SWE_WS" "$SWE_SCRATCH" "$GOCACHE"; do mount --bind "$d" "$d" || exit 125; done
-for m in $(awk '$3 !~ /^(proc|sysfs|cgroup2?|devpts|devtmpfs)$/ && $4 !~ /^ro(,|$)/ && $2 != "/sys/fs/cgroup" {print $2}' /proc/self/mounts); do
-  case "$m" in "$SWE_WS"|"$SWE_SCRATCH"|"$GOCACHE") continue;; esac
-  mount -o remount,bind,ro "$m" 2>/dev/null
-done
-mount -t proc proc /proc 2>/dev/null
-unset SWE_WS SWE_SCRATCH
-cd "$HOME/../../ws" || exit 125
-exec /bin/sh -c "$1"
-`
 
 func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) (ExecResult, error) {
 	if s.closed {
@@ -163,7 +153,10 @@ func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) 
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	cmd := exec.Command("/bin/sh", "-c", prelude, "sh", cmdline)
+	// The namespaces' first process is nsinit (nsinit/main.go): it makes
+	// the filesystem read-only but the writable dirs with mount(2) and
+	// execs the command's shell in the workspace.
+	cmd := exec.Command(s.init, cmdline)
 	cmd.Dir = "/"
 	cmd.Env = []string{
 		"PATH=" + filepath.Join(s.cfg.GoRoot, "bin") + ":/usr/local/bin:/usr/bin:/bin",
