@@ -89,6 +89,51 @@ func shell(cmd string) []action.Action {
 	}
 }
 
+// Where things are in the editor window (xedit at its fixed geometry,
+// apps["editor"]): the file name field, the Load and Save buttons, and
+// two points of the text area: its first character and the space below
+// the text, where a click puts the cursor at the end.
+var (
+	xeditName  = [2]int{700, 269}
+	xeditLoad  = [2]int{442, 269}
+	xeditSave  = [2]int{409, 269}
+	xeditStart = [2]int{382, 378}
+	xeditEnd   = [2]int{700, 730}
+)
+
+// editor is the oracle's plan for an edit in xedit: load file (a missing
+// file starts empty), type text at the point at, save.
+func editor(file, text string, at [2]int) []action.Action {
+	return []action.Action{
+		{Type: action.OpenApp, AppName: "editor"},
+		{Type: action.InputText, Text: file, X: xeditName[0], Y: xeditName[1], HasXY: true},
+		{Type: action.Click, X: xeditLoad[0], Y: xeditLoad[1], HasXY: true},
+		{Type: action.InputText, Text: text, X: at[0], Y: at[1], HasXY: true},
+		{Type: action.Click, X: xeditSave[0], Y: xeditSave[1], HasXY: true},
+	}
+}
+
+// lines is a seeded file of 2–4 word lines.
+func lines(r *rand.Rand) string {
+	var b strings.Builder
+	for range 2 + r.IntN(3) {
+		b.WriteString(pick(r, words) + " " + strconv.Itoa(r.IntN(100)) + "\n")
+	}
+	return b.String()
+}
+
+// nonEmpty is s without blank lines or trailing spaces: editors differ in
+// whether a file ends with a newline, the task does not care.
+func nonEmpty(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimRight(l, " \t\r"); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func tasks() []task {
 	return []task{
 		{id: "term-create-file", desc: "create a text file with given content", setup: func(r *rand.Rand) episode {
@@ -154,6 +199,27 @@ func tasks() []task {
 			return episode{goal: "How many lines does data.csv have? Answer with the number.", files: map[string]string{"data.csv": b.String()}, answer: true,
 				check: func(_, ans string) bool { return strings.TrimSpace(ans) == want },
 				plan:  append(shell("wc -l data.csv"), action.Action{Type: action.Answer, Text: want})}
+		}},
+		{id: "editor-create", desc: "create a file with the text editor", setup: func(r *rand.Rand) episode {
+			name, line := pick(r, words)+".txt", pick(r, words)+" "+pick(r, words)
+			return episode{goal: fmt.Sprintf("Use the text editor to create %s containing the single line: %s", name, line),
+				check: func(h, _ string) bool { s, ok := read(h, name); return ok && strings.TrimSpace(s) == line },
+				plan:  editor(name, line+"\n", xeditEnd)}
+		}},
+		{id: "editor-append", desc: "add a line at the end of a file in the text editor", setup: func(r *rand.Rand) episode {
+			orig, w := lines(r), pick(r, words)
+			return episode{goal: fmt.Sprintf("Open list.txt in the text editor, add the line %s at its end and save it.", w), files: map[string]string{"list.txt": orig},
+				check: func(h, _ string) bool { s, ok := read(h, "list.txt"); return ok && nonEmpty(s) == nonEmpty(orig+w) },
+				plan:  editor("list.txt", w+"\n", xeditEnd)}
+		}},
+		{id: "editor-prepend", desc: "add a first line to a file in the text editor", setup: func(r *rand.Rand) episode {
+			orig, w := lines(r), "TODO "+pick(r, words)
+			return episode{goal: fmt.Sprintf("Open todo.txt in the text editor, insert the line %q as its first line and save it.", w), files: map[string]string{"todo.txt": orig},
+				check: func(h, _ string) bool {
+					s, ok := read(h, "todo.txt")
+					return ok && nonEmpty(s) == nonEmpty(w+"\n"+orig)
+				},
+				plan: editor("todo.txt", w+"\n", xeditStart)}
 		}},
 		{id: "calc-multiply", desc: "multiply two numbers with xcalc and answer", setup: func(r *rand.Rand) episode {
 			a, b := 12+r.IntN(80), 12+r.IntN(80)
