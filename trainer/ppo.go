@@ -86,12 +86,8 @@ func (p *Policy) ppoLoss(items []trainItem, clip, vcoef, ecoef float64, useValue
 	actT := ts.MustOfSlice(acts).MustView([]int64{-1, 1}, true).MustTo(dev, true)
 	lp := logp.MustGather(1, actT, false, false).MustView([]int64{-1}, true)
 	oldT := ts.MustOfSlice(old).MustTo(dev, true)
-	logRatio := lp.MustSub(oldT, false)
-	ratio := logRatio.MustExp(false)
 	advT := ts.MustOfSlice(adv).MustTo(dev, true)
-	s1 := ratio.MustMul(advT, false)
-	s2 := ratio.MustClamp(ts.FloatScalar(1-clip), ts.FloatScalar(1+clip), false).MustMul(advT, true)
-	loss := s1.MustMinimum(s2, true).MustMean(gotch.Float, true).MustNeg(true)
+	loss, logRatio, ratio := clippedSurrogate(lp, oldT, advT, clip)
 	negEnt := logp.MustExp(false).MustMul(logp, false).MustSumDimIntlist([]int64{1}, false, gotch.Float, true).MustMean(gotch.Float, true)
 	loss = loss.MustAdd(negEnt.MustMulScalar(ts.FloatScalar(ecoef), false), true)
 	var st updateStats
@@ -112,10 +108,31 @@ func (p *Policy) ppoLoss(items []trainItem, clip, vcoef, ecoef float64, useValue
 	return loss, st
 }
 
+// clippedSurrogate is PPO's clipped objective as a loss to minimise:
+// -mean_t min(ρ_t·A_t, clip(ρ_t, 1-ε, 1+ε)·A_t) with ρ_t = exp(lp_t - old_t).
+// It also gives log ρ and ρ for the diagnostics. (A pure function of its
+// tensors, so the tests check it against hand-computed values.)
+func clippedSurrogate(lp, old, adv *ts.Tensor, clip float64) (loss, logRatio, ratio *ts.Tensor) {
+	logRatio = lp.MustSub(old, false)
+	ratio = logRatio.MustExp(false)
+	s1 := ratio.MustMul(adv, false)
+	s2 := ratio.MustClamp(ts.FloatScalar(1-clip), ts.FloatScalar(1+clip), false).MustMul(adv, true)
+	loss = s1.MustMinimum(s2, true).MustMean(gotch.Float, true).MustNeg(true)
+	return loss, logRatio, ratio
+}
+
 // update runs epochs of minibatch steps of the PPO/GRPO loss.
-func (p *Policy) update(opt *nn.Optimizer, items []trainItem, epochs, mb int, clip, vcoef, ecoef float64, useValue bool, rng *rand.Rand) (updateStats, error) {
+//
+// With targetKL > 0 it stops early, after the minibatch step whose approx-KL
+// (old vs current policy on that minibatch, measured before the step)
+// passes 1.5·targetKL: once most samples of the batch are clipped, more
+// epochs mostly move the policy on the noise of the advantages (seen on
+// the tiny lamps env, where a batch of nearly all successes has
+// normalised advantages that are all value-head noise).
+func (p *Policy) update(opt *nn.Optimizer, items []trainItem, epochs, mb int, clip, vcoef, ecoef, targetKL float64, useValue bool, rng *rand.Rand) (updateStats, error) {
 	var out updateStats
 	for e := range epochs {
+		stop := false
 		rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
 		var sum updateStats
 		n := 0.0
@@ -131,10 +148,17 @@ func (p *Policy) update(opt *nn.Optimizer, items []trainItem, epochs, mb int, cl
 			sum.ApproxKL += st.ApproxKL
 			sum.ClipFrac += st.ClipFrac
 			n++
+			if targetKL > 0 && st.ApproxKL > 1.5*targetKL {
+				stop = true
+				break
+			}
 		}
-		if e == epochs-1 && n > 0 {
+		if (stop || e == epochs-1) && n > 0 {
 			out = updateStats{Loss: sum.Loss / n, ValueLoss: sum.ValueLoss / n, Entropy: sum.Entropy / n,
 				ApproxKL: sum.ApproxKL / n, ClipFrac: sum.ClipFrac / n}
+		}
+		if stop {
+			break
 		}
 	}
 	return out, nil

@@ -29,6 +29,7 @@ type Config struct {
 	Threads      int                   // libtorch intra-op threads (default 1: the nets are small, and extra threads cost more than they give on a busy machine)
 	LR           float64               // Adam learning rate (default 3e-3: on text/maze-v0 easy 1e-3 moved the policy too little per iteration)
 	Epochs       int                   // PPO epochs per iteration (default 4)
+	TargetKL     float64               // stop an update's epochs early once a minibatch's approx-KL passes 1.5·TargetKL (0: never)
 	Minibatch    int                   // minibatch size in steps (default 256)
 	EntropyCoef  float64               // entropy bonus (default 0.01; negative: none)
 	Grounding    float64               // SPA grounding weight λ (default 0.05)
@@ -358,13 +359,9 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 		rep.EnvSteps += n
 		st := IterStats{Iter: it, EnvSteps: rep.EnvSteps, RolloutSec: time.Since(t0).Seconds()}
 		t1 := time.Now()
-		var scored []episode
-		for _, e := range eps {
-			if e.infra {
-				st.InfraEpisodes++
-				continue
-			}
-			scored = append(scored, e)
+		scored, infra := splitInfra(eps)
+		st.InfraEpisodes = infra
+		for _, e := range scored {
 			if e.success {
 				st.Success++
 			}
@@ -387,11 +384,7 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			st.OutcomeVar = st.Success * (1 - st.Success)
 		}
 		rep.InfraEpisodes += st.InfraEpisodes
-		rewards := make([][]float64, len(scored))
-		for i, e := range scored {
-			rewards[i] = make([]float64, len(e.steps))
-			rewards[i][len(e.steps)-1] = e.outcome()
-		}
+		rewards := outcomeRewards(scored)
 		if prog != nil {
 			// Warm-started minibatch fit on the recent-episode buffer; the
 			// fresh episodes are scored before the estimator trains on them.
@@ -432,20 +425,11 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 		if cfg.Algo == "grpo" {
 			items = grpoItems(scored, cfg.NumEnvs)
 		} else {
-			for i, e := range scored {
-				vals := make([]float64, len(e.steps))
-				for t, s := range e.steps {
-					vals[t] = s.value
-				}
-				adv, ret := GAE(rewards[i], vals, 0.99, 0.95)
-				for t, s := range e.steps {
-					items = append(items, trainItem{s: s.sample, act: s.act, oldLogp: s.logp, adv: adv[t], ret: ret[t]})
-				}
-			}
+			items = ppoItems(scored, rewards, 0.99, 0.95)
 			normalise(items)
 		}
 		if len(items) > 0 {
-			us, err := pol.update(opt, items, cfg.Epochs, cfg.Minibatch, 0.2, 0.5, cfg.EntropyCoef, cfg.Algo == "ppo", rng)
+			us, err := pol.update(opt, items, cfg.Epochs, cfg.Minibatch, 0.2, 0.5, cfg.EntropyCoef, cfg.TargetKL, cfg.Algo == "ppo", rng)
 			if err != nil {
 				return rep, fmt.Errorf("trainer: update: %w", err)
 			}
@@ -469,6 +453,51 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 		}
 	}
 	return rep, nil
+}
+
+// splitInfra separates the episodes that enter the loss from those that
+// hit an infrastructure failure (CRASHED, TIMEOUT, ENV_ERROR, or an env
+// error): those are counted, never scored (a crash is not the policy's
+// failure).
+func splitInfra(eps []episode) (scored []episode, infra int) {
+	for _, e := range eps {
+		if e.infra {
+			infra++
+			continue
+		}
+		scored = append(scored, e)
+	}
+	return scored, infra
+}
+
+// outcomeRewards gives each episode's per-step rewards for outcome-only
+// training: 0 everywhere but the last step, which gets the outcome.
+func outcomeRewards(eps []episode) [][]float64 {
+	rewards := make([][]float64, len(eps))
+	for i, e := range eps {
+		rewards[i] = make([]float64, len(e.steps))
+		if n := len(e.steps); n > 0 {
+			rewards[i][n-1] = e.outcome()
+		}
+	}
+	return rewards
+}
+
+// ppoItems gives every step of eps its GAE advantage and return under
+// rewards (per episode, per step), with the values recorded in rollout.
+func ppoItems(eps []episode, rewards [][]float64, gamma, lambda float64) []trainItem {
+	var items []trainItem
+	for i, e := range eps {
+		vals := make([]float64, len(e.steps))
+		for t, s := range e.steps {
+			vals[t] = s.value
+		}
+		adv, ret := GAE(rewards[i], vals, gamma, lambda)
+		for t, s := range e.steps {
+			items = append(items, trainItem{s: s.sample, act: s.act, oldLogp: s.logp, adv: adv[t], ret: ret[t]})
+		}
+	}
+	return items
 }
 
 // Evaluate samples episodes on env from seeds seed, seed+1, ... (actions
