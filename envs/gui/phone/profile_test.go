@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/envgym/envgym/gym"
 )
 
@@ -39,8 +41,29 @@ func TestProfilePhases(t *testing.T) {
 	}
 	// A tap on empty status-bar space: no app reacts, so every round
 	// measures the same work.
-	for range 40 {
+	for range 25 {
 		tm("touch (tap)", func() error { return e.tab.touch(ctx, [][2]float64{{200, 12}}, 0) })
+		tm("bare evaluate", func() error { _, err := evalJS[int](ctx, e.tab, "1"); return err })
+		tm("raf evaluate", func() error {
+			return e.tab.call(ctx, func(c context.Context) error {
+				_, err := chromedp.Run(c, chromedp.Evaluate[int]("new Promise(r => requestAnimationFrame(() => r(1)))", chromedp.EvalAwaitPromise))
+				return err
+			})
+		})
+		for _, v := range []struct {
+			name       string
+			format     page.CaptureScreenshotFormat
+			surf, fast bool
+		}{{"shot png surf fast", page.CaptureScreenshotFormatPng, true, true}, {"shot png nosurf fast", page.CaptureScreenshotFormatPng, false, true},
+			{"shot png surf slow", page.CaptureScreenshotFormatPng, true, false}, {"shot jpeg surf", page.CaptureScreenshotFormatJpeg, true, true}} {
+			tm(v.name, func() error {
+				return e.tab.call(ctx, func(c context.Context) error {
+					no := false
+					_, err := chromedp.Call(c, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: v.format, OptimizeForSpeed: &v.fast, FromSurface: &v.surf, CaptureBeyondViewport: &no})
+					return err
+				})
+			})
+		}
 		tm("state read", func() error {
 			_, err := evalJS[readout](ctx, e.tab, "({state: phone.state, screen: phone.screen(), a11y: phone.a11y()})")
 			return err
