@@ -196,6 +196,15 @@ func Eval[T any](ctx context.Context, t *Tab, expr string) (T, error) {
 
 // Navigate loads url and waits until the page settled.
 func (t *Tab) Navigate(ctx context.Context, url string) error {
+	if err := t.startNavigation(ctx, url); err != nil {
+		return err
+	}
+	return t.Settle(ctx)
+}
+
+// startNavigation sends Page.navigate for url; the caller then waits for
+// the new document to settle.
+func (t *Tab) startNavigation(ctx context.Context, url string) error {
 	t.mouseAt = nil
 	// Page.navigate can answer before the new document commits: mark the
 	// current one as left, so a settle wait that still reaches it answers
@@ -218,7 +227,7 @@ func (t *Tab) Navigate(ctx context.Context, url string) error {
 		t.nav.stop()
 		return err
 	}
-	return t.Settle(ctx)
+	return nil
 }
 
 // ResetSession clears cookies and storage, so a new episode starts
@@ -357,26 +366,7 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 // Open starts a new episode's page: it loads url, returns the settled
 // page's observation and forgets the history behind it.
 func (t *Tab) Open(ctx context.Context, url string, limit int) (Page, error) {
-	t.mouseAt = nil
-	// Page.navigate can answer before the new document commits: mark the
-	// current one as left, so a settle wait that still reaches it answers
-	// 'nav' instead of observing the previous episode's page.
-	lc, cancel := context.WithTimeout(ctx, time.Second)
-	_, _ = eval[bool](lc, t, "window.__egym ? window.__egym.leave() : true", false)
-	cancel()
-	t.nav.start()
-	err := t.call(ctx, func(c context.Context) error {
-		res, err := chromedp.Call(c, page.Navigate, page.NavigateParams{URL: url})
-		if err != nil {
-			return err
-		}
-		if res.ErrorText != "" {
-			return fmt.Errorf("browser: navigate %s: %s", url, res.ErrorText)
-		}
-		return nil
-	})
-	if err != nil {
-		t.nav.stop()
+	if err := t.startNavigation(ctx, url); err != nil {
 		return Page{}, err
 	}
 	p, err := t.settle(ctx, limit, true)
