@@ -44,7 +44,11 @@ type DockerConfig struct {
 	MemoryMB int     // memory limit, swap included; default 2048
 	MaxPids  int     // pids limit; default 512
 	CPUs     float64 // CPU quota in cores; default 2
-	TmpMB    int     // size of the /tmp tmpfs; default 1024
+	// DiskMB bounds what an episode can write (/work, /tmp, its build
+	// cache layer): the size of its tmpfs on the host; default 1024.
+	// (overlay2's storage-opt size needs xfs with project quotas; the
+	// read-only root makes the container layer moot anyway.)
+	DiskMB int
 	// Warm is how many started containers wait for the next Start, so
 	// Reset does not pay the container start; default 0.
 	Warm int
@@ -62,6 +66,7 @@ type Docker struct {
 	cfg   DockerConfig
 	cli   *client.Client
 	owner string
+	cache *sharedCache
 
 	mu     sync.Mutex
 	pool   []*dockerSandbox
@@ -95,8 +100,8 @@ func NewDocker(ctx context.Context, cfg DockerConfig) (*Docker, error) {
 	if cfg.CPUs <= 0 {
 		cfg.CPUs = 2
 	}
-	if cfg.TmpMB <= 0 {
-		cfg.TmpMB = 1024
+	if cfg.DiskMB <= 0 {
+		cfg.DiskMB = 1024
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -122,11 +127,8 @@ func NewDocker(ctx context.Context, cfg DockerConfig) (*Docker, error) {
 			return fail(err)
 		}
 	}
-	if err := os.MkdirAll(cfg.GoCache, 0o755); err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrSandbox, err))
-	}
-	if err := os.Chown(cfg.GoCache, sandboxUID, sandboxUID); err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrSandbox, err))
+	if d.cache, err = newSharedCache(cfg.GoCache, cfg.GoRoot); err != nil {
+		return fail(err)
 	}
 	d.bg, d.stop = context.WithCancel(context.WithoutCancel(ctx))
 	d.fill()
@@ -135,6 +137,10 @@ func NewDocker(ctx context.Context, cfg DockerConfig) (*Docker, error) {
 
 // Name implements Backend.
 func (d *Docker) Name() string { return "docker" }
+
+// WarmCache builds repo's tests into the shared build cache once, so
+// test runs in the sandboxes do not rebuild the standard library.
+func (d *Docker) WarmCache(ctx context.Context, repo string) error { return d.cache.warm(ctx, repo) }
 
 // Image is the image sandboxes run.
 func (d *Docker) Image() string { return d.cfg.Image }
@@ -278,17 +284,18 @@ func (d *Docker) start(ctx context.Context) (*dockerSandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	s := &dockerSandbox{d: d, dir: dir}
-	if err := os.Chmod(dir, 0o755); err == nil {
-		if err = os.Mkdir(s.Workspace(), 0o755); err == nil {
-			err = os.Chown(s.Workspace(), sandboxUID, sandboxUID)
-		}
-	}
-	if err != nil {
+	if err := os.Chmod(dir, 0o755); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
+	fs, err := mountEpisodeFS(dir, d.cfg.DiskMB, d.cache.dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &dockerSandbox{d: d, dir: dir, fs: fs}
 	if err := s.create(ctx); err != nil {
+		fs.unmount()
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -298,11 +305,12 @@ func (d *Docker) start(ctx context.Context) (*dockerSandbox, error) {
 type dockerSandbox struct {
 	d      *Docker
 	dir    string
+	fs     *episodeFS
 	id     string
 	closed bool
 }
 
-func (s *dockerSandbox) Workspace() string { return filepath.Join(s.dir, "ws") }
+func (s *dockerSandbox) Workspace() string { return s.fs.workspace() }
 
 // create makes and starts the container (again, after a kill).
 func (s *dockerSandbox) create(ctx context.Context) error {
@@ -326,10 +334,11 @@ func (s *dockerSandbox) create(ctx context.Context) error {
 		SecurityOpt:    []string{"no-new-privileges"},
 		Init:           &yes,
 		IpcMode:        "private",
-		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", c.TmpMB)},
+		// Everything writable is in the episode's one size-limited tmpfs.
 		Mounts: []mount.Mount{
 			{Type: mount.TypeBind, Source: s.Workspace(), Target: "/work"},
-			{Type: mount.TypeBind, Source: c.GoCache, Target: "/gocache"},
+			{Type: mount.TypeBind, Source: filepath.Join(s.fs.scratch(), "tmp"), Target: "/tmp"},
+			{Type: mount.TypeBind, Source: s.fs.goCache(), Target: "/gocache"},
 		},
 		Resources: container.Resources{
 			Memory:     int64(c.MemoryMB) << 20,
@@ -487,6 +496,7 @@ func (s *dockerSandbox) Close() error {
 	}
 	s.closed = true
 	err := s.remove()
+	err = errors.Join(err, s.fs.unmount())
 	if rerr := os.RemoveAll(s.dir); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("swe: remove sandbox dir: %w", rerr))
 	}

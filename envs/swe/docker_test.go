@@ -22,12 +22,15 @@ func TestDockerSweepsLeftovers(t *testing.T) {
 	d := newDockerTestBackend(t, DockerConfig{})
 	ctx := context.Background()
 	host, _ := os.Hostname()
-	ghost := &Docker{cfg: d.cfg, cli: d.cli, owner: host + "/1/not-its-start-time"}
+	ghost := &Docker{cfg: d.cfg, cli: d.cli, cache: d.cache, owner: host + "/1/not-its-start-time"}
 	left, err := ghost.start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(left.dir)
+	defer func() {
+		left.fs.unmount()
+		os.RemoveAll(left.dir)
+	}()
 	live, err := d.Start(ctx)
 	if err != nil {
 		t.Fatal(err)

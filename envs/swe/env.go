@@ -110,6 +110,12 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		n := int64(len(e.tasks))
 		t = &e.tasks[((opts.Seed%n)+n)%n]
 	}
+	// The shared build cache gets this repo's dependencies once per
+	// machine (a no-op afterwards); a failure only makes tests slower.
+	var warmErr error
+	if w, ok := e.backend.(cacheWarmer); ok {
+		warmErr = w.WarmCache(ctx, t.Repo)
+	}
 	start := time.Now()
 	sb, err := e.backend.Start(ctx)
 	if err != nil {
@@ -143,8 +149,17 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		files = append(files, en.Name())
 	}
 	text := fmt.Sprintf("Task %s\n\n%s\nRepository files: %s\n", t.InstanceID, t.ProblemStatement, strings.Join(files, " "))
-	return gym.Observation{Text: text, ValidActions: validActions(),
-		Info: map[string]any{"task_id": t.InstanceID, "ready_ms": float64(time.Since(start).Microseconds()) / 1000}}, nil
+	info := map[string]any{"task_id": t.InstanceID, "ready_ms": float64(time.Since(start).Microseconds()) / 1000}
+	if warmErr != nil {
+		info["cache_warm_error"] = warmErr.Error()
+	}
+	return gym.Observation{Text: text, ValidActions: validActions(), Info: info}, nil
+}
+
+// cacheWarmer is a backend with a shared build cache to fill before a
+// repo's first episode.
+type cacheWarmer interface {
+	WarmCache(ctx context.Context, repo string) error
 }
 
 func validActions() []string {

@@ -29,6 +29,9 @@ type NamespaceConfig struct {
 	MaxPids   int     // cgroup pids limit (threads count); default 512
 	CPUs      float64 // cgroup CPU quota in cores; default 2
 	CgroupDir string  // name under each cgroup v1 hierarchy; default "envgym-swe"
+	// DiskMB bounds what an episode can write (workspace, scratch, its
+	// build cache layer): the size of its tmpfs; default 1024.
+	DiskMB int
 }
 
 // sandboxUID is the host uid the sandbox's root maps to: nobody, so host
@@ -41,9 +44,14 @@ const sandboxUID = 65534
 // and the shared Go cache is remounted read-only; the net namespace has
 // only a loopback that is down.
 type Namespace struct {
-	cfg  NamespaceConfig
-	init string // the nsinit binary
+	cfg   NamespaceConfig
+	init  string // the nsinit binary
+	cache *sharedCache
 }
+
+// WarmCache builds repo's tests into the shared build cache once, so
+// test runs in the sandboxes do not rebuild the standard library.
+func (n *Namespace) WarmCache(ctx context.Context, repo string) error { return n.cache.warm(ctx, repo) }
 
 // NewNamespace checks that the machine supports the backend.
 func NewNamespace(cfg NamespaceConfig) (*Namespace, error) {
@@ -68,6 +76,9 @@ func NewNamespace(cfg NamespaceConfig) (*Namespace, error) {
 	if cfg.CgroupDir == "" {
 		cfg.CgroupDir = "envgym-swe"
 	}
+	if cfg.DiskMB <= 0 {
+		cfg.DiskMB = 1024
+	}
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("%w: the namespace backend needs root (cgroup v1 and uid maps)", ErrSandbox)
 	}
@@ -82,17 +93,15 @@ func NewNamespace(cfg NamespaceConfig) (*Namespace, error) {
 	if _, err := os.Stat(filepath.Join(cfg.GoRoot, "bin", "go")); err != nil {
 		return nil, fmt.Errorf("%w: Go toolchain: %w", ErrSandbox, err)
 	}
-	if err := os.MkdirAll(cfg.GoCache, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
-	}
-	if err := os.Chown(cfg.GoCache, sandboxUID, sandboxUID); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
+	cache, err := newSharedCache(cfg.GoCache, cfg.GoRoot)
+	if err != nil {
+		return nil, err
 	}
 	init, err := ensureNSInit(context.Background(), cfg.GoRoot, cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
-	return &Namespace{cfg: cfg, init: init}, nil
+	return &Namespace{cfg: cfg, init: init, cache: cache}, nil
 }
 
 var cgroupHierarchies = []string{"memory", "pids", "cpu"}
@@ -109,34 +118,30 @@ func (n *Namespace) Start(ctx context.Context) (Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	s := &nsSandbox{cfg: n.cfg, init: n.init, dir: dir, id: filepath.Base(dir)}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	for _, d := range []string{s.Workspace(), s.scratch(), filepath.Join(s.scratch(), "tmp"), filepath.Join(s.scratch(), "home")} {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			err = os.Chown(d, sandboxUID, sandboxUID)
-		}
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
-		}
+	fs, err := mountEpisodeFS(dir, n.cfg.DiskMB, n.cache.dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	return s, nil
+	return &nsSandbox{cfg: n.cfg, init: n.init, dir: dir, fs: fs, id: filepath.Base(dir)}, nil
 }
 
 type nsSandbox struct {
 	cfg    NamespaceConfig
 	init   string
 	dir    string
+	fs     *episodeFS
 	id     string
 	runs   int
 	closed bool
 }
 
-func (s *nsSandbox) Workspace() string { return filepath.Join(s.dir, "ws") }
-func (s *nsSandbox) scratch() string   { return filepath.Join(s.dir, "scratch") }
+func (s *nsSandbox) Workspace() string { return s.fs.workspace() }
+func (s *nsSandbox) scratch() string   { return s.fs.scratch() }
 
 func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) (ExecResult, error) {
 	if s.closed {
@@ -162,7 +167,7 @@ func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) 
 		"PATH=" + filepath.Join(s.cfg.GoRoot, "bin") + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + filepath.Join(s.scratch(), "home"),
 		"TMPDIR=" + filepath.Join(s.scratch(), "tmp"),
-		"GOCACHE=" + s.cfg.GoCache,
+		"GOCACHE=" + s.fs.goCache(),
 		"GOPATH=" + filepath.Join(s.scratch(), "gopath"),
 		"GOROOT=" + s.cfg.GoRoot,
 		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOTELEMETRY=off", "CGO_ENABLED=0",
@@ -292,10 +297,11 @@ func (s *nsSandbox) Close() error {
 		return nil
 	}
 	s.closed = true
-	if err := os.RemoveAll(s.dir); err != nil {
-		return fmt.Errorf("swe: remove sandbox dir: %w", err)
+	err := s.fs.unmount()
+	if rerr := os.RemoveAll(s.dir); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("swe: remove sandbox dir: %w", rerr))
 	}
-	return nil
+	return err
 }
 
 // randomID names things that must not collide across processes.

@@ -6,12 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // limits are small sandbox limits for containment tests.
-type limits struct{ MemoryMB, MaxPids int }
+type limits struct{ MemoryMB, MaxPids, DiskMB int }
 
 // backendCase makes one backend for tests.
 type backendCase struct {
@@ -26,7 +27,7 @@ func testBackends() []backendCase {
 	return []backendCase{
 		{"namespace", func(t *testing.T, lim limits) Backend {
 			t.Helper()
-			b, err := NewNamespace(NamespaceConfig{Dir: sandboxTestDir(t), GoCache: sharedTestGoCache(t), MemoryMB: lim.MemoryMB, MaxPids: lim.MaxPids})
+			b, err := NewNamespace(NamespaceConfig{Dir: sandboxTestDir(t), GoCache: sharedTestGoCache(t), MemoryMB: lim.MemoryMB, MaxPids: lim.MaxPids, DiskMB: lim.DiskMB})
 			if err != nil {
 				t.Fatalf("namespace backend unavailable (the SWE env needs root and cgroup v1): %v", err)
 			}
@@ -34,7 +35,7 @@ func testBackends() []backendCase {
 		}},
 		{"docker", func(t *testing.T, lim limits) Backend {
 			t.Helper()
-			return newDockerTestBackend(t, DockerConfig{MemoryMB: lim.MemoryMB, MaxPids: lim.MaxPids})
+			return newDockerTestBackend(t, DockerConfig{MemoryMB: lim.MemoryMB, MaxPids: lim.MaxPids, DiskMB: lim.DiskMB})
 		}},
 	}
 }
@@ -106,7 +107,9 @@ func mustWork(t *testing.T, s Sandbox, after string) {
 func TestSandboxIsolation(t *testing.T) {
 	for _, bc := range testBackends() {
 		t.Run(bc.name, func(t *testing.T) {
-			s := startIn(t, bc.make(t, limits{MemoryMB: 256, MaxPids: 128}))
+			const diskMB = 64
+			b := bc.make(t, limits{MemoryMB: 256, MaxPids: 128, DiskMB: diskMB})
+			s := startIn(t, b)
 			t.Run("workspace writable", func(t *testing.T) {
 				res := run(t, s, "echo hi > a.txt && cat a.txt", 10*time.Second)
 				if res.ExitCode != 0 || string(res.Output) != "hi\n" {
@@ -168,6 +171,9 @@ func TestSandboxIsolation(t *testing.T) {
 				}
 				mustWork(t, s, "a memory bomb")
 			})
+			t.Run("disk filler stopped", func(t *testing.T) {
+				testDiskFiller(t, b, s, diskMB)
+			})
 			t.Run("timeout kills", func(t *testing.T) {
 				start := time.Now()
 				res := run(t, s, "sleep 1000 & while :; do :; done", time.Second)
@@ -182,4 +188,49 @@ func TestSandboxIsolation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// testDiskFiller writes 200 MB into each writable place (workspace,
+// TMPDIR, the build cache): each write must stop at the episode's disk
+// limit with ENOSPC, the bytes must live in the episode's tmpfs, never
+// in the shared cache, and the host and the sandbox must work on.
+func testDiskFiller(t *testing.T, b Backend, s Sandbox, diskMB int) {
+	t.Helper()
+	res := run(t, s, `for d in . "$TMPDIR" "$GOCACHE"; do head -c 209715200 /dev/zero > "$d/fill" && echo "WROTE ALL $d"; done; df -k . | tail -n 1`, 60*time.Second)
+	out := string(res.Output)
+	t.Logf("disk filler: exit %d in %v:\n%s", res.ExitCode, res.Duration, out)
+	if strings.Contains(out, "WROTE ALL") {
+		t.Errorf("a 200 MB write went through a %d MB limit", diskMB)
+	}
+	if n := strings.Count(out, "No space left on device"); n != 3 {
+		t.Errorf("%d writes failed with ENOSPC, want 3", n)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.Workspace(), &st); err != nil {
+		t.Fatal(err)
+	}
+	const tmpfsMagic = 0x01021994
+	total, free := st.Blocks*uint64(st.Bsize), st.Bfree*uint64(st.Bsize)
+	if st.Type != tmpfsMagic || total > uint64(diskMB)<<20 || free > 1<<20 {
+		t.Errorf("workspace fs: type %#x, %d bytes, %d free; want a full tmpfs of %d MB", st.Type, total, free, diskMB)
+	}
+	var shared string
+	switch b := b.(type) {
+	case *Namespace:
+		shared = b.cache.dir
+	case *Docker:
+		shared = b.cache.dir
+	}
+	if _, err := os.Stat(filepath.Join(shared, "fill")); err == nil {
+		t.Errorf("the filler reached the shared build cache %s", shared)
+	}
+	host := filepath.Join(t.TempDir(), "host-write")
+	if err := os.WriteFile(host, make([]byte, 1<<20), 0o644); err != nil {
+		t.Errorf("the host cannot write after a disk filler: %v", err)
+	}
+	run(t, s, `rm -f fill "$TMPDIR/fill" "$GOCACHE/fill"`, 20*time.Second)
+	if res := run(t, s, "echo after > f && cat f && rm f", 20*time.Second); strings.TrimSpace(string(res.Output)) != "after" {
+		t.Errorf("the workspace is unusable after the filler was removed: %s", res.Output)
+	}
+	mustWork(t, s, "a disk filler")
 }
