@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/envs/gui/action"
+	"github.com/envgym/envgym/envs/gui/turn"
 	"github.com/envgym/envgym/gym"
 )
 
@@ -256,11 +257,9 @@ type Env struct {
 	task     task
 	ep       episode
 	plan     int
-	steps    int
-	done     bool
+	turn     turn.Episode
 	reset    bool
 	closed   bool
-	last     gym.Observation
 }
 
 // New makes a desktop env; the X server starts on the first Reset.
@@ -368,8 +367,14 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 			return gym.Observation{}, fmt.Errorf("desktop: task files: %w", err)
 		}
 	}
-	e.task, e.ep, e.plan, e.steps, e.done, e.reset = t, ep, 0, 0, false, true
-	return e.observe(20 * time.Millisecond)
+	e.task, e.ep, e.plan, e.reset = t, ep, 0, true
+	e.turn = turn.Episode{MaxSteps: MaxSteps, AnswerTask: ep.answer}
+	obs, err := e.observe(20 * time.Millisecond)
+	if err != nil {
+		return gym.Observation{}, err
+	}
+	e.turn.Last = obs
+	return obs, nil
 }
 
 func (e *Env) observe(settle time.Duration) (gym.Observation, error) {
@@ -378,7 +383,7 @@ func (e *Env) observe(settle time.Duration) (gym.Observation, error) {
 		return gym.Observation{}, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Goal: %s\nScreen: %dx%d pixels (X desktop). Apps: %s. Step %d of %d.\n", e.ep.goal, Width, Height, strings.Join(appNames(), ", "), e.steps, MaxSteps)
+	fmt.Fprintf(&b, "Goal: %s\nScreen: %dx%d pixels (X desktop). Apps: %s. Step %d of %d.\n", e.ep.goal, Width, Height, strings.Join(appNames(), ", "), e.turn.Steps, MaxSteps)
 	if e.a11y {
 		ws, err := e.d.windows()
 		if err != nil {
@@ -390,8 +395,7 @@ func (e *Env) observe(settle time.Duration) (gym.Observation, error) {
 			fmt.Fprintf(&b, "Window %d: %s\n", i, line)
 		}
 	}
-	e.last = gym.Observation{Text: b.String(), Screenshot: png, Info: map[string]any{"task": e.task.id, "width": Width, "height": Height}}
-	return e.last, nil
+	return gym.Observation{Text: b.String(), Screenshot: png, Info: map[string]any{"task": e.task.id, "width": Width, "height": Height}}, nil
 }
 
 // Step implements gym.Env.
@@ -401,62 +405,48 @@ func (e *Env) Step(ctx context.Context, act string) (gym.StepResult, error) {
 		return gym.StepResult{}, gym.ErrClosed
 	case !e.reset:
 		return gym.StepResult{}, gym.ErrNotReset
-	case e.done:
+	case e.turn.Done:
 		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
+	return e.turn.Step(ctx, screen{e}, act)
+}
+
+// screen is the desktop's side of a step (turn.Screen).
+type screen struct{ e *Env }
+
+func (s screen) Parse(act string) (action.Action, error) {
 	a, err := action.Parse(act, Width, Height)
 	if err == nil && a.Type == action.OpenApp {
 		if _, ok := apps[strings.ToLower(a.AppName)]; !ok {
 			err = &action.Error{Field: "app_name", Msg: fmt.Sprintf("unknown app %q; want one of %s", a.AppName, strings.Join(appNames(), ", "))}
 		}
 	}
+	return a, err
+}
+
+func (s screen) Exec(ctx context.Context, a action.Action) error {
+	if !s.e.d.alive() {
+		return ErrCrashed
+	}
+	return s.e.exec(ctx, a)
+}
+
+func (s screen) Observe(_ context.Context, answer string) (gym.Observation, bool, error) {
+	obs, err := s.e.observe(300 * time.Millisecond)
 	if err != nil {
-		r := gym.Invalid(e.last, err.Error())
-		r.Observation.Info["field"] = action.FieldOf(err)
-		return r, nil
+		return obs, false, err
 	}
-	e.steps++
-	if !e.d.alive() {
-		return e.failure(ctx, ErrCrashed)
-	}
-	if err := e.exec(ctx, a); err != nil {
-		var inv *action.Error
-		if errors.As(err, &inv) {
-			r := gym.Invalid(e.last, err.Error())
-			r.Observation.Info["field"] = inv.Field
-			return r, nil
-		}
-		return e.failure(ctx, err)
-	}
-	obs, err := e.observe(300 * time.Millisecond)
-	if err != nil {
-		return e.failure(ctx, err)
-	}
-	answer := ""
-	if a.Type == action.Answer {
-		answer = a.Text
-	}
-	success := e.ep.check(e.home, answer)
-	res := gym.StepResult{Observation: obs, Status: gym.StatusOK}
-	if a.Type == action.Answer || (success && !e.ep.answer) {
-		res.Terminated = true
-		if success {
-			res.Reward = 1
-		}
-	}
-	obs.Info["success"] = success && res.Terminated
-	if !res.Terminated && e.steps >= MaxSteps {
-		res.Truncated = true
-	}
-	e.done = res.Done()
-	return res, nil
+	return obs, s.e.ep.check(s.e.home, answer), nil
+}
+
+func (s screen) Failure(ctx context.Context, err error) (gym.StepResult, error) {
+	return s.e.failure(ctx, err)
 }
 
 func (e *Env) failure(ctx context.Context, err error) (gym.StepResult, error) {
 	if ctx.Err() != nil {
 		return gym.StepResult{}, err
 	}
-	e.done = true
 	st := gym.StatusEnvError
 	if errors.Is(err, ErrCrashed) || !e.d.alive() {
 		st = gym.StatusCrashed

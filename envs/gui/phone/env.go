@@ -17,11 +17,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/envgym/envgym/envs/gui/action"
+	"github.com/envgym/envgym/envs/gui/turn"
 	"github.com/envgym/envgym/gym"
 )
 
@@ -94,15 +96,13 @@ type Env struct {
 	a11y  bool
 	scale float64
 
-	tab     *tab
-	closed  bool
-	task    task
-	ep      episode
-	plan    int
-	steps   int
-	done    bool
-	reset   bool
-	lastObs gym.Observation
+	tab    *tab
+	closed bool
+	task   task
+	ep     episode
+	plan   int
+	turn   turn.Episode
+	reset  bool
 }
 
 // New makes a phone env. opts: "a11y" (bool, default true: the text
@@ -203,11 +203,13 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	if _, err := evalJS[bool](ctx, e.tab, "phone.reset("+string(b)+")"); err != nil {
 		return gym.Observation{}, fmt.Errorf("phone: reset apps: %w", err)
 	}
-	e.task, e.ep, e.plan, e.steps, e.done, e.reset = t, ep, 0, 0, false, true
+	e.task, e.ep, e.plan, e.reset = t, ep, 0, true
+	e.turn = turn.Episode{MaxSteps: MaxSteps, AnswerTask: t.answer}
 	obs, _, err := e.observe(ctx, "")
 	if err != nil {
 		return gym.Observation{}, err
 	}
+	e.turn.Last = obs
 	return obs, nil
 }
 
@@ -258,7 +260,7 @@ func (e *Env) observe(ctx context.Context, answer string) (gym.Observation, read
 	}
 	w, h := e.ScreenSize()
 	var b strings.Builder
-	fmt.Fprintf(&b, "Goal: %s\nScreen: %dx%d pixels (phone). Step %d of %d.\n", e.ep.goal, w, h, e.steps, MaxSteps)
+	fmt.Fprintf(&b, "Goal: %s\nScreen: %dx%d pixels (phone). Step %d of %d.\n", e.ep.goal, w, h, e.turn.Steps, MaxSteps)
 	if e.a11y {
 		b.WriteString("UI elements:\n")
 		for i, n := range ro.A11y {
@@ -269,7 +271,6 @@ func (e *Env) observe(ctx context.Context, answer string) (gym.Observation, read
 	obs := gym.Observation{Text: b.String(), Screenshot: png, Info: map[string]any{
 		"task": e.task.id, "app": ro.Screen.App, "keyboard": ro.Screen.Keyboard, "width": w, "height": h,
 	}}
-	e.lastObs = obs
 	return obs, ro, nil
 }
 
@@ -280,55 +281,36 @@ func (e *Env) Step(ctx context.Context, act string) (gym.StepResult, error) {
 		return gym.StepResult{}, gym.ErrClosed
 	case !e.reset:
 		return gym.StepResult{}, gym.ErrNotReset
-	case e.done:
+	case e.turn.Done:
 		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
-	w, h := e.ScreenSize()
+	return e.turn.Step(ctx, screen{e}, act)
+}
+
+// screen is the phone's side of a step (turn.Screen).
+type screen struct{ e *Env }
+
+func (s screen) Parse(act string) (action.Action, error) {
+	w, h := s.e.ScreenSize()
 	a, err := action.Parse(act, w, h)
+	if err == nil && a.Type == action.OpenApp && !slices.ContainsFunc(appNames, func(n string) bool { return strings.EqualFold(n, a.AppName) }) {
+		err = &action.Error{Field: "app_name", Msg: fmt.Sprintf("unknown app %q; installed: %s", a.AppName, strings.Join(appNames, ", "))}
+	}
+	return a, err
+}
+
+func (s screen) Exec(ctx context.Context, a action.Action) error { return s.e.exec(ctx, a) }
+
+func (s screen) Observe(ctx context.Context, answer string) (gym.Observation, bool, error) {
+	obs, ro, err := s.e.observe(ctx, answer)
 	if err != nil {
-		r := gym.Invalid(e.lastObs, err.Error())
-		r.Observation.Info["field"] = action.FieldOf(err)
-		return r, nil
+		return obs, false, err
 	}
-	if a.Type == action.OpenApp {
-		if !strings.Contains(","+strings.ToLower(strings.Join(appNames, ","))+",", ","+strings.ToLower(a.AppName)+",") {
-			r := gym.Invalid(e.lastObs, fmt.Sprintf("field %q: unknown app %q; installed: %s", "app_name", a.AppName, strings.Join(appNames, ", ")))
-			r.Observation.Info["field"] = "app_name"
-			return r, nil
-		}
-	}
-	e.steps++
-	if err := e.exec(ctx, a); err != nil {
-		var inv *action.Error
-		if errors.As(err, &inv) {
-			r := gym.Invalid(e.lastObs, err.Error())
-			r.Observation.Info["field"] = inv.Field
-			return r, nil
-		}
-		return e.failure(ctx, err)
-	}
-	answer := ""
-	if a.Type == action.Answer {
-		answer = a.Text
-	}
-	obs, ro, err := e.observe(ctx, answer)
-	if err != nil {
-		return e.failure(ctx, err)
-	}
-	res := gym.StepResult{Observation: obs, Status: gym.StatusOK}
-	success := e.ep.check(ro.State, answer)
-	if a.Type == action.Answer || (success && !e.task.answer) {
-		res.Terminated = true
-		if success {
-			res.Reward = 1
-		}
-	}
-	obs.Info["success"] = success && res.Terminated
-	if !res.Terminated && e.steps >= MaxSteps {
-		res.Truncated = true
-	}
-	e.done = res.Done()
-	return res, nil
+	return obs, s.e.ep.check(ro.State, answer), nil
+}
+
+func (s screen) Failure(ctx context.Context, err error) (gym.StepResult, error) {
+	return s.e.failure(ctx, err)
 }
 
 // failure turns an infrastructure error into a CRASHED or ENV_ERROR step
@@ -337,7 +319,6 @@ func (e *Env) failure(ctx context.Context, err error) (gym.StepResult, error) {
 	if ctx.Err() != nil {
 		return gym.StepResult{}, err
 	}
-	e.done = true
 	st := gym.StatusEnvError
 	if errors.Is(err, ErrCrashed) || (e.tab != nil && !e.tab.alive()) {
 		st = gym.StatusCrashed
