@@ -20,7 +20,10 @@ type Buffer struct {
 	Steps []trajectory.Step
 
 	obsF, actF, nextF []sparse
-	byAction          map[string][]int    // normalised action → step indices
+	retF              []sparse            // observation without episode-fixed lines (retrieval)
+	byAction          map[string][]int    // poolKey → step indices
+	exact             map[string][]int    // exactKey → step indices
+	epKeys            map[string]bool     // line keys fixed per episode (see episodeKeys)
 	valid             map[string][]string // observation text → its valid actions
 	starts            map[string][]int    // task → indices of steps 0 (sorted, deduplicated by obs)
 }
@@ -28,8 +31,13 @@ type Buffer struct {
 // Neighbour is one retrieved transition.
 type Neighbour struct {
 	Index int     // into Steps
-	Score float64 // cosine of observations + 2 × cosine of actions (max 3)
+	Score float64 // cosine of observations + 2 × cosine of actions (max 3), +exactBonus for the same state and action
 }
+
+// exactBonus ranks transitions from the same state (episode-fixed lines
+// aside) under the same action above every merely similar one: in a
+// deterministic env their outcome is ours.
+const exactBonus = 10
 
 // normAction is the form actions are grouped by.
 func normAction(a string) string { return strings.Join(strings.Fields(strings.ToLower(a)), " ") }
@@ -41,16 +49,23 @@ func NewBuffer(steps []trajectory.Step) *Buffer {
 		obsF:     make([]sparse, len(steps)),
 		actF:     make([]sparse, len(steps)),
 		nextF:    make([]sparse, len(steps)),
+		retF:     make([]sparse, len(steps)),
 		byAction: map[string][]int{},
+		exact:    map[string][]int{},
 		valid:    map[string][]string{},
 		starts:   map[string][]int{},
 	}
+	b.epKeys = episodeKeys(func(i int) (string, string) { return steps[i].EpisodeID, steps[i].Obs }, len(steps))
 	seenStart := map[string]bool{}
 	for i, s := range steps {
 		b.obsF[i] = featurize("o", s.Obs)
-		b.actF[i] = featurize("a", s.Action)
+		b.actF[i] = featurize("a", groundedAction(s.Obs, s.Action))
 		b.nextF[i] = featurize("o", s.NextObs)
-		b.byAction[normAction(s.Action)] = append(b.byAction[normAction(s.Action)], i)
+		stripped := stripKeys(s.Obs, b.epKeys)
+		b.retF[i] = featurize("o", stripped)
+		pk := poolKey(s.Obs, s.Action)
+		b.byAction[pk] = append(b.byAction[pk], i)
+		b.exact[exactKey(stripped, s.Action)] = append(b.exact[exactKey(stripped, s.Action)], i)
 		if len(s.ValidActions) > 0 {
 			if _, ok := b.valid[s.Obs]; !ok {
 				b.valid[s.Obs] = s.ValidActions
@@ -93,19 +108,41 @@ func (b *Buffer) ValidActions(obs string) ([]string, bool) {
 	return v, ok
 }
 
-// Nearest returns the k transitions most similar to (obs, action) by
-// exact cosine, skipping those of episode skipEpisode (when not empty).
-// Transitions with the same (normalised) action are searched first; the
-// whole buffer only when fewer than k have it.
-func (b *Buffer) Nearest(obs, action string, k int, skipEpisode string) []Neighbour {
-	return b.nearest(featurize("o", obs), featurize("a", action), normAction(action), k, skipEpisode)
+func exactKey(stripped, action string) string { return stripped + "\x00" + normAction(action) }
+
+// query is what retrieval needs of (obs, action).
+type query struct {
+	ret, act sparse // features of the observation without episode-fixed lines, of the grounded action
+	pool     string // poolKey
+	exact    string // exactKey
 }
 
-func (b *Buffer) nearest(of, af sparse, act string, k int, skipEpisode string) []Neighbour {
+func (b *Buffer) query(obs, action string, feat func(salt, text string) sparse) query {
+	stripped := stripKeys(obs, b.epKeys)
+	return query{ret: feat("o", stripped), act: feat("a", groundedAction(obs, action)),
+		pool: poolKey(obs, action), exact: exactKey(stripped, action)}
+}
+
+// Nearest returns the k transitions most similar to (obs, action) by
+// exact cosine, skipping those of episode skipEpisode (when not empty).
+// Transitions doing the same thing (same verb on the same element, see
+// poolKey) are searched first; the whole buffer only when fewer than k
+// have it. Transitions from the same state under the same action come
+// first (exactBonus).
+func (b *Buffer) Nearest(obs, action string, k int, skipEpisode string) []Neighbour {
+	return b.nearest(b.query(obs, action, featurize), k, skipEpisode)
+}
+
+func (b *Buffer) nearest(q query, k int, skipEpisode string) []Neighbour {
 	if k <= 0 {
 		return nil
 	}
-	pool := b.byAction[act]
+	of, af := q.ret, q.act
+	same := map[int]bool{}
+	for _, i := range b.exact[q.exact] {
+		same[i] = true
+	}
+	pool := b.byAction[q.pool]
 	n := 0
 	for _, i := range pool {
 		if b.Steps[i].EpisodeID != skipEpisode || skipEpisode == "" {
@@ -132,7 +169,7 @@ func (b *Buffer) nearest(of, af sparse, act string, k int, skipEpisode string) [
 			return
 		}
 		var so, sa float32
-		o, a := b.obsF[i], b.actF[i]
+		o, a := b.retF[i], b.actF[i]
 		for j, x := range o.idx {
 			so += qo[x] * o.val[j]
 		}
@@ -140,6 +177,9 @@ func (b *Buffer) nearest(of, af sparse, act string, k int, skipEpisode string) [
 			sa += qa[x] * a.val[j]
 		}
 		sc := float64(so + 2*sa)
+		if same[i] {
+			sc += exactBonus
+		}
 		if len(out) == k && sc <= out[k-1].Score {
 			return
 		}
@@ -211,6 +251,9 @@ func Collect(ctx context.Context, env gym.Env, o CollectOptions) ([]trajectory.S
 				NextObs: r.Observation.Text, Reward: r.Reward, Status: r.Status, Grounded: r.Grounded(),
 				Terminated: r.Terminated, Truncated: r.Truncated,
 			})
+			if ok, isBool := r.Observation.Info["success"].(bool); isBool {
+				out[len(out)-1].Info = map[string]any{"success": ok}
+			}
 			// The final observation's valid actions are not in any step:
 			// keep them on the last record's Info.
 			if r.Done() {

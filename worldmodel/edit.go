@@ -16,13 +16,13 @@ func lineKey(line string) string {
 }
 
 // analogy edits obs the way a neighbour's observation nbObs became nbNext
-// under action nbAction, for action: every line of nbNext that the
+// under its action: every line of nbNext that the
 // neighbour kept unchanged is taken from obs (aligned by lineKey); a
 // changed line is rebuilt token by token (tokens the neighbour kept come
 // from obs, numbers move by the neighbour's difference, other tokens come
-// from nbNext), and the neighbour's action text is replaced by action.
+// from nbNext, with sub: the neighbour's action and element → ours).
 // The result is a guess; the model decides whether to trust it.
-func analogy(obs, nbObs, nbNext, nbAction, action string) string {
+func analogy(obs, nbObs, nbNext string, sub substitution) string {
 	q := keyed(obs)
 	o := keyed(nbObs)
 	oSet := map[string]bool{}
@@ -46,10 +46,7 @@ func analogy(obs, nbObs, nbNext, nbAction, action string) string {
 			if ook && qok && k != l {
 				out = append(out, tokenAnalogy(ql, ol, l))
 			} else {
-				if nbAction != "" && action != "" {
-					l = strings.ReplaceAll(l, nbAction, action)
-				}
-				out = append(out, l)
+				out = append(out, sub.apply(l))
 			}
 		}
 	}
@@ -109,12 +106,12 @@ func number(tok string) (int, string, bool) {
 // patch applies the neighbour's line diff (nbObs → nbNext, by longest
 // common subsequence) to obs: lines the neighbour inserted are inserted,
 // lines it kept are taken from obs (aligned with nbObs by lineKey), lines
-// it deleted are dropped, and obs's own lines with no counterpart follow
+// it deleted are dropped (inserted lines go through sub), and obs's own lines with no counterpart follow
 // the fate of the neighbour's next aligned line (kept at the tail when the
 // neighbour kept its tail). Where analogy rebuilds the neighbour's page,
 // patch keeps ours: an error banner over an unchanged page, a field that
 // changed on a page the neighbour never saw.
-func patch(obs, nbObs, nbNext, nbAction, action string) string {
+func patch(obs, nbObs, nbNext string, sub substitution) string {
 	q, a, b := strings.Split(obs, "\n"), strings.Split(nbObs, "\n"), strings.Split(nbNext, "\n")
 	ab := lcs(a, b, func(s string) string { return s })
 	aq := lcs(a, q, lineKey)
@@ -144,11 +141,7 @@ func patch(obs, nbObs, nbNext, nbAction, action string) string {
 			lastKept = false
 		}
 		for ; bi < p[1]; bi++ { // inserted by the neighbour
-			l := b[bi]
-			if nbAction != "" && action != "" {
-				l = strings.ReplaceAll(l, nbAction, action)
-			}
-			out = append(out, l)
+			out = append(out, sub.apply(b[bi]))
 		}
 		if p[0] == len(a) {
 			break

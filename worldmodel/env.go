@@ -52,9 +52,20 @@ func Register(reg, realReg *gym.Registry, modelDirs ...string) error {
 
 // RegisterModel adds the dream id of a loaded model to reg.
 func RegisterModel(reg, realReg *gym.Registry, m *Model) error {
+	return RegisterCurriculum(reg, realReg, m, nil)
+}
+
+// RegisterCurriculum adds the dream id of m to reg; every env it makes
+// draws its dream episodes' start states from cur (see Curriculum) and
+// reports their returns to it. nil cur: starts by seed, as RegisterModel.
+func RegisterCurriculum(reg, realReg *gym.Registry, m *Model, cur *Curriculum) error {
 	spec := dreamSpec(m)
 	err := reg.Register(spec, func(ctx context.Context, opts map[string]any) (gym.Env, error) {
-		return New(ctx, m, realReg, opts)
+		e, err := New(ctx, m, realReg, opts)
+		if e != nil {
+			e.cur = cur
+		}
+		return e, err
 	})
 	if err != nil {
 		return fmt.Errorf("worldmodel: %w", err)
@@ -105,6 +116,10 @@ type Env struct {
 	closed   bool
 	inReal   bool    // mixed: this episode runs in the real env
 	diverged float64 // shadow: 1 − F1 summed over the episode
+
+	cur    *Curriculum // nil: starts chosen by the seed alone
+	curIdx int         // the curriculum instance of this episode
+	ret    float64     // dream return so far
 }
 
 var _ gym.Env = (*Env)(nil)
@@ -192,7 +207,7 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	if len(e.spec.Tasks) > 0 && !slices.ContainsFunc(e.spec.Tasks, func(t gym.Task) bool { return t.ID == task }) {
 		return gym.Observation{}, fmt.Errorf("worldmodel: %s: %w %q", e.spec.ID, gym.ErrUnknownTask, task)
 	}
-	e.task, e.steps, e.done, e.started, e.diverged = task, 0, false, true, 0
+	e.task, e.steps, e.done, e.started, e.diverged, e.ret = task, 0, false, true, 0, 0
 	e.limit = e.spec.MaxSteps
 	if n := e.m.Meta.MaxSteps[task]; n > 0 {
 		e.limit = min(e.limit, n)
@@ -206,6 +221,15 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		}
 		e.obs = obs
 		return withInfo(obs, map[string]any{"mode": e.mode, "real": true}), nil
+	}
+	if e.cur != nil {
+		i, st, err := e.cur.pick(task, opts.Seed)
+		if err != nil {
+			return gym.Observation{}, err
+		}
+		e.curIdx = i
+		e.obs = gym.Observation{Text: st.text, ValidActions: st.valid}
+		return withInfo(e.obs, map[string]any{"mode": e.mode, "real": false, "start_from": st.origin, "curriculum": i}), nil
 	}
 	starts := e.m.Buf.starts[task]
 	if len(starts) == 0 {
@@ -264,9 +288,13 @@ func (e *Env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 		res.Truncated = true
 		res.Observation.Info["truncated_by"] = "max_steps " + strconv.Itoa(e.limit)
 	}
+	e.ret += res.Reward
 	if res.Done() {
 		e.done = true
-		res.Observation.Info["success"] = res.Terminated && res.Reward > 0
+		res.Observation.Info["success"] = res.Terminated && res.Reward > 0 && res.Reward >= e.m.inference().successReward-1e-6
+		if e.cur != nil {
+			e.cur.record(e.task, e.curIdx, e.ret)
+		}
 	}
 	e.obs = res.Observation
 	return res, nil

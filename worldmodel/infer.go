@@ -2,6 +2,8 @@ package worldmodel
 
 import (
 	"math"
+
+	"github.com/envgym/envgym/gym/trajectory"
 	"sync"
 	"sync/atomic"
 )
@@ -30,6 +32,11 @@ type inference struct {
 	feats   memo[sparse]
 	pres    memo[[]float32]
 	preds   memo[Prediction]
+
+	// successReward is the least reward of a real success: of steps
+	// recorded with info success, else the largest terminal reward seen
+	// (the shop's success is a perfect purchase, not any purchase).
+	successReward float64
 
 	hits, misses atomic.Int64 // of preds
 	noMemo       atomic.Bool  // predict every step afresh (timing)
@@ -91,6 +98,7 @@ func newInference(m *Model) *inference {
 		}
 	}
 	b := m.Buf
+	in.successReward = successReward(b.Steps)
 	in.candPre = make([][]float32, b.Len())
 	byText := map[string][]float32{}
 	for i, s := range b.Steps {
@@ -206,4 +214,20 @@ func (m *Model) ResetCache() {
 	in.preds.reset()
 	in.hits.Store(0)
 	in.misses.Store(0)
+}
+
+func successReward(steps []trajectory.Step) float64 {
+	least, best := math.Inf(1), 0.0
+	for _, s := range steps {
+		if ok, _ := s.Info["success"].(bool); ok && s.Terminated {
+			least = math.Min(least, s.Reward)
+		}
+		if s.Terminated {
+			best = math.Max(best, s.Reward)
+		}
+	}
+	if !math.IsInf(least, 1) {
+		return least
+	}
+	return best
 }

@@ -21,7 +21,7 @@ import (
 const (
 	inDim      = 2 * dim // [φ(obs); φ(action)] or [φ(cand); φ(cand) − φ(obs)]
 	neighbours = 4       // retrieved transitions per prediction
-	maxCands   = 3*neighbours + 1
+	maxCands   = 4*neighbours + 1
 	scoreScale = 10 // cosine → logit
 )
 
@@ -47,6 +47,7 @@ type weights struct {
 	R, Rb            []float32 // reward class head
 	T, Tb            []float32 // termination head
 	S, Sb            []float32 // status head
+	P                []float32 // weights of the candidates' prior features (absent in older models: no prior)
 }
 
 // Model predicts transitions. It is read-only after Train or LoadModel and
@@ -86,51 +87,108 @@ type cand struct {
 	text   string
 	valid  []string
 	source string
-	step   int // the buffer transition whose next observation this is, or -1
+	step   int  // the buffer transition whose next observation this is, or -1
+	exact  bool // made from a transition from the same state under the same action
+	votes  int  // neighbours × edits that produced this text
+	rank   int  // best rank of a neighbour that produced it
+}
+
+// Candidate sources, in the order of their prior features.
+var sources = [...]string{"edit", "patch", "context", "retrieved", "copy"}
+
+// nPrior is the length of a candidate's prior features (see prior).
+const nPrior = len(sources) + 5
+
+// prior are the features of a candidate's provenance that the model
+// weighs beside its text: its source, whether it came from a transition
+// from the same state under the same action, how many neighbours and
+// edits agree on it, and its neighbour's rank. In a deterministic env an
+// outcome seen from the same state is the answer; where hidden state
+// makes outcomes differ, agreement is the evidence. Learned, so each env
+// gets the weights its data support.
+func (c cand) prior() [nPrior]float32 {
+	var f [nPrior]float32
+	for i, s := range sources {
+		if c.source == s {
+			f[i] = 1
+		}
+	}
+	k := len(sources)
+	if c.exact {
+		f[k] = 1
+	}
+	f[k+1] = float32(min(c.votes-1, 8)) / 4
+	if c.rank < 3 && c.source != "copy" {
+		f[k+2+c.rank] = 1
+	}
+	return f
 }
 
 // candidates builds the next-observation candidates of (obs, action):
-// analogical edits of obs after the nearest transitions, their real next
+// edits of obs after the nearest transitions (analogy, patch, and patch
+// with the neighbour's page mapped onto ours), their real next
 // observations, and obs itself.
-func (b *Buffer) candidates(obs string, valid []string, of, af sparse, action string, skipEpisode string) ([]cand, float64) {
-	nbs := b.nearest(of, af, normAction(action), neighbours, skipEpisode)
+func (b *Buffer) candidates(obs string, valid []string, q query, action string, skipEpisode string) ([]cand, float64) {
+	nbs := b.nearest(q, neighbours, skipEpisode)
+	elem, _, _ := element(obs, action)
 	out := make([]cand, 0, maxCands)
 	add := func(c cand) {
-		if len(out) >= maxCands {
-			return
-		}
-		for _, o := range out {
-			if o.text == c.text {
+		c.votes = 1
+		for i := range out {
+			if out[i].text == c.text {
+				out[i].votes++
+				out[i].exact = out[i].exact || c.exact
+				out[i].rank = min(out[i].rank, c.rank)
+				if out[i].step < 0 {
+					out[i].step = c.step
+				}
 				return
 			}
 		}
-		out = append(out, c)
-	}
-	for _, n := range nbs {
-		s := b.Steps[n.Index]
-		e := analogy(obs, s.Obs, s.NextObs, s.Action, action)
-		v, ok := b.valid[e]
-		if !ok {
-			v = b.valid[s.NextObs]
+		if len(out) < maxCands {
+			out = append(out, c)
 		}
-		c := cand{text: e, valid: v, source: "edit", step: -1}
+	}
+	// validFor guesses an edited page's valid actions: the neighbour's
+	// next page's when the edit has its elements, else ours when it has
+	// ours.
+	validFor := func(text, nbNext string) []string {
+		if v, ok := b.valid[text]; ok {
+			return v
+		}
+		sig := elemSig(text)
+		if nv, ok := b.valid[nbNext]; ok && sig == elemSig(nbNext) {
+			return nv
+		}
+		if sig == elemSig(obs) {
+			return valid
+		}
+		return b.valid[nbNext]
+	}
+	for r, n := range nbs {
+		s := b.Steps[n.Index]
+		ex := n.Score >= exactBonus
+		nbElem, _, _ := element(s.Obs, s.Action)
+		sub := newSubstitution(s.Action, nbElem, action, elem)
+		e := analogy(obs, s.Obs, s.NextObs, sub)
+		c := cand{text: e, valid: validFor(e, s.NextObs), source: "edit", step: -1, exact: ex, rank: r}
 		if e == s.NextObs {
 			c.step = n.Index
 		}
 		add(c)
-		if pt := patch(obs, s.Obs, s.NextObs, s.Action, action); pt != e {
-			pv, ok := b.valid[pt]
-			if !ok {
-				pv = valid
+		pt := patch(obs, s.Obs, s.NextObs, sub)
+		add(cand{text: pt, valid: validFor(pt, s.NextObs), source: "patch", step: -1, exact: ex, rank: r})
+		if ctx := slices.Concat(sub, contextSubstitution(s.Obs, obs, b.epKeys)); len(ctx) > len(sub) {
+			if pc := patch(obs, s.Obs, s.NextObs, ctx); pc != pt {
+				add(cand{text: pc, valid: validFor(pc, s.NextObs), source: "context", step: -1, exact: ex, rank: r})
 			}
-			add(cand{text: pt, valid: pv, source: "patch", step: -1})
 		}
 	}
-	for _, n := range nbs {
+	for r, n := range nbs {
 		s := b.Steps[n.Index]
-		add(cand{text: s.NextObs, valid: b.valid[s.NextObs], source: "retrieved", step: n.Index})
+		add(cand{text: s.NextObs, valid: b.valid[s.NextObs], source: "retrieved", step: n.Index, exact: n.Score >= exactBonus, rank: r})
 	}
-	add(cand{text: obs, valid: valid, source: "copy", step: -1})
+	add(cand{text: obs, valid: valid, source: "copy", step: -1, rank: neighbours})
 	top := 0.0
 	if len(nbs) > 0 {
 		top = nbs[0].Score
@@ -231,8 +289,9 @@ func predKey(obs string, valid []string, action string) string {
 
 func (m *Model) predict(obs string, valid []string, action, skipEpisode string) Prediction {
 	in := m.inference()
-	of, af := in.feat("o", obs), in.feat("a", action)
-	cands, top := m.Buf.candidates(obs, valid, of, af, action, skipEpisode)
+	q := m.Buf.query(obs, action, in.feat)
+	of, af := in.feat("o", obs), q.act
+	cands, top := m.Buf.candidates(obs, valid, q, action, skipEpisode)
 	h, zf := in.encodeTransition(m, of, af)
 	cb := in.obsDelta(of) // the −φ(obs) part of every candidate's first layer
 	scores := make([]float64, len(cands))
@@ -252,6 +311,12 @@ func (m *Model) predict(obs string, valid []string, action, skipEpisode string) 
 			s += zf[j] * zg[j]
 		}
 		scores[i] = scoreScale * float64(s)
+		if len(m.w.P) == nPrior {
+			pf := c.prior()
+			for j, w := range m.w.P {
+				scores[i] += float64(w * pf[j])
+			}
+		}
 	}
 	p := softmax(scores)
 	best := argmax(p)

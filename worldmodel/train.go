@@ -34,6 +34,7 @@ type TrainConfig struct {
 type example struct {
 	trans  sparse
 	cands  []sparse
+	priors [][nPrior]float32
 	label  int // the candidate closest to the real next observation
 	reward int
 	term   bool
@@ -81,7 +82,8 @@ func prepare(buf *Buffer, values []float64) []example {
 	exs := make([]example, buf.Len())
 	for i, s := range buf.Steps {
 		of, af := buf.obsF[i], buf.actF[i]
-		cs, _ := buf.candidates(s.Obs, s.ValidActions, of, af, s.Action, s.EpisodeID)
+		q := query{ret: buf.retF[i], act: af, pool: poolKey(s.Obs, s.Action), exact: exactKey(stripKeys(s.Obs, buf.epKeys), s.Action)}
+		cs, _ := buf.candidates(s.Obs, s.ValidActions, q, s.Action, s.EpisodeID)
 		ex := example{trans: transInput(of, af), reward: rewardClass(values, s.Reward), term: s.Terminated, status: s.Status}
 		bestF1 := -1.0
 		for j, c := range cs {
@@ -95,6 +97,7 @@ func prepare(buf *Buffer, values []float64) []example {
 				cf = featurize("o", c.text)
 			}
 			ex.cands = append(ex.cands, candInput(cf, of))
+			ex.priors = append(ex.priors, c.prior())
 			f := tokenF1(c.text, s.NextObs)
 			if c.text == s.NextObs {
 				f = 2
@@ -141,6 +144,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 	rh := nn.NewLinear(root.Sub("r"), H, C, lc)
 	th := nn.NewLinear(root.Sub("t"), H, 1, lc)
 	sh := nn.NewLinear(root.Sub("s"), H, 5, lc)
+	ph := nn.NewLinear(root.Sub("p"), int64(nPrior), 1, &nn.LinearConfig{WsInit: nn.NewConstInit(0), Bias: false})
 	opt, err := nn.DefaultAdamConfig().Build(vs, cfg.LR)
 	if err != nil {
 		return nil, fmt.Errorf("worldmodel: optimizer: %w", err)
@@ -164,6 +168,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 			trans := make([]sparse, B)
 			cands := make([]sparse, 0, int(B)*maxCands)
 			mask := make([]float32, int(B)*maxCands)
+			pri := make([]float32, int(B)*maxCands*nPrior)
 			labels, rw, st := make([]int64, B), make([]int64, B), make([]int64, B)
 			tm := make([]float32, B)
 			for b, i := range idx {
@@ -172,6 +177,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 				for k := range maxCands {
 					if k < len(ex.cands) {
 						cands = append(cands, ex.cands[k])
+						copy(pri[(b*maxCands+k)*nPrior:], ex.priors[k][:])
 					} else {
 						cands = append(cands, sparse{})
 						mask[b*maxCands+k] = -1e9
@@ -189,6 +195,9 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 			zg := normRows(g2.Forward(g1.Forward(xc).MustTanh(true))).MustView([]int64{B, maxCands, E}, true)
 			sc := zg.MustBmm(zf.MustView([]int64{B, E, 1}, false), true).MustView([]int64{B, maxCands}, true).
 				MustMulScalar(ts.FloatScalar(scoreScale), true)
+			pT := ts.MustOfSlice(pri).MustView([]int64{B * maxCands, int64(nPrior)}, true).MustTo(dev, true)
+			sc = sc.MustAdd(ph.Forward(pT).MustView([]int64{B, maxCands}, true), true)
+			pT.MustDrop()
 			mT := ts.MustOfSlice(mask).MustView([]int64{B, maxCands}, true).MustTo(dev, true)
 			logits := sc.MustAdd(mT, true)
 			mT.MustDrop()
@@ -253,6 +262,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 		F1: get(f1.Ws), Fb1: get(f1.Bs), F2: get(f2.Ws), Fb2: get(f2.Bs),
 		G1: get(g1.Ws), Gb1: get(g1.Bs), G2: get(g2.Ws), Gb2: get(g2.Bs),
 		R: get(rh.Ws), Rb: get(rh.Bs), T: get(th.Ws), Tb: get(th.Bs), S: get(sh.Ws), Sb: get(sh.Bs),
+		P: get(ph.Ws),
 	}
 	m.Meta = Meta{
 		EnvID: cfg.Spec.ID, Spec: cfg.Spec, RewardValues: values, MaxSteps: maxStepsOf(buf),

@@ -135,7 +135,7 @@ func TestBufferRetrieval(t *testing.T) {
 func TestAnalogy(t *testing.T) {
 	got := analogy("Location: row 3, column 2.\nYou carry nothing.",
 		"Location: row 2, column 2.\nYou carry nothing.",
-		"You go north.\n\nLocation: row 1, column 2.\nYou carry nothing.", "go north", "go north")
+		"You go north.\n\nLocation: row 1, column 2.\nYou carry nothing.", nil)
 	want := "You go north.\n\nLocation: row 2, column 2.\nYou carry nothing."
 	if got != want {
 		t.Fatalf("analogy:\n%s\nwant\n%s", got, want)
@@ -291,7 +291,7 @@ func TestPatch(t *testing.T) {
 	nbNext := "Invalid action: bad\n\nGoal: buy a lamp\nURL: /shop/\nTitle: Shop\nLast action error: bad\n\nheading \"Shop\"\n[1] textbox \"Search\""
 	obs := "Goal: buy a mug\nURL: /shop/search?q=mug\nTitle: Results\n\n[1] link \"Back\"\n[2] link \"B0001 Mug\""
 	want := "Invalid action: bad\n\nGoal: buy a mug\nURL: /shop/search?q=mug\nTitle: Results\nLast action error: bad\n\n[1] link \"Back\"\n[2] link \"B0001 Mug\""
-	if got := patch(obs, nbObs, nbNext, "", ""); got != want {
+	if got := patch(obs, nbObs, nbNext, nil); got != want {
 		t.Fatalf("patch:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -204,19 +204,31 @@ func newWorldModelEvalCmd(a *app) *cobra.Command {
 
 func newSimToRealCmd(a *app) *cobra.Command {
 	var c worldmodel.SimToRealConfig
-	var model string
+	var model, env string
 	cmd := &cobra.Command{
-		Use:     "sim-to-real --model DIR [--task T] [--seeds N] [--json]",
-		Short:   "Train one policy only in the world model and one in the real env (equal env steps), evaluate both in the real env",
-		Example: `  gym worldmodel sim-to-real --model models/maze --task easy --seeds 1 --iters 10 --json`,
-		Args:    cobra.NoArgs,
+		Use:   "sim-to-real --model DIR [--env ID] [--task T] [--seeds N] [--curriculum] [--out PLOT.png] [--json]",
+		Short: "Train one policy only in the world model and one in the real env (equal env steps), evaluate both in the real env",
+		Long: `sim-to-real trains PPO policies with the same settings and the same env-step
+budget: one only in the world model's dream env, one in the real env (and,
+with --curriculum, a third in the dream with DreamGym's curriculum: start
+states where the policy's reward varies most, plus synthesised task
+variations). All are evaluated in the real env on the same held-out seeds.
+Text-entry templates (fill(N, "<text>")) are filled from the goal in every
+arm (worldmodel.FillTemplates). JSON: sim_success, real_success,
+transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
+		Example: `  gym experiment sim-to-real --model models/maze --task easy --seeds 3 --iters 12 --out maze-s2r.png --json
+  gym experiment sim-to-real --model models/shop --env web/shop-v0 --iters 8 --steps 256 --envs 4 --curriculum --out shop-s2r.png`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" {
-				return fmt.Errorf("--model DIR is required")
+				return fmt.Errorf("--model DIR is required (train one: gym worldmodel train --env %s --collect N --out DIR)", cmp.Or(env, "ID"))
 			}
 			m, err := worldmodel.LoadModel(model)
 			if err != nil {
 				return err
+			}
+			if env != "" && env != m.Meta.EnvID {
+				return fmt.Errorf("--env %s: the model in %s imitates %s", env, model, m.Meta.EnvID)
 			}
 			host := a.openHost()
 			defer host.Close()
@@ -237,22 +249,32 @@ func newSimToRealCmd(a *app) *cobra.Command {
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, "sim-to-real on %s (%s): %s\n", rep.EnvID, rep.Task, rep.Budget)
-			fmt.Fprintf(&b, "%-5s %-12s %-12s %-14s %-10s %-10s\n", "seed", "sim→real", "real→real", "sim in dream", "sim st/s", "real st/s")
+			fmt.Fprintf(&b, "%-5s %-12s %-12s %-14s %-14s %-10s %-10s\n", "seed", "sim→real", "real→real", "sim in dream", "curric→real", "sim st/s", "real st/s")
 			for _, r := range rep.Runs {
-				fmt.Fprintf(&b, "%-5d %-12.3f %-12.3f %-14.3f %-10.0f %-10.0f\n", r.Seed, r.SimSuccess, r.RealSuccess, r.SimInDream, r.SimStepsPerS, r.RealStepsPerS)
+				fmt.Fprintf(&b, "%-5d %-12.3f %-12.3f %-14.3f %-14.3f %-10.0f %-10.0f\n", r.Seed, r.SimSuccess, r.RealSuccess, r.SimInDream, r.CurSuccess, r.SimStepsPerS, r.RealStepsPerS)
 			}
-			fmt.Fprintf(&b, "sim_success %.3f  real_success %.3f  transfer_ratio %.3f  speedup %.2fx\n", rep.SimSuccess, rep.RealSuccess, rep.TransferRatio, rep.Speedup)
+			fmt.Fprintf(&b, "sim_success %.3f  real_success %.3f  transfer_ratio %.3f  speedup %.2fx  (untrained %.3f)\n", rep.SimSuccess, rep.RealSuccess, rep.TransferRatio, rep.Speedup, rep.Untrained)
+			if c.Curriculum {
+				fmt.Fprintf(&b, "with curriculum: sim_success %.3f  transfer_ratio %.3f\n", rep.CurSuccess, rep.CurTransferRatio)
+			}
+			if rep.Plot != "" {
+				fmt.Fprintf(&b, "plot: %s\n", rep.Plot)
+			}
 			_, err = fmt.Fprint(a.stdout, b.String())
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&model, "model", "", "model directory (from `gym worldmodel train`)")
+	cmd.Flags().StringVar(&env, "env", "", "the real env id (checked against the model's)")
 	cmd.Flags().StringVar(&c.Task, "task", "", "task id")
 	cmd.Flags().IntVar(&c.Seeds, "seeds", 1, "training seeds per arm")
 	cmd.Flags().IntVar(&c.Iterations, "iters", 10, "PPO iterations per arm")
 	cmd.Flags().IntVar(&c.StepsPerIter, "steps", 512, "env steps per iteration")
 	cmd.Flags().IntVar(&c.NumEnvs, "envs", 8, "parallel envs per arm")
 	cmd.Flags().IntVar(&c.EvalEpisodes, "eval-episodes", 50, "real-env evaluation episodes per policy")
-	cmd.Flags().StringVar(&c.OutDir, "out", "", "keep the policy checkpoints here")
+	cmd.Flags().BoolVar(&c.Curriculum, "curriculum", false, "add an arm trained in the dream with the curriculum")
+	cmd.Flags().IntVar(&c.Variations, "variations", 200, "synthesised task variations for the curriculum")
+	cmd.Flags().StringVar(&c.Plot, "out", "", "write the plot (PNG) here")
+	cmd.Flags().StringVar(&c.OutDir, "checkpoints", "", "keep the policy checkpoints here")
 	return cmd
 }

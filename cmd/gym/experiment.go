@@ -17,15 +17,15 @@ func newExperimentCmd(a *app) *cobra.Command {
       two PPO arms, outcome-only and SPA stepwise rewards, at an equal env-step
       budget and the same warm start; success mean ± sd over the seeds.
 
-  gym experiment sim-to-real --model models/shop --seeds 3 --json
-      one policy trained only in the world model, one in the real env, both
-      evaluated in the real env.`,
+  gym experiment sim-to-real --model models/shop --env web/shop-v0 --seeds 3 --out s2r.png --json
+      one policy trained only in the world model, one in the real env (equal
+      env steps), both evaluated in the real env; --curriculum adds a dream arm
+      with DreamGym's curriculum.`,
 	}
 	spa := newTrainCompareCmd(a)
 	spa.Use = "spa-vs-outcome --env ID"
 	s2r := newSimToRealCmd(a)
-	s2r.Use = "sim-to-real --model DIR [--task T] [--seeds N] [--json]"
-	s2r.Example = "  gym experiment sim-to-real --model models/maze --task easy --seeds 1 --iters 10 --json"
+	s2r.Use = "sim-to-real --model DIR [--env ID] [--task T] [--seeds N] [--curriculum] [--out PLOT.png] [--json]"
 	cmd.AddCommand(spa, s2r)
 	return cmd
 }

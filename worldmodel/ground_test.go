@@ -1,0 +1,77 @@
+package worldmodel
+
+import "testing"
+
+func TestGrounding(t *testing.T) {
+	obs := "Goal: buy a lamp\nURL: /shop/search?q=lamp\n[1] link \"Back\"\n[5] link \"B01448 Aperture Canvas Lightweight Sneakers — $37.51\""
+	el, rest, ok := element(obs, `click(5)`)
+	if !ok || el != `link "B01448 Aperture Canvas Lightweight Sneakers — $37.51"` || rest != ")" {
+		t.Fatalf("element = %q %q %v", el, rest, ok)
+	}
+	if _, _, ok := element(obs, `click(7)`); ok {
+		t.Fatal("click(7) grounded on a missing element")
+	}
+	if _, _, ok := element(obs, `go north`); ok {
+		t.Fatal("go north grounded")
+	}
+	// The same product clicked at another id is the same pool.
+	other := "[2] link \"B01448 Aperture Canvas Lightweight Sneakers — $37.51\""
+	if poolKey(obs, "click(5)") != poolKey(other, "click(2)") || poolKey(obs, "click(5)") == poolKey(obs, "click(1)") {
+		t.Fatal("pool keys do not follow the element")
+	}
+	sub := newSubstitution("click(3)", `link "B01308 Fabrikam Leather Lightweight Sneakers — $45.49"`,
+		"click(5)", `link "B01273 Wayne Lightweight Sneakers — $124.50"`)
+	for in, want := range map[string]string{
+		"URL: /shop/item/B01308?page=1&q=lightweight+sneakers": "URL: /shop/item/B01273?page=1&q=lightweight+sneakers",
+		`heading "Fabrikam Leather Lightweight Sneakers"`:      `heading "Wayne Lightweight Sneakers"`,
+		`text "Price: $45.49"`:                                 `text "Price: $124.50"`,
+		`text "Price: $145.49"`:                                `text "Price: $145.49"`, // not a whole word
+	} {
+		if got := sub.apply(in); got != want {
+			t.Errorf("apply(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := replaceWords("size 7, $37.51 77 7", "7", "9"); got != "size 9, $37.51 77 9" {
+		t.Errorf("replaceWords = %q", got)
+	}
+}
+
+func TestEpisodeKeys(t *testing.T) {
+	var eps, obs []string
+	for _, e := range []string{"a", "b", "c"} {
+		for p := range 2 {
+			eps = append(eps, e)
+			obs = append(obs, "Goal: task "+e+"\nTitle: page "+string(rune('0'+p))+"\nFooter: same")
+		}
+	}
+	k := episodeKeys(func(i int) (string, string) { return eps[i], obs[i] }, len(obs))
+	if !k["Goal"] || k["Title"] || k["Footer"] || len(k) != 1 {
+		t.Fatalf("episode keys = %v, want Goal only", k)
+	}
+	if got := stripKeys(obs[0], k); got != "Title: page 0\nFooter: same" {
+		t.Fatalf("stripKeys = %q", got)
+	}
+}
+
+func TestFillSubstitution(t *testing.T) {
+	sub := newSubstitution(`fill(1, "wool socks")`, `textbox "Search" value=""`, `fill(1, "blue lightweight sneakers")`, `textbox "Search" value=""`)
+	if got := sub.apply(`[1] textbox "Search" value="wool socks" focused`); got != `[1] textbox "Search" value="blue lightweight sneakers" focused` {
+		t.Fatalf("apply = %q", got)
+	}
+}
+
+func TestExpandFills(t *testing.T) {
+	got := expandFills("Goal: I am looking for a blue lightweight sneakers, size 7\nURL: /shop/", []string{`fill(1, "<text>")`, "click(2)"})
+	want := []string{`fill(1, "lightweight sneakers")`, `fill(1, "blue lightweight sneakers")`, `fill(1, "a blue lightweight sneakers")`, "click(2)"}
+	if len(got) != len(want) {
+		t.Fatalf("expandFills = %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("expandFills = %q, want %q", got, want)
+		}
+	}
+	if v := expandFills("Location: row 1", []string{"go north"}); len(v) != 1 || v[0] != "go north" {
+		t.Fatalf("no goal: %q", v)
+	}
+}
