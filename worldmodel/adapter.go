@@ -72,3 +72,10 @@ func expandFills(text string, valid []string) []string {
 	}
 	return out
 }
+
+// fillsTemplate reports whether action fills the text template v:
+// fill(3, "blue socks") fills fill(3, "<text>").
+func fillsTemplate(action, v string) bool {
+	head, ok := strings.CutSuffix(v, fillTemplate)
+	return ok && strings.HasPrefix(action, head) && strings.HasSuffix(action, `")`) && len(action) > len(head)+2
+}

@@ -71,6 +71,9 @@ func TestExpandFills(t *testing.T) {
 			t.Fatalf("expandFills = %q, want %q", got, want)
 		}
 	}
+	if !fillsTemplate(`fill(1, "blue socks")`, `fill(1, "<text>")`) || fillsTemplate(`fill(2, "x")`, `fill(1, "<text>")`) || fillsTemplate("click(1)", `fill(1, "<text>")`) {
+		t.Fatal("fillsTemplate")
+	}
 	if v := expandFills("Location: row 1", []string{"go north"}); len(v) != 1 || v[0] != "go north" {
 		t.Fatalf("no goal: %q", v)
 	}
