@@ -45,8 +45,45 @@ type CompareReport struct {
 	Arms         []ArmSummary `json:"arms"`
 	// DeltaPts is 100·(mean success of Arms[1] - Arms[0]): SPA minus
 	// outcome with the default arms.
-	DeltaPts float64  `json:"delta_pts"`
-	Runs     []Report `json:"runs"` // arm-major, then seed
+	DeltaPts float64 `json:"delta_pts"`
+	// OutcomeSuccess and SPASuccess are the mean held-out success of the
+	// arms named "outcome" and "spa" (0 when there is no such arm).
+	OutcomeSuccess float64  `json:"outcome_success"`
+	SPASuccess     float64  `json:"spa_success"`
+	Runs           []Report `json:"runs"` // arm-major, then seed
+}
+
+// Curves gives each arm's learning curve: training-episode success per
+// iteration, averaged over the seeds, against the mean env steps so far.
+func (r CompareReport) Curves() []Series {
+	var out []Series
+	for a, arm := range r.Arms {
+		runs := r.Runs[a*len(r.Seeds) : min((a+1)*len(r.Seeds), len(r.Runs))]
+		s := Series{Name: arm.Reward}
+		for i := 0; ; i++ {
+			var x, y float64
+			n := 0
+			for _, run := range runs {
+				if i < len(run.Iters) {
+					x += float64(run.Iters[i].EnvSteps)
+					y += run.Iters[i].Success
+					n++
+				}
+			}
+			if n == 0 {
+				break
+			}
+			s.X, s.Y = append(s.X, x/float64(n)), append(s.Y, y/float64(n))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Plot writes the arms' learning curves into one PNG.
+func (r CompareReport) Plot(path string) error {
+	title := fmt.Sprintf("%s %s: training success, mean of %d seeds", r.EnvID, r.Task, len(r.Seeds))
+	return WritePlot(path, title, "env steps", r.Curves())
 }
 
 // Compare runs the experiment on a locked OS thread.
@@ -75,7 +112,10 @@ func compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
 	if len(cc.Arms) == 0 {
 		cc.Arms = []string{"outcome", "spa"}
 	}
-	base := cc.Base.withDefaults()
+	base, err := resolveTask(ctx, cc.Base.withDefaults())
+	if err != nil {
+		return CompareReport{}, err
+	}
 	rep := CompareReport{EnvID: base.EnvID, Task: base.Task, Seeds: cc.Seeds,
 		EvalEpisodes: base.EvalEpisodes, BCEpisodes: base.BCEpisodes, Distractors: base.Distractors}
 	for _, arm := range cc.Arms {
@@ -95,6 +135,7 @@ func compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
 		if err != nil {
 			return rep, fmt.Errorf("trainer: seed %d: %w", seed, err)
 		}
+		w.rep.Task = cfg.Task
 		for _, e := range w.envs {
 			e.Close()
 		}
@@ -114,7 +155,7 @@ func compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
 			if err != nil {
 				return rep, err
 			}
-			r, err := learn(ctx, c, pol, envs, w.rep)
+			r, err := learn(ctx, c, pol, envs, w.rep, w.demos)
 			if err != nil {
 				return rep, fmt.Errorf("trainer: seed %d, arm %s: %w", seed, arm, err)
 			}
@@ -137,6 +178,14 @@ func compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
 	}
 	if len(rep.Arms) >= 2 {
 		rep.DeltaPts = 100 * (rep.Arms[1].SuccessMean - rep.Arms[0].SuccessMean)
+	}
+	for _, a := range rep.Arms {
+		switch a.Reward {
+		case "outcome":
+			rep.OutcomeSuccess = a.SuccessMean
+		case "spa":
+			rep.SPASuccess = a.SuccessMean
+		}
 	}
 	return rep, nil
 }

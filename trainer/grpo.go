@@ -80,7 +80,7 @@ func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, gr
 			e.steps = append(e.steps, step{sample: batch[j], act: picks[j], logp: logOf(probs[j][picks[j]]),
 				value: values[j], reward: r.Reward, status: r.Status, grounded: r.Grounded()})
 			e.ret += r.Reward
-			hist[i] = pushHist(hist[i], cands[j][picks[j]], p.Config.History)
+			hist[i] = pushHist(hist[i], label(obs[i].Text, cands[j][picks[j]]), p.Config.History)
 			if errs[j] != nil || r.Status.Infra() {
 				e.infra = true
 			}

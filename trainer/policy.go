@@ -18,15 +18,20 @@ type PolicyConfig struct {
 	Embed   int `json:"embed"`
 	Hidden  int `json:"hidden"`
 	History int `json:"history"` // previous actions the policy sees (0: none)
+	// Overlap adds, per candidate, the share of its words that occur on
+	// the observation's "Goal:" line (set for envs that state a goal: the
+	// web envs).
+	Overlap bool `json:"overlap,omitempty"`
 }
 
 // Sample is one decision: the observation's lines, the previous actions
 // (most recent first, at most PolicyConfig.History) and the candidates,
 // all as token ids.
 type Sample struct {
-	Lines [][]int64
-	Hist  [][]int64
-	Cands [][]int64
+	Lines   [][]int64
+	Hist    [][]int64
+	Cands   [][]int64
+	Overlap []float32 // per candidate, with PolicyConfig.Overlap: its share of goal words
 }
 
 // Policy scores the candidate actions of a step.
@@ -143,7 +148,11 @@ func NewPolicy(tok *Tokenizer, cfg PolicyConfig, dev gotch.Device) *Policy {
 	p.hist1 = linear(root.Sub("hist1"), k*e, h, 1)
 	p.mix = linear(root.Sub("mix"), 2*h, h, 1)
 	p.act1 = linear(root.Sub("act1"), e, h, 1)
-	p.s1 = linear(root.Sub("s1"), 3*h, h, 1)
+	feat := 3 * h
+	if cfg.Overlap {
+		feat++
+	}
+	p.s1 = linear(root.Sub("s1"), feat, h, 1)
 	p.s2 = linear(root.Sub("s2"), h, 1, 0.01) // near-uniform untrained policy
 	p.v1 = linear(root.Sub("v1"), h, h, 1)
 	p.v2 = linear(root.Sub("v2"), h, 1, 1)
@@ -210,12 +219,20 @@ func (p *Policy) state(batch []Sample) *ts.Tensor {
 func (p *Policy) Forward(batch []Sample) (logp, value *ts.Tensor) {
 	var cands [][]int64
 	var owner []int64
+	var overlap []float32
 	kmax := 1
 	for i, s := range batch {
 		kmax = max(kmax, len(s.Cands))
-		for _, c := range s.Cands {
+		for j, c := range s.Cands {
 			cands = append(cands, c)
 			owner = append(owner, int64(i))
+			if p.Config.Overlap {
+				x := float32(0)
+				if j < len(s.Overlap) {
+					x = s.Overlap[j]
+				}
+				overlap = append(overlap, x)
+			}
 		}
 	}
 	h := p.state(batch)
@@ -223,7 +240,11 @@ func (p *Policy) Forward(batch []Sample) (logp, value *ts.Tensor) {
 	ownT := ts.MustOfSlice(owner).MustTo(p.Device, true)
 	hc := h.MustIndexSelect(0, ownT, false)
 	ha := hc.MustMul(a, false)
-	feat := ts.MustCat([]*ts.Tensor{hc, a, ha}, 1)
+	parts := []*ts.Tensor{hc, a, ha}
+	if p.Config.Overlap {
+		parts = append(parts, ts.MustOfSlice(overlap).MustView([]int64{-1, 1}, true).MustTo(p.Device, true))
+	}
+	feat := ts.MustCat(parts, 1)
 	scores := p.s2.Forward(p.s1.Forward(feat).MustRelu(true)).MustView([]int64{-1}, true)
 	// Pad to [B, Kmax]: index C is a -1e9 filler.
 	c := int64(len(cands))

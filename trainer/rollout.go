@@ -28,10 +28,16 @@ type episode struct {
 	success bool
 	infra   bool // a CRASHED/TIMEOUT/ENV_ERROR step or an env error: excluded from the loss
 	ret     float64
+	byRet   bool // outcome is the env return (Config.Outcome "return")
 }
 
-// outcome is the episode's final reward: 1 on success, else 0.
+// outcome is the episode's final reward: 1 on success, else 0; or, with
+// Config.Outcome "return", the env's return (the web shop's partial
+// score).
 func (e *episode) outcome() float64 {
+	if e.byRet {
+		return e.ret
+	}
 	if e.success {
 		return 1
 	}
@@ -52,7 +58,7 @@ func pushHist(hist []string, action string, k int) []string {
 // candidates is what the policy chooses among: the env's valid actions
 // plus distract distractors (see distractors).
 func candidates(o gym.Observation, distract int) []string {
-	valid := o.ValidActions
+	valid := expandTemplates(o.Text, o.ValidActions)
 	if len(valid) == 0 {
 		valid = []string{"look"}
 	}
@@ -211,7 +217,7 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 			if r.Status.Infra() || r.Err != nil {
 				ep.infra = true
 			}
-			c.hist[i] = pushHist(c.hist[i], actions[i], p.Config.History)
+			c.hist[i] = pushHist(c.hist[i], label(c.obs[i].Text, actions[i]), p.Config.History)
 			switch {
 			case r.Err != nil && r.Reset == nil:
 				// The env failed (or its auto-reset did): count the episode
@@ -234,14 +240,34 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 	return done, steps, nil
 }
 
-// sample encodes one decision for the policy.
+// sample encodes one decision for the policy: the observation, the
+// previous actions (as label gave them) and the candidate actions, each
+// described by the element it names (describe).
 func (p *Policy) sample(obs string, hist, cands []string) Sample {
 	s := Sample{Lines: p.Tok.EncodeLines(obs), Cands: make([][]int64, len(cands))}
 	for _, h := range hist {
 		s.Hist = append(s.Hist, p.Tok.Encode(h))
 	}
+	els := elements(obs)
+	var goal map[string]bool
+	if p.Config.Overlap {
+		goal = goalWordSet(obs)
+		s.Overlap = make([]float32, len(cands))
+	}
 	for j, a := range cands {
-		s.Cands[j] = p.Tok.Encode(a)
+		s.Cands[j] = p.Tok.Encode(describe(els, a))
+		if p.Config.Overlap {
+			// The element's own text, not the action's verb and id (an id
+			// 7 must not match "size 7" in the goal).
+			content := a
+			if m := idAction.FindStringSubmatch(a); m != nil {
+				content = els[m[2]]
+			}
+			s.Overlap[j] = goalOverlap(goal, content)
+		}
 	}
 	return s
 }
+
+// label is how an action taken in observation obs enters the history.
+func label(obs, action string) string { return describe(elements(obs), action) }

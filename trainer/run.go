@@ -2,10 +2,14 @@ package trainer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,30 +21,34 @@ import (
 
 // Config is one training run. Zero fields take the defaults of withDefaults.
 type Config struct {
-	Registry     *gym.Registry         // where EnvID is made (in-process or plugin host)
-	EnvID        string                // e.g. "text/maze-v0"
-	Task         string                // task id, e.g. "easy"
-	Algo         string                // "ppo" (default) or "grpo"
-	Reward       string                // "outcome" (default), "spa" or "spa-no-grounding"
-	Iterations   int                   // training iterations (default 10)
-	StepsPerIter int                   // env steps per PPO iteration (default 512)
-	NumEnvs      int                   // vector width (default 8); GRPO: the group size k
-	Seed         int64                 // seeds libtorch, sampling and env resets
-	Threads      int                   // libtorch intra-op threads (default 1: the nets are small, and extra threads cost more than they give on a busy machine)
-	LR           float64               // Adam learning rate (default 3e-3: on text/maze-v0 easy 1e-3 moved the policy too little per iteration)
-	Epochs       int                   // PPO epochs per iteration (default 4)
-	TargetKL     float64               // stop an update's epochs early once a minibatch's approx-KL passes 1.5·TargetKL (0: never)
-	Minibatch    int                   // minibatch size in steps (default 256)
-	EntropyCoef  float64               // entropy bonus (default 0.01; negative: none)
-	Grounding    float64               // SPA grounding weight λ (default 0.05)
-	Distractors  int                   // invalid distractor actions added to each step's candidates (default 0: valid actions only)
-	BCEpisodes   int                   // oracle episodes for a behaviour-cloning warm start (0: none)
-	BCEpochs     int                   // passes over the oracle steps (default 10)
-	EvalEpisodes int                   // episodes for the before/after evaluation (default 32)
-	OutDir       string                // checkpoint directory ("" : none)
-	Policy       PolicyConfig          // network sizes (default 32/64)
-	Wrap         func(gym.Env) gym.Env // optional wrapper around each env (tests, adapters)
-	Progress     func(IterStats)       // optional per-iteration callback
+	Registry      *gym.Registry         // where EnvID is made (in-process or plugin host)
+	EnvID         string                // e.g. "text/maze-v0"
+	Task          string                // task id, e.g. "easy"
+	Algo          string                // "ppo" (default) or "grpo"
+	Reward        string                // "outcome" (default), "spa" or "spa-no-grounding"
+	Iterations    int                   // training iterations (default 10; ignored when Steps is set)
+	Steps         int                   // env-step budget: iterate until this many env steps (counting a resumed run's earlier ones) were taken (0: Iterations decides)
+	Resume        string                // checkpoint directory to continue from (its weights, tokenizer and state.json; no warm start)
+	StepsPerIter  int                   // env steps per PPO iteration (default 512)
+	NumEnvs       int                   // vector width (default 8); GRPO: the group size k
+	Seed          int64                 // seeds libtorch, sampling and env resets
+	Threads       int                   // libtorch intra-op threads (default 1: the nets are small, and extra threads cost more than they give on a busy machine)
+	LR            float64               // Adam learning rate (default 3e-3: on text/maze-v0 easy 1e-3 moved the policy too little per iteration)
+	Epochs        int                   // PPO epochs per iteration (default 4)
+	TargetKL      float64               // stop an update's epochs early once a minibatch's approx-KL passes 1.5·TargetKL (0: never)
+	Minibatch     int                   // minibatch size in steps (default 256)
+	EntropyCoef   float64               // entropy bonus (default 0.01; negative: none)
+	Grounding     float64               // SPA grounding weight λ (default 0.05)
+	Outcome       string                // the final reward RL optimises: "success" (1/0, default) or "return" (the env's own return, e.g. the web shop's partial score)
+	ProgressDemos bool                  // SPA: put the warm start's successful oracle episodes into the estimator's buffer before the first fit
+	Distractors   int                   // invalid distractor actions added to each step's candidates (default 0: valid actions only)
+	BCEpisodes    int                   // oracle episodes for a behaviour-cloning warm start (0: none)
+	BCEpochs      int                   // passes over the oracle steps (default 10)
+	EvalEpisodes  int                   // episodes for the before/after evaluation (default 32)
+	OutDir        string                // checkpoint directory, rewritten after every iteration, with metrics.jsonl, report.json and curve.png ("": none)
+	Policy        PolicyConfig          // network sizes (default 32/64)
+	Wrap          func(gym.Env) gym.Env // optional wrapper around each env (tests, adapters)
+	Progress      func(IterStats)       // optional per-iteration callback
 
 	// The SPA progress estimator: gradient steps per iteration (default 50),
 	// episodes per minibatch (default 8) and the FIFO buffer of recent
@@ -89,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.Reward == "" {
 		c.Reward = "outcome"
 	}
+	if c.Outcome == "" {
+		c.Outcome = "success"
+	}
 	return c
 }
 
@@ -134,9 +145,14 @@ type Report struct {
 	SuccessUntrained float64     `json:"success_untrained"` // sampled, before any training
 	SuccessBefore    float64     `json:"success_before"`    // sampled, after the BC warm start (if any)
 	SuccessAfter     float64     `json:"success_after"`
-	ReturnAfter      float64     `json:"return_after"` // mean env return of the evaluation episodes after training
+	Task             string      `json:"task"`
+	BCSteps          int         `json:"bc_steps,omitempty"`  // oracle steps cloned in the warm start
+	BCMissed         int         `json:"bc_missed,omitempty"` // oracle actions that were not among the candidates (not cloned)
+	ReturnAfter      float64     `json:"return_after"`        // mean env return of the evaluation episodes after training
 	StepsPerSec      float64     `json:"steps_per_s"`
 	Seconds          float64     `json:"seconds"` // wall time of the RL iterations (not the warm start or the evaluations)
+
+	resumedIters int // iterations of the run this one resumed
 }
 
 // ErrConfig marks a bad Config.
@@ -230,14 +246,18 @@ func (c Config) validate() error {
 	if c.Reward != "outcome" && c.Reward != "spa" && c.Reward != "spa-no-grounding" {
 		return fmt.Errorf("%w: reward %q: want outcome, spa or spa-no-grounding", ErrConfig, c.Reward)
 	}
+	if c.Outcome != "success" && c.Outcome != "return" {
+		return fmt.Errorf("%w: outcome %q: want success or return", ErrConfig, c.Outcome)
+	}
 	return nil
 }
 
 // warm is a policy after its (optional) behaviour-cloning warm start.
 type warm struct {
-	pol  *Policy
-	envs []gym.Env
-	rep  Report // Device, SuccessUntrained, SuccessBefore
+	pol   *Policy
+	envs  []gym.Env
+	rep   Report    // Device, SuccessUntrained, SuccessBefore, BC counts
+	demos []episode // the warm start's oracle episodes (successes), for the SPA estimator
 }
 
 // evalSeed is the first of the held-out evaluation seeds: far from the
@@ -266,7 +286,9 @@ func prepare(ctx context.Context, cfg Config) (*warm, error) {
 	if err != nil {
 		return fail(err)
 	}
-	w.pol = NewPolicy(BuildTokenizer(texts, 400, 512, 64), cfg.Policy, dev)
+	pc := cfg.Policy
+	pc.Overlap = pc.Overlap || (len(texts) > 0 && hasGoal(gym.Observation{Text: texts[0]}))
+	w.pol = NewPolicy(BuildTokenizer(texts, 400, 512, 64), pc, dev)
 	if w.rep.SuccessUntrained, _, err = evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		return fail(err)
 	}
@@ -276,9 +298,15 @@ func prepare(ctx context.Context, cfg Config) (*warm, error) {
 		if err != nil {
 			return fail(fmt.Errorf("trainer: optimizer: %w", err))
 		}
-		if err := behaviourClone(ctx, w.pol, opt, w.envs[0], cfg); err != nil {
+		demos, missed, err := behaviourClone(ctx, w.pol, opt, w.envs[0], cfg)
+		if err != nil {
 			return fail(err)
 		}
+		w.demos = demos
+		for _, d := range demos {
+			w.rep.BCSteps += len(d.steps)
+		}
+		w.rep.BCMissed = missed
 		if w.rep.SuccessBefore, _, err = evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 			return fail(err)
 		}
@@ -300,17 +328,204 @@ func train(ctx context.Context, cfg Config) (Report, *Policy, error) {
 	if err := cfg.validate(); err != nil {
 		return Report{}, nil, err
 	}
-	w, err := prepare(ctx, cfg)
+	var err error
+	if cfg, err = resolveTask(ctx, cfg); err != nil {
+		return Report{}, nil, err
+	}
+	var w *warm
+	if cfg.Resume != "" {
+		w, err = resume(ctx, cfg)
+	} else {
+		w, err = prepare(ctx, cfg)
+	}
 	if err != nil {
 		return Report{}, nil, err
 	}
-	rep, err := learn(ctx, cfg, w.pol, w.envs, w.rep)
+	w.rep.Task = cfg.Task
+	rep, err := learn(ctx, cfg, w.pol, w.envs, w.rep, w.demos)
 	return rep, w.pol, err
+}
+
+// resolveTask sets an empty cfg.Task to the env's first task (plugin
+// hosts learn an env's tasks from the env itself).
+func resolveTask(ctx context.Context, cfg Config) (Config, error) {
+	if cfg.Task != "" {
+		return cfg, nil
+	}
+	spec, err := cfg.Registry.Spec(cfg.EnvID)
+	if err != nil {
+		return cfg, fmt.Errorf("trainer: %w", err)
+	}
+	if len(spec.Tasks) == 0 {
+		env, err := cfg.Registry.Make(ctx, cfg.EnvID, nil)
+		if err != nil {
+			return cfg, fmt.Errorf("trainer: %w", err)
+		}
+		spec = env.Spec()
+		env.Close()
+	}
+	if len(spec.Tasks) > 0 {
+		cfg.Task = spec.Tasks[0].ID
+	}
+	return cfg, nil
+}
+
+// runState is what a checkpoint records about the run that wrote it, so
+// that a resumed run continues its step count and iteration numbers.
+type runState struct {
+	EnvID    string `json:"env_id"`
+	Task     string `json:"task"`
+	Iters    int    `json:"iters"`
+	EnvSteps int    `json:"env_steps"`
+}
+
+const (
+	stateFile   = "state.json"
+	metricsFile = "metrics.jsonl"
+	reportFile  = "report.json"
+	curveFile   = "curve.png"
+)
+
+// resume loads cfg.Resume's policy and state and makes the envs. The
+// optimizer starts afresh (its moments are not saved).
+func resume(ctx context.Context, cfg Config) (*warm, error) {
+	dev, err := Setup(cfg.Seed, cfg.Threads)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := LoadPolicy(cfg.Resume, dev)
+	if err != nil {
+		return nil, err
+	}
+	var st runState
+	b, err := os.ReadFile(filepath.Join(cfg.Resume, stateFile))
+	if err != nil {
+		return nil, fmt.Errorf("trainer: resume: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("trainer: resume: decode %s: %w", stateFile, err)
+	}
+	if st.EnvID != cfg.EnvID {
+		return nil, fmt.Errorf("%w: resume: the checkpoint was trained on %s, not %s", ErrConfig, st.EnvID, cfg.EnvID)
+	}
+	w := &warm{pol: pol, rep: Report{Device: dev.Name, EnvSteps: st.EnvSteps, resumedIters: st.Iters}}
+	if w.envs, err = makeEnvs(ctx, cfg, cfg.NumEnvs); err != nil {
+		return nil, err
+	}
+	if w.rep.SuccessUntrained, _, err = evaluate(ctx, pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
+		for _, e := range w.envs {
+			e.Close()
+		}
+		return nil, err
+	}
+	w.rep.SuccessBefore = w.rep.SuccessUntrained
+	return w, nil
+}
+
+// metricsLog writes a run's per-iteration figures and checkpoints to
+// cfg.OutDir.
+type metricsLog struct {
+	dir string
+	f   *os.File
+}
+
+func openMetrics(cfg Config) (*metricsLog, error) {
+	if cfg.OutDir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("trainer: out dir: %w", err)
+	}
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if cfg.Resume != "" && filepath.Clean(cfg.Resume) == filepath.Clean(cfg.OutDir) {
+		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND // one curve across the resumed runs
+	}
+	f, err := os.OpenFile(filepath.Join(cfg.OutDir, metricsFile), flag, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: metrics: %w", err)
+	}
+	return &metricsLog{dir: cfg.OutDir, f: f}, nil
+}
+
+// iteration appends st to metrics.jsonl and rewrites the checkpoint.
+func (m *metricsLog) iteration(cfg Config, pol *Policy, st IterStats) error {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("trainer: metrics: %w", err)
+	}
+	if _, err := m.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("trainer: metrics: %w", err)
+	}
+	if err := pol.Save(m.dir); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(m.dir, stateFile), runState{EnvID: cfg.EnvID, Task: cfg.Task, Iters: st.Iter + 1, EnvSteps: st.EnvSteps})
+}
+
+// finish writes report.json and the learning curve (every line of
+// metrics.jsonl, so a resumed run draws one curve).
+func (m *metricsLog) finish(cfg Config, rep Report) error {
+	if m == nil {
+		return nil
+	}
+	if err := m.f.Close(); err != nil {
+		return fmt.Errorf("trainer: metrics: %w", err)
+	}
+	if err := writeJSON(filepath.Join(m.dir, reportFile), rep); err != nil {
+		return err
+	}
+	iters, err := ReadMetrics(filepath.Join(m.dir, metricsFile))
+	if err != nil {
+		return err
+	}
+	succ, ret := Series{Name: "success (training episodes)"}, Series{Name: "mean return"}
+	for _, st := range iters {
+		succ.X, succ.Y = append(succ.X, float64(st.EnvSteps)), append(succ.Y, st.Success)
+		ret.X, ret.Y = append(ret.X, float64(st.EnvSteps)), append(ret.Y, st.Return)
+	}
+	return WritePlot(filepath.Join(m.dir, curveFile), fmt.Sprintf("%s %s: %s, %s reward", cfg.EnvID, cfg.Task, cfg.Algo, cfg.Reward),
+		"env steps", []Series{succ, ret})
+}
+
+// ReadMetrics reads a metrics.jsonl written by a training run.
+func ReadMetrics(path string) ([]IterStats, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: read metrics: %w", err)
+	}
+	var out []IterStats
+	for l := range strings.Lines(string(b)) {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		var st IterStats
+		if err := json.Unmarshal([]byte(l), &st); err != nil {
+			return nil, fmt.Errorf("trainer: read metrics %s: %w", path, err)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("trainer: encode %s: %w", filepath.Base(path), err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("trainer: write %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // learn runs the RL iterations of cfg on pol over envs (closed when it
 // returns), evaluates the result and saves it when cfg.OutDir is set.
-func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Report) (Report, error) {
+//
+// demos are the warm start's oracle episodes (for cfg.ProgressDemos).
+func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Report, demos []episode) (Report, error) {
 	opt, err := nn.DefaultAdamConfig().Build(pol.vs, cfg.LR)
 	if err != nil {
 		for _, e := range envs {
@@ -328,8 +543,22 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			return rep, fmt.Errorf("trainer: progress estimator: %w", err)
 		}
 		prog.SetBuffer(cfg.ProgressBuffer, cfg.Seed)
+		if cfg.ProgressDemos && len(demos) > 0 {
+			// The demonstrations are the only episodes known to succeed
+			// before RL starts; with them the estimator has positive
+			// examples from its first fit (without, the few early
+			// successes are drowned by failures).
+			ds := make([]episode, len(demos))
+			for i, d := range demos {
+				ds[i] = d
+				ds[i].byRet = cfg.Outcome == "return"
+			}
+			prog.Add(ds)
+		}
 	}
-	col, err := newCollector(ctx, envs, gym.ResetOptions{Seed: cfg.Seed, TaskID: cfg.Task})
+	// A resumed run starts its episodes past the seeds the earlier run
+	// could have used (at most one episode per env step).
+	col, err := newCollector(ctx, envs, gym.ResetOptions{Seed: cfg.Seed + int64(rep.EnvSteps), TaskID: cfg.Task})
 	if err != nil {
 		for _, e := range envs {
 			e.Close()
@@ -340,8 +569,16 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 	_, hasOracle := gym.Capable[gym.Oracle](envs[0])
 	col.oracle = prog != nil && hasOracle
 	defer col.vec.Close()
+	ml, err := openMetrics(cfg)
+	if err != nil {
+		return rep, err
+	}
 	start := time.Now()
-	for it := range cfg.Iterations {
+	startSteps := rep.EnvSteps
+	for it := rep.resumedIters; ; it++ {
+		if cfg.Steps > 0 && rep.EnvSteps >= cfg.Steps || cfg.Steps <= 0 && it-rep.resumedIters >= cfg.Iterations {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("trainer: %w", err)
 		}
@@ -361,6 +598,9 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 		t1 := time.Now()
 		scored, infra := splitInfra(eps)
 		st.InfraEpisodes = infra
+		for i := range scored {
+			scored[i].byRet = cfg.Outcome == "return"
+		}
 		for _, e := range scored {
 			if e.success {
 				st.Success++
@@ -381,7 +621,14 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			st.Success /= float64(st.Episodes)
 			st.Return /= float64(st.Episodes)
 			st.Invalid /= float64(nsteps)
-			st.OutcomeVar = st.Success * (1 - st.Success)
+			mean, v := 0.0, 0.0
+			for _, e := range scored {
+				mean += e.outcome() / float64(len(scored))
+			}
+			for _, e := range scored {
+				v += (e.outcome() - mean) * (e.outcome() - mean) / float64(len(scored))
+			}
+			st.OutcomeVar = v
 		}
 		rep.InfraEpisodes += st.InfraEpisodes
 		rewards := outcomeRewards(scored)
@@ -436,14 +683,17 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			st.Loss, st.ValueLoss, st.Entropy, st.ApproxKL, st.ClipFrac = us.Loss, us.ValueLoss, us.Entropy, us.ApproxKL, us.ClipFrac
 		}
 		st.UpdateSec = time.Since(t1).Seconds()
-		st.StepsPerSec = float64(rep.EnvSteps) / time.Since(start).Seconds()
+		st.StepsPerSec = float64(rep.EnvSteps-startSteps) / time.Since(start).Seconds()
 		rep.Iters = append(rep.Iters, st)
+		if err := ml.iteration(cfg, pol, st); err != nil {
+			return rep, err
+		}
 		if cfg.Progress != nil {
 			cfg.Progress(st)
 		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	rep.StepsPerSec = float64(rep.EnvSteps) / rep.Seconds
+	rep.StepsPerSec = float64(rep.EnvSteps-startSteps) / rep.Seconds
 	if rep.SuccessAfter, rep.ReturnAfter, err = evaluate(ctx, pol, envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		return rep, err
 	}
@@ -451,6 +701,14 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 		if err := pol.Save(cfg.OutDir); err != nil {
 			return rep, err
 		}
+		if ml == nil { // no iterations ran: still a resumable checkpoint
+			if err := writeJSON(filepath.Join(cfg.OutDir, stateFile), runState{EnvID: cfg.EnvID, Task: cfg.Task, EnvSteps: rep.EnvSteps}); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if err := ml.finish(cfg, rep); err != nil {
+		return rep, err
 	}
 	return rep, nil
 }
@@ -523,7 +781,7 @@ func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int
 			c := candidates(o, distract)
 			probs, _ := p.Probs([]Sample{p.sample(o.Text, hist, c)})
 			a := c[sampleIndex(probs[0], rng)]
-			hist = pushHist(hist, a, p.Config.History)
+			hist = pushHist(hist, label(o.Text, a), p.Config.History)
 			r, err := env.Step(ctx, a)
 			if err != nil {
 				return 0, 0, fmt.Errorf("trainer: eval step: %w", err)
@@ -543,22 +801,28 @@ func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int
 
 // behaviourClone trains on oracle trajectories (cross-entropy on the
 // oracle's action among the candidates).
-func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.Env, cfg Config) error {
+//
+// It returns the oracle's successful episodes (the steps it could clone)
+// and the number of oracle actions that were not among the candidates.
+func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.Env, cfg Config) ([]episode, int, error) {
 	or, ok := gym.Capable[gym.Oracle](env)
 	if !ok {
-		return fmt.Errorf("%w: BCEpisodes set but %s has no oracle", ErrConfig, cfg.EnvID)
+		return nil, 0, fmt.Errorf("%w: BCEpisodes set but %s has no oracle", ErrConfig, cfg.EnvID)
 	}
 	var items []trainItem
+	var demos []episode
+	missed := 0
 	for e := range cfg.BCEpisodes {
 		o, err := env.Reset(ctx, gym.ResetOptions{Seed: cfg.Seed + 20_000_000 + int64(e), TaskID: cfg.Task})
 		if err != nil {
-			return fmt.Errorf("trainer: bc reset: %w", err)
+			return nil, 0, fmt.Errorf("trainer: bc reset: %w", err)
 		}
 		var hist []string
+		var ep episode
 		for {
 			a, err := or.OracleAction(ctx)
 			if err != nil {
-				return fmt.Errorf("trainer: oracle: %w", err)
+				return nil, 0, fmt.Errorf("trainer: oracle: %w", err)
 			}
 			c := candidates(o, cfg.Distractors)
 			idx := -1
@@ -568,24 +832,37 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 				}
 			}
 			if idx >= 0 {
-				items = append(items, trainItem{s: p.sample(o.Text, hist, c), act: idx})
+				s := p.sample(o.Text, hist, c)
+				items = append(items, trainItem{s: s, act: idx})
+				ep.steps = append(ep.steps, step{sample: s, act: idx, status: gym.StatusOK, grounded: true, oracle: true})
+			} else {
+				missed++
 			}
-			hist = pushHist(hist, a, p.Config.History)
+			hist = pushHist(hist, label(o.Text, a), p.Config.History)
 			r, err := env.Step(ctx, a)
 			if err != nil {
-				return fmt.Errorf("trainer: bc step: %w", err)
+				return nil, 0, fmt.Errorf("trainer: bc step: %w", err)
 			}
+			ep.ret += r.Reward
 			if r.Done() {
+				ep.success = success(r.Observation)
 				break
 			}
 			o = r.Observation
 		}
+		if ep.success && len(ep.steps) > 0 {
+			demos = append(demos, ep)
+		}
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xbc))
+	// Small minibatches: a warm start has a few hundred oracle steps, and
+	// with the PPO minibatch (256) 10 epochs were 10 gradient steps, which
+	// left the web shop policy where it started.
+	mb := min(cfg.Minibatch, 32)
 	for range cfg.BCEpochs {
 		rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
-		for s := 0; s < len(items); s += cfg.Minibatch {
-			b := items[s:min(s+cfg.Minibatch, len(items))]
+		for s := 0; s < len(items); s += mb {
+			b := items[s:min(s+mb, len(items))]
 			batch := make([]Sample, len(b))
 			acts := make([]int64, len(b))
 			for i, it := range b {
@@ -595,9 +872,9 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 			a := ts.MustOfSlice(acts).MustView([]int64{-1, 1}, true).MustTo(p.Device, true)
 			loss := logp.MustGather(1, a, false, true).MustMean(gotch.Float, true).MustNeg(true)
 			if err := opt.BackwardStep(loss); err != nil {
-				return fmt.Errorf("trainer: bc step: %w", err)
+				return nil, 0, fmt.Errorf("trainer: bc step: %w", err)
 			}
 		}
 	}
-	return nil
+	return demos, missed, nil
 }

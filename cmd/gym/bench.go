@@ -29,6 +29,7 @@ them on the same machine.`,
 	}
 	cmd.AddCommand(newBenchPluginCmd(a), newBenchServeCmd(a))
 	cmd.AddCommand(benchEnvCmds(a)...)
+	cmd.AddCommand(newBenchTrainerCmd(a))
 	return cmd
 }
 

@@ -17,6 +17,15 @@ func newWorldModelCmd(*app) *cobra.Command { return notorchCmd("worldmodel") }
 
 func newExperimentCmd(*app) *cobra.Command { return notorchCmd("experiment") }
 
+func newEvalCmd(*app) *cobra.Command { return notorchCmd("eval") }
+
+func newBenchTrainerCmd(*app) *cobra.Command { return notorchCmd("trainer") }
+
+// newCheckpointPolicy: gym run --policy checkpoint:DIR needs libtorch.
+func newCheckpointPolicy(dir string) (policy, error) {
+	return nil, errors.New("--policy checkpoint:" + dir + ": this gym was built with -tags notorch (no libtorch); use a build from scripts/setup.sh")
+}
+
 func notorchCmd(name string) *cobra.Command {
 	return &cobra.Command{
 		Use:    name,

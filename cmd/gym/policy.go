@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,8 +61,19 @@ func attachPolicyInfo(env gym.Env, pol policy) {
 	}
 }
 
+// knownPolicy reports whether name is a policy of `gym run --policy`:
+// one of policyNames, or checkpoint:DIR with a directory.
+func knownPolicy(name string) bool {
+	if dir, ok := strings.CutPrefix(name, "checkpoint:"); ok {
+		return dir != ""
+	}
+	return slices.Contains(policyNames(), name)
+}
+
 // policyNames lists the policies of `gym run --policy`.
-func policyNames() []string { return []string{"random", "oracle", "human", "openai"} }
+func policyNames() []string {
+	return []string{"random", "oracle", "human", "openai", "checkpoint:DIR"}
+}
 
 // llmOptions are the flags of `gym run --policy openai`.
 type llmOptions struct {
@@ -87,6 +99,10 @@ func addLLMFlags(cmd *cobra.Command, o *llmOptions) {
 
 func newPolicy(a *app, o runOptions, env gym.Env) (policy, error) {
 	name := o.policy
+	if dir, ok := strings.CutPrefix(name, "checkpoint:"); ok {
+		// A policy trained by gym train --out DIR (libtorch; see eval.go).
+		return newCheckpointPolicy(dir)
+	}
 	switch name {
 	case "random":
 		va, _ := gym.Capable[gym.ValidActioner](env)

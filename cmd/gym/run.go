@@ -132,7 +132,7 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	if o.episodes < 1 {
 		return fmt.Errorf("--episodes %d: want at least 1", o.episodes)
 	}
-	if !slices.Contains(policyNames(), o.policy) {
+	if !knownPolicy(o.policy) {
 		return fmt.Errorf("--policy %q: want one of %s", o.policy, strings.Join(policyNames(), ", "))
 	}
 	if o.maxSteps < 0 {

@@ -3,7 +3,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -17,22 +21,34 @@ import (
 type trainOptions struct {
 	env, task, algo, reward string
 	iterations, steps, envs int
+	budget                  int
 	distractors, progSteps  int
 	arms                    []string
 	seed                    int64
 	seeds                   int
 	bc, eval                int
-	lr                      float64
-	out                     string
+	lr, targetKL            float64
+	out, resume             string
+	outcome                 string
+	spaDemos                bool
 	inProcess               bool
 }
+
+// webBudget is the default env-step budget on web/* envs (per arm and
+// seed in an experiment): measured to fit gym experiment spa-vs-outcome
+// --env web/shop-v0 --seeds 3 into 30 minutes on the 2-core machine.
+const webBudget = 1024
 
 func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	f := cmd.Flags()
 	f.StringVar(&o.env, "env", "", "env id to train on, e.g. text/maze-v0 (required)")
-	f.StringVar(&o.task, "task", "easy", "task id")
+	f.StringVar(&o.task, "task", "", "task id (default: the env's first task, e.g. easy for text/maze-v0)")
 	f.StringVar(&o.algo, "algo", "ppo", "ppo or grpo")
-	f.IntVar(&o.iterations, "iterations", 12, "training iterations")
+	f.IntVar(&o.iterations, "iterations", 12, "training iterations (ignored when --steps is set)")
+	f.IntVar(&o.budget, "steps", 0, "env-step budget per run: train until this many env steps were taken (0: --iterations × --steps-per-iter; web/* envs default to "+fmt.Sprint(webBudget)+")")
+	f.StringVar(&o.outcome, "outcome", "", "final reward: success (1/0) or return (the env's return, e.g. the web shop's partial score); default: return on web/*, else success")
+	f.BoolVar(&o.spaDemos, "spa-demos", true, "SPA: seed the progress estimator with the warm start's successful oracle episodes")
+	f.Float64Var(&o.targetKL, "target-kl", 0, "stop an update's epochs once a minibatch's approx-KL passes 1.5× this (0: never)")
 	f.IntVar(&o.steps, "steps-per-iter", 512, "env steps per PPO iteration")
 	f.IntVar(&o.envs, "envs", 8, "parallel envs (GRPO: the group size)")
 	f.IntVar(&o.bc, "bc", 16, "oracle episodes for the behaviour-cloning warm start (0: none)")
@@ -44,9 +60,11 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	if single {
 		f.StringVar(&o.reward, "reward", "outcome", "outcome, spa or spa-no-grounding")
 		f.Int64Var(&o.seed, "seed", 1, "seed for libtorch, sampling and env resets")
-		f.StringVar(&o.out, "out", "", "checkpoint directory (weights, tokenizer, config)")
+		f.StringVar(&o.out, "out", "", "output directory: checkpoint (weights, tokenizer, config, state), rewritten every iteration; metrics.jsonl, report.json, curve.png")
+		f.StringVar(&o.resume, "resume", "", "continue from the checkpoint in this directory (its weights and step count; no warm start); with --out the same directory, metrics.jsonl is appended to")
 	} else {
 		f.IntVar(&o.seeds, "seeds", 3, "seeds per arm (1..N)")
+		f.StringVar(&o.out, "out", "", "output directory: compare.json and curves.png (both arms' learning curves)")
 		f.StringSliceVar(&o.arms, "arms", []string{"outcome", "spa"}, "rewards to compare; the first is the baseline of delta_pts")
 	}
 	_ = cmd.MarkFlagRequired("env")
@@ -71,10 +89,21 @@ func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
 		closeFn()
 		return trainer.Config{}, nil, fmt.Errorf("--env: %w (envs come from the plugins in %s; see `gym list`, or --in-process for text/*)", err, a.pluginDir)
 	}
-	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: o.task, Algo: o.algo, Reward: o.reward,
-		Iterations: o.iterations, StepsPerIter: o.steps, NumEnvs: o.envs, Seed: o.seed,
-		BCEpisodes: o.bc, EvalEpisodes: o.eval, LR: o.lr, OutDir: o.out,
-		Distractors: o.distractors, ProgressSteps: o.progSteps,
+	task := o.task
+	budget := o.budget
+	outcome := o.outcome
+	if outcome == "" && strings.HasPrefix(o.env, "web/") {
+		outcome = "return"
+	}
+	if budget == 0 && strings.HasPrefix(o.env, "web/") {
+		// Chromium steps are ~50x slower than the text envs': a budget that
+		// fits the 2-core machine (README).
+		budget = webBudget
+	}
+	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: task, Algo: o.algo, Reward: o.reward,
+		Iterations: o.iterations, StepsPerIter: o.steps, NumEnvs: o.envs, Seed: o.seed, Steps: budget,
+		BCEpisodes: o.bc, EvalEpisodes: o.eval, LR: o.lr, TargetKL: o.targetKL, OutDir: o.out, Resume: o.resume,
+		Distractors: o.distractors, ProgressSteps: o.progSteps, Outcome: outcome, ProgressDemos: o.spaDemos,
 		Progress: func(it trainer.IterStats) {
 			fmt.Fprintf(a.stderr, "iter %3d  steps %6d  episodes %3d  success %.2f  return %.2f  invalid %.2f  entropy %.2f  kl %.4f  value-loss %.3f  %.0f steps/s  rollout %.1fs update %.1fs (spa %.1fs)",
 				it.Iter, it.EnvSteps, it.Episodes, it.Success, it.Return, it.Invalid, it.Entropy, it.ApproxKL, it.ValueLoss, it.StepsPerSec, it.RolloutSec, it.UpdateSec, it.ProgressSec)
@@ -97,13 +126,18 @@ gotch, on CUDA when libtorch reports it, else CPU) on an env: an optional
 behaviour-cloning warm start from the env's oracle, then PPO or GRPO with the
 outcome reward or SPA stepwise rewards. Progress goes to stderr, one line per
 iteration; the result (success before and after on held-out seeds) to
-stdout, as JSON with --json. --out saves a checkpoint.
+stdout, as JSON with --json. --steps sets the env-step budget. --out DIR
+keeps a checkpoint there (rewritten every iteration), metrics.jsonl (one
+line per iteration), report.json and curve.png; --resume DIR continues
+from a checkpoint. Evaluate a checkpoint with gym eval, or play it with
+gym run --policy checkpoint:DIR.
 
 gym train compare runs the SPA-vs-outcome experiment: the same warm start,
 budget and seeds for both arms; it prints success and return, mean ± sd over
 the seeds.`,
 		Example: `  gym train --env text/maze-v0 --task easy --iterations 20 --bc 0 --in-process
-  gym train --env text/maze-v0 --reward spa --out runs/ckpt
+  gym train --env text/maze-v0 --reward spa --steps 20000 --out runs/ckpt
+  gym train --env text/maze-v0 --steps 40000 --resume runs/ckpt --out runs/ckpt
   gym train compare --env text/maze-v0 --seeds 3 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,7 +153,7 @@ the seeds.`,
 			if a.json {
 				return a.writeJSON(rep)
 			}
-			fmt.Fprintf(a.stdout, "%s %s, %s/%s on %s: %d env steps, %.0f steps/s\n", cfg.EnvID, cfg.Task, cfg.Algo, cfg.Reward, rep.Device, rep.EnvSteps, rep.StepsPerSec)
+			fmt.Fprintf(a.stdout, "%s %s, %s/%s on %s: %d env steps, %.0f steps/s\n", cfg.EnvID, rep.Task, cfg.Algo, cfg.Reward, rep.Device, rep.EnvSteps, rep.StepsPerSec)
 			fmt.Fprintf(a.stdout, "success (held-out seeds, sampled): untrained %.2f, after warm start %.2f, after training %.2f; return %.2f\n",
 				rep.SuccessUntrained, rep.SuccessBefore, rep.SuccessAfter, rep.ReturnAfter)
 			if rep.InfraEpisodes > 0 {
@@ -161,6 +195,11 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("train compare: %w", err)
 			}
+			if o.out != "" {
+				if err := writeCompare(o.out, rep); err != nil {
+					return err
+				}
+			}
 			if a.json {
 				return a.writeJSON(rep)
 			}
@@ -170,6 +209,24 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 	}
 	o.flags(cmd, false)
 	return cmd
+}
+
+// writeCompare saves the experiment's JSON and its plot in dir.
+func writeCompare(dir string, rep trainer.CompareReport) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "compare.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := rep.Plot(filepath.Join(dir, "curves.png")); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }
 
 func printCompare(a *app, rep trainer.CompareReport) {
