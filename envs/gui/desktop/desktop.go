@@ -39,7 +39,7 @@ const MaxSteps = 20
 var apps = map[string][]string{
 	"terminal":   {"xterm", "-geometry", "90x30+20+20", "-bg", "white", "-fg", "black", "-e", "/bin/bash", "--norc", "--noprofile"},
 	"calculator": {"xcalc", "-geometry", "+700+40"},
-	"editor":     {"xedit", "-geometry", "640x480+360+260"},
+	"editor":     {"xedit", "-geometry", "640x480+360+260", "-xrm", "*font: fixed"},
 }
 
 func appNames() []string {
