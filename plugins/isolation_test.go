@@ -20,10 +20,7 @@ import (
 // must work in a fresh process. Tampering with the binary on disk before a
 // start is TestCorruptBinaryRefused; the network probe of a plain plugin is
 // TestSandboxNetwork.
-//
-// Not contained (documented by TestIsolationHostFilesGap): the plugin runs
-// as the host's user without a mount namespace, so it can read and write
-// the host's files.
+// Reading and writing the host's files is TestIsolationHostFiles.
 
 // cgroupDir is the cgroup v1 directory of pid for controller.
 func cgroupDir(t *testing.T, pid int, controller string) string {
@@ -223,25 +220,116 @@ func TestIsolationTamperedWhileRunningRefusedOnRestart(t *testing.T) {
 	}
 }
 
-// TestIsolationHostFilesGap documents what the sandbox does not do: the
-// plugin runs as the host's user with the host's mount namespace, so the
-// files the host can read and write, the plugin can too. It skips (with
-// the finding) while that is so, and passes once a mount namespace or a
-// user change closes the gap.
-func TestIsolationHostFilesGap(t *testing.T) {
-	h := newHost(t, Config{}, Sandbox{}, "faulty")
+// TestIsolationHostFiles reads, writes and unmounts from inside the
+// plugin's mount namespace: the host's secrets (its temp files, home,
+// shadow file, disk devices, the other plugins) are absent, the host's
+// files are read-only, the cover cannot be removed, and the host's root
+// cannot be reached through /proc; the plugin's own scratch, /tmp and
+// /dev/shm are writable, and only the scratch is shared with the host.
+func TestIsolationHostFiles(t *testing.T) {
+	if why := MountNamespaceSupported(); why != "" {
+		t.Fatalf("plugins get no file isolation here: %s", why)
+	}
+	h := newHost(t, Config{}, Sandbox{}, "faulty", "guess")
 	env := mustMake(t, h, "test/faulty-v0")
 	mustReset(t, env)
-	dir := t.TempDir()
-	secret := filepath.Join(dir, "host-secret")
-	if err := os.WriteFile(secret, []byte("host only"), 0o600); err != nil {
+	p, _ := h.Plugin("test/faulty-v0")
+	if lim := p.Limits(); !lim.Files {
+		t.Fatalf("Limits().Files false: %+v", lim)
+	}
+	probe := func(action string) string { return step(t, env, action, 5*time.Second).Observation.Text }
+
+	// Secrets of the host: a temp file, a file in the home directory.
+	tmpSecret := filepath.Join(t.TempDir(), "host-secret")
+	if err := os.WriteFile(tmpSecret, []byte("host only"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	read := step(t, env, "readfile "+secret, 5*time.Second).Observation.Text
-	outside := filepath.Join(dir, "written-by-plugin")
-	wrote := step(t, env, "writefile "+outside, 5*time.Second).Observation.Text
-	_, statErr := os.Stat(outside)
-	if read == "readfile ok: host only" || statErr == nil {
-		t.Skipf("KNOWN GAP: a plugin reads and writes the host's files (uid %d, no mount namespace): read %q, write %q", os.Geteuid(), read, wrote)
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	homeSecret := filepath.Join(home, fmt.Sprintf(".envgym-isolation-test-%d", os.Getpid()))
+	if err := os.WriteFile(homeSecret, []byte("host only"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(homeSecret) })
+	absent := func(path string) {
+		t.Helper()
+		if got := probe("readfile " + path); !strings.HasPrefix(got, "readfile error: ") {
+			t.Errorf("plugin read %s: %q, want an error", path, got)
+		}
+	}
+	absent(tmpSecret)
+	absent(homeSecret)
+	// Through the root of a host process (the test itself).
+	absent(fmt.Sprintf("/proc/%d/root%s", os.Getpid(), homeSecret))
+	absent(fmt.Sprintf("/proc/%d/cwd/isolation_test.go", os.Getpid()))
+	if b, err := os.ReadFile("/etc/shadow"); err == nil && len(b) > 0 {
+		if got := probe("readfile /etc/shadow"); got != "readfile ok: " && !strings.HasPrefix(got, "readfile error: ") {
+			t.Errorf("plugin read /etc/shadow: %.60q, want nothing", got)
+		}
+	}
+	// Only its own folder of the plugin directory, and no disk device.
+	if got := probe("listdir " + h.cfg.Dir); got != "listdir ok: faulty" {
+		t.Errorf("plugin directory seen by the plugin: %q, want only its own folder", got)
+	}
+	absent(filepath.Join(h.cfg.Dir, "guess", ManifestFile))
+	allowed := map[string]bool{"null": true, "zero": true, "full": true, "random": true, "urandom": true, "tty": true,
+		"ptmx": true, "pts": true, "shm": true, "fd": true, "stdin": true, "stdout": true, "stderr": true}
+	got := probe("listdir /dev")
+	for _, n := range strings.Fields(strings.TrimPrefix(got, "listdir ok: ")) {
+		if !allowed[n] {
+			t.Errorf("/dev/%s visible in the sandbox (%q)", n, got)
+		}
+	}
+
+	// Writes outside: refused by the read-only file system, nothing
+	// appears on the host.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"/var/tmp", wd, "/etc"} {
+		out := filepath.Join(dir, fmt.Sprintf("written-by-plugin-%d", os.Getpid()))
+		got := probe("writefile " + out)
+		if _, err := os.Stat(out); err == nil {
+			os.Remove(out)
+			t.Errorf("plugin wrote %s on the host (%q)", out, got)
+		} else if !strings.Contains(got, "read-only file system") {
+			t.Errorf("write %s: %q, want EROFS", out, got)
+		}
+	}
+	// Undoing the cover needs CAP_SYS_ADMIN, which the plugin lacks.
+	if got := probe("umount /tmp"); !strings.Contains(got, "operation not permitted") {
+		t.Errorf("umount /tmp from the plugin: %q, want EPERM", got)
+	}
+	absent(tmpSecret)
+
+	// Writable: /tmp and /dev/shm (private), the scratch TMPDIR (shared).
+	name := fmt.Sprintf("isolation-%d", os.Getpid())
+	for _, path := range []string{"/tmp/" + name, "/dev/shm/" + name} {
+		if got := probe("writefile " + path); got != "writefile ok" {
+			t.Errorf("write %s: %q", path, got)
+		}
+		if _, err := os.Stat(path); err == nil {
+			os.Remove(path)
+			t.Errorf("the plugin's private %s is the host's", path)
+		}
+	}
+	scratch := filepath.Join(os.TempDir(), "envgym-sandbox", "faulty", name)
+	if got := probe("writefile " + scratch); got != "writefile ok" {
+		t.Errorf("write to the scratch directory %s: %q", scratch, got)
+	}
+	if b, err := os.ReadFile(scratch); err != nil || !strings.Contains(string(b), "faulty plugin") {
+		t.Errorf("scratch file on the host: %q, %v", b, err)
+	}
+	os.Remove(scratch)
+
+	// The manifest's opt-out gives the host's files back.
+	hh := newHost(t, Config{}, Sandbox{HostFiles: true}, "faulty")
+	envH := mustMake(t, hh, "test/faulty-v0")
+	mustReset(t, envH)
+	if got := step(t, envH, "readfile "+tmpSecret, 5*time.Second).Observation.Text; got != "readfile ok: host only" {
+		t.Errorf("sandbox.host_files: %q, want the host's file", got)
 	}
 }

@@ -45,6 +45,13 @@ type Sandbox struct {
 	Network  bool `json:"network"`   // false: own network namespace with loopback only
 	MemoryMB int  `json:"memory_mb"` // cgroup memory limit; 0: DefaultMemoryMB
 	MaxPids  int  `json:"max_pids"`  // cgroup pids limit; 0: DefaultMaxPids
+	// HostFiles shares the host's files with the plugin as they are (no
+	// mount namespace): only for debugging a plugin's sandbox.
+	HostFiles bool `json:"host_files,omitempty"`
+	// Writable host paths besides the plugin's scratch and cache
+	// directories; ReadOnly host paths made visible (e.g. under /root).
+	Writable []string `json:"writable,omitempty"`
+	ReadOnly []string `json:"read_only,omitempty"`
 }
 
 // Defaults for unset sandbox limits.
@@ -118,6 +125,13 @@ func (m Manifest) Validate() error {
 		return bad("sandbox.memory_mb", "must be >= 0")
 	case m.Sandbox.MaxPids < 0:
 		return bad("sandbox.max_pids", "must be >= 0")
+	}
+	for field, paths := range map[string][]string{"sandbox.writable": m.Sandbox.Writable, "sandbox.read_only": m.Sandbox.ReadOnly} {
+		for i, p := range paths {
+			if !filepath.IsAbs(p) || filepath.Clean(p) == "/" {
+				return bad(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be an absolute path other than / (got %q)", p))
+			}
+		}
 	}
 	for i, id := range m.Envs {
 		if err := gym.ValidateID(id); err != nil {

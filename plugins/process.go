@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +46,9 @@ type process struct {
 	cgErr  error // why cgroup limits could not be applied, if they could not
 	gen    int
 	socket string // the plugin's session socket, "" if it offers none
+	// release lets the thread that forked the process (in the process's
+	// mount namespace) exit; nil when the process shares the host's.
+	release func()
 }
 
 // Manifest returns the plugin's manifest.
@@ -72,7 +76,14 @@ func (p *Plugin) Limits() SandboxReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.m.Sandbox.Limits()
-	r := SandboxReport{Network: s.Network, MemoryMB: s.MemoryMB, MaxPids: s.MaxPids, ProcessGroup: true, Cgroups: p.cfg.cgroups}
+	r := SandboxReport{Network: s.Network, MemoryMB: s.MemoryMB, MaxPids: s.MaxPids, ProcessGroup: true, Cgroups: p.cfg.cgroups, Files: !s.HostFiles}
+	if why := MountNamespaceSupported(); why != "" || s.HostFiles {
+		r.Files = false
+		r.FilesError = why
+		if s.HostFiles {
+			r.FilesError = "the manifest asks for the host's files (sandbox.host_files)"
+		}
+	}
 	if p.proc != nil && p.proc.cgErr != nil {
 		r.Cgroups = false
 		r.CgroupError = p.proc.cgErr.Error()
@@ -91,6 +102,9 @@ type SandboxReport struct {
 	ProcessGroup bool   `json:"process_group"`
 	Cgroups      bool   `json:"cgroups"` // memory and pids limits enforced
 	CgroupError  string `json:"cgroup_error,omitempty"`
+	// Files: own mount namespace, host read-only, secrets hidden.
+	Files      bool   `json:"files"`
+	FilesError string `json:"files_error,omitempty"`
 }
 
 // conn returns the stub of a live process, starting one if needed.
@@ -122,6 +136,14 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		return nil, fmt.Errorf("plugin %s: %w: refusing to start %s: manifest %s says sha256 %s, the plugin has %s",
 			p.m.Name, ErrChecksum, bin, p.m.Path(), p.m.SHA256, got)
 	}
+	sb := p.m.Sandbox.Limits()
+	files := !sb.HostFiles && MountNamespaceSupported() == ""
+	var pol fsPolicy
+	if files {
+		if pol, err = p.fsPolicy(); err != nil {
+			return nil, err
+		}
+	}
 	var cmd *exec.Cmd
 	var secure *plugin.SecureConfig
 	if len(p.m.Interpreter) > 0 {
@@ -130,12 +152,17 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		args := append(append([]string{}, p.m.Interpreter[1:]...), bin)
 		cmd = exec.Command(p.m.Interpreter[0], args...)
 		cmd.Dir = filepath.Dir(p.m.Path())
-		cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
+		cmd.Env = append(hostEnv(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
 	} else {
 		cmd = exec.Command(bin)
+		cmd.Env = hostEnv()
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256New()}
 	}
-	sb := p.m.Sandbox.Limits()
+	if files {
+		// Temporary files and go-plugin's socket go to the scratch
+		// directory, the same path inside the sandbox and out.
+		cmd.Env = append(cmd.Env, "TMPDIR="+pol.scratch, "PLUGIN_UNIX_SOCKET_DIR="+pol.scratch)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:   true,            // kill the whole tree (a browser) at once
 		Pdeathsig: syscall.SIGKILL, // die with the host, even on kill -9
@@ -155,13 +182,24 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		HandshakeConfig:  wire.Handshake,
 		Plugins:          plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}},
 		Cmd:              cmd,
+		SkipHostEnv:      true, // hostEnv() instead, so TMPDIR is ours
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     p.cfg.StartTimeout,
 		Stderr:           stderr,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + p.m.Name, Level: p.cfg.logLevel(), Output: os.Stderr}),
 	})
-	rpc, err := client.Client()
+	var rpc plugin.ClientProtocol
+	connect := func() (err error) {
+		rpc, err = client.Client()
+		return err
+	}
+	var release func()
+	if files {
+		release, err = startInMountNS(pol, connect)
+	} else {
+		err = connect()
+	}
 	if err != nil {
 		client.Kill()
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
@@ -172,13 +210,16 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		client.Kill()
+		if release != nil {
+			release()
+		}
 		return nil, fmt.Errorf("plugin %s: dispense: %w", p.m.Name, err)
 	}
 	if p.gen > 0 {
 		p.restarts++
 	}
 	p.gen++
-	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen}
+	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen, release: release}
 	if rc := client.ReattachConfig(); rc != nil {
 		proc.pid = rc.Pid
 	}
@@ -280,11 +321,49 @@ func (p *Plugin) stopLocked(force bool) {
 		_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
 	}
 	proc.cg.killAll()
+	if proc.release != nil {
+		proc.release()
+	}
 	// Members of the cgroup may take a moment to be reaped by the kernel.
 	for i := 0; i < 50 && len(proc.cg.pids()) > 0; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = proc.cg.remove()
+}
+
+// fsPolicy is the file view of this plugin's processes; it creates the
+// scratch and cache directories they write to.
+func (p *Plugin) fsPolicy() (fsPolicy, error) {
+	sb := p.m.Sandbox
+	pol := fsPolicy{
+		pluginDir: filepath.Dir(p.m.Path()),
+		scratch:   filepath.Join(os.TempDir(), "envgym-sandbox", p.m.Name),
+		writable:  sb.Writable,
+		readOnly:  sb.ReadOnly,
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		pol.cache = filepath.Join(c, "envgym", p.m.Name)
+	} else {
+		pol.cache = filepath.Join(pol.scratch, ".cache")
+	}
+	for _, d := range []string{pol.scratch, pol.cache} {
+		// 0755: sandboxes the plugin runs as nobody (swe) must traverse it.
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return pol, fmt.Errorf("plugin %s: sandbox directory: %w", p.m.Name, err)
+		}
+	}
+	return pol, nil
+}
+
+// hostEnv is the host's environment less what the sandbox sets itself.
+func hostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "TMPDIR" && k != "PLUGIN_UNIX_SOCKET_DIR" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // crashInfo is the tail of the plugin's stderr, for error messages.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // sandboxProbe runs the probes the isolation tests use from inside the
@@ -18,6 +19,8 @@ import (
 //	forkbomb        start processes until the kernel refuses one
 //	membomb         allocate and touch memory until killed
 //	netns           the network namespace the process lives in
+//	umount PATH     try to unmount PATH (undo the sandbox's cover)
+//	listdir PATH    the names in a directory, or the error
 //
 // The bombs refuse to run unless a cgroup limit of a sane size confines
 // this process, so a broken sandbox fails the test instead of the machine.
@@ -39,6 +42,21 @@ func sandboxProbe(ctx context.Context, action string) (string, bool) {
 		return forkBomb(ctx), true
 	case "membomb":
 		return memBomb(), true
+	case "umount":
+		if err := syscall.Unmount(arg, syscall.MNT_DETACH); err != nil {
+			return "umount error: " + err.Error(), true
+		}
+		return "umount ok", true
+	case "listdir":
+		es, err := os.ReadDir(arg)
+		if err != nil {
+			return "listdir error: " + err.Error(), true
+		}
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		return "listdir ok: " + strings.Join(names, " "), true
 	case "netns":
 		ns, err := os.Readlink("/proc/self/ns/net")
 		if err != nil {
