@@ -18,8 +18,11 @@ vet:
 	gofmt -l $$(git ls-files '*.go') | (! grep .) || (echo "gofmt needed on the files above" && false)
 	go vet ./...
 
+# After the tests, every fuzz target runs 5s (a bounded step, ~2 min):
+# any crasher fails the target.
 test: setup vet
 	go test -timeout 20m -count=1 ./...
+	FUZZTIME=5s bash scripts/fuzz.sh
 
 bench: setup
 	bin/gym bench plugin
