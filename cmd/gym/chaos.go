@@ -64,7 +64,11 @@ Per env it reports faults, host_crashes (panics, or errors escaping Step
 instead of a status: must be 0), lost_episodes (ended but not intact on
 disk: must be 0), faults_unreported (an affected step that did not say
 CRASHED, TIMEOUT or ENV_ERROR: must be 0), reset_failures (the reset after
-a fault must work: 0), and the slopes, e.g. rss_slope_kib_per_100_resets.
+a fault must work: 0), and the slopes per 100 resets: plugin tree RSS
+(rss_slope_kib_per_100_resets), PSS, threads, open files, child processes,
+Chromium renderers (browser_contexts_..., where a browser runs), the
+plugin's Docker containers (containers_..., where the engine answers), and
+the host's goroutines, open files and RSS.
 With --json stdout is one object: seed, episodes_per_env, envs (by env id),
 errors, ok.
 
@@ -187,15 +191,16 @@ func runChaos(cmd *cobra.Command, a *app, o chaosOptions) error {
 
 func printChaos(a *app, s chaosSummary, ids []string) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENV\tEPISODES\tFAULTS\tREPORTED\tUNREPORTED\tHOST CRASHES\tLOST\tRESET FAIL\tRSS KiB/100\tFDS/100\tCHILDREN/100\tHOST GOROUTINES/100\tOK")
+	fmt.Fprintln(tw, "ENV\tEPISODES\tFAULTS\tREPORTED\tUNREPORTED\tHOST CRASHES\tLOST\tRESET FAIL\tRSS KiB/100\tFDS/100\tCHILDREN/100\tCONTEXTS/100\tCONTAINERS/100\tHOST GOROUTINES/100\tOK")
 	for _, id := range ids {
 		r, ok := s.Envs[id]
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%s\n", id, r.Episodes, r.Faults,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.2f\t%.2f\t%s\t%s\t%.2f\t%s\n", id, r.Episodes, r.Faults,
 			r.Reported+r.BetweenEpisodes, r.Unreported, r.HostCrashes, r.LostEpisodes, r.ResetFailures,
-			r.RSSSlope, r.OpenFilesSlope, r.ChildrenSlope, r.HostGoroutinesSlope, yesNo(r.OK()))
+			r.RSSSlope, r.OpenFilesSlope, r.ChildrenSlope, optSlope(r.BrowserContextsSlope), optSlope(r.ContainersSlope),
+			r.HostGoroutinesSlope, yesNo(r.OK()))
 	}
 	tw.Flush()
 	for _, id := range ids {
@@ -214,4 +219,12 @@ func printChaos(a *app, s chaosSummary, ids []string) {
 			fmt.Fprintf(a.stdout, "%s: error: %s\n", id, e)
 		}
 	}
+}
+
+// optSlope prints a slope that may not be measurable ("-").
+func optSlope(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", *v)
 }

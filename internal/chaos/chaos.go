@@ -126,9 +126,16 @@ type Report struct {
 	HostGoroutinesSlope float64 `json:"host_goroutines_slope_per_100_resets"`
 	HostOpenFilesSlope  float64 `json:"host_open_files_slope_per_100_resets"`
 	HostRSSSlope        float64 `json:"host_rss_slope_kib_per_100_resets"`
-	PluginRSSKiB        int64   `json:"plugin_rss_kib"` // at the last sample
-	PluginPSSKiB        int64   `json:"plugin_pss_kib"`
-	PluginChildren      int64   `json:"plugin_children"`
+	// Chromium renderer processes (one per live page or context) below
+	// the plugin, and Docker containers the plugin owns; absent where not
+	// measurable (no browser; no Docker engine).
+	BrowserContextsSlope  *float64 `json:"browser_contexts_slope_per_100_resets,omitempty"`
+	ContainersSlope       *float64 `json:"containers_slope_per_100_resets,omitempty"`
+	PluginRSSKiB          int64    `json:"plugin_rss_kib"` // at the last sample
+	PluginPSSKiB          int64    `json:"plugin_pss_kib"`
+	PluginChildren        int64    `json:"plugin_children"`
+	PluginBrowserContexts int64    `json:"plugin_browser_contexts,omitempty"`
+	PluginContainers      int64    `json:"plugin_containers,omitempty"`
 
 	Trajectory string   `json:"trajectory"`
 	DurationS  float64  `json:"duration_s"`

@@ -237,3 +237,45 @@ func signal(pid int, sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// browserContexts counts Chromium renderer processes among root's
+// descendants (one per live page or browser context); ok is false when
+// no Chromium runs below root, so there is nothing to measure.
+func browserContexts(root int) (n int64, ok bool) {
+	if root <= 0 {
+		return 0, false
+	}
+	for _, d := range descendants(root) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", d.pid))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if !strings.Contains(filepath.Base(args[0]), "chrom") {
+			continue
+		}
+		ok = true
+		for _, a := range args[1:] {
+			if a == "--type=renderer" {
+				n++
+				break
+			}
+		}
+	}
+	return n, ok
+}
+
+// procStartTicks is field 22 of /proc/PID/stat, the start time in clock
+// ticks ("" when pid does not exist).
+func procStartTicks(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}

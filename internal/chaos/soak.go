@@ -18,6 +18,9 @@ type sample struct {
 	goroutine int64 // host goroutines
 	hostFDs   int64
 	hostRSS   int64 // KiB
+	// contexts: Chromium renderers below the plugin; containers: the
+	// plugin's Docker containers. -1 where not measurable.
+	contexts, containers int64
 }
 
 // soakSteps are the steps played after each soak reset, so the env does
@@ -79,13 +82,23 @@ func (r *runner) sample(reset int) sample {
 	time.Sleep(time.Millisecond)
 	pid := r.plugin.PID()
 	self := os.Getpid()
+	contexts, ok := browserContexts(pid)
+	if !ok {
+		contexts = -1
+	}
+	containers, ok := pluginContainers(context.Background(), pid)
+	if !ok {
+		containers = -1
+	}
 	return sample{
-		reset:     reset,
-		pid:       pid,
-		plugin:    treeUsage(pid),
-		goroutine: int64(runtime.NumGoroutine()),
-		hostFDs:   countFDs(self),
-		hostRSS:   statusField(self, "VmRSS"),
+		contexts:   contexts,
+		containers: containers,
+		reset:      reset,
+		pid:        pid,
+		plugin:     treeUsage(pid),
+		goroutine:  int64(runtime.NumGoroutine()),
+		hostFDs:    countFDs(self),
+		hostRSS:    statusField(self, "VmRSS"),
 	}
 }
 
@@ -118,6 +131,25 @@ func (r *runner) fit(samples []sample) {
 	r.rep.HostGoroutinesSlope = per100(col(func(s sample) int64 { return s.goroutine }), nil)
 	r.rep.HostOpenFilesSlope = per100(col(func(s sample) int64 { return s.hostFDs }), nil)
 	r.rep.HostRSSSlope = per100(col(func(s sample) int64 { return s.hostRSS }), nil)
+	// Browser contexts and containers: fitted over the samples where they
+	// could be measured, reported only where every sample could.
+	measured := func(f func(sample) int64) *float64 {
+		for _, s := range samples {
+			if f(s) < 0 {
+				return nil
+			}
+		}
+		v := per100(col(f), groups)
+		return &v
+	}
+	r.rep.BrowserContextsSlope = measured(func(s sample) int64 { return s.contexts })
+	r.rep.ContainersSlope = measured(func(s sample) int64 { return s.containers })
+	if r.rep.BrowserContextsSlope != nil {
+		r.rep.PluginBrowserContexts = last.contexts
+	}
+	if r.rep.ContainersSlope != nil {
+		r.rep.PluginContainers = last.containers
+	}
 }
 
 // slope is the least-squares slope of y on x. With groups, each group

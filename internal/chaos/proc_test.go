@@ -1,0 +1,45 @@
+package chaos
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestBrowserContexts counts a process that looks like a Chromium
+// renderer below this one, and nothing once it is gone.
+func TestBrowserContexts(t *testing.T) {
+	if n, ok := browserContexts(os.Getpid()); ok || n != 0 {
+		t.Fatalf("before: %d, %v; want no browser", n, ok)
+	}
+	// argv[0] "chromium" and a --type=renderer argument, as Chromium's
+	// renderer processes have.
+	cmd := exec.Command("bash", "-c", `exec -a chromium /bin/sh -c "sleep 30" --type=renderer`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var n int64
+	var ok bool
+	waitFor(5*time.Second, func() bool { n, ok = browserContexts(os.Getpid()); return n == 1 })
+	if !ok || n != 1 {
+		t.Fatalf("with one renderer: %d, %v", n, ok)
+	}
+}
+
+// TestPluginContainers asks the Docker engine for the containers of a
+// process that owns none.
+func TestPluginContainers(t *testing.T) {
+	if _, err := os.Stat(dockerSocket); err != nil {
+		t.Skipf("no Docker engine here (%v): containers are not measurable", err)
+	}
+	n, ok := pluginContainers(context.Background(), os.Getpid())
+	if !ok || n != 0 {
+		t.Fatalf("containers of the test process: %d, %v; want 0, true", n, ok)
+	}
+	if _, ok := pluginContainers(context.Background(), 0); ok {
+		t.Fatal("pid 0 measured")
+	}
+}
