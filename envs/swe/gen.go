@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,15 +26,18 @@ import (
 
 // GeneratorVersion changes whenever the same seed would give other tasks;
 // it is part of the cache key.
-const GeneratorVersion = "1"
+const GeneratorVersion = "2"
 
 // DefaultPackages are GOROOT packages with quick tests that import only
 // public std packages; each is copied under a module of its own.
 // defaultPackages is read-only.
+// (path, unicode/utf16, encoding/base64 and bufio import internal
+// packages as of Go 1.26 and are skipped there.)
 var defaultPackages = []string{
 	"container/list", "container/ring", "container/heap", "path", "unicode/utf16",
 	"encoding/hex", "encoding/base32", "encoding/base64", "encoding/ascii85", "encoding/csv",
 	"text/tabwriter", "html", "bufio", "math/bits", "unicode/utf8",
+	"regexp/syntax", "text/scanner", "encoding/pem", "go/token", "image/color", "mime/quotedprintable",
 }
 
 // DefaultPackages returns the default source packages (a fresh slice).
@@ -46,7 +50,7 @@ type GenConfig struct {
 	Packages []string // GOROOT packages; default DefaultPackages()
 	GoRoot   string   // default runtime.GOROOT() or /usr/local/go
 	CacheDir string   // repos and generated task files live here
-	Workers  int      // parallel validations; default 2
+	Workers  int      // parallel builds and test runs; default the number of CPUs
 	Progress io.Writer
 }
 
@@ -66,7 +70,7 @@ func Generate(ctx context.Context, cfg GenConfig) ([]Task, error) {
 		cfg.GoRoot = "/usr/local/go"
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 2
+		cfg.Workers = runtime.NumCPU()
 	}
 	key := fmt.Sprintf("tasks-v%s-%s-seed%d-n%d-%x.jsonl", GeneratorVersion, runtime.Version(), cfg.Seed, cfg.N, hashStrings(cfg.Packages))
 	cached := filepath.Join(cfg.CacheDir, key)
@@ -82,9 +86,21 @@ func Generate(ctx context.Context, cfg GenConfig) ([]Task, error) {
 		m    mutation
 		base []string // tests passing before
 	}
+	// Copy and baseline-test the packages in parallel; keep their order.
+	type prepared struct {
+		repo  string
+		tests []string
+		err   error
+	}
+	preps := make([]prepared, len(cfg.Packages))
+	parallel(len(cfg.Packages), cfg.Workers, func(i int) {
+		repo, tests, err := prepareRepo(ctx, cfg.GoRoot, cfg.Packages[i], filepath.Join(cfg.CacheDir, "repos"))
+		preps[i] = prepared{repo, tests, err}
+	})
 	var cands []cand
-	for _, pkg := range cfg.Packages {
-		repo, tests, err := prepareRepo(ctx, cfg.GoRoot, pkg, filepath.Join(cfg.CacheDir, "repos"))
+	pkgMuts := map[string][]mutation{}
+	for i, pkg := range cfg.Packages {
+		repo, tests, err := preps[i].repo, preps[i].tests, preps[i].err
 		if err != nil {
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "skip %s: %v\n", pkg, err)
@@ -103,6 +119,7 @@ func Generate(ctx context.Context, cfg GenConfig) ([]Task, error) {
 			}
 			for _, m := range mutations(filepath.Base(f), src) {
 				cands = append(cands, cand{pkg: pkg, repo: repo, m: m, base: tests})
+				pkgMuts[pkg] = append(pkgMuts[pkg], m)
 			}
 		}
 	}
@@ -112,44 +129,109 @@ func Generate(ctx context.Context, cfg GenConfig) ([]Task, error) {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5e5e))
 	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 
+	// Each package's schema binaries are built on first need, once.
+	type schemaSlot struct {
+		once sync.Once
+		sp   *schemaPkg
+		err  error
+	}
+	slots := map[string]*schemaSlot{}
+	for pkg := range pkgMuts {
+		slots[pkg] = &schemaSlot{}
+	}
+	defer func() {
+		for _, sl := range slots {
+			if sl.sp != nil {
+				sl.sp.close()
+			}
+		}
+	}()
+
 	var bar *progressbar.ProgressBar
 	if cfg.Progress != nil {
 		bar = progressbar.NewOptions(cfg.N, progressbar.OptionSetWriter(cfg.Progress),
-			progressbar.OptionSetDescription("generating SWE tasks"), progressbar.OptionShowCount())
+			progressbar.OptionSetDescription("generating SWE tasks"), progressbar.OptionShowCount(), progressbar.OptionShowElapsedTimeOnFinish())
 	}
-	var tasks []Task
+	// Workers validate candidates in the seeded order, at most a window
+	// ahead of the first unfinished one; valid tasks are taken strictly
+	// in that order, so the result does not depend on scheduling, and
+	// the bar moves as they come.
 	type result struct {
 		task Task
 		ok   bool
 		err  error
 	}
-	for next := 0; next < len(cands) && len(tasks) < cfg.N; {
-		batch := cands[next:min(next+cfg.Workers, len(cands))]
-		next += len(batch)
-		results := make([]result, len(batch))
-		done := make(chan struct{})
-		for i, c := range batch {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				t, ok, err := validateMutation(ctx, c.pkg, c.repo, c.m, c.base)
-				results[i] = result{t, ok, err}
-			}()
+	var (
+		tasks      []Task
+		mu         sync.Mutex
+		cond       = sync.NewCond(&mu)
+		results    = make([]*result, len(cands))
+		cursor     int // first candidate not yet taken or refused
+		dispatched int
+		stop       bool
+		firstErr   error
+		window     = 4 * cfg.Workers
+	)
+	validate := func(c cand) result {
+		sl := slots[c.pkg]
+		sl.once.Do(func() { sl.sp, sl.err = buildSchemas(ctx, c.pkg, c.repo, pkgMuts[c.pkg], c.base) })
+		if sl.err != nil {
+			return result{err: sl.err}
 		}
-		for range batch {
-			<-done
+		var r result
+		if sl.sp.schemaID(c.m) != 0 {
+			r.task, r.ok, r.err = sl.sp.validate(ctx, c.m)
+		} else {
+			r.task, r.ok, r.err = validateMutation(ctx, c.pkg, c.repo, c.m, c.base)
 		}
-		for _, r := range results {
-			if r.err != nil {
-				return nil, r.err
-			}
-			if r.ok && len(tasks) < cfg.N {
-				r.task.InstanceID = fmt.Sprintf("gomut-s%d-%04d", cfg.Seed, len(tasks))
-				tasks = append(tasks, r.task)
-				if bar != nil {
-					bar.Add(1)
+		return r
+	}
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				for !stop && dispatched < len(cands) && dispatched >= cursor+window {
+					cond.Wait()
 				}
+				if stop || dispatched >= len(cands) {
+					mu.Unlock()
+					return
+				}
+				i := dispatched
+				dispatched++
+				mu.Unlock()
+
+				r := validate(cands[i])
+
+				mu.Lock()
+				results[i] = &r
+				for !stop && cursor < len(cands) && results[cursor] != nil {
+					r := results[cursor]
+					results[cursor] = nil
+					cursor++
+					switch {
+					case r.err != nil:
+						firstErr, stop = r.err, true
+					case r.ok:
+						r.task.InstanceID = fmt.Sprintf("gomut-s%d-%04d", cfg.Seed, len(tasks))
+						tasks = append(tasks, r.task)
+						if bar != nil {
+							bar.Add(1)
+						}
+						stop = len(tasks) >= cfg.N
+					}
+				}
+				cond.Broadcast()
+				mu.Unlock()
 			}
-		}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	if bar != nil {
 		bar.Finish()
@@ -170,6 +252,26 @@ func Generate(ctx context.Context, cfg GenConfig) ([]Task, error) {
 		return nil, fmt.Errorf("swe: generate: %w", err)
 	}
 	return tasks, nil
+}
+
+// parallel runs f(0..n-1) on at most workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 func hashStrings(ss []string) uint32 {
@@ -286,8 +388,7 @@ func validateMutation(ctx context.Context, pkg, repo string, m mutation, base []
 	if err != nil {
 		return Task{}, false, fmt.Errorf("swe: %w", err)
 	}
-	bug, fix, ok := m.edits(orig)
-	if !ok {
+	if _, _, ok := m.edits(orig); !ok {
 		return Task{}, false, nil
 	}
 	scratch, err := os.MkdirTemp("", "envgym-swe-gen-")
@@ -306,20 +407,47 @@ func validateMutation(ctx context.Context, pkg, repo string, m mutation, base []
 		return Task{}, false, err
 	}
 	rep := parseGoTestJSON(out)
-	if rep.BuildFailed || len(rep.Failed) == 0 || len(rep.Failed)+len(rep.Passed) != len(base) || len(rep.Passed) == 0 {
+	if !keepReport(rep, base) {
 		return Task{}, false, nil
+	}
+	return taskFromReport(pkg, repo, m, rep, scratch)
+}
+
+// keepReport says whether a mutant's test results make a task: it
+// builds, fails at least one test and passes all the other tests that
+// passed before (none missing).
+func keepReport(rep testReport, base []string) bool {
+	if rep.BuildFailed || len(rep.Failed) == 0 || len(rep.Failed)+len(rep.Passed) != len(base) || len(rep.Passed) == 0 {
+		return false
 	}
 	for _, b := range base {
 		if !rep.Passed[b] && !rep.Failed[b] {
-			return Task{}, false, nil
+			return false
 		}
+	}
+	return true
+}
+
+// taskFromReport writes the task of a kept mutant; dir is where its
+// tests ran (stripped from the output).
+func taskFromReport(pkg, repo string, m mutation, rep testReport, dir string) (Task, bool, error) {
+	orig, err := os.ReadFile(filepath.Join(repo, m.File))
+	if err != nil {
+		return Task{}, false, fmt.Errorf("swe: %w", err)
+	}
+	bug, fix, ok := m.edits(orig)
+	if !ok {
+		return Task{}, false, nil
 	}
 	f2p := sortedKeys(rep.Failed)
 	var ps strings.Builder
 	fmt.Fprintf(&ps, "The package %s (a copy of Go's %s) has a regression: some of its tests fail.\n", moduleName(pkg), pkg)
 	fmt.Fprintf(&ps, "Failing: %s\n\nTest output:\n", strings.Join(f2p, ", "))
 	for _, t := range f2p {
-		o := cleanTestOutput(rep.Output[t].String(), scratch)
+		var o string
+		if b := rep.Output[t]; b != nil {
+			o = cleanTestOutput(b.String(), dir)
+		}
 		if len(o) > 1200 {
 			o = o[:1200] + "\n[... output truncated]\n"
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -55,5 +56,54 @@ func TestGenerateDeterministic(t *testing.T) {
 			t.Fatalf("%s: F2P %v P2P %v", task.InstanceID, task.FailToPass, task.PassToPass)
 		}
 		t.Logf("%s %s: %v", task.InstanceID, task.Mutation, task.FailToPass)
+	}
+}
+
+// Tasks validated through schema binaries must behave as the standalone
+// buggy repo does under a real `go test`: exactly FAIL_TO_PASS fail and
+// PASS_TO_PASS pass; with the gold patch, all pass.
+func TestGeneratedTasksHoldStandalone(t *testing.T) {
+	ctx := context.Background()
+	tasks := testTasks(t, 1, 4)
+	for _, task := range tasks[:3] {
+		t.Run(task.InstanceID, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := copyTree(task.Repo, dir); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, task.BugPatch[0].Path)
+			orig, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buggy, err := applyEdit(string(orig), task.BugPatch[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				name, src string
+				failing   []string
+			}{{"buggy", buggy, task.FailToPass}, {"fixed", string(orig), nil}} {
+				if err := os.WriteFile(p, []byte(c.src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out, err := hostGoTest(ctx, dir, 2*time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep := parseGoTestJSON(out)
+				if got := sortedKeys(rep.Failed); !reflect.DeepEqual(got, c.failing) && !(len(got) == 0 && len(c.failing) == 0) {
+					t.Errorf("%s (%s): failing %v, want %v", c.name, task.Mutation, got, c.failing)
+				}
+				want := append(append([]string(nil), task.PassToPass...), task.FailToPass...)
+				if c.name == "buggy" {
+					want = task.PassToPass
+				}
+				slices.Sort(want)
+				if got := sortedKeys(rep.Passed); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s (%s): passing %v, want %v", c.name, task.Mutation, got, want)
+				}
+			}
+		})
 	}
 }

@@ -14,7 +14,19 @@ type mutation struct {
 	Off, End int
 	New      string
 	Kind     string
+
+	// Schema form (schema.go): the span [SOff, SEnd) of the original
+	// is replaced by Wrap, with idMark standing for the mutant's id, so
+	// that many mutants share one test binary and this one is active
+	// only when ENVGYM_SWE_MUTANT is its id. Wrap never changes the
+	// number of lines, so positions in test output stay true. Empty
+	// Wrap: the mutant is validated on its own.
+	SOff, SEnd int
+	Wrap       string
 }
+
+// idMark stands for the mutant id in mutation.Wrap.
+const idMark = "\x00"
 
 var flipOp = map[token.Token]string{
 	token.LSS: "<=", token.LEQ: "<", token.GTR: ">=", token.GEQ: ">",
@@ -35,6 +47,11 @@ func mutations(file string, src []byte) []mutation {
 	add := func(kind string, from, to token.Pos, repl string) {
 		out = append(out, mutation{File: file, Off: off(from), End: off(to), New: repl, Kind: kind})
 	}
+	// schema sets the last mutation's schema form over node n.
+	schema := func(n ast.Node, wrap string) {
+		m := &out[len(out)-1]
+		m.SOff, m.SEnd, m.Wrap = off(n.Pos()), off(n.End()), wrap
+	}
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.BinaryExpr:
@@ -44,6 +61,12 @@ func mutations(file string, src []byte) []mutation {
 					kind = "swap logical operator"
 				}
 				add(kind, n.OpPos, n.OpPos+token.Pos(len(n.Op.String())), r)
+				// Both forms are written out, so only one-line
+				// expressions keep the line count.
+				if old := text(n); !strings.Contains(old, "\n") {
+					mut := string(src[off(n.Pos()):off(n.OpPos)]) + r + string(src[off(n.OpPos)+len(n.Op.String()):off(n.End())])
+					schema(n, "(envgymMut != "+idMark+" && ("+old+") || envgymMut == "+idMark+" && ("+mut+"))")
+				}
 			}
 			for _, side := range []ast.Expr{n.X, n.Y} {
 				if lit, ok := side.(*ast.BasicLit); ok && lit.Kind == token.INT {
@@ -54,10 +77,12 @@ func mutations(file string, src []byte) []mutation {
 			}
 		case *ast.IfStmt:
 			add("invert condition", n.Cond.Pos(), n.Cond.End(), "!("+text(n.Cond)+")")
+			schema(n.Cond, "(envgymMut == "+idMark+") != ("+text(n.Cond)+")")
 		case *ast.ReturnStmt:
 			for _, r := range n.Results {
 				if id, ok := r.(*ast.Ident); ok && (id.Name == "true" || id.Name == "false") {
 					add("wrong return", id.Pos(), id.End(), map[string]string{"true": "false", "false": "true"}[id.Name])
+					schema(id, map[string]string{"true": "(envgymMut != " + idMark + ")", "false": "(envgymMut == " + idMark + ")"}[id.Name])
 				}
 			}
 		case *ast.CallExpr:
@@ -72,9 +97,11 @@ func mutations(file string, src []byte) []mutation {
 				switch s := s.(type) {
 				case *ast.ExprStmt, *ast.IncDecStmt:
 					add("drop statement", s.Pos(), s.End(), "")
+					schema(s, "if envgymMut != "+idMark+" { "+text(s)+" }")
 				case *ast.AssignStmt:
 					if s.Tok != token.DEFINE {
 						add("drop statement", s.Pos(), s.End(), "")
+						schema(s, "if envgymMut != "+idMark+" { "+text(s)+" }")
 					}
 				}
 			}
