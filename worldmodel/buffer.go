@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/envgym/envgym/gym"
@@ -24,6 +25,8 @@ type Buffer struct {
 	byAction          map[string][]int    // poolKey → step indices
 	exact             map[string][]int    // exactKey → step indices
 	epKeys            map[string]bool     // line keys fixed per episode (see episodeKeys)
+	goalCommon        map[string]bool     // words in most goals (see commonGoalWords)
+	goalF             [][nGoal]float32    // goalFeatures of each step's observation
 	valid             map[string][]string // observation text → its valid actions
 	starts            map[string][]int    // task → indices of steps 0 (sorted, deduplicated by obs)
 }
@@ -56,6 +59,11 @@ func NewBuffer(steps []trajectory.Step) *Buffer {
 		starts:   map[string][]int{},
 	}
 	b.epKeys = episodeKeys(func(i int) (string, string) { return steps[i].EpisodeID, steps[i].Obs }, len(steps))
+	b.goalCommon = commonGoalWords(func(i int) string { return steps[i].Obs }, len(steps), b.epKeys)
+	b.goalF = make([][nGoal]float32, len(steps))
+	for i, s := range steps {
+		b.goalF[i] = b.goalFeatures(s.Obs)
+	}
 	seenStart := map[string]bool{}
 	for i, s := range steps {
 		b.obsF[i] = featurize("o", s.Obs)
@@ -301,4 +309,74 @@ func WriteSteps(path string, steps []trajectory.Step) error {
 		}
 		return nil
 	})
+}
+
+// poolReward estimates the reward of an action from the transitions that
+// did the same thing (its pool, see poolKey) in the states whose goal
+// match (goalFeatures) was closest to ours: the median reward of the k
+// nearest, and the share of them that had it. ok is false when the pool
+// has fewer than k transitions or their rewards all agree (the reward
+// head knows those). Why not the head alone: where the data are mostly
+// good purchases, a head on a bag of words learns "buying pays" and a
+// policy trained in the dream learns to buy anything; the goal match of
+// the state is what separates a good purchase from a bad one.
+func (b *Buffer) poolReward(pool string, g [nGoal]float32, skipEpisode string) (reward, share float64, ok bool) {
+	const k = 7
+	idx := b.byAction[pool]
+	if len(idx) < k {
+		return 0, 0, false
+	}
+	first, mixed := b.Steps[idx[0]].Reward, false
+	for _, i := range idx {
+		if b.Steps[i].Reward != first {
+			mixed = true
+			break
+		}
+	}
+	if !mixed {
+		return 0, 0, false
+	}
+	type nb struct {
+		d float32
+		r float64
+	}
+	best := make([]nb, 0, k+1)
+	for _, i := range idx {
+		if skipEpisode != "" && b.Steps[i].EpisodeID == skipEpisode {
+			continue
+		}
+		var d float32
+		for j := range nGoal {
+			x := b.goalF[i][j] - g[j]
+			d += x * x
+		}
+		p := len(best)
+		for p > 0 && best[p-1].d > d {
+			p--
+		}
+		if p >= k {
+			continue
+		}
+		best = append(best, nb{})
+		copy(best[p+1:], best[p:])
+		best[p] = nb{d, b.Steps[i].Reward}
+		if len(best) > k {
+			best = best[:k]
+		}
+	}
+	if len(best) < k {
+		return 0, 0, false
+	}
+	rs := make([]float64, len(best))
+	for i, x := range best {
+		rs[i] = x.r
+	}
+	slices.Sort(rs)
+	reward = rs[len(rs)/2]
+	for _, r := range rs {
+		if r == reward {
+			share++
+		}
+	}
+	return reward, share / float64(len(rs)), true
 }

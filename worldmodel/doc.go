@@ -5,16 +5,23 @@
 //
 //   - a replay Buffer of real transitions (trajectory JSONL, or collected
 //     from any gym.Env with a random/oracle policy), indexed for exact
-//     cosine nearest-neighbour retrieval by (observation, action);
+//     cosine nearest-neighbour retrieval by (observation, action), where
+//     an action is grounded in the element it targets (click(5) is "click
+//     link B01448 …"), lines fixed per episode (the goal) are ignored, and
+//     transitions from the same state under the same action rank first;
 //   - a Model that, for (observation, action), predicts the next
 //     observation, its valid actions, the reward, termination and the step
 //     status, each with a confidence. The next observation is chosen among
 //     candidates built from the buffer: the real next observations of the
 //     nearest transitions, and "analogical edits" of the current
 //     observation (apply the neighbour's obs→next change, line by line,
-//     to the current text; or apply its line diff, keeping our lines). A learned transition embedding (two MLPs,
+//     to the current text; or apply its line diff, keeping our lines; the
+//     neighbour's element, page fields and URL mapped onto ours). A
+//     learned transition embedding (two MLPs,
 //     trained with libtorch through gotch) scores the candidates against
-//     (observation, action); its softmax is the observation confidence.
+//     (observation, action), plus a learned prior on each candidate's
+//     provenance (source, same-state, agreement); its softmax is the
+//     observation confidence.
 //     Heads on the same embedding predict reward (as a class among the
 //     rewards seen), termination and status. Inference is plain Go, so a
 //     dream step needs no libtorch and is safe from any goroutine. The
@@ -25,7 +32,10 @@
 //     pattern allows one slash, so "text/maze-v0" dreams as
 //     "dream/text.maze-v0"), with modes dream, mixed (a fraction of the
 //     episodes played in the real env) and shadow (the real env runs, the
-//     model predicts beside it and reports its divergence in Info).
+//     model predicts beside it and reports its divergence in Info);
+//   - Curriculum: DreamGym's curriculum, start states weighted by the
+//     policy's reward variance plus synthesised goal variations
+//     (RegisterCurriculum), and SimToReal, the sim-to-real experiment.
 //
 // Fidelity measures a model on held-out transitions and both envs' speed.
 package worldmodel

@@ -259,7 +259,11 @@ func contextSubstitution(nbObs, obs string, epKeys map[string]bool) substitution
 			s = append(s, urlSubstitution(la[len("URL:"):], lb[len("URL:"):])...)
 			continue
 		}
-		s = append(s, newSubstitution("", la[len(k)+1:], "", lb[len(k)+1:])...)
+		// Word for word only: a run mapped onto a longer one would carry
+		// its words into every line that has them (a URL, a list).
+		if len(strings.Fields(la)) == len(strings.Fields(lb)) {
+			s = append(s, newSubstitution("", la[len(k)+1:], "", lb[len(k)+1:])...)
+		}
 	}
 	n := len(s)
 	for _, p := range s[:n] {
@@ -307,6 +311,16 @@ func urlSubstitution(a, b string) substitution {
 	}
 	pa, pb := params(a), params(b)
 	var s substitution
+	// Path segments that differ (another product id), when the paths
+	// have the same shape.
+	sa, sb := strings.Split(strings.TrimSpace(strings.SplitN(a, "?", 2)[0]), "/"), strings.Split(strings.TrimSpace(strings.SplitN(b, "?", 2)[0]), "/")
+	if len(sa) == len(sb) {
+		for i := range sa {
+			if sa[i] != sb[i] && sa[i] != "" && sb[i] != "" {
+				s = append(s, [2]string{sa[i], sb[i]})
+			}
+		}
+	}
 	for _, k := range sortedKeys(pa) {
 		va := pa[k]
 		if vb, ok := pb[k]; ok && va != vb {
@@ -333,4 +347,100 @@ func elemSig(text string) string {
 		}
 	}
 	return b.String()
+}
+
+// nGoal is the length of goalFeatures.
+const nGoal = 3
+
+// goalFeatures say how well a state matches its goal, for the reward
+// head: a bag of words cannot tell "blue" in the goal from "blue" on the
+// page, and whether a purchase earns its reward is exactly that match.
+// Goal words are the words of the episode-fixed lines (see episodeKeys)
+// less common ones (in over 30 % of the buffer's goals: "looking",
+// "price"); marked lines are those with a state mark ("selected",
+// "checked"). Features: the share of goal words found in the rest of the
+// observation, the share found on marked lines, and the share of marked
+// lines' words that are goal words.
+func (b *Buffer) goalFeatures(obs string) [nGoal]float32 {
+	var f [nGoal]float32
+	if len(b.epKeys) == 0 {
+		return f
+	}
+	goal := map[string]bool{}
+	body, marked := map[string]bool{}, map[string]bool{}
+	nMarked := 0
+	for l := range strings.SplitSeq(obs, "\n") {
+		k := lineKey(l)
+		if b.epKeys[k] {
+			for _, w := range words(l[len(k):]) {
+				if !b.goalCommon[w] {
+					goal[w] = true
+				}
+			}
+			continue
+		}
+		ws := words(l)
+		for _, w := range ws {
+			body[w] = true
+		}
+		if strings.HasSuffix(l, " selected") || strings.HasSuffix(l, " checked") || strings.Contains(l, " selected ") || strings.Contains(l, " checked ") {
+			for _, w := range ws {
+				marked[w] = true
+				nMarked++
+			}
+		}
+	}
+	if len(goal) == 0 {
+		return f
+	}
+	var inBody, inMarked, markedGoal float32
+	for w := range goal {
+		if body[w] {
+			inBody++
+		}
+		if marked[w] {
+			inMarked++
+		}
+	}
+	for w := range marked {
+		if goal[w] {
+			markedGoal++
+		}
+	}
+	f[0] = inBody / float32(len(goal))
+	f[1] = inMarked / float32(len(goal))
+	if len(marked) > 0 {
+		f[2] = markedGoal / float32(len(marked))
+	}
+	return f
+}
+
+// commonGoalWords are the words of episode-fixed lines found in over 30 %
+// of the distinct such lines.
+func commonGoalWords(obs func(i int) string, n int, epKeys map[string]bool) map[string]bool {
+	lines := map[string]bool{}
+	for i := range n {
+		for l := range strings.SplitSeq(obs(i), "\n") {
+			if epKeys[lineKey(l)] {
+				lines[l] = true
+			}
+		}
+	}
+	count := map[string]int{}
+	for l := range lines {
+		seen := map[string]bool{}
+		for _, w := range words(l) {
+			if !seen[w] {
+				seen[w] = true
+				count[w]++
+			}
+		}
+	}
+	out := map[string]bool{}
+	for w, c := range count {
+		if float64(c) > 0.3*float64(len(lines)) {
+			out[w] = true
+		}
+	}
+	return out
 }

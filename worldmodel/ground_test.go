@@ -1,6 +1,10 @@
 package worldmodel
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/envgym/envgym/gym/trajectory"
+)
 
 func TestGrounding(t *testing.T) {
 	obs := "Goal: buy a lamp\nURL: /shop/search?q=lamp\n[1] link \"Back\"\n[5] link \"B01448 Aperture Canvas Lightweight Sneakers — $37.51\""
@@ -76,5 +80,19 @@ func TestExpandFills(t *testing.T) {
 	}
 	if v := expandFills("Location: row 1", []string{"go north"}); len(v) != 1 || v[0] != "go north" {
 		t.Fatalf("no goal: %q", v)
+	}
+}
+
+func TestGoalFeatures(t *testing.T) {
+	var steps []trajectory.Step
+	for _, g := range []string{"blue socks, size 7", "red mug", "black lamp", "white hoodie, size M"} {
+		steps = append(steps, trajectory.Step{EpisodeID: g, Obs: "Goal: I want a " + g + "\nTitle: Shop"},
+			trajectory.Step{EpisodeID: g, Obs: "Goal: I want a " + g + "\nTitle: Item"})
+	}
+	b := NewBuffer(steps)
+	right := b.goalFeatures("Goal: I want a blue socks, size 7\nTitle: Socks\n[1] link \"color blue\" selected\n[2] link \"size 7\" selected\n[3] link \"size 8\"")
+	wrong := b.goalFeatures("Goal: I want a blue socks, size 7\nTitle: Socks\n[1] link \"color blue\"\n[2] link \"size 7\"\n[3] link \"size 8\" selected")
+	if right[0] != 1 || right[1] <= wrong[1] || right[2] <= wrong[2] {
+		t.Fatalf("goal features: right options %v, wrong %v", right, wrong)
 	}
 }

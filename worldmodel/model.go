@@ -48,6 +48,7 @@ type weights struct {
 	T, Tb            []float32 // termination head
 	S, Sb            []float32 // status head
 	P                []float32 // weights of the candidates' prior features (absent in older models: no prior)
+	RG               []float32 // reward head on goalFeatures, [class][nGoal] (absent in older models)
 }
 
 // Model predicts transitions. It is read-only after Train or LoadModel and
@@ -325,9 +326,21 @@ func (m *Model) predict(obs string, valid []string, action, skipEpisode string) 
 	}
 	pred.Confidence.Obs = p[best]
 
-	rp := softmax(toF64(linear(h, m.w.R, m.w.Rb)))
+	rl := linear(h, m.w.R, m.w.Rb)
+	if len(m.w.RG) == len(rl)*nGoal {
+		g := m.Buf.goalFeatures(obs)
+		for c := range rl {
+			for j := range nGoal {
+				rl[c] += m.w.RG[c*nGoal+j] * g[j]
+			}
+		}
+	}
+	rp := softmax(toF64(rl))
 	rc := argmax(rp)
 	pred.Reward, pred.Confidence.Reward = m.Meta.RewardValues[rc], rp[rc]
+	if r, share, ok := m.Buf.poolReward(q.pool, m.Buf.goalFeatures(obs), skipEpisode); ok {
+		pred.Reward, pred.Confidence.Reward = r, share
+	}
 
 	pt := 1 / (1 + math.Exp(-float64(linear(h, m.w.T, m.w.Tb)[0])))
 	pred.Terminated = pt >= 0.5

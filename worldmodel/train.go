@@ -35,6 +35,7 @@ type example struct {
 	trans  sparse
 	cands  []sparse
 	priors [][nPrior]float32
+	goal   [nGoal]float32
 	label  int // the candidate closest to the real next observation
 	reward int
 	term   bool
@@ -84,7 +85,8 @@ func prepare(buf *Buffer, values []float64) []example {
 		of, af := buf.obsF[i], buf.actF[i]
 		q := query{ret: buf.retF[i], act: af, pool: poolKey(s.Obs, s.Action), exact: exactKey(stripKeys(s.Obs, buf.epKeys), s.Action)}
 		cs, _ := buf.candidates(s.Obs, s.ValidActions, q, s.Action, s.EpisodeID)
-		ex := example{trans: transInput(of, af), reward: rewardClass(values, s.Reward), term: s.Terminated, status: s.Status}
+		ex := example{trans: transInput(of, af), reward: rewardClass(values, s.Reward), term: s.Terminated, status: s.Status,
+			goal: buf.goalFeatures(s.Obs)}
 		bestF1 := -1.0
 		for j, c := range cs {
 			var cf sparse
@@ -144,6 +146,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 	rh := nn.NewLinear(root.Sub("r"), H, C, lc)
 	th := nn.NewLinear(root.Sub("t"), H, 1, lc)
 	sh := nn.NewLinear(root.Sub("s"), H, 5, lc)
+	rg := nn.NewLinear(root.Sub("rg"), int64(nGoal), C, &nn.LinearConfig{WsInit: nn.NewConstInit(0), Bias: false})
 	ph := nn.NewLinear(root.Sub("p"), int64(nPrior), 1, &nn.LinearConfig{WsInit: nn.NewConstInit(0), Bias: false})
 	opt, err := nn.DefaultAdamConfig().Build(vs, cfg.LR)
 	if err != nil {
@@ -171,6 +174,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 			pri := make([]float32, int(B)*maxCands*nPrior)
 			labels, rw, st := make([]int64, B), make([]int64, B), make([]int64, B)
 			tm := make([]float32, B)
+			gl := make([]float32, int(B)*nGoal)
 			for b, i := range idx {
 				ex := exs[i]
 				trans[b] = ex.trans
@@ -184,6 +188,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 					}
 				}
 				labels[b], rw[b], st[b] = int64(ex.label), int64(ex.reward), int64(ex.status)
+				copy(gl[b*nGoal:], ex.goal[:])
 				if ex.term {
 					tm[b] = 1
 				}
@@ -218,7 +223,9 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 				yT.MustDrop()
 				return l
 			}
-			lossR := ce(rh.Forward(h), rw)
+			gT := ts.MustOfSlice(gl).MustView([]int64{B, int64(nGoal)}, true).MustTo(dev, true)
+			lossR := ce(rh.Forward(h).MustAdd(rg.Forward(gT), true), rw)
+			gT.MustDrop()
 			lossS := ce(sh.Forward(h), st)
 			tT := ts.MustOfSlice(tm).MustView([]int64{-1, 1}, true).MustTo(dev, true)
 			tl := th.Forward(h)
@@ -262,7 +269,7 @@ func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 		F1: get(f1.Ws), Fb1: get(f1.Bs), F2: get(f2.Ws), Fb2: get(f2.Bs),
 		G1: get(g1.Ws), Gb1: get(g1.Bs), G2: get(g2.Ws), Gb2: get(g2.Bs),
 		R: get(rh.Ws), Rb: get(rh.Bs), T: get(th.Ws), Tb: get(th.Bs), S: get(sh.Ws), Sb: get(sh.Bs),
-		P: get(ph.Ws),
+		P: get(ph.Ws), RG: get(rg.Ws),
 	}
 	m.Meta = Meta{
 		EnvID: cfg.Spec.ID, Spec: cfg.Spec, RewardValues: values, MaxSteps: maxStepsOf(buf),
