@@ -289,7 +289,7 @@ func prepare(ctx context.Context, cfg Config) (*warm, error) {
 	pc := cfg.Policy
 	pc.Overlap = pc.Overlap || (len(texts) > 0 && hasGoal(gym.Observation{Text: texts[0]}))
 	w.pol = NewPolicy(BuildTokenizer(texts, 400, 512, 64), pc, dev)
-	if w.rep.SuccessUntrained, _, err = evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
+	if w.rep.SuccessUntrained, _, err = evaluateVec(ctx, w.pol, w.envs, cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		return fail(err)
 	}
 	w.rep.SuccessBefore = w.rep.SuccessUntrained
@@ -307,7 +307,7 @@ func prepare(ctx context.Context, cfg Config) (*warm, error) {
 			w.rep.BCSteps += len(d.steps)
 		}
 		w.rep.BCMissed = missed
-		if w.rep.SuccessBefore, _, err = evaluate(ctx, w.pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
+		if w.rep.SuccessBefore, _, err = evaluateVec(ctx, w.pol, w.envs, cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 			return fail(err)
 		}
 	}
@@ -412,7 +412,7 @@ func resume(ctx context.Context, cfg Config) (*warm, error) {
 	if w.envs, err = makeEnvs(ctx, cfg, cfg.NumEnvs); err != nil {
 		return nil, err
 	}
-	if w.rep.SuccessUntrained, _, err = evaluate(ctx, pol, w.envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
+	if w.rep.SuccessUntrained, _, err = evaluateVec(ctx, pol, w.envs, cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		for _, e := range w.envs {
 			e.Close()
 		}
@@ -694,7 +694,7 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	rep.StepsPerSec = float64(rep.EnvSteps-startSteps) / rep.Seconds
-	if rep.SuccessAfter, rep.ReturnAfter, err = evaluate(ctx, pol, envs[0], cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
+	if rep.SuccessAfter, rep.ReturnAfter, err = evaluateVec(ctx, pol, envs, cfg.Task, cfg.evalSeed(), cfg.EvalEpisodes, cfg.Distractors); err != nil {
 		return rep, err
 	}
 	if cfg.OutDir != "" {
@@ -794,6 +794,91 @@ func evaluate(ctx context.Context, p *Policy, env gym.Env, task string, seed int
 				break
 			}
 			o = r.Observation
+		}
+	}
+	return float64(wins) / float64(episodes), ret / float64(episodes), nil
+}
+
+// evaluateVec is evaluate over all of envs at once: env i plays episodes
+// i, i+len(envs), ...; the policy scores the live envs' steps in one batch
+// and the envs step concurrently. Episode e is seeded seed+e and samples
+// with its own generator seeded by seed+e, so the result does not depend
+// on the number of envs. (One env at a time, the web shop's evaluations
+// took more wall time than its training.)
+func evaluateVec(ctx context.Context, p *Policy, envs []gym.Env, task string, seed int64, episodes, distract int) (float64, float64, error) {
+	type slot struct {
+		ep   int // episode index, -1: idle
+		obs  gym.Observation
+		hist []string
+		rng  *rand.Rand
+	}
+	n := len(envs)
+	slots := make([]slot, n)
+	next, wins, ret := 0, 0, 0.0
+	start := func(i int) error {
+		if next >= episodes {
+			slots[i].ep = -1
+			return nil
+		}
+		e := next
+		next++
+		o, err := envs[i].Reset(ctx, gym.ResetOptions{Seed: seed + int64(e), TaskID: task})
+		if err != nil {
+			return fmt.Errorf("trainer: eval reset: %w", err)
+		}
+		slots[i] = slot{ep: e, obs: o, rng: rand.New(rand.NewPCG(uint64(seed+int64(e)), 0xe7a1))}
+		return nil
+	}
+	for i := range n {
+		if err := start(i); err != nil {
+			return 0, 0, err
+		}
+	}
+	for {
+		var live []int
+		for i := range slots {
+			if slots[i].ep >= 0 {
+				live = append(live, i)
+			}
+		}
+		if len(live) == 0 {
+			break
+		}
+		batch := make([]Sample, len(live))
+		cands := make([][]string, len(live))
+		for j, i := range live {
+			cands[j] = candidates(slots[i].obs, distract)
+			batch[j] = p.sample(slots[i].obs.Text, slots[i].hist, cands[j])
+		}
+		probs, _ := p.Probs(batch)
+		acts := make([]string, len(live))
+		for j, i := range live {
+			acts[j] = cands[j][sampleIndex(probs[j], slots[i].rng)]
+		}
+		res := make([]gym.StepResult, len(live))
+		errs := make([]error, len(live))
+		var wg sync.WaitGroup
+		for j, i := range live {
+			wg.Go(func() { res[j], errs[j] = envs[i].Step(ctx, acts[j]) })
+		}
+		wg.Wait()
+		for j, i := range live {
+			if errs[j] != nil {
+				return 0, 0, fmt.Errorf("trainer: eval step: %w", errs[j])
+			}
+			r := res[j]
+			ret += r.Reward
+			slots[i].hist = pushHist(slots[i].hist, label(slots[i].obs.Text, acts[j]), p.Config.History)
+			if !r.Done() {
+				slots[i].obs = r.Observation
+				continue
+			}
+			if success(r.Observation) {
+				wins++
+			}
+			if err := start(i); err != nil {
+				return 0, 0, err
+			}
 		}
 	}
 	return float64(wins) / float64(episodes), ret / float64(episodes), nil

@@ -49,10 +49,10 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	f.StringVar(&o.outcome, "outcome", "", "final reward: success (1/0) or return (the env's return, e.g. the web shop's partial score); default: return on web/*, else success")
 	f.BoolVar(&o.spaDemos, "spa-demos", true, "SPA: seed the progress estimator with the warm start's successful oracle episodes")
 	f.Float64Var(&o.targetKL, "target-kl", 0, "stop an update's epochs once a minibatch's approx-KL passes 1.5× this (0: never)")
-	f.IntVar(&o.steps, "steps-per-iter", 512, "env steps per PPO iteration")
+	f.IntVar(&o.steps, "steps-per-iter", 0, "env steps per PPO iteration (0: 512, or 128 on web/*)")
 	f.IntVar(&o.envs, "envs", 8, "parallel envs (GRPO: the group size)")
 	f.IntVar(&o.bc, "bc", 16, "oracle episodes for the behaviour-cloning warm start (0: none)")
-	f.IntVar(&o.eval, "eval", 50, "held-out episodes for the before/after evaluation")
+	f.IntVar(&o.eval, "eval", 0, "held-out episodes for the before/after evaluation (0: 50, or 20 on web/*)")
 	f.Float64Var(&o.lr, "lr", 0, "Adam learning rate (0: the trainer's default)")
 	f.IntVar(&o.distractors, "distractors", 0, "invalid distractor actions added to each step's candidates, so that SPA's grounding term has something to do (0: valid actions only)")
 	f.IntVar(&o.progSteps, "progress-steps", 0, "SPA progress-estimator minibatch steps per iteration (0: the trainer's default)")
@@ -95,14 +95,23 @@ func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
 	if outcome == "" && strings.HasPrefix(o.env, "web/") {
 		outcome = "return"
 	}
-	if budget == 0 && strings.HasPrefix(o.env, "web/") {
+	web := strings.HasPrefix(o.env, "web/")
+	perIter, eval := o.steps, o.eval
+	if perIter == 0 {
+		perIter = map[bool]int{false: 512, true: 128}[web]
+	}
+	if eval == 0 {
+		// A web episode costs ~10 Chromium steps at ~10 steps/s here.
+		eval = map[bool]int{false: 50, true: 20}[web]
+	}
+	if budget == 0 && web {
 		// Chromium steps are ~50x slower than the text envs': a budget that
 		// fits the 2-core machine (README).
 		budget = webBudget
 	}
 	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: task, Algo: o.algo, Reward: o.reward,
-		Iterations: o.iterations, StepsPerIter: o.steps, NumEnvs: o.envs, Seed: o.seed, Steps: budget,
-		BCEpisodes: o.bc, EvalEpisodes: o.eval, LR: o.lr, TargetKL: o.targetKL, OutDir: o.out, Resume: o.resume,
+		Iterations: o.iterations, StepsPerIter: perIter, NumEnvs: o.envs, Seed: o.seed, Steps: budget,
+		BCEpisodes: o.bc, EvalEpisodes: eval, LR: o.lr, TargetKL: o.targetKL, OutDir: o.out, Resume: o.resume,
 		Distractors: o.distractors, ProgressSteps: o.progSteps, Outcome: outcome, ProgressDemos: o.spaDemos,
 		Progress: func(it trainer.IterStats) {
 			fmt.Fprintf(a.stderr, "iter %3d  steps %6d  episodes %3d  success %.2f  return %.2f  invalid %.2f  entropy %.2f  kl %.4f  value-loss %.3f  %.0f steps/s  rollout %.1fs update %.1fs (spa %.1fs)",
@@ -186,7 +195,6 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 			for i := range seeds {
 				seeds[i] = int64(i + 1)
 			}
-			cfg.Progress = nil
 			rep, err := trainer.Compare(cmd.Context(), trainer.CompareConfig{Base: cfg, Seeds: seeds, Arms: o.arms,
 				ArmDone: func(arm string, seed int64, r trainer.Report) {
 					fmt.Fprintf(a.stderr, "%-8s seed %d: success %.2f -> %.2f, return %.2f (%d steps, %.0f s, %.0f steps/s)\n",
