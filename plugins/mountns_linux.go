@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -366,4 +367,34 @@ func MountNamespaceSupported() string {
 		return "mount namespaces need root (the host runs as uid " + fmt.Sprint(os.Geteuid()) + ")"
 	}
 	return ""
+}
+
+// CheckFileIsolation builds a plugin's mount namespace once, around a
+// process that only has to start and exit (/bin/true), and reports why
+// plugins cannot get their own view of the host's files here, or nil.
+func CheckFileIsolation() error {
+	if why := MountNamespaceSupported(); why != "" {
+		return errors.New(why)
+	}
+	dir, err := os.MkdirTemp("", "envgym-sandbox-check-")
+	if err != nil {
+		return fmt.Errorf("sandbox check: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	pol := fsPolicy{pluginDir: filepath.Join(dir, "plugins", "check"), scratch: filepath.Join(dir, "scratch"), cache: filepath.Join(dir, "cache")}
+	for _, d := range []string{pol.pluginDir, pol.scratch, pol.cache} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("sandbox check: %w", err)
+		}
+	}
+	cmd := exec.Command("/bin/true")
+	release, err := startInMountNS(pol, cmd.Start)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("sandbox check: /bin/true in the plugin sandbox: %w", err)
+	}
+	return nil
 }

@@ -103,6 +103,13 @@ func doctor(ctx context.Context, a *app) []doctorCheck {
 	add("namespaces", "swe (namespace backend), plugin network isolation", userns && os.Geteuid() == 0,
 		fmt.Sprintf("euid %d", os.Geteuid()), "run gym as root (network namespaces and cgroups need it)")
 
+	if err := plugins.CheckFileIsolation(); err != nil {
+		add("plugin file isolation", "every plugin (host files read-only, secrets hidden)", false, err.Error(),
+			"run gym as root: each plugin gets its own mount namespace")
+	} else {
+		add("plugin file isolation", "every plugin (host files read-only, secrets hidden)", true, "mount namespace per plugin", "")
+	}
+
 	torch := firstExisting("/usr/lib/x86_64-linux-gnu/libtorch.so", "/usr/lib/aarch64-linux-gnu/libtorch.so")
 	add("libtorch", "trainer, worldmodel", torch != "", orNone(torch), "apt-get install -y libtorch-dev")
 	blas := firstExisting("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3", "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0")

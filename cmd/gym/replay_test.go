@@ -40,7 +40,7 @@ func TestDoctorJSON(t *testing.T) {
 			t.Errorf("failing check %s has no fix", c.Name)
 		}
 	}
-	for _, n := range []string{"chromium", "docker engine", "cgroups v1 memory+pids", "libtorch", "xvfb", "plugins"} {
+	for _, n := range []string{"chromium", "docker engine", "cgroups v1 memory+pids", "plugin file isolation", "libtorch", "xvfb", "plugins"} {
 		if !names[n] {
 			t.Errorf("doctor lacks check %q", n)
 		}
