@@ -72,7 +72,9 @@ the host's goroutines, open files and RSS.
 With --json stdout is one object: seed, episodes_per_env, envs (by env id),
 errors, ok.
 
-Exit code 1 when any env broke a promise or could not be run.`,
+Exit code 1 when any env broke a promise or could not be run. Interrupted
+(SIGINT, SIGTERM), it still reports the episodes that ran, with the env's
+error saying so.`,
 		Example: `  gym chaos --envs text/maze-v0 --episodes 200
   gym chaos --episodes 1000 --json > chaos.json
   gym chaos --envs search/fictional-v0 --env-options 'search/fictional-v0={"passages":500}'`,
@@ -165,15 +167,18 @@ func runChaos(cmd *cobra.Command, a *app, o chaosOptions) error {
 			StepTimeout: o.stepTimeout, SoakResets: soak, Progress: a.stderr,
 		})
 		if err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
 			sum.Errors[id] = err.Error()
 			sum.OK = false
 		}
 		if rep.Episodes > 0 || err == nil {
 			sum.Envs[id] = rep
 			sum.OK = sum.OK && rep.OK()
+		}
+		if ctx.Err() != nil {
+			// Interrupted (SIGINT/SIGTERM, or a timeout around the run):
+			// the episodes that ran are still reported, checked on disk.
+			sum.Errors[id] = fmt.Sprintf("interrupted after %d episodes: %v", rep.Episodes, ctx.Err())
+			break
 		}
 	}
 	if a.json {
