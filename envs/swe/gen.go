@@ -359,8 +359,8 @@ func prepareRepo(ctx context.Context, goroot, pkg, reposDir string) (string, []s
 
 // hostGoTest runs the default test command in dir on the host (generation
 // runs trusted std code), killing the process group at the timeout.
-func hostGoTest(ctx context.Context, dir string, timeout time.Duration) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func hostGoTest(parent context.Context, dir string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-json", "-count=1", "-vet=off", "-timeout=20s", "./...")
 	cmd.Dir = dir
@@ -371,12 +371,15 @@ func hostGoTest(ctx context.Context, dir string, timeout time.Duration) ([]byte,
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		if parent.Err() != nil {
+			return out.Bytes(), fmt.Errorf("go test: %w", parent.Err())
+		}
+		return out.Bytes(), nil // a hang: callers see missing results
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return out.Bytes(), fmt.Errorf("go test: %w", err)
-	}
-	if ctx.Err() != nil {
-		return out.Bytes(), nil // a hang: callers see missing results
 	}
 	return out.Bytes(), nil
 }

@@ -64,7 +64,7 @@ func buildSchemas(ctx context.Context, pkg, repo string, ms []mutation, base []s
 		return nil, fmt.Errorf("swe: %w", err)
 	}
 	sp := &schemaPkg{repo: repo, pkg: pkg, dir: dir, bin: map[int]string{}, ids: map[string]int{}, base: base,
-		baseSet: map[string]bool{}, timeout: 10 * time.Second, fset: token.NewFileSet(), files: map[string][]byte{}}
+		baseSet: map[string]bool{}, timeout: 30 * time.Second, fset: token.NewFileSet(), files: map[string][]byte{}}
 	for _, b := range base {
 		sp.baseSet[b] = true
 	}
@@ -242,8 +242,8 @@ func (sp *schemaPkg) schemaID(m mutation) int { return sp.ids[mutKey(m)] }
 
 // run runs a schema binary with mutant id active (0: none) in its own
 // copy of the repo and reports per test.
-func (sp *schemaPkg) run(ctx context.Context, bin string, id int) (testReport, error) {
-	ctx, cancel := context.WithTimeout(ctx, sp.timeout)
+func (sp *schemaPkg) run(parent context.Context, bin string, id int) (testReport, error) {
+	ctx, cancel := context.WithTimeout(parent, sp.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.count=1", "-test.timeout=20s")
 	cmd.Dir = filepath.Dir(bin)
@@ -254,6 +254,14 @@ func (sp *schemaPkg) run(ctx context.Context, bin string, id int) (testReport, e
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		if parent.Err() != nil {
+			return testReport{}, fmt.Errorf("swe: run schema binary: %w", parent.Err())
+		}
+		// A hang (or a machine too loaded to finish in time): refused,
+		// as a task whose tests hang would grade slowly.
+		return testReport{BuildFailed: true}, nil
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return testReport{}, fmt.Errorf("swe: run schema binary: %w", err)
