@@ -21,14 +21,15 @@ type Buffer struct {
 	Steps []trajectory.Step
 
 	obsF, actF, nextF []sparse
-	retF              []sparse            // observation without episode-fixed lines (retrieval)
-	byAction          map[string][]int    // poolKey → step indices
-	exact             map[string][]int    // exactKey → step indices
-	epKeys            map[string]bool     // line keys fixed per episode (see episodeKeys)
-	goalCommon        map[string]bool     // words in most goals (see commonGoalWords)
-	goalF             [][nGoal]float32    // goalFeatures of each step's observation
-	valid             map[string][]string // observation text → its valid actions
-	starts            map[string][]int    // task → indices of steps 0 (sorted, deduplicated by obs)
+	retF              []sparse                   // observation without episode-fixed lines (retrieval)
+	byAction          map[string][]int           // poolKey → step indices
+	exact             map[string][]int           // exactKey → step indices
+	epKeys            map[string]bool            // line keys fixed per episode (see episodeKeys)
+	goalCommon        map[string]bool            // words in most goals (see commonGoalWords)
+	goalF             [][nGoal]float32           // goalFeatures of each step's observation
+	pages             map[string]trajectory.Step // pageKey line → a step observing that page (see pageMemory)
+	valid             map[string][]string        // observation text → its valid actions
+	starts            map[string][]int           // task → indices of steps 0 (sorted, deduplicated by obs)
 }
 
 // Neighbour is one retrieved transition.
@@ -60,6 +61,7 @@ func NewBuffer(steps []trajectory.Step) *Buffer {
 	}
 	b.epKeys = episodeKeys(func(i int) (string, string) { return steps[i].EpisodeID, steps[i].Obs }, len(steps))
 	b.goalCommon = commonGoalWords(func(i int) string { return steps[i].Obs }, len(steps), b.epKeys)
+	b.pages = pageMemory(steps, b.epKeys)
 	b.goalF = make([][nGoal]float32, len(steps))
 	for i, s := range steps {
 		b.goalF[i] = b.goalFeatures(s.Obs)

@@ -117,9 +117,10 @@ type Env struct {
 	inReal   bool    // mixed: this episode runs in the real env
 	diverged float64 // shadow: 1 − F1 summed over the episode
 
-	cur    *Curriculum // nil: starts chosen by the seed alone
-	curIdx int         // the curriculum instance of this episode
-	ret    float64     // dream return so far
+	pages  map[string]gym.Observation // dream: pages shown this episode, by pageKey line
+	cur    *Curriculum                // nil: starts chosen by the seed alone
+	curIdx int                        // the curriculum instance of this episode
+	ret    float64                    // dream return so far
 }
 
 var _ gym.Env = (*Env)(nil)
@@ -208,6 +209,7 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		return gym.Observation{}, fmt.Errorf("worldmodel: %s: %w %q", e.spec.ID, gym.ErrUnknownTask, task)
 	}
 	e.task, e.steps, e.done, e.started, e.diverged, e.ret = task, 0, false, true, 0, 0
+	e.pages = nil
 	e.limit = e.spec.MaxSteps
 	if n := e.m.Meta.MaxSteps[task]; n > 0 {
 		e.limit = min(e.limit, n)
@@ -335,6 +337,25 @@ func (e *Env) dream(action string) gym.StepResult {
 	obs := gym.Observation{Text: p.NextObs, ValidActions: p.ValidActions}
 	if len(obs.ValidActions) == 0 && !p.Terminated {
 		obs.ValidActions = cur.ValidActions
+	}
+	// A page shown earlier in this episode looks the same when navigated
+	// back to (the results list the policy saw, not a neighbour's).
+	if u, cu := pageOf(obs.Text), pageOf(cur.Text); u != "" && u != cu {
+		if seen, ok := e.pages[u]; ok {
+			obs = seen
+			wm["source"] = "episode page"
+		}
+	}
+	if u := pageOf(obs.Text); u != "" {
+		if e.pages == nil {
+			e.pages = map[string]gym.Observation{}
+		}
+		if cu := pageOf(cur.Text); cu != "" {
+			if _, ok := e.pages[cu]; !ok {
+				e.pages[cu] = cur
+			}
+		}
+		e.pages[u] = gym.Observation{Text: obs.Text, ValidActions: obs.ValidActions}
 	}
 	obs = withInfo(obs, wm)
 	return gym.StepResult{Observation: obs, Reward: p.Reward, Terminated: p.Terminated, Status: gym.StatusOK}

@@ -2,6 +2,8 @@ package worldmodel
 
 import (
 	"strconv"
+
+	"github.com/envgym/envgym/gym/trajectory"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -441,6 +443,74 @@ func commonGoalWords(obs func(i int) string, n int, epKeys map[string]bool) map[
 		if float64(c) > 0.3*float64(len(lines)) {
 			out[w] = true
 		}
+	}
+	return out
+}
+
+// pageKey is the field that names a page: a web observation's URL. A
+// page reached by navigating to a URL (a link, a back button) is what
+// that URL showed before, which no edit of the current page can know.
+const pageKey = "URL"
+
+// pageOf is text's pageKey line ("" when it has none).
+func pageOf(text string) string {
+	for l := range strings.SplitSeq(text, "\n") {
+		if lineKey(l) == pageKey {
+			return l
+		}
+	}
+	return ""
+}
+
+// withLines gives page with its episode-fixed lines replaced by obs's.
+func withLines(page, obs string, epKeys map[string]bool) string {
+	if len(epKeys) == 0 {
+		return page
+	}
+	ours := keyed(obs)
+	lines := strings.Split(page, "\n")
+	for i, l := range lines {
+		if k := lineKey(l); epKeys[k] {
+			if o, ok := ours[k]; ok {
+				lines[i] = o
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// pageMemory maps pageKey lines to the page most often observed under
+// them in steps (episode-fixed lines aside) and that page's valid actions.
+func pageMemory(steps []trajectory.Step, epKeys map[string]bool) map[string]trajectory.Step {
+	type seen struct {
+		n    int
+		step trajectory.Step
+	}
+	by := map[string]map[string]*seen{}
+	for _, s := range steps {
+		u := pageOf(s.Obs)
+		if u == "" {
+			continue
+		}
+		k := stripKeys(s.Obs, epKeys)
+		if by[u] == nil {
+			by[u] = map[string]*seen{}
+		}
+		if x := by[u][k]; x != nil {
+			x.n++
+		} else {
+			by[u][k] = &seen{n: 1, step: s}
+		}
+	}
+	out := make(map[string]trajectory.Step, len(by))
+	for u, texts := range by {
+		var best *seen
+		for _, k := range sortedKeys(texts) {
+			if x := texts[k]; best == nil || x.n > best.n {
+				best = x
+			}
+		}
+		out[u] = best.step
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package worldmodel
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/envgym/envgym/gym/trajectory"
@@ -94,5 +95,23 @@ func TestGoalFeatures(t *testing.T) {
 	wrong := b.goalFeatures("Goal: I want a blue socks, size 7\nTitle: Socks\n[1] link \"color blue\"\n[2] link \"size 7\"\n[3] link \"size 8\" selected")
 	if right[0] != 1 || right[1] <= wrong[1] || right[2] <= wrong[2] {
 		t.Fatalf("goal features: right options %v, wrong %v", right, wrong)
+	}
+}
+
+func TestPageMemory(t *testing.T) {
+	steps := []trajectory.Step{
+		{EpisodeID: "a", Obs: "Goal: socks\nURL: /shop/search?q=socks\n[2] link \"B1 Socks\""},
+		{EpisodeID: "b", Obs: "Goal: mug\nURL: /shop/search?q=socks\n[2] link \"B1 Socks\""},
+		{EpisodeID: "c", Obs: "Goal: lamp\nURL: /shop/search?q=socks\nInvalid action: x\n[2] link \"B1 Socks\""},
+		{EpisodeID: "c", Obs: "Goal: lamp\nURL: /shop/"},
+	}
+	b := NewBuffer(steps)
+	s, ok := b.pages["URL: /shop/search?q=socks"]
+	if !ok || strings.Contains(s.Obs, "Invalid") {
+		t.Fatalf("page memory %v %q: want the page seen most", ok, s.Obs)
+	}
+	got := withLines(s.Obs, "Goal: hoodie\nURL: /shop/item/B9", map[string]bool{"Goal": true})
+	if got != "Goal: hoodie\nURL: /shop/search?q=socks\n[2] link \"B1 Socks\"" {
+		t.Fatalf("withLines = %q", got)
 	}
 }

@@ -325,6 +325,13 @@ func (m *Model) predict(obs string, valid []string, action, skipEpisode string) 
 		NextObs: cands[best].text, ValidActions: cands[best].valid, Source: cands[best].source, Neighbour: top,
 	}
 	pred.Confidence.Obs = p[best]
+	// Navigation to a page the buffer has seen: that page, with our
+	// episode-fixed lines.
+	if u := pageOf(pred.NextObs); u != "" && u != pageOf(obs) && pred.Source != "copy" {
+		if s, ok := m.Buf.pages[u]; ok && s.EpisodeID != skipEpisode {
+			pred.NextObs, pred.ValidActions, pred.Source = withLines(s.Obs, obs, m.Buf.epKeys), s.ValidActions, "page"
+		}
+	}
 
 	rl := linear(h, m.w.R, m.w.Rb)
 	if len(m.w.RG) == len(rl)*nGoal {
