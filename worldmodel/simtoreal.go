@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,6 +70,9 @@ type SimToRealReport struct {
 	Plot             string         `json:"plot,omitempty"`
 	Speedup          float64        `json:"speedup"` // dream arm's training steps/s ÷ real arm's
 	Runs             []SimToRealRun `json:"runs"`
+	// Curves are each arm's training-batch success per env step (the
+	// dream arms' measured in the dream).
+	Curves []trainer.Series `json:"curves"`
 }
 
 // SimToReal runs the experiment.
@@ -180,14 +184,18 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 		rep.TransferRatio = rep.SimSuccess / rep.RealSuccess
 		rep.CurTransferRatio = rep.CurSuccess / rep.RealSuccess
 	}
+	if realRate > 0 {
+		rep.Speedup = simRate / realRate
+	}
+	rep.Curves = make([]trainer.Series, 0, len(curves))
+	for _, k := range sortedKeys(curves) {
+		rep.Curves = append(rep.Curves, *curves[k])
+	}
 	if c.Plot != "" {
-		if err := rep.plot(c.Plot, curves, c.Curriculum); err != nil {
+		if err := rep.plot(c.Plot, c.Curriculum); err != nil {
 			return rep, err
 		}
 		rep.Plot = c.Plot
-	}
-	if realRate > 0 {
-		rep.Speedup = simRate / realRate
 	}
 	return rep, nil
 }
@@ -225,12 +233,11 @@ func realEval(ctx context.Context, dir string, env gym.Env, task string, seed in
 // plot draws each arm's training-batch success per env step (the dream
 // arms' in the dream) and, as flat lines, each arm's final success in
 // the real env.
-func (r SimToRealReport) plot(path string, curves map[string]*trainer.Series, curriculum bool) error {
-	var series []trainer.Series
+func (r SimToRealReport) plot(path string, curriculum bool) error {
+	series := slices.Clone(r.Curves)
 	var xmax float64
-	for _, k := range sortedKeys(curves) {
-		series = append(series, *curves[k])
-		for _, x := range curves[k].X {
+	for _, c := range r.Curves {
+		for _, x := range c.X {
 			xmax = max(xmax, x)
 		}
 	}
