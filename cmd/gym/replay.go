@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -97,6 +98,7 @@ func replay(ctx context.Context, a *app, path string) (replayReport, error) {
 		a.warn("%v", err)
 	}
 	envs := map[string]gym.Env{}
+	warned := map[string]bool{}
 	defer func() {
 		for _, e := range envs {
 			e.Close()
@@ -114,6 +116,12 @@ func replay(ctx context.Context, a *app, path string) (replayReport, error) {
 				a.warn("%s: recorded with version %s (plugin %s), replaying version %s (plugin %s)",
 					m.EnvID, m.EnvVersion, short(m.PluginSHA256), spec.Version, short(spec.Components["plugin_sha256"]))
 			}
+		}
+		// A component that changed (the Chromium version, a corpus hash)
+		// explains differences the env's own version does not.
+		if changed := changedComponents(m.Components, env.Spec().Components); len(changed) > 0 && !warned[m.EnvID] {
+			warned[m.EnvID] = true
+			a.warn("%s: components differ from the recording: %s", m.EnvID, strings.Join(changed, ", "))
 		}
 		eps := byEpisode[m.EpisodeID]
 		sort.Slice(eps, func(i, j int) bool { return eps[i].Step < eps[j].Step })
@@ -150,4 +158,17 @@ func replay(ctx context.Context, a *app, path string) (replayReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// changedComponents lists "name recorded -> now" for the components both
+// the recording and the running env name, where they differ.
+func changedComponents(recorded, now map[string]string) []string {
+	var out []string
+	for k, v := range recorded {
+		if w, ok := now[k]; ok && w != v && k != "plugin_sha256" {
+			out = append(out, fmt.Sprintf("%s %s -> %s", k, short(v), short(w)))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/envgym/envgym/gym/trajectory"
 )
 
 func TestReplayReproducesAndCatchesTampering(t *testing.T) {
@@ -28,6 +30,28 @@ func TestReplayReproducesAndCatchesTampering(t *testing.T) {
 	rep = decode[replayReport](t, r.stdout)
 	if len(rep.Mismatches) != 1 || rep.Mismatches[0].Field != "reward" || rep.Mismatches[0].Step != 1 {
 		t.Fatalf("mismatches: %+v", rep.Mismatches)
+	}
+
+	// A changed env: the same recording against another world (the seed
+	// of the second episode moved) differs from its reset on.
+	out2 := filepath.Join(t.TempDir(), "maze.jsonl")
+	mustGym(t, "run", "text/maze-v0", "--policy", "oracle", "--episodes", "2", "--seed", "10", "--out", out2)
+	mb, _ := os.ReadFile(trajectory.ManifestPath(out2))
+	ml := strings.Split(string(mb), "\n")
+	ml[1] = strings.Replace(ml[1], `"seed":11`, `"seed":12`, 1)
+	os.WriteFile(trajectory.ManifestPath(out2), []byte(strings.Join(ml, "\n")), 0o644)
+	r = runGym(t, "", "replay", out2, "--json")
+	rep = decode[replayReport](t, r.stdout)
+	if r.code != 1 || rep.Identical != 1 || len(rep.Mismatches) == 0 || rep.Mismatches[0].Step != -1 || rep.Mismatches[0].Field != "obs" {
+		t.Fatalf("changed env: exit %d, %+v", r.code, rep)
+	}
+}
+
+func TestChangedComponents(t *testing.T) {
+	got := changedComponents(map[string]string{"chromium": "156", "corpus": "abc", "plugin_sha256": "x", "gone": "1"},
+		map[string]string{"chromium": "157", "corpus": "abc", "plugin_sha256": "y"})
+	if len(got) != 1 || !strings.HasPrefix(got[0], "chromium 156 -> 157") {
+		t.Fatalf("changed components: %q", got)
 	}
 }
 
