@@ -29,7 +29,11 @@ type BenchConfig struct {
 	// Dir holds sandboxes and the shared Go build cache; CacheDir holds
 	// the episodes' tasks. Defaults: the temp dir and the user cache dir.
 	Dir, CacheDir string
-	Progress      io.Writer
+	// GoCache is the shared build cache; default Dir/envgym-swe-gocache.
+	// The first Reset of each repo fills it (once per machine), which
+	// on a fresh cache takes a standard-library build.
+	GoCache  string
+	Progress io.Writer
 }
 
 // BenchResult holds medians; keys follow `gym bench swe --json`.
@@ -75,7 +79,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	var allEpisodes []float64
 	for _, name := range cfg.Backends {
-		gocache := filepath.Join(cfg.Dir, "envgym-swe-gocache")
+		gocache := cfg.GoCache
+		if gocache == "" {
+			gocache = filepath.Join(cfg.Dir, "envgym-swe-gocache")
+		}
 		mk := func(warm int) (Backend, func() error, error) {
 			switch name {
 			case "namespace":
