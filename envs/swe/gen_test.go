@@ -107,3 +107,23 @@ func TestGeneratedTasksHoldStandalone(t *testing.T) {
 		})
 	}
 }
+
+// The shipped task set loads and validates (repos present, fields
+// complete), holds 200 distinct tasks, and its first two are solved by
+// the oracle and not by doing nothing.
+func TestShippedTaskSet(t *testing.T) {
+	tasks, err := LoadTaskFile(filepath.Join("testdata", "gomut-s0-n200", "tasks.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, task := range tasks {
+		ids[task.InstanceID] = true
+	}
+	if len(tasks) != 200 || len(ids) != 200 {
+		t.Fatalf("%d tasks, %d distinct ids; want 200", len(tasks), len(ids))
+	}
+	e := testEnv(t, newTestBackend(t), tasks[:2])
+	testOracleSolves(t, e, 2)
+	testNoopAndCheat(t, testEnv(t, newTestBackend(t), tasks[:2]))
+}

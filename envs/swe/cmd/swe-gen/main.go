@@ -4,7 +4,10 @@
 //	go run ./envs/swe/cmd/swe-gen -n 200 -seed 0 -o tasks.jsonl
 //
 // Tasks are cached under -cache (the env's default cache dir unless
-// given), so the env finds them without generating again.
+// given), so the env finds them without generating again. -export DIR
+// writes a self-contained set instead: DIR/tasks.jsonl with repo paths
+// relative to it and the repos they use under DIR/repos (how
+// envs/swe/testdata/gomut-s0-n200 was made).
 package main
 
 import (
@@ -28,6 +31,7 @@ func main() {
 	cache := flag.String("cache", "", "cache dir (default <user cache>/envgym/swe, the env's)")
 	pkgs := flag.String("packages", "", "comma-separated GOROOT packages (default swe.DefaultPackages)")
 	workers := flag.Int("workers", 0, "parallel builds and test runs (default the number of CPUs)")
+	export := flag.String("export", "", "write DIR/tasks.jsonl and DIR/repos/ (relative repo paths)")
 	flag.Parse()
 	if *cache == "" {
 		c, err := os.UserCacheDir()
@@ -48,6 +52,11 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Fprintf(os.Stderr, "%d tasks (seed %d) in %v\n", len(tasks), *seed, time.Since(start).Round(time.Second))
+	if *export != "" {
+		if err := exportTasks(*export, tasks); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
@@ -60,4 +69,31 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+}
+
+// exportTasks copies the tasks' repos under dir/repos and writes
+// dir/tasks.jsonl pointing at them relatively.
+func exportTasks(dir string, tasks []swe.Task) error {
+	copied := map[string]string{}
+	for i := range tasks {
+		src := tasks[i].Repo
+		rel, ok := copied[src]
+		if !ok {
+			rel = filepath.Join("repos", filepath.Base(src))
+			if err := os.CopyFS(filepath.Join(dir, rel), os.DirFS(src)); err != nil {
+				return fmt.Errorf("export %s: %w", src, err)
+			}
+			copied[src] = rel
+		}
+		tasks[i].Repo = rel
+	}
+	f, err := os.Create(filepath.Join(dir, "tasks.jsonl"))
+	if err != nil {
+		return err
+	}
+	if err := swe.WriteTasks(f, tasks); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

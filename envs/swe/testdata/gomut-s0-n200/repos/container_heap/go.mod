@@ -1,0 +1,3 @@
+module example.com/container_heap
+
+go 1.24

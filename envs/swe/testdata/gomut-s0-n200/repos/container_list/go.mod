@@ -1,0 +1,3 @@
+module example.com/container_list
+
+go 1.24

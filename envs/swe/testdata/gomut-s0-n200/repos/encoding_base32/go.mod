@@ -1,0 +1,3 @@
+module example.com/encoding_base32
+
+go 1.24

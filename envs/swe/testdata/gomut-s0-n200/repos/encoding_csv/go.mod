@@ -1,0 +1,3 @@
+module example.com/encoding_csv
+
+go 1.24

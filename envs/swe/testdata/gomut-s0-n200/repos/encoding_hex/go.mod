@@ -1,0 +1,3 @@
+module example.com/encoding_hex
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/encoding_pem
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/html
+
+go 1.24

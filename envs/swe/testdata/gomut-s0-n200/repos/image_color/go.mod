@@ -1,0 +1,3 @@
+module example.com/image_color
+
+go 1.24

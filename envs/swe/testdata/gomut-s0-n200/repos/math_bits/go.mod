@@ -1,0 +1,3 @@
+module example.com/math_bits
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/mime_quotedprintable
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/regexp_syntax
+
+go 1.24

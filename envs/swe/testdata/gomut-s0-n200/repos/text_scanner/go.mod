@@ -1,0 +1,3 @@
+module example.com/text_scanner
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/text_tabwriter
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/unicode_utf8
+
+go 1.24
