@@ -5,8 +5,8 @@
 package html_test
 
 import (
-	"fmt"
 	"example.com/html"
+	"fmt"
 )
 
 func ExampleEscapeString() {

@@ -5,8 +5,8 @@
 package bits_test
 
 import (
-	"fmt"
 	"example.com/math_bits"
+	"fmt"
 )
 
 func ExampleAdd32() {

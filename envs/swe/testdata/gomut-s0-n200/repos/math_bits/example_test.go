@@ -7,8 +7,8 @@
 package bits_test
 
 import (
-	"fmt"
 	"example.com/math_bits"
+	"fmt"
 )
 
 func ExampleLeadingZeros8() {

@@ -10,9 +10,9 @@ package main
 
 import (
 	"bytes"
+	"example.com/math_bits"
 	"fmt"
 	"log"
-	"example.com/math_bits"
 	"os"
 )
 

@@ -5,9 +5,9 @@
 package quotedprintable_test
 
 import (
+	"example.com/mime_quotedprintable"
 	"fmt"
 	"io"
-	"example.com/mime_quotedprintable"
 	"os"
 	"strings"
 )

@@ -5,9 +5,9 @@
 package scanner_test
 
 import (
+	"example.com/text_scanner"
 	"fmt"
 	"strings"
-	"example.com/text_scanner"
 	"unicode"
 )
 

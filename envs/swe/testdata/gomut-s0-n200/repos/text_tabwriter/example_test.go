@@ -5,9 +5,9 @@
 package tabwriter_test
 
 import (
+	"example.com/text_tabwriter"
 	"fmt"
 	"os"
-	"example.com/text_tabwriter"
 )
 
 func ExampleWriter_Init() {

@@ -6,10 +6,10 @@ package tabwriter_test
 
 import (
 	"bytes"
+	. "example.com/text_tabwriter"
 	"fmt"
 	"io"
 	"testing"
-	. "example.com/text_tabwriter"
 )
 
 type buffer struct {

@@ -5,8 +5,8 @@
 package utf8_test
 
 import (
-	"fmt"
 	"example.com/unicode_utf8"
+	"fmt"
 )
 
 func ExampleDecodeLastRune() {

@@ -6,10 +6,10 @@ package utf8_test
 
 import (
 	"bytes"
+	. "example.com/unicode_utf8"
 	"strings"
 	"testing"
 	"unicode"
-	. "example.com/unicode_utf8"
 )
 
 // Validate the constants redefined from unicode.
