@@ -24,6 +24,7 @@ type Buffer struct {
 	retF              []sparse                   // observation without episode-fixed lines (retrieval)
 	byAction          map[string][]int           // poolKey → step indices
 	exact             map[string][]int           // exactKey → step indices
+	same              map[string][]int           // exactKey of the whole observation (goal included) → step indices
 	epKeys            map[string]bool            // line keys fixed per episode (see episodeKeys)
 	goalCommon        map[string]bool            // words in most goals (see commonGoalWords)
 	goalF             [][nGoal]float32           // goalFeatures of each step's observation
@@ -56,6 +57,7 @@ func NewBuffer(steps []trajectory.Step) *Buffer {
 		retF:     make([]sparse, len(steps)),
 		byAction: map[string][]int{},
 		exact:    map[string][]int{},
+		same:     map[string][]int{},
 		valid:    map[string][]string{},
 		starts:   map[string][]int{},
 	}
@@ -76,6 +78,7 @@ func NewBuffer(steps []trajectory.Step) *Buffer {
 		pk := poolKey(s.Obs, s.Action)
 		b.byAction[pk] = append(b.byAction[pk], i)
 		b.exact[exactKey(stripped, s.Action)] = append(b.exact[exactKey(stripped, s.Action)], i)
+		b.same[exactKey(s.Obs, s.Action)] = append(b.same[exactKey(s.Obs, s.Action)], i)
 		if len(s.ValidActions) > 0 {
 			if _, ok := b.valid[s.Obs]; !ok {
 				b.valid[s.Obs] = s.ValidActions
@@ -325,7 +328,7 @@ func WriteSteps(path string, steps []trajectory.Step) error {
 func (b *Buffer) poolReward(pool string, g [nGoal]float32, skipEpisode string) (reward, share float64, ok bool) {
 	const k = 7
 	idx := b.byAction[pool]
-	if len(idx) < k {
+	if len(idx) < k || len(b.epKeys) == 0 { // no goal lines: nothing to match on
 		return 0, 0, false
 	}
 	first, mixed := b.Steps[idx[0]].Reward, false
@@ -381,4 +384,23 @@ func (b *Buffer) poolReward(pool string, g [nGoal]float32, skipEpisode string) (
 		}
 	}
 	return reward, share / float64(len(rs)), true
+}
+
+// sameOutcome is the reward and termination that every other-episode
+// transition from exactly this state (goal included) under this action
+// had, when there is one and they agree: a deterministic env repeats
+// itself, and the heads, trained on few rewarded steps, may not.
+func (b *Buffer) sameOutcome(obs, action, skipEpisode string) (reward float64, terminated, ok bool) {
+	n := 0
+	for _, i := range b.same[exactKey(obs, action)] {
+		s := b.Steps[i]
+		if skipEpisode != "" && s.EpisodeID == skipEpisode {
+			continue
+		}
+		if n > 0 && (s.Reward != reward || s.Terminated != terminated) {
+			return 0, false, false
+		}
+		reward, terminated, n = s.Reward, s.Terminated, n+1
+	}
+	return reward, terminated, n > 0
 }

@@ -142,3 +142,23 @@ func TestSimToRealPlot(t *testing.T) {
 		t.Fatalf("plot: %v %v", err, img)
 	}
 }
+
+// TestDreamMazeSucceeds: the maze dream rewards reaching the goal (the
+// maze has no goal lines, so the goal-match reward must stay out of it).
+func TestDreamMazeSucceeds(t *testing.T) {
+	f := maze(t)
+	var n, hits int
+	for _, s := range f.heldOut {
+		if !s.Terminated || s.Reward <= 0 {
+			continue
+		}
+		n++
+		p := f.m.Predict(s.Obs, s.ValidActions, s.Action)
+		if p.Reward > 0 && p.Terminated {
+			hits++
+		}
+	}
+	if n == 0 || hits*2 < n {
+		t.Fatalf("%d of %d held-out goal-reaching steps dreamed as rewarded and terminal", hits, n)
+	}
+}

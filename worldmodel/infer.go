@@ -37,6 +37,10 @@ type inference struct {
 	// recorded with info success, else the largest terminal reward seen
 	// (the shop's success is a perfect purchase, not any purchase).
 	successReward float64
+	// termReward is the reward of every terminal step in the buffer, when
+	// they all have the same one (the maze: reaching the exit pays 1).
+	termReward   float64
+	termRewardOK bool
 
 	hits, misses atomic.Int64 // of preds
 	noMemo       atomic.Bool  // predict every step afresh (timing)
@@ -99,6 +103,16 @@ func newInference(m *Model) *inference {
 	}
 	b := m.Buf
 	in.successReward = successReward(b.Steps)
+	seenTerm := false
+	for _, s := range b.Steps {
+		switch {
+		case !s.Terminated:
+		case !seenTerm:
+			seenTerm, in.termReward, in.termRewardOK = true, s.Reward, true
+		case s.Reward != in.termReward:
+			in.termReward, in.termRewardOK = 0, false
+		}
+	}
 	in.candPre = make([][]float32, b.Len())
 	byText := map[string][]float32{}
 	for i, s := range b.Steps {

@@ -353,6 +353,17 @@ func (m *Model) predict(obs string, valid []string, action, skipEpisode string) 
 	pred.Terminated = pt >= 0.5
 	pred.Confidence.Done = math.Max(pt, 1-pt)
 
+	// An env whose episodes all end with one reward: termination is that
+	// reward (the reward head, trained on few terminal steps, lags the
+	// done head).
+	if in.termRewardOK && pred.Terminated {
+		pred.Reward, pred.Confidence.Reward = in.termReward, pred.Confidence.Done
+	}
+	if r, term, ok := m.Buf.sameOutcome(obs, action, skipEpisode); ok {
+		pred.Reward, pred.Confidence.Reward = r, 1
+		pred.Terminated, pred.Confidence.Done = term, 1
+	}
+
 	sp := softmax(toF64(linear(h, m.w.S, m.w.Sb)))
 	sc := argmax(sp)
 	pred.Status, pred.Confidence.Status = gym.Status(sc), sp[sc]
