@@ -25,7 +25,7 @@ type Config struct {
 	EnvID         string                // e.g. "text/maze-v0"
 	Task          string                // task id, e.g. "easy"
 	Algo          string                // "ppo" (default) or "grpo"
-	Reward        string                // "outcome" (default), "spa" or "spa-no-grounding"
+	Reward        string                // "outcome" (default), "spa", "spa-no-grounding", or "spa+outcome" (SPA's stepwise rewards plus the outcome on the last step)
 	Iterations    int                   // training iterations (default 10; ignored when Steps is set)
 	Steps         int                   // env-step budget: iterate until this many env steps (counting a resumed run's earlier ones) were taken (0: Iterations decides)
 	Resume        string                // checkpoint directory to continue from (its weights, tokenizer and state.json; no warm start)
@@ -243,8 +243,8 @@ func (c Config) validate() error {
 	if c.Algo != "ppo" && c.Algo != "grpo" {
 		return fmt.Errorf("%w: algo %q: want ppo or grpo", ErrConfig, c.Algo)
 	}
-	if c.Reward != "outcome" && c.Reward != "spa" && c.Reward != "spa-no-grounding" {
-		return fmt.Errorf("%w: reward %q: want outcome, spa or spa-no-grounding", ErrConfig, c.Reward)
+	if c.Reward != "outcome" && c.Reward != "spa" && c.Reward != "spa-no-grounding" && c.Reward != "spa+outcome" {
+		return fmt.Errorf("%w: reward %q: want outcome, spa, spa-no-grounding or spa+outcome", ErrConfig, c.Reward)
 	}
 	if c.Outcome != "success" && c.Outcome != "return" {
 		return fmt.Errorf("%w: outcome %q: want success or return", ErrConfig, c.Outcome)
@@ -656,8 +656,14 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 						}
 					}
 					r := contrib[i][t]
-					if cfg.Reward == "spa" && !s.grounded {
+					if cfg.Reward != "spa-no-grounding" && !s.grounded {
 						r -= cfg.Grounding // grounding: λ·(1[OK] - 1)
+					}
+					if cfg.Reward == "spa+outcome" && t == len(e.steps)-1 {
+						// The estimator's credit as shaping on top of the
+						// true outcome, so its errors on fresh episodes
+						// cannot replace the real signal.
+						r += e.outcome()
 					}
 					rewards[i][t] = r
 				}

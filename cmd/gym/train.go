@@ -58,7 +58,7 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	f.IntVar(&o.progSteps, "progress-steps", 0, "SPA progress-estimator minibatch steps per iteration (0: the trainer's default)")
 	f.BoolVar(&o.inProcess, "in-process", false, "run the text envs in this process instead of through their plugin (faster; text/* only)")
 	if single {
-		f.StringVar(&o.reward, "reward", "outcome", "outcome, spa or spa-no-grounding")
+		f.StringVar(&o.reward, "reward", "outcome", "outcome, spa, spa-no-grounding or spa+outcome (SPA's stepwise rewards plus the outcome on the last step)")
 		f.Int64Var(&o.seed, "seed", 1, "seed for libtorch, sampling and env resets")
 		f.StringVar(&o.out, "out", "", "output directory: checkpoint (weights, tokenizer, config, state), rewritten every iteration; metrics.jsonl, report.json, curve.png")
 		f.StringVar(&o.resume, "resume", "", "continue from the checkpoint in this directory (its weights and step count; no warm start); with --out the same directory, metrics.jsonl is appended to")
