@@ -143,22 +143,38 @@ func TestSimToRealPlot(t *testing.T) {
 	}
 }
 
-// TestDreamMazeSucceeds: the maze dream rewards reaching the goal (the
-// maze has no goal lines, so the goal-match reward must stay out of it).
-func TestDreamMazeSucceeds(t *testing.T) {
+// TestDreamMazeNotTriviallyWon: a random policy in the maze dream
+// succeeds sometimes, but not always: the dream must neither withhold the
+// goal reward nor pay it for any termination (both happened while the
+// reward rules were being changed, and each wrecks a dream-trained
+// policy). The real maze gives a random policy about 0.16.
+func TestDreamMazeNotTriviallyWon(t *testing.T) {
 	f := maze(t)
-	var n, hits int
-	for _, s := range f.heldOut {
-		if !s.Terminated || s.Reward <= 0 {
-			continue
+	ctx := context.Background()
+	env := newEnv(f.m, nil, modeDream, 0)
+	succ := 0
+	const episodes = 100
+	for ep := range int64(episodes) {
+		obs, err := env.Reset(ctx, gym.ResetOptions{Seed: ep, TaskID: "easy"})
+		if err != nil {
+			t.Fatal(err)
 		}
-		n++
-		p := f.m.Predict(s.Obs, s.ValidActions, s.Action)
-		if p.Reward > 0 && p.Terminated {
-			hits++
+		for i := int64(0); ; i++ {
+			r, err := env.Step(ctx, obs.ValidActions[int(mix(ep*1000+i, "a")%uint64(len(obs.ValidActions)))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Done() {
+				if s, _ := r.Observation.Info["success"].(bool); s {
+					succ++
+				}
+				break
+			}
+			obs = r.Observation
 		}
 	}
-	if n == 0 || hits*2 < n {
-		t.Fatalf("%d of %d held-out goal-reaching steps dreamed as rewarded and terminal", hits, n)
+	if succ == 0 || succ > episodes*6/10 {
+		t.Fatalf("random policy succeeded in %d of %d dream episodes, want some but at most 60 %%", succ, episodes)
 	}
 }
+

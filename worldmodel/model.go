@@ -356,7 +356,7 @@ func (m *Model) predict(obs string, valid []string, action, skipEpisode string) 
 	// An env whose episodes all end with one reward: termination is that
 	// reward (the reward head, trained on few terminal steps, lags the
 	// done head).
-	if in.termRewardOK && pred.Terminated {
+	if in.termRewardOK && pt >= 0.9 {
 		pred.Reward, pred.Confidence.Reward = in.termReward, pred.Confidence.Done
 	}
 	if r, term, ok := m.Buf.sameOutcome(obs, action, skipEpisode); ok {
