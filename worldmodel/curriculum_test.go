@@ -177,4 +177,3 @@ func TestDreamMazeNotTriviallyWon(t *testing.T) {
 		t.Fatalf("random policy succeeded in %d of %d dream episodes, want some but at most 60 %%", succ, episodes)
 	}
 }
-
