@@ -23,7 +23,16 @@ import (
 // tmpfs. So everything a command can write counts against one limit
 // (a disk filler gets ENOSPC there, and the host disk never fills), and
 // no episode can change what the next one finds in the build cache.
-type episodeFS struct{ dir string }
+//
+// Where the process may not mount (gym's plugin sandbox drops
+// CAP_SYS_ADMIN), the episode falls back to plain directories and the
+// shared cache written directly, as before the limit existed: the
+// episode works but has no disk limit (limited() is false).
+type episodeFS struct {
+	dir       string
+	shared    string // the shared cache, used directly when not mounted
+	unlimited bool
+}
 
 // Layout inside the episode's tmpfs.
 const (
@@ -40,10 +49,24 @@ func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, err
 	// Inodes are bounded too (64 per MiB), so a million empty files
 	// cannot stand in for a disk filler.
 	opts := fmt.Sprintf("size=%dm,nr_inodes=%d,mode=0755", sizeMB, sizeMB*64)
+	f := &episodeFS{dir: dir, shared: sharedCache}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
-		return nil, fmt.Errorf("%w: mount episode tmpfs: %w", ErrSandbox, err)
+		if !errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("%w: mount episode tmpfs: %w", ErrSandbox, err)
+		}
+		f.unlimited = true
+		for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home"} {
+			p := filepath.Join(dir, d)
+			derr := os.Mkdir(p, 0o755)
+			if derr == nil {
+				derr = os.Chown(p, sandboxUID, sandboxUID)
+			}
+			if derr != nil {
+				return nil, fmt.Errorf("%w: episode dirs: %w", ErrSandbox, derr)
+			}
+		}
+		return f, nil
 	}
-	f := &episodeFS{dir: dir}
 	fail := func(err error) (*episodeFS, error) {
 		f.unmount()
 		return nil, fmt.Errorf("%w: episode filesystem: %w", ErrSandbox, err)
@@ -69,12 +92,23 @@ func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, err
 
 func (f *episodeFS) workspace() string { return filepath.Join(f.dir, fsWorkspace) }
 func (f *episodeFS) scratch() string   { return filepath.Join(f.dir, fsScratch) }
-func (f *episodeFS) goCache() string   { return filepath.Join(f.dir, fsGoCache) }
+func (f *episodeFS) goCache() string {
+	if f.unlimited {
+		return f.shared
+	}
+	return filepath.Join(f.dir, fsGoCache)
+}
+
+// limited says whether the episode's writes are bounded by its tmpfs.
+func (f *episodeFS) limited() bool { return !f.unlimited }
 
 // unmount detaches the overlay and the tmpfs (lazily, so a process still
 // dying in the sandbox cannot keep them busy); the tmpfs's memory is
 // freed when the last user is gone.
 func (f *episodeFS) unmount() error {
+	if f.unlimited {
+		return nil
+	}
 	var errs []error
 	for _, p := range []string{f.goCache(), f.dir} {
 		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
@@ -171,3 +205,11 @@ func (c *sharedCache) warm(ctx context.Context, repo string) error {
 	c.warmed[repo] = true
 	return nil
 }
+
+// DiskLimited says whether this sandbox's writes are bounded by its own
+// tmpfs (false in the plugin sandbox's fallback; see episodeFS).
+func (s *nsSandbox) DiskLimited() bool { return s.fs.limited() }
+
+// DiskLimited says whether this sandbox's writes are bounded by its own
+// tmpfs (false in the plugin sandbox's fallback; see episodeFS).
+func (s *dockerSandbox) DiskLimited() bool { return s.fs.limited() }

@@ -153,6 +153,9 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	if warmErr != nil {
 		info["cache_warm_error"] = warmErr.Error()
 	}
+	if d, ok := sb.(interface{ DiskLimited() bool }); ok {
+		info["disk_limited"] = d.DiskLimited()
+	}
 	return gym.Observation{Text: text, ValidActions: validActions(), Info: info}, nil
 }
 
