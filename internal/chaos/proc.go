@@ -250,8 +250,10 @@ func browserContexts(root int) (n int64, ok bool) {
 		if err != nil {
 			continue
 		}
-		args := strings.Split(string(b), "\x00")
-		if !strings.Contains(filepath.Base(args[0]), "chrom") {
+		// Zygote-forked Chromium processes rewrite their command line into
+		// one space-separated string: split on both.
+		args := strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 || r == ' ' })
+		if len(args) == 0 || !strings.Contains(filepath.Base(args[0]), "chrom") {
 			continue
 		}
 		ok = true

@@ -27,6 +27,16 @@ func TestBrowserContexts(t *testing.T) {
 	if !ok || n != 1 {
 		t.Fatalf("with one renderer: %d, %v", n, ok)
 	}
+	// A renderer forked by the zygote: its command line is one string.
+	cmd2 := exec.Command("bash", "-c", `exec -a "/usr/lib/chromium/chromium --type=renderer --lang=en-US" /bin/sh -c "sleep 30"`)
+	if err := cmd2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
+	waitFor(5*time.Second, func() bool { n, ok = browserContexts(os.Getpid()); return n == 2 })
+	if !ok || n != 2 {
+		t.Fatalf("with a zygote-style renderer too: %d, %v", n, ok)
+	}
 }
 
 // TestPluginContainers asks the Docker engine for the containers of a
