@@ -6,6 +6,7 @@ package shop
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -107,7 +108,11 @@ func New(seed int64, n int) *Shop {
 		k := 1 + r.IntN(3)
 		attrs := pickN(r, c.attrs, k)
 		opts := map[string][]string{}
-		for name, vals := range c.options {
+		// Sorted names: ranging over the map would draw the options in a
+		// different order in every process, so the same seed gave another
+		// catalogue (and replays differed).
+		for _, name := range slices.Sorted(maps.Keys(c.options)) {
+			vals := c.options[name]
 			m := 2 + r.IntN(len(vals)-1)
 			v := pickN(r, vals, m)
 			sortLike(v, vals)
