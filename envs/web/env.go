@@ -49,6 +49,7 @@ type env struct {
 	lastErr string
 	shots   bool
 	navs    int // navigations this episode, for go_back in the valid actions
+	steps   int // this episode's steps; the episode is truncated at spec.MaxSteps
 	started bool
 	done    bool
 	closed  bool
@@ -97,7 +98,7 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	} else if err := e.tab.ResetSession(ctx, e.suite.origins()...); err != nil {
 		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
 	}
-	e.ep, e.lastErr, e.navs, e.done, e.started = ep, "", 0, false, true
+	e.ep, e.lastErr, e.navs, e.steps, e.done, e.started = ep, "", 0, 0, false, true
 	// Open also forgets the history behind the first page, so go_back
 	// cannot leave the episode.
 	p, err := e.tab.Open(ctx, ep.startURL(), e.maxObs)
@@ -149,6 +150,17 @@ func (e *env) Step(ctx context.Context, act string) (gym.StepResult, error) {
 	case e.done:
 		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
+	// Every step counts toward the limit, invalid ones too: an agent
+	// repeating an action the page refuses must still reach the end.
+	e.steps++
+	r, err := e.step(ctx, act)
+	if err == nil && !r.Done() && e.spec.MaxSteps > 0 && e.steps >= e.spec.MaxSteps {
+		r.Truncated, e.done = true, true
+	}
+	return r, err
+}
+
+func (e *env) step(ctx context.Context, act string) (gym.StepResult, error) {
 	a, err := action.Parse(act)
 	if err != nil {
 		return e.invalid(ctx, err.Error())

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -118,12 +119,15 @@ func TestInvalidActions(t *testing.T) {
 		t.Fatalf("fill: %v", r.Observation.Text)
 	}
 	before, _ := browser.Eval[string](ctx, e.(*env).tab, "document.body.innerHTML + JSON.stringify(Array.from(document.querySelectorAll('input,select')).map(e => e.value + e.checked))")
-	for _, a := range []string{"", "hello", "click(", "click(999)", `fill(6, "x")`, `select(1, "x")`, `check(6)`, `select(4, "Atlantis")`, `goto("http://example.com/")`, `goto("file:///etc/passwd")`, `press("NoSuchKey")`, "click(1) click(2)", `fill(1, "unterminated)`, "go_back()"} {
+	for i, a := range []string{"", "hello", "click(", "click(999)", `fill(6, "x")`, `select(1, "x")`, `check(6)`, `select(4, "Atlantis")`, `goto("http://example.com/")`, `goto("file:///etc/passwd")`, `press("NoSuchKey")`, "click(1) click(2)", `fill(1, "unterminated)`, "go_back()"} {
 		r, err := e.Step(ctx, a)
 		if err != nil {
 			t.Fatalf("%q: %v", a, err)
 		}
-		if r.Status != gym.StatusInvalidAction || r.Observation.Info["error"] == nil || r.Done() {
+		// Invalid steps count toward the step limit: only the step that
+		// reaches it may end the episode, truncated.
+		atLimit := 2+i >= e.Spec().MaxSteps
+		if r.Status != gym.StatusInvalidAction || r.Observation.Info["error"] == nil || r.Terminated || (r.Truncated && !atLimit) {
 			t.Fatalf("%q: status %v done %v info %v", a, r.Status, r.Done(), r.Observation.Info)
 		}
 		if !strings.Contains(r.Observation.Text, "Last action error:") {
@@ -316,4 +320,54 @@ func TestSpecs(t *testing.T) {
 	}
 	sp, _ := r.Spec("web/shop-v0")
 	t.Logf("%d ids, chromium %s", len(ids), sp.Components["chromium"])
+}
+
+// TestStepLimit: every step counts, invalid ones too; the env itself
+// truncates at Spec().MaxSteps and refuses steps after that.
+func TestStepLimit(t *testing.T) {
+	e := makeEnv(t, "web/choose-date-v0")
+	ctx := context.Background()
+	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	limit := e.Spec().MaxSteps
+	for i := 1; i <= limit; i++ {
+		r, err := e.Step(ctx, "click(999)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Truncated != (i == limit) || r.Terminated {
+			t.Fatalf("step %d of %d: truncated %v terminated %v", i, limit, r.Truncated, r.Terminated)
+		}
+	}
+	if _, err := e.Step(ctx, "noop()"); !errors.Is(err, gym.ErrEpisodeDone) {
+		t.Fatalf("step after the limit: %v, want ErrEpisodeDone", err)
+	}
+}
+
+// TestOpenDefaultTask: web/open-v0 without a task plays its built-in
+// example, and its scripted oracle solves it.
+func TestOpenDefaultTask(t *testing.T) {
+	e := makeEnv(t, "web/open-v0")
+	ctx := context.Background()
+	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	o, ok := gym.Capable[gym.Oracle](e)
+	if !ok {
+		t.Fatal("web/open-v0 has no oracle")
+	}
+	var r gym.StepResult
+	for !r.Done() {
+		a, err := o.OracleAction(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err = e.Step(ctx, a); err != nil || r.Status != gym.StatusOK {
+			t.Fatalf("%s: %v %v %s", a, err, r.Status, r.Observation.Text)
+		}
+	}
+	if r.Reward != 1 {
+		t.Fatalf("the example's oracle ended with reward %v", r.Reward)
+	}
 }

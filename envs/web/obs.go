@@ -73,6 +73,9 @@ func writeNode(b *strings.Builder, n browser.Node) {
 	if n.Disabled {
 		b.WriteString(" disabled")
 	}
+	if n.ReadOnly {
+		b.WriteString(" read-only")
+	}
 	if n.Focused {
 		b.WriteString(" focused")
 	}
@@ -112,7 +115,12 @@ func (e *env) validActions() []string {
 		}
 		switch n.Role {
 		case "textbox":
-			out = append(out, fmt.Sprintf(`fill(%d, "<text>")`, n.ID))
+			if n.ReadOnly {
+				// fill would be refused; a click opens what sets it.
+				out = append(out, fmt.Sprintf("click(%d)", n.ID))
+			} else {
+				out = append(out, fmt.Sprintf(`fill(%d, "<text>")`, n.ID))
+			}
 			focused = focused || n.Focused
 		case "combobox":
 			for i, o := range n.Options {

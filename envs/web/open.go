@@ -232,7 +232,13 @@ func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 				tasks = base
 			}
 			if len(tasks) == 0 {
-				return nil, fmt.Errorf("web/open-v0: no task: pass {\"task_file\": path} (or \"task\") to make or reset")
+				// No task of the user's: the built-in example, so that
+				// the env works (and passes gym check) out of the box.
+				srv, _, err := s.server()
+				if err != nil {
+					return nil, err
+				}
+				tasks = []OpenTask{exampleOpenTask(srv.Origin())}
 			}
 			t := tasks[0]
 			if opts.TaskID != "" {
@@ -310,4 +316,33 @@ func (o *openEpisode) judge(ctx context.Context, tab *browser.Tab, _ *browser.Pa
 		v.reward = 0 // reward only when the episode ends
 	}
 	return v, nil
+}
+
+// exampleOpenPage is the built-in open-web example site: a newsletter
+// form served by the plugin itself.
+const exampleOpenPage = `<!doctype html><html><head><title>Newsletter</title></head><body>
+<h1>Newsletter</h1>
+<form id="f"><label>Email <input id="email" type="email"></label> <button type="submit">Subscribe</button></form>
+<p id="msg"></p>
+<script>
+document.getElementById('f').addEventListener('submit', e => {
+  e.preventDefault();
+  const v = document.getElementById('email').value;
+  document.getElementById('msg').textContent = v.includes('@') ? 'Subscribed: ' + v : 'Please enter an email address';
+  if (v.includes('@')) document.body.dataset.subscribed = v;
+});
+</script></body></html>`
+
+// exampleOpenTask is what web/open-v0 plays when given no task: the shape
+// of a user's task file, on the plugin's own example page.
+func exampleOpenTask(origin string) OpenTask {
+	u, _ := url.Parse(origin)
+	return OpenTask{
+		ID:           "example-newsletter",
+		StartURL:     origin + "/open/example",
+		AllowedHosts: []string{u.Host},
+		Goal:         "Subscribe to the newsletter with the email ada@example.com.",
+		Validator:    "return document.body.dataset.subscribed === 'ada@example.com'",
+		Oracle:       []string{`fill(1, "ada@example.com")`, "click(2)"},
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -145,6 +147,10 @@ func (s *Suite) server() (*sites.Server, *shop.Shop, error) {
 	}
 	s.shop = shop.New(shop.DefaultCatalogSeed, shop.DefaultProducts)
 	srv.Handle("/shop/", s.shop.Handler())
+	srv.Handle("GET /open/example", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, exampleOpenPage)
+	}))
 	s.srv = srv
 	return srv, s.shop, nil
 }

@@ -163,6 +163,7 @@
           n.value = el.selectedIndex >= 0 ? clip(el.options[el.selectedIndex].text, 60) : '';
         }
         if (el.disabled || el.getAttribute('aria-disabled') === 'true') n.disabled = true;
+        if ((r === 'textbox' || r === 'searchbox') && el.readOnly) n.readonly = true;
         if (el.getAttribute('aria-selected') === 'true' || el.getAttribute('aria-current')) n.selected = true;
         if (el.hasAttribute('aria-expanded')) n.expanded = el.getAttribute('aria-expanded') === 'true';
         if (document.activeElement === el && r !== 'link' && r !== 'button') n.focused = true;

@@ -400,6 +400,7 @@ type Node struct {
 	Checked  *bool    `json:"checked,omitempty"`
 	Options  []string `json:"options,omitempty"`
 	Disabled bool     `json:"disabled,omitempty"`
+	ReadOnly bool     `json:"readonly,omitempty"` // a text field that takes no typing (e.g. a date picker's)
 	Selected bool     `json:"selected,omitempty"`
 	Expanded *bool    `json:"expanded,omitempty"`
 	Focused  bool     `json:"focused,omitempty"`
