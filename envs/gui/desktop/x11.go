@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,63 +54,75 @@ func startDisplay(ctx context.Context) (*display, error) {
 	if err != nil {
 		return nil, ErrNoXvfb
 	}
-	for num := 90; num < 190; num++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", num)); err == nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", num)); err == nil {
-			continue
-		}
-		d, err := tryDisplay(ctx, bin, num)
-		if err == nil {
-			return d, nil
-		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
+	// Xvfb picks a free display number itself and writes it to fd 3 once
+	// it accepts connections. Choosing the number here raced: two envs
+	// starting together both saw :90 free, one Xvfb lost the lock, and
+	// its env connected to the other's server.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("desktop: pipe: %w", err)
 	}
-	return nil, errors.New("desktop: no free X display number")
-}
-
-func tryDisplay(ctx context.Context, bin string, num int) (*display, error) {
-	cmd := exec.Command(bin, ":"+strconv.Itoa(num), "-screen", "0", fmt.Sprintf("%dx%dx24", Width, Height), "-nolisten", "tcp", "-noreset", "-nocursor")
+	defer r.Close()
+	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", Width, Height), "-nolisten", "tcp", "-noreset", "-nocursor")
+	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		return nil, fmt.Errorf("desktop: start Xvfb: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", num)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			conn, err := xgb.NewConnDisplay(":" + strconv.Itoa(num))
-			if err == nil {
-				d := &display{num: num, cmd: cmd, conn: conn}
-				err := d.init()
-				if err == nil {
-					err = d.initDamage()
-				}
-				if err != nil {
-					d.close()
-					return nil, err
-				}
-				return d, nil
-			}
-		}
-		select {
-		case <-exited:
-			return nil, fmt.Errorf("desktop: Xvfb :%d exited at start", num)
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			return nil, fmt.Errorf("desktop: Xvfb :%d did not come up", num)
-		}
+	type answer struct {
+		num int
+		err error
 	}
+	got := make(chan answer, 1)
+	go func() {
+		b := make([]byte, 32)
+		n, err := io.ReadAtLeast(r, b, 1)
+		for err == nil && !strings.Contains(string(b[:n]), "\n") && n < len(b) {
+			var m int
+			m, err = r.Read(b[n:])
+			n += m
+		}
+		num, perr := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+		if perr != nil && err == nil {
+			err = perr
+		}
+		got <- answer{num, err}
+	}()
+	fail := func(err error) (*display, error) {
+		cmd.Process.Kill()
+		<-exited
+		return nil, err
+	}
+	var num int
+	select {
+	case a := <-got:
+		if a.err != nil {
+			return fail(fmt.Errorf("desktop: Xvfb gave no display number: %w", a.err))
+		}
+		num = a.num
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	case <-time.After(10 * time.Second):
+		return fail(errors.New("desktop: Xvfb did not come up within 10s"))
+	}
+	conn, err := xgb.NewConnDisplay(":" + strconv.Itoa(num))
+	if err != nil {
+		return fail(fmt.Errorf("desktop: connect to Xvfb :%d: %w", num, err))
+	}
+	d := &display{num: num, cmd: cmd, conn: conn}
+	if err := d.init(); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := d.initDamage(); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
 }
 
 func (d *display) init() error {
