@@ -67,7 +67,10 @@ for name in "${plugins[@]}"; do
   case $name in
     gym-plugin-web|gym-plugin-gui) args=(--memory-mb 4096 --max-pids 4096) ;;
     gym-plugin-search) args=(--memory-mb 4096) ;;
-    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096) ;;
+    # swe mounts a size-limited tmpfs per episode (the disk limit of its
+    # sandboxes) that its Docker containers must see: it keeps the host's
+    # files; the code it runs is confined by swe's own sandboxes.
+    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096 --host-files) ;;
   esac
   bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" "${args[@]}" >/dev/null
 done

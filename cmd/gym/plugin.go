@@ -52,8 +52,9 @@ any binary whose checksum differs from the manifest. Reinstall after
 rebuilding a plugin.
 
 The sandbox defaults are the strictest: no network (a private network
-namespace with loopback only), 2048 MiB of memory and 512 processes
-(enforced where cgroups are writable). Loosen them with the flags.`,
+namespace with loopback only), the host's files read-only with home
+directories and /tmp hidden (a mount namespace), 2048 MiB of memory and 512
+processes (enforced where cgroups are writable). Loosen them with the flags.`,
 		Example: `  # the text maze envs, with default (strict) sandbox
   gym plugin install bin/gym-plugin-text
 
@@ -80,7 +81,7 @@ namespace with loopback only), 2048 MiB of memory and 512 processes
 			fmt.Fprintf(tw, "  binary\t%s\n", m.BinaryPath())
 			fmt.Fprintf(tw, "  sha256\t%s\n", m.SHA256)
 			fmt.Fprintf(tw, "  envs\t%s\n", strings.Join(m.Envs, ", "))
-			fmt.Fprintf(tw, "  sandbox\tnetwork=%s memory=%d MiB max_pids=%d\n", yesNo(s.Network), s.MemoryMB, s.MaxPids)
+			fmt.Fprintf(tw, "  sandbox\tnetwork=%s host_files=%s memory=%d MiB max_pids=%d\n", yesNo(s.Network), yesNo(m.Sandbox.HostFiles), s.MemoryMB, s.MaxPids)
 			return tw.Flush()
 		},
 	}
@@ -88,6 +89,7 @@ namespace with loopback only), 2048 MiB of memory and 512 processes
 	f.StringVar(&opts.Name, "name", "", `plugin name (default: the binary's name without "gym-plugin-")`)
 	f.StringVar(&opts.Version, "version", "", "plugin version (default: the version of the first env it serves)")
 	f.BoolVar(&opts.Sandbox.Network, "network", false, "let the plugin reach the network (default: loopback only)")
+	f.BoolVar(&opts.Sandbox.HostFiles, "host-files", false, "share the host's files with the plugin as they are (default: a mount namespace with the host read-only, home dirs and /tmp hidden; the swe plugin needs this to mount its per-episode disk limits where Docker sees them)")
 	f.IntVar(&opts.Sandbox.MemoryMB, "memory-mb", 0, fmt.Sprintf("memory limit in MiB (0: %d)", plugins.DefaultMemoryMB))
 	f.IntVar(&opts.Sandbox.MaxPids, "max-pids", 0, fmt.Sprintf("process limit (0: %d)", plugins.DefaultMaxPids))
 	f.StringSliceVar(&opts.Interpreter, "interpreter", nil, "run BINARY as a script with this interpreter (e.g. /usr/bin/python3)")
