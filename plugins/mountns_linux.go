@@ -366,7 +366,30 @@ func MountNamespaceSupported() string {
 	if os.Geteuid() != 0 {
 		return "mount namespaces need root (the host runs as uid " + fmt.Sprint(os.Geteuid()) + ")"
 	}
+	// Root without CAP_SYS_ADMIN (a default Docker container, our own
+	// image included) cannot unshare a mount namespace.
+	if ok, err := hasCapSysAdmin(); err == nil && !ok {
+		return "mount namespaces need CAP_SYS_ADMIN, which this process lacks (e.g. inside a container)"
+	}
 	return ""
+}
+
+// hasCapSysAdmin reads this process's effective capabilities.
+func hasCapSysAdmin() (bool, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			var caps uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(hex), "%x", &caps); err != nil {
+				return false, fmt.Errorf("CapEff %q: %w", hex, err)
+			}
+			return caps&(1<<unix.CAP_SYS_ADMIN) != 0, nil
+		}
+	}
+	return false, errors.New("no CapEff line in /proc/self/status")
 }
 
 // CheckFileIsolation builds a plugin's mount namespace once, around a
