@@ -479,18 +479,27 @@ func (e *Env) exec(ctx context.Context, a action.Action) error {
 				return err
 			}
 		}
+		before := e.prompts()
 		if err := d.typeText(a.Text); err != nil {
 			if d.alive() {
 				return &action.Error{Field: "text", Msg: err.Error()}
 			}
 			return d.wrap(err)
 		}
+		if strings.Contains(a.Text, "\n") {
+			e.awaitShell(ctx, before)
+		}
 		return nil
 	case action.KeyboardEnter:
+		before := e.prompts()
 		if err := d.key(ksReturn); err != nil {
 			return err
 		}
-		return d.sync()
+		if err := d.sync(); err != nil {
+			return err
+		}
+		e.awaitShell(ctx, before)
+		return nil
 	case action.NavigateBack:
 		if err := d.key(ksEscape); err != nil {
 			return err
@@ -507,16 +516,54 @@ func (e *Env) exec(ctx context.Context, a action.Action) error {
 	return nil
 }
 
-// launch starts an app and waits until its window is mapped.
+// shellWait bounds how long a step waits for a terminal's command to end.
+const shellWait = 2 * time.Second
+
+// promptFile is where the terminals' shells mark each prompt they print:
+// a byte per prompt, appended by PROMPT_COMMAND.
+func (e *Env) promptFile() string { return filepath.Join(e.base, "prompts") }
+
+// prompts counts the prompts printed so far by this env's shells.
+func (e *Env) prompts() int64 {
+	st, err := os.Stat(e.promptFile())
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// awaitShell waits, after Enter was sent to a terminal, until its shell
+// prints the next prompt: the command has ended, so the step's reward
+// does not depend on how fast the machine ran it (replays of oracle
+// episodes otherwise differed under load). Keys sent to other windows do
+// not wait; a command still running after shellWait is left running.
+func (e *Env) awaitShell(ctx context.Context, before int64) {
+	if !strings.Contains(e.d.pointerClass(), "XTerm") {
+		return
+	}
+	e.waitPrompt(ctx, before)
+}
+
+func (e *Env) waitPrompt(ctx context.Context, before int64) {
+	deadline := time.Now().Add(shellWait)
+	for e.prompts() <= before && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// launch starts an app and waits until its window is mapped (and, for the
+// terminal, until its shell prints its first prompt).
 func (e *Env) launch(ctx context.Context, name string) error {
 	before, err := e.d.windows()
 	if err != nil {
 		return err
 	}
+	prompts := e.prompts()
 	argv := apps[name]
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = e.home
-	cmd.Env = append(os.Environ(), "DISPLAY=:"+strconv.Itoa(e.d.num), "HOME="+e.home, "PS1=$ ", "SHELL=/bin/bash", "HISTFILE=")
+	cmd.Env = append(os.Environ(), "DISPLAY=:"+strconv.Itoa(e.d.num), "HOME="+e.home, "PS1=$ ", "SHELL=/bin/bash", "HISTFILE=",
+		"PROMPT_COMMAND=printf . >>"+strconv.Quote(e.promptFile()))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("desktop: launch %s: %w", argv[0], err)
@@ -529,6 +576,9 @@ func (e *Env) launch(ctx context.Context, name string) error {
 			return err
 		}
 		if len(ws) > len(before) {
+			if name == "terminal" {
+				e.waitPrompt(ctx, prompts)
+			}
 			time.Sleep(30 * time.Millisecond) // first paint
 			return nil
 		}

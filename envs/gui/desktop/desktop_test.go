@@ -159,3 +159,51 @@ func TestFrameMatchesFullGrab(t *testing.T) {
 		}
 	}
 }
+
+// TestEnterWaitsForTheCommand: the step that presses Enter in a terminal
+// ends when the shell prints its next prompt, so its reward reflects the
+// command's effect however slow the machine is (replays of oracle
+// episodes differed under load when the step only waited for the screen).
+// Enter over another window does not wait for a prompt.
+func TestEnterWaitsForTheCommand(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 3, TaskID: "term-mkdir"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := e.ep.plan[1].Text[len("mkdir "):]
+	for _, a := range []string{
+		`{"action_type":"open_app","app_name":"terminal"}`,
+		`{"action_type":"input_text","text":"sleep 0.7; mkdir ` + dir + `","x":300,"y":200}`,
+	} {
+		if res, err := e.Step(ctx, a); err != nil || res.Status != gym.StatusOK {
+			t.Fatalf("%s: %v %+v", a, err, res)
+		}
+	}
+	start := time.Now()
+	res, err := e.Step(ctx, `{"action_type":"keyboard_enter"}`)
+	if err != nil || res.Status != gym.StatusOK {
+		t.Fatalf("enter: %v %+v", err, res)
+	}
+	if res.Reward != 1 || !res.Terminated {
+		t.Fatalf("the Enter step ended before the command did (after %v): reward %v, terminated %v", time.Since(start), res.Reward, res.Terminated)
+	}
+
+	// Over the empty root window Enter goes nowhere: no wait for a prompt.
+	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 3, TaskID: "term-mkdir"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Step(ctx, `{"action_type":"open_app","app_name":"terminal"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Step(ctx, `{"action_type":"click","x":1000,"y":700}`); err != nil {
+		t.Fatal(err)
+	}
+	before := e.prompts()
+	if _, err := e.Step(ctx, `{"action_type":"keyboard_enter"}`); err != nil {
+		t.Fatal(err)
+	}
+	if e.prompts() != before {
+		t.Fatalf("Enter over the root window reached the shell: prompts %d -> %d", before, e.prompts())
+	}
+}

@@ -284,6 +284,21 @@ func (d *display) typeText(s string) error {
 	return d.sync()
 }
 
+// pointerClass is the WM_CLASS of the top-level window under the pointer,
+// the one keys go to (there is no window manager: focus follows the
+// pointer); "" over the bare root.
+func (d *display) pointerClass() string {
+	r, err := xproto.QueryPointer(d.conn, d.root).Reply()
+	if err != nil || r.Child == 0 {
+		return ""
+	}
+	p, err := xproto.GetProperty(d.conn, false, r.Child, xproto.AtomWmClass, xproto.GetPropertyTypeAny, 0, 256).Reply()
+	if err != nil {
+		return ""
+	}
+	return string(p.Value)
+}
+
 // window is a mapped top-level window.
 type window struct {
 	Title  string `json:"title"`
