@@ -41,6 +41,9 @@ const (
 	fsGoCache   = "gocache"
 	fsUpper     = ".gocache-upper"
 	fsWork      = ".gocache-work"
+	// fsRoot is where the namespace backend assembles each command's
+	// root filesystem (nsinit); empty and unused on the host side.
+	fsRoot = ".root"
 )
 
 // mountEpisodeFS mounts the episode filesystem at dir (an existing,
@@ -55,10 +58,10 @@ func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, err
 			return nil, fmt.Errorf("%w: mount episode tmpfs: %w", ErrSandbox, err)
 		}
 		f.unlimited = true
-		for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home"} {
+		for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home", fsRoot} {
 			p := filepath.Join(dir, d)
 			derr := os.Mkdir(p, 0o755)
-			if derr == nil {
+			if derr == nil && d != fsRoot {
 				derr = os.Chown(p, sandboxUID, sandboxUID)
 			}
 			if derr != nil {
@@ -71,13 +74,13 @@ func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, err
 		f.unmount()
 		return nil, fmt.Errorf("%w: episode filesystem: %w", ErrSandbox, err)
 	}
-	for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home", fsUpper, fsWork, fsGoCache} {
+	for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home", fsUpper, fsWork, fsGoCache, fsRoot} {
 		p := filepath.Join(dir, d)
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return fail(err)
 		}
-		if d == fsWork {
-			continue // overlay's own, root's
+		if d == fsWork || d == fsRoot {
+			continue // overlay's own, root's; a mount point
 		}
 		if err := os.Chown(p, sandboxUID, sandboxUID); err != nil {
 			return fail(err)
@@ -92,6 +95,7 @@ func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, err
 
 func (f *episodeFS) workspace() string { return filepath.Join(f.dir, fsWorkspace) }
 func (f *episodeFS) scratch() string   { return filepath.Join(f.dir, fsScratch) }
+func (f *episodeFS) root() string      { return filepath.Join(f.dir, fsRoot) }
 func (f *episodeFS) goCache() string {
 	if f.unlimited {
 		return f.shared

@@ -171,7 +171,7 @@ func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) 
 		"GOPATH=" + filepath.Join(s.scratch(), "gopath"),
 		"GOROOT=" + s.cfg.GoRoot,
 		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOTELEMETRY=off", "CGO_ENABLED=0",
-		"SWE_WS=" + s.Workspace(), "SWE_SCRATCH=" + s.scratch(),
+		"SWE_WS=" + s.Workspace(), "SWE_SCRATCH=" + s.scratch(), "SWE_ROOT=" + s.fs.root(),
 		"LANG=C.UTF-8",
 	}
 	out := &capWriter{max: opts.MaxOutput}

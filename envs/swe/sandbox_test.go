@@ -139,6 +139,39 @@ func TestSandboxIsolation(t *testing.T) {
 					t.Errorf("leaving the cgroup succeeded")
 				}
 			})
+			t.Run("host files out of reach", func(t *testing.T) {
+				// World-readable files the host's nobody could read: in a
+				// world-readable dir under the host's /tmp, in root's home,
+				// and this checkout's own go.mod; and the Docker socket.
+				dir, err := os.MkdirTemp("", "envgym-swe-secret-")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer os.RemoveAll(dir)
+				os.Chmod(dir, 0o755)
+				secrets := []string{filepath.Join(dir, "secret")}
+				if home, err := os.UserHomeDir(); err == nil {
+					secrets = append(secrets, filepath.Join(home, filepath.Base(dir)+"-secret"))
+				}
+				for _, p := range secrets {
+					if err := os.WriteFile(p, []byte("host secret\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					defer os.Remove(p)
+				}
+				if mod, err := filepath.Abs("../../go.mod"); err == nil {
+					secrets = append(secrets, mod)
+				}
+				for _, p := range append(secrets, "/var/run/docker.sock", "/run/docker.sock") {
+					res := run(t, s, "cat "+p+" || test -e "+p, 10*time.Second)
+					if res.ExitCode == 0 {
+						t.Errorf("the sandbox reaches the host's %s: %s", p, res.Output)
+					}
+				}
+				if res := run(t, s, "ls / && test -x /bin/sh && go version", 20*time.Second); res.ExitCode != 0 {
+					t.Errorf("the system dirs and the toolchain must stay visible: exit %d: %s", res.ExitCode, res.Output)
+				}
+			})
 			t.Run("no network", func(t *testing.T) {
 				// Look at interfaces and routes only; send no traffic anywhere.
 				res := run(t, s, "cat /proc/net/dev; echo ROUTES; cat /proc/net/route; cat /proc/net/ipv6_route 2>/dev/null", 10*time.Second)

@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,52 +35,187 @@ func main() {
 	gate.Read(b[:])
 	gate.Close()
 
-	ws, scratch, gocache := os.Getenv("SWE_WS"), os.Getenv("SWE_SCRATCH"), os.Getenv("GOCACHE")
-	if ws == "" || scratch == "" || gocache == "" {
-		fail("SWE_WS, SWE_SCRATCH and GOCACHE must be set")
+	ws, scratch, gocache, root := os.Getenv("SWE_WS"), os.Getenv("SWE_SCRATCH"), os.Getenv("GOCACHE"), os.Getenv("SWE_ROOT")
+	goroot := os.Getenv("GOROOT")
+	if ws == "" || scratch == "" || gocache == "" || root == "" || goroot == "" {
+		fail("SWE_WS, SWE_SCRATCH, SWE_ROOT, GOROOT and GOCACHE must be set")
 	}
-	writable := map[string]bool{ws: true, scratch: true, gocache: true}
-	// Bind each writable dir onto itself: it becomes a mount of its own
-	// that the read-only pass below skips.
-	for d := range writable {
-		if err := syscall.Mount(d, d, "", syscall.MS_BIND, ""); err != nil {
-			fail(fmt.Sprintf("bind %s: %v", d, err))
-		}
-	}
-	mounts, err := readMountinfo()
-	if err != nil {
+	buildRoot(root, []string{ws, scratch, gocache}, goroot)
+	if err := pivot(root); err != nil {
 		fail(err.Error())
 	}
-	for _, m := range mounts {
-		switch m.fstype {
-		case "proc", "sysfs", "cgroup", "cgroup2", "devpts", "devtmpfs":
-			// Their files belong to the host's root, which the
-			// sandbox's nobody cannot write.
-			continue
-		}
-		if m.flags&syscall.MS_RDONLY != 0 || writable[m.point] || m.point == "/sys/fs/cgroup" {
-			continue
-		}
-		// A remount in a user namespace must keep the flags the
-		// mount was locked with (nosuid, nodev, noexec, atime); a
-		// failure leaves that mount as the host has it, as the test
-		// suite's escape checks would show.
-		syscall.Mount("", m.point, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|m.flags, "")
-	}
-	// Our own pid namespace's processes, not the host's.
-	syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "")
-
 	if err := os.Chdir(ws); err != nil {
 		fail(fmt.Sprintf("chdir workspace: %v", err))
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SWE_WS=") && !strings.HasPrefix(kv, "SWE_SCRATCH=") {
+		if !strings.HasPrefix(kv, "SWE_WS=") && !strings.HasPrefix(kv, "SWE_SCRATCH=") && !strings.HasPrefix(kv, "SWE_ROOT=") {
 			env = append(env, kv)
 		}
 	}
-	err = syscall.Exec("/bin/sh", []string{"/bin/sh", "-c", os.Args[1]}, env)
+	err := syscall.Exec("/bin/sh", []string{"/bin/sh", "-c", os.Args[1]}, env)
 	fail(fmt.Sprintf("exec /bin/sh: %v", err))
+}
+
+// systemDirs are the host's dirs a command sees, read-only: programs,
+// libraries and configuration. Everything else of the host (home dirs,
+// /tmp, /var, /run and its Docker socket, the checkout the env runs
+// from) is simply absent.
+var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}
+
+// devices are the host's character devices bound into the sandbox's /dev.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// buildRoot assembles the sandbox's root filesystem in a fresh tmpfs at
+// root: the system dirs and GOROOT read-only, the writable dirs at their
+// own paths, a /dev with the usual devices, /tmp pointing into the
+// scratch dir, a proc of our pid namespace, and the cgroup hierarchies
+// (read-only to nobody) so Go sizes GOMAXPROCS to the CPU quota.
+func buildRoot(root string, writable []string, goroot string) {
+	must := func(what string, err error) {
+		if err != nil {
+			fail(fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	// Nothing we mount may propagate back to the host.
+	must("make mounts private", syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""))
+	must("root tmpfs", syscall.Mount("tmpfs", root, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=1m,nr_inodes=4096,mode=0755"))
+	dirs := append([]string{}, systemDirs...)
+	if !under(goroot, systemDirs) {
+		dirs = append(dirs, goroot)
+	}
+	readOnly := map[string]bool{}
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			continue // not on this system (lib32 and friends)
+		}
+		target := root + d
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// merged /usr: /bin -> usr/bin stays a link.
+			link, err := os.Readlink(d)
+			must("read link "+d, err)
+			must("mkdir", os.MkdirAll(filepath.Dir(target), 0o755))
+			must("link "+d, os.Symlink(link, target))
+			continue
+		}
+		bind(d, target, true)
+		readOnly[target] = true
+	}
+	for _, d := range writable {
+		bind(d, root+d, false)
+	}
+	dev := root + "/dev"
+	must("mkdir /dev", os.MkdirAll(dev, 0o755))
+	must("mount /dev", syscall.Mount("tmpfs", dev, "tmpfs", syscall.MS_NOSUID|syscall.MS_NOEXEC, "size=64k,mode=0755"))
+	for _, name := range devices {
+		f, err := os.Create(filepath.Join(dev, name))
+		must("device node", err)
+		f.Close()
+		must("bind /dev/"+name, syscall.Mount("/dev/"+name, filepath.Join(dev, name), "", syscall.MS_BIND, ""))
+	}
+	for name, link := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		must("link /dev/"+name, os.Symlink(link, filepath.Join(dev, name)))
+	}
+	// POSIX shared memory: pages count against the memory cgroup.
+	must("mkdir /dev/shm", os.Mkdir(filepath.Join(dev, "shm"), 0o1777))
+	must("mount /dev/shm", syscall.Mount("tmpfs", filepath.Join(dev, "shm"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=16m,mode=1777"))
+	// /tmp is the scratch dir's, unless the sandbox's own dirs live
+	// under /tmp: then it holds only their path (read-only, as the host's
+	// /tmp was before), and TMPDIR is where temporary files go.
+	if _, err := os.Lstat(root + "/tmp"); err != nil {
+		must("link /tmp", os.Symlink(filepath.Join(writable[1], "tmp"), root+"/tmp"))
+	}
+	must("mkdir /proc", os.Mkdir(root+"/proc", 0o555))
+	// Our own pid namespace's processes, not the host's. Mounted before
+	// pivot_root: a user namespace may mount a proc only while a full one
+	// is visible.
+	must("mount /proc", syscall.Mount("proc", root+"/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""))
+	if _, err := os.Stat("/sys/fs/cgroup"); err == nil {
+		bind("/sys/fs/cgroup", root+"/sys/fs/cgroup", true)
+	}
+
+	// Read-only pass over what came from the host's system dirs,
+	// submounts included. A remount in a user namespace must keep the
+	// flags the mount was locked with (nosuid, nodev, noexec, atime).
+	mounts, err := readMountinfo()
+	must("mountinfo", err)
+	for _, m := range mounts {
+		if !readOnlyUnder(m.point, readOnly) || m.flags&syscall.MS_RDONLY != 0 {
+			continue
+		}
+		must("read-only "+m.point, syscall.Mount("", m.point, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|m.flags, ""))
+	}
+}
+
+// bind mounts src at target (created), with its submounts when rec.
+func bind(src, target string, rec bool) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		fail(fmt.Sprintf("bind %s: %v", src, err))
+	}
+	if fi.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+		var f *os.File
+		if f, err = os.Create(target); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fail(fmt.Sprintf("bind %s: %v", src, err))
+	}
+	flags := uintptr(syscall.MS_BIND)
+	if rec {
+		flags |= syscall.MS_REC
+	}
+	if err := syscall.Mount(src, target, "", flags, ""); err != nil {
+		fail(fmt.Sprintf("bind %s: %v", src, err))
+	}
+}
+
+// under says whether p is one of dirs or below one.
+func under(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func readOnlyUnder(p string, roots map[string]bool) bool {
+	for r := range roots {
+		if p == r || strings.HasPrefix(p, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// pivot makes root the filesystem root, drops the host's, and makes the
+// new root itself read-only (its dirs are mount points and links only).
+func pivot(root string) error {
+	old := filepath.Join(root, ".old")
+	if err := os.Mkdir(old, 0o700); err != nil {
+		return fmt.Errorf("pivot: %w", err)
+	}
+	if err := syscall.PivotRoot(root, old); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return fmt.Errorf("pivot: %w", err)
+	}
+	if err := syscall.Unmount("/.old", syscall.MNT_DETACH); err != nil {
+		return fmt.Errorf("drop the host root: %w", err)
+	}
+	if err := os.Remove("/.old"); err != nil {
+		return fmt.Errorf("pivot: %w", err)
+	}
+	if err := syscall.Mount("", "/", "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("read-only root: %w", err)
+	}
+	return nil
 }
 
 func fail(msg string) {
