@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -44,19 +42,10 @@ type BenchResult struct {
 // minibatch updates on the collected steps.
 func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	var res BenchResult
-	var err error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("trainer: libtorch: %v", r)
-			}
-		}()
+	err := OnTorchThread("trainer", func() (err error) {
 		res, err = bench(ctx, cfg)
+		return err
 	})
-	wg.Wait()
 	return res, err
 }
 

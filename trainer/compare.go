@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -89,19 +87,10 @@ func (r CompareReport) Plot(path string) error {
 // Compare runs the experiment on a locked OS thread.
 func Compare(ctx context.Context, cc CompareConfig) (CompareReport, error) {
 	var rep CompareReport
-	var err error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("trainer: libtorch: %v", r)
-			}
-		}()
+	err := OnTorchThread("trainer", func() (err error) {
 		rep, err = compare(ctx, cc)
+		return err
 	})
-	wg.Wait()
 	return rep, err
 }
 

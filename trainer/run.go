@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -162,19 +161,10 @@ var ErrConfig = errors.New("trainer: bad config")
 // and gotch's last error are per thread) and reports.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	var rep Report
-	var err error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("trainer: libtorch: %v", r)
-			}
-		}()
+	err := OnTorchThread("trainer", func() (err error) {
 		rep, _, err = train(ctx, cfg)
+		return err
 	})
-	wg.Wait()
 	return rep, err
 }
 

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -204,29 +202,18 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 // env, on a locked OS thread (libtorch).
 func realEval(ctx context.Context, dir string, env gym.Env, task string, seed int64, episodes int) (float64, error) {
 	var succ float64
-	var err error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("worldmodel: libtorch: %v", r)
-			}
-		}()
-		dev, e := trainer.Setup(seed, 1)
-		if e != nil {
-			err = e
-			return
+	err := trainer.OnTorchThread("worldmodel", func() error {
+		dev, err := trainer.Setup(seed, 1)
+		if err != nil {
+			return err
 		}
-		p, e := trainer.LoadPolicy(dir, dev)
-		if e != nil {
-			err = fmt.Errorf("worldmodel: %w", e)
-			return
+		p, err := trainer.LoadPolicy(dir, dev)
+		if err != nil {
+			return fmt.Errorf("worldmodel: %w", err)
 		}
 		succ, err = trainer.Evaluate(ctx, p, env, task, seed, episodes)
+		return err
 	})
-	wg.Wait()
 	return succ, err
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -63,19 +61,10 @@ func Train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 		cfg.LR = 2e-3
 	}
 	var m *Model
-	var err error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("worldmodel: libtorch: %v", r)
-			}
-		}()
+	err := trainer.OnTorchThread("worldmodel", func() (err error) {
 		m, err = train(ctx, buf, cfg)
+		return err
 	})
-	wg.Wait()
 	return m, err
 }
 
