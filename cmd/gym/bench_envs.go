@@ -33,6 +33,7 @@ engine that scripts/setup.sh starts.`,
   gym bench swe --backends namespace --episodes 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Progress = cmd.ErrOrStderr()
 			res, err := swe.Bench(cmd.Context(), cfg)
 			if err != nil {
 				return fmt.Errorf("bench swe: %w", err)
@@ -42,10 +43,11 @@ engine that scripts/setup.sh starts.`,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Backends, "backends", nil, "namespace, docker (default both)")
-	f.IntVar(&cfg.Starts, "starts", 0, "cold sandbox starts per backend")
-	f.IntVar(&cfg.Resets, "resets", 0, "timed resets per backend")
-	f.IntVar(&cfg.Execs, "execs", 0, "timed bash(\"true\") per backend")
-	f.IntVar(&cfg.Episodes, "episodes", 0, "oracle episodes per backend")
+	// Defaults give every figure in about a minute; 0 skips a part.
+	f.IntVar(&cfg.Starts, "starts", 5, "cold sandbox starts per backend (0 skips)")
+	f.IntVar(&cfg.Resets, "resets", 5, "timed resets per backend (0 skips)")
+	f.IntVar(&cfg.Execs, "execs", 30, "timed bash(\"true\") per backend (0 skips)")
+	f.IntVar(&cfg.Episodes, "episodes", 3, "oracle episodes per backend (0 skips)")
 	return cmd
 }
 
