@@ -52,6 +52,9 @@ about --fault-rate of them injects a fault into the plugin at a random step:
               pressure process the OOM killer spares: the kernel kills the
               plugin (needs cgroup v1 memory limits, i.e. gym as root)
   kill_child  SIGKILL a child of the plugin: Chromium, Xvfb, a sandboxed tool
+  kill_container
+              SIGKILL every Docker container the plugin owns (swe with
+              the docker sandbox: the episode's and the warm pool)
               (only for envs whose plugin has children)
 
 Every episode is recorded to a trajectory file; at the end each episode that
@@ -88,7 +91,7 @@ error saying so.`,
 	f.StringSliceVar(&o.envs, "envs", nil, "env ids, comma-separated (default: every env of every installed plugin)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the fault schedule and of the episodes")
 	f.Float64Var(&o.faultRate, "fault-rate", 0.15, "share of episodes that get a fault")
-	f.StringSliceVar(&o.faults, "faults", nil, "faults to draw from: kill, stop, oom, kill_child (default: all that apply)")
+	f.StringSliceVar(&o.faults, "faults", nil, "faults to draw from: kill, stop, oom, kill_child, kill_container (default: all that apply)")
 	f.DurationVar(&o.stepTimeout, "step-timeout", 10*time.Second, "deadline of each step (a stopped plugin costs this)")
 	f.DurationVar(&o.pingTimeout, "ping-timeout", time.Second, "the host's health check deadline")
 	f.IntVar(&o.soak, "soak", -1, "resets of the fault-free leak soak per env (-1: --episodes; 0: none)")

@@ -263,14 +263,20 @@ func (d *Docker) Start(ctx context.Context) (Sandbox, error) {
 		d.mu.Unlock()
 		return nil, fmt.Errorf("%w: docker backend closed", ErrSandbox)
 	}
-	var s *dockerSandbox
-	if n := len(d.pool); n > 0 {
-		s, d.pool = d.pool[0], d.pool[1:]
-	}
+	pool := d.pool
+	d.pool = nil
 	d.mu.Unlock()
 	defer d.fill()
-	if s != nil {
-		return s, nil
+	// A warm container may have died while it waited (killed, OOM, the
+	// engine restarted): hand out a live one only.
+	for i, s := range pool {
+		if s.Alive(ctx) == nil {
+			d.mu.Lock()
+			d.pool = append(pool[i+1:], d.pool...)
+			d.mu.Unlock()
+			return s, nil
+		}
+		s.Close()
 	}
 	s, err := d.start(ctx)
 	if err != nil {
@@ -311,6 +317,25 @@ type dockerSandbox struct {
 }
 
 func (s *dockerSandbox) Workspace() string { return s.fs.workspace() }
+
+// Alive reports an error when the sandbox's container no longer runs.
+func (s *dockerSandbox) Alive(ctx context.Context) error {
+	if s.closed {
+		return fmt.Errorf("%w: sandbox closed", ErrSandbox)
+	}
+	insp, err := s.d.cli.ContainerInspect(ctx, s.id)
+	if err != nil {
+		return fmt.Errorf("%w: container: %w", ErrSandbox, err)
+	}
+	if insp.State == nil || !insp.State.Running || insp.State.Paused {
+		st := "unknown"
+		if insp.State != nil {
+			st = insp.State.Status
+		}
+		return fmt.Errorf("%w: container %.12s is %s", ErrSandbox, s.id, st)
+	}
+	return nil
+}
 
 // create makes and starts the container (again, after a kill).
 func (s *dockerSandbox) create(ctx context.Context) error {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/envgym/envgym/gym"
 )
 
 func TestDockerUnreachableIsAClearError(t *testing.T) {
@@ -60,5 +64,72 @@ func TestDockerWarmPool(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A killed container: the warm pool does not hand it out, and the env's
+// next step reports CRASHED and ends the episode (every later step would
+// fail); the next reset works.
+func TestDockerKilledContainer(t *testing.T) {
+	ctx := context.Background()
+	d := newDockerTestBackend(t, DockerConfig{Warm: 1})
+	kill := func(id string) {
+		t.Helper()
+		if out, err := exec.Command("docker", "kill", id).CombinedOutput(); err != nil {
+			t.Fatalf("docker kill: %v: %s", err, out)
+		}
+	}
+	// Let the pool fill, then kill its container.
+	s, err := d.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d.mu.Lock()
+		n := len(d.pool)
+		d.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the warm pool did not fill")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.mu.Lock()
+	warm := d.pool[0].id
+	d.mu.Unlock()
+	kill(warm)
+	s, err = d.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.(*dockerSandbox).id; got == warm {
+		t.Fatal("the pool handed out its dead container")
+	}
+	if res := run(t, s, "echo ok", 0); string(res.Output) != "ok\n" {
+		t.Fatalf("got %q", res.Output)
+	}
+	s.Close()
+
+	e := testEnv(t, d, testTasks(t, 1, 1))
+	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 0}); err != nil {
+		t.Fatal(err)
+	}
+	kill(e.sb.(*dockerSandbox).id)
+	res, err := e.Step(ctx, `bash("echo hi")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != gym.StatusCrashed || !res.Truncated {
+		t.Fatalf("step after the container died: status %v truncated %v: %s", res.Status, res.Truncated, res.Observation.Text)
+	}
+	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Step(ctx, `bash("echo hi")`); err != nil || res.Status != gym.StatusOK {
+		t.Fatalf("step after a fresh reset: %v %+v", err, res)
 	}
 }

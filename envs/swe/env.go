@@ -207,6 +207,13 @@ func (e *Env) obs(text string) gym.Observation {
 	return gym.Observation{Text: text, ValidActions: validActions()}
 }
 
+// liveness is a sandbox that can tell whether it still runs (Docker's
+// containers can die between steps; a namespace sandbox has no process
+// between commands).
+type liveness interface {
+	Alive(ctx context.Context) error
+}
+
 // Step runs one tool call. The episode is truncated after Spec().MaxSteps
 // steps.
 func (e *Env) Step(ctx context.Context, s string) (gym.StepResult, error) {
@@ -219,9 +226,22 @@ func (e *Env) Step(ctx context.Context, s string) (gym.StepResult, error) {
 	if e.done {
 		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
-	r, err := e.step(ctx, s)
-	if err != nil {
-		return r, err
+	var r gym.StepResult
+	var err error
+	dead := false
+	if l, ok := e.sb.(liveness); ok {
+		if derr := l.Alive(ctx); derr != nil {
+			dead = true
+			// The sandbox is gone (its container was killed): every
+			// later step would fail, so the episode ends here as the
+			// infrastructure's failure, not the agent's.
+			r = gym.StepResult{Observation: e.obs("the sandbox died: " + derr.Error()), Status: gym.StatusCrashed, Truncated: true}
+		}
+	}
+	if !dead {
+		if r, err = e.step(ctx, s); err != nil {
+			return r, err
+		}
 	}
 	e.steps++
 	if m := e.spec.MaxSteps; m > 0 && e.steps >= m && !r.Done() {

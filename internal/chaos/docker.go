@@ -23,35 +23,91 @@ const sweOwnerLabel = "envgym.swe.owner"
 // asking the Docker engine directly (no client library: one GET). ok is
 // false when the engine does not answer.
 func pluginContainers(ctx context.Context, pid int) (n int64, ok bool) {
-	if pid <= 0 {
+	ids, err := containerIDs(ctx, pid)
+	if err != nil {
 		return 0, false
 	}
-	if _, err := os.Stat(dockerSocket); err != nil {
-		return 0, false
-	}
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s/%d/%s", host, pid, procStartTicks(pid))
-	filters, _ := json.Marshal(map[string][]string{"label": {sweOwnerLabel + "=" + owner}})
-	c := http.Client{
-		Timeout: 5 * time.Second,
+	return int64(len(ids)), true
+}
+
+// engine is an HTTP client of the Docker engine's socket.
+func engine() *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", dockerSocket)
 		}},
 	}
+}
+
+// containerIDs lists the running containers the plugin process pid owns.
+func containerIDs(ctx context.Context, pid int) ([]string, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("no plugin process")
+	}
+	if _, err := os.Stat(dockerSocket); err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%s/%d/%s", host, pid, procStartTicks(pid))
+	filters, _ := json.Marshal(map[string][]string{"label": {sweOwnerLabel + "=" + owner}})
+	c := engine()
 	defer c.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/json?filters="+url.QueryEscape(string(filters)), nil)
 	if err != nil {
-		return 0, false
+		return nil, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, false
+		return nil, err
 	}
 	defer resp.Body.Close()
-	var list []json.RawMessage
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&list) != nil {
-		return 0, false
+	var list []struct {
+		ID string `json:"Id"`
 	}
-	return int64(len(list)), true
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("docker engine: list containers: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("docker engine: list containers: %w", err)
+	}
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	return ids, nil
+}
+
+// killContainers SIGKILLs every running container the plugin owns (the
+// episode's sandbox and the warm pool alike) through the engine, and
+// waits until none runs.
+func killContainers(pid int) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), landTimeout)
+	defer cancel()
+	ids, err := containerIDs(ctx, pid)
+	if err != nil || len(ids) == 0 {
+		return "", fmt.Errorf("kill_container: %w: process %d owns no running container (%v)", errNotApplicable, pid, err)
+	}
+	c := engine()
+	defer c.CloseIdleConnections()
+	for _, id := range ids {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://docker/containers/"+id+"/kill?signal=KILL", nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return "", fmt.Errorf("kill_container: %w", err)
+		}
+		resp.Body.Close()
+		// 409: it stopped meanwhile, which is what we wanted.
+		if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusConflict {
+			return "", fmt.Errorf("kill_container %.12s: docker engine: %s", id, resp.Status)
+		}
+	}
+	if !waitFor(landTimeout, func() bool { left, err := containerIDs(ctx, pid); return err == nil && len(left) == 0 }) {
+		return "", fmt.Errorf("kill_container: containers of %d still running after %v", pid, landTimeout)
+	}
+	return fmt.Sprintf("SIGKILL %d container(s) of %d", len(ids), pid), nil
 }

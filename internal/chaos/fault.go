@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,10 +34,14 @@ const (
 	// KillChild sends SIGKILL to a child process of the plugin: Chromium
 	// for the browser envs, Xvfb for the desktop, sandboxed tools.
 	KillChild Fault = "kill_child"
+	// KillContainer SIGKILLs, through the Docker engine, every container
+	// the plugin owns (the swe env's sandbox and its warm pool): they are
+	// not the plugin's children, so kill_child never reaches them.
+	KillContainer Fault = "kill_container"
 )
 
 // AllFaults lists every fault, in a fixed order.
-func AllFaults() []Fault { return []Fault{Kill, Stop, OOM, KillChild} }
+func AllFaults() []Fault { return []Fault{Kill, Stop, OOM, KillChild, KillContainer} }
 
 // ParseFault reads a fault name.
 func ParseFault(s string) (Fault, error) {
@@ -45,7 +50,7 @@ func ParseFault(s string) (Fault, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown fault %q (want kill, stop, oom or kill_child)", s)
+	return "", fmt.Errorf("unknown fault %q (want kill, stop, oom, kill_child or kill_container)", s)
 }
 
 // errNotApplicable: the fault cannot be injected into this tree (no
@@ -63,6 +68,9 @@ func applicable(f Fault, pid int) bool {
 		return err == nil
 	case KillChild:
 		return len(descendants(pid)) > 0
+	case KillContainer:
+		n, ok := pluginContainers(context.Background(), pid)
+		return ok && n > 0
 	}
 	return true
 }
@@ -95,6 +103,8 @@ func inject(f Fault, pid int) (string, error) {
 		return fmt.Sprintf("SIGSTOP %d", pid), nil
 	case KillChild:
 		return killChild(pid)
+	case KillContainer:
+		return killContainers(pid)
 	case OOM:
 		return oomKill(pid)
 	}
