@@ -55,6 +55,8 @@ about --fault-rate of them injects a fault into the plugin at a random step:
   kill_container
               SIGKILL every Docker container the plugin owns (swe with
               the docker sandbox: the episode's and the warm pool)
+  stop_container
+              pause (freeze) them instead
               (only for envs whose plugin has children)
 
 Every episode is recorded to a trajectory file; at the end each episode that
@@ -91,7 +93,7 @@ error saying so.`,
 	f.StringSliceVar(&o.envs, "envs", nil, "env ids, comma-separated (default: every env of every installed plugin)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the fault schedule and of the episodes")
 	f.Float64Var(&o.faultRate, "fault-rate", 0.15, "share of episodes that get a fault")
-	f.StringSliceVar(&o.faults, "faults", nil, "faults to draw from: kill, stop, oom, kill_child, kill_container (default: all that apply)")
+	f.StringSliceVar(&o.faults, "faults", nil, "faults to draw from: kill, stop, oom, kill_child, kill_container, stop_container (default: all that apply)")
 	f.DurationVar(&o.stepTimeout, "step-timeout", 10*time.Second, "deadline of each step (a stopped plugin costs this)")
 	f.DurationVar(&o.pingTimeout, "ping-timeout", time.Second, "the host's health check deadline")
 	f.IntVar(&o.soak, "soak", -1, "resets of the fault-free leak soak per env (-1: --episodes; 0: none)")

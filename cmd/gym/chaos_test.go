@@ -41,7 +41,7 @@ func TestChaosCLI(t *testing.T) {
 	if !strings.Contains(table, "HOST CRASHES") || !strings.Contains(table, "text/maze-v0") || !strings.Contains(table, "kill 3") {
 		t.Errorf("table:\n%s", table)
 	}
-	if r := runGym(t, "", "chaos", "--faults", "explode"); r.code == 0 || !strings.Contains(r.stderr, "kill, stop, oom, kill_child or kill_container") {
+	if r := runGym(t, "", "chaos", "--faults", "explode"); r.code == 0 || !strings.Contains(r.stderr, "kill, stop, oom, kill_child, kill_container or stop_container") {
 		t.Errorf("unknown fault: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

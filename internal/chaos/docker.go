@@ -41,7 +41,8 @@ func engine() *http.Client {
 	}
 }
 
-// containerIDs lists the running containers the plugin process pid owns.
+// containerIDs lists the running (not paused) containers the plugin
+// process pid owns.
 func containerIDs(ctx context.Context, pid int) ([]string, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("no plugin process")
@@ -51,7 +52,7 @@ func containerIDs(ctx context.Context, pid int) ([]string, error) {
 	}
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("%s/%d/%s", host, pid, procStartTicks(pid))
-	filters, _ := json.Marshal(map[string][]string{"label": {sweOwnerLabel + "=" + owner}})
+	filters, _ := json.Marshal(map[string][]string{"label": {sweOwnerLabel + "=" + owner}, "status": {"running"}})
 	c := engine()
 	defer c.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/json?filters="+url.QueryEscape(string(filters)), nil)
@@ -83,31 +84,44 @@ func containerIDs(ctx context.Context, pid int) ([]string, error) {
 // episode's sandbox and the warm pool alike) through the engine, and
 // waits until none runs.
 func killContainers(pid int) (string, error) {
+	return containerFault(pid, KillContainer, "kill?signal=KILL")
+}
+
+// pauseContainers freezes every running container the plugin owns (the
+// cgroup freezer: SIGSTOP for a whole container), and waits until none
+// runs unpaused.
+func pauseContainers(pid int) (string, error) {
+	return containerFault(pid, StopContainer, "pause")
+}
+
+// containerFault POSTs op to each running container of the plugin and
+// waits until none is left running (paused ones are not).
+func containerFault(pid int, f Fault, op string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), landTimeout)
 	defer cancel()
 	ids, err := containerIDs(ctx, pid)
 	if err != nil || len(ids) == 0 {
-		return "", fmt.Errorf("kill_container: %w: process %d owns no running container (%v)", errNotApplicable, pid, err)
+		return "", fmt.Errorf("%s: %w: process %d owns no running container (%v)", f, errNotApplicable, pid, err)
 	}
 	c := engine()
 	defer c.CloseIdleConnections()
 	for _, id := range ids {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://docker/containers/"+id+"/kill?signal=KILL", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://docker/containers/"+id+"/"+op, nil)
 		if err != nil {
 			return "", err
 		}
 		resp, err := c.Do(req)
 		if err != nil {
-			return "", fmt.Errorf("kill_container: %w", err)
+			return "", fmt.Errorf("%s: %w", f, err)
 		}
 		resp.Body.Close()
-		// 409: it stopped meanwhile, which is what we wanted.
+		// 409: it stopped (or paused) meanwhile, which is what we wanted.
 		if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusConflict {
-			return "", fmt.Errorf("kill_container %.12s: docker engine: %s", id, resp.Status)
+			return "", fmt.Errorf("%s %.12s: docker engine: %s", f, id, resp.Status)
 		}
 	}
 	if !waitFor(landTimeout, func() bool { left, err := containerIDs(ctx, pid); return err == nil && len(left) == 0 }) {
-		return "", fmt.Errorf("kill_container: containers of %d still running after %v", pid, landTimeout)
+		return "", fmt.Errorf("%s: containers of %d still running after %v", f, pid, landTimeout)
 	}
-	return fmt.Sprintf("SIGKILL %d container(s) of %d", len(ids), pid), nil
+	return fmt.Sprintf("%s %d container(s) of %d", op, len(ids), pid), nil
 }

@@ -38,10 +38,13 @@ const (
 	// the plugin owns (the swe env's sandbox and its warm pool): they are
 	// not the plugin's children, so kill_child never reaches them.
 	KillContainer Fault = "kill_container"
+	// StopContainer pauses (freezes) every container the plugin owns:
+	// the SIGSTOP of a sandbox.
+	StopContainer Fault = "stop_container"
 )
 
 // AllFaults lists every fault, in a fixed order.
-func AllFaults() []Fault { return []Fault{Kill, Stop, OOM, KillChild, KillContainer} }
+func AllFaults() []Fault { return []Fault{Kill, Stop, OOM, KillChild, KillContainer, StopContainer} }
 
 // ParseFault reads a fault name.
 func ParseFault(s string) (Fault, error) {
@@ -50,7 +53,7 @@ func ParseFault(s string) (Fault, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown fault %q (want kill, stop, oom, kill_child or kill_container)", s)
+	return "", fmt.Errorf("unknown fault %q (want kill, stop, oom, kill_child, kill_container or stop_container)", s)
 }
 
 // errNotApplicable: the fault cannot be injected into this tree (no
@@ -68,7 +71,7 @@ func applicable(f Fault, pid int) bool {
 		return err == nil
 	case KillChild:
 		return len(descendants(pid)) > 0
-	case KillContainer:
+	case KillContainer, StopContainer:
 		n, ok := pluginContainers(context.Background(), pid)
 		return ok && n > 0
 	}
@@ -105,6 +108,8 @@ func inject(f Fault, pid int) (string, error) {
 		return killChild(pid)
 	case KillContainer:
 		return killContainers(pid)
+	case StopContainer:
+		return pauseContainers(pid)
 	case OOM:
 		return oomKill(pid)
 	}
