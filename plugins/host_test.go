@@ -419,3 +419,25 @@ func TestRemoteEnvPassesConformance(t *testing.T) {
 		t.Fatalf("remote guess env failed conformance: %+v", rep)
 	}
 }
+
+// Close returns only once the plugin has closed its env: a host stopped
+// right after must not cut the env's clean-up short (swe's containers
+// outlived their env when Close only dropped the connection).
+func TestCloseWaitsForTheEnvsClose(t *testing.T) {
+	for _, transport := range []string{TransportSocket, TransportGRPC} {
+		t.Run(transport, func(t *testing.T) {
+			dir := t.TempDir()
+			h := newHost(t, Config{Transport: transport}, Sandbox{Writable: []string{dir}}, "faulty")
+			env := mustMake(t, h, "test/faulty-v0")
+			mustReset(t, env)
+			mark := filepath.Join(dir, "closed")
+			step(t, env, "closemark "+mark, 10*time.Second)
+			if err := env.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := os.ReadFile(mark); err != nil || string(b) != "closed\n" {
+				t.Fatalf("Close returned before the plugin's env closed: %q %v", b, err)
+			}
+		})
+	}
+}

@@ -258,9 +258,20 @@ func (r *Remote) Step(ctx context.Context, action string) (gym.StepResult, error
 // version and binary checksum in Components.
 func (r *Remote) Spec() gym.Spec { return r.spec }
 
-// Close implements gym.Env.
+// closeTimeout bounds how long Close waits for the plugin to close its
+// env (a browser's shutdown, a swe env removing its containers).
+const closeTimeout = 20 * time.Second
+
+// Close implements gym.Env. It returns once the plugin has closed the
+// env instance (or closeTimeout passed), so a host stopped right after
+// does not cut the env's clean-up short (swe's Docker containers
+// outlived their env that way).
 func (r *Remote) Close() error {
-	r.drop()
+	if r.sess != nil {
+		r.sess.t.closeWait(closeTimeout)
+		r.sess = nil
+		r.reset = false
+	}
 	r.done = true
 	return nil
 }

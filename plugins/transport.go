@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -29,7 +30,14 @@ type transport interface {
 	// ctx.Err() when the caller cancelled, and any other error when the
 	// connection broke (the plugin crashed).
 	roundTrip(ctx context.Context, deadline time.Time, req *pb.Request) (*pb.Response, error)
+	// close drops the instance at once (the plugin closes its env on
+	// its own time, if it still can).
 	close()
+	// closeWait ends the sending side and waits, up to d, until the
+	// plugin has closed its env instance and hung up: what the env holds
+	// (browsers, containers) is released before the caller goes on to,
+	// say, stop the plugin.
+	closeWait(d time.Duration)
 }
 
 var errDeadline = errors.New("deadline exceeded")
@@ -89,6 +97,18 @@ func (t *socketTransport) roundTrip(ctx context.Context, deadline time.Time, req
 
 func (t *socketTransport) close() { t.c.Close() }
 
+func (t *socketTransport) closeWait(d time.Duration) {
+	defer t.c.Close()
+	uc, ok := t.c.(*net.UnixConn)
+	if !ok || uc.CloseWrite() != nil {
+		return
+	}
+	// The plugin reads EOF, closes its env, then closes the connection.
+	if uc.SetReadDeadline(time.Now().Add(d)) == nil {
+		_, _ = io.Copy(io.Discard, uc)
+	}
+}
+
 type grpcTransport struct {
 	stream pb.EnvPlugin_SessionClient
 	ctx    context.Context
@@ -137,4 +157,25 @@ func (g *grpcTransport) roundTrip(ctx context.Context, deadline time.Time, req *
 func (g *grpcTransport) close() {
 	_ = g.stream.CloseSend()
 	g.cancel()
+}
+
+func (g *grpcTransport) closeWait(d time.Duration) {
+	defer g.cancel()
+	if g.stream.CloseSend() != nil {
+		return
+	}
+	// The plugin's Session handler returns (and its stream ends) once
+	// it has closed its env.
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case res := <-g.recv:
+			if res.err != nil {
+				return
+			}
+		case <-timer.C:
+			return
+		}
+	}
 }

@@ -3,19 +3,24 @@
 // the process, "hang" blocks forever ignoring its context, "panic"
 // panics, "slow" sleeps 300 ms, "net" reports the network it sees, and
 // the sandbox probes of sandbox.go ("readfile PATH", "writefile PATH",
-// "forkbomb", "membomb", "netns"); anything else echoes.
+// "forkbomb", "membomb", "netns"); "closemark PATH" makes the env's Close
+// take 500 ms and then write PATH; anything else echoes.
 package main
 
 import (
 	"context"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/sdk"
 )
 
-type env struct{ steps int }
+type env struct {
+	steps     int
+	closeMark string
+}
 
 func (e *env) Reset(context.Context, gym.ResetOptions) (gym.Observation, error) {
 	e.steps = 0
@@ -37,6 +42,10 @@ func (e *env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 		// Report whether the sandbox lets us reach a non-loopback address.
 		return gym.StepResult{Observation: gym.Observation{Text: netProbe()}}, nil
 	}
+	if p, ok := strings.CutPrefix(action, "closemark "); ok {
+		e.closeMark = p
+		return gym.StepResult{Observation: gym.Observation{Text: "will mark " + p}}, nil
+	}
 	if text, ok := sandboxProbe(ctx, action); ok {
 		return gym.StepResult{Observation: gym.Observation{Text: text}}, nil
 	}
@@ -47,7 +56,13 @@ func (e *env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 func (e *env) ValidActions(context.Context) ([]string, error) { return []string{"a", "b"}, nil }
 
 func (e *env) Spec() gym.Spec { return gym.Spec{ID: "test/faulty-v0", Version: "0.0.1"} }
-func (e *env) Close() error   { return nil }
+func (e *env) Close() error {
+	if e.closeMark != "" {
+		time.Sleep(500 * time.Millisecond)
+		return os.WriteFile(e.closeMark, []byte("closed\n"), 0o644)
+	}
+	return nil
+}
 
 func main() {
 	sdk.ServeEnv(gym.Spec{ID: "test/faulty-v0", Version: "0.0.1"}, func(context.Context, map[string]any) (gym.Env, error) {
