@@ -299,6 +299,8 @@ func TestRunErrors(t *testing.T) {
 		{"no valid actions", []string{"run", "example/guess-v0", "--policy", "random"}, "lists no valid actions"},
 		{"bad policy", []string{"run", "text/maze-v0", "--policy", "greedy"}, "random, oracle, human"},
 		{"no episodes", []string{"run", "text/maze-v0", "--episodes", "0"}, "at least 1"},
+		{"options not JSON", []string{"run", "text/maze-v0", "--options", "{bad"}, "--options: want a JSON object"},
+		{"option the env refuses", []string{"run", "text/maze-v0", "--options", `{"colour":"blue"}`}, "colour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runGym(t, "", tc.args...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ type runOptions struct {
 	out      string
 	maxSteps int
 	remote   string
+	options  string     // --options: the env's options as a JSON object
 	llm      llmOptions // --policy openai
 }
 
@@ -109,6 +111,9 @@ mean_steps, status_counts, infra_failures, out.`,
   # play it yourself
   gym run text/maze-v0 --task easy --policy human
 
+  # env options: the SWE env in Docker containers instead of namespaces
+  gym run swe/gomut-v0 --policy oracle --episodes 4 --options '{"sandbox":"docker"}'
+
   # an LLM served by vLLM on this machine, token usage recorded per step
   gym run text/maze-v0 --policy openai --model Qwen/Qwen2.5-7B-Instruct --out runs/llm.jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -124,6 +129,7 @@ mean_steps, status_counts, infra_failures, out.`,
 	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
 	f.IntVar(&o.maxSteps, "max-steps", 0, "truncate episodes after this many steps (0: the env's limit)")
 	f.StringVar(&o.remote, "remote", "", "play on `gym serve` stream servers (host:port,host:port,…; token from GYM_SERVE_TOKEN) instead of local plugins")
+	f.StringVar(&o.options, "options", "", "the env's options, a JSON object (each env's README lists them), e.g. '{\"sandbox\":\"docker\"}'")
 	addLLMFlags(cmd, &o.llm)
 	return cmd
 }
@@ -138,10 +144,16 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	if o.maxSteps < 0 {
 		return fmt.Errorf("--max-steps %d: want 0 (the env's limit) or more", o.maxSteps)
 	}
+	var envOpts map[string]any
+	if o.options != "" {
+		if err := json.Unmarshal([]byte(o.options), &envOpts); err != nil {
+			return fmt.Errorf("--options: want a JSON object such as '{\"sandbox\":\"docker\"}': %w", err)
+		}
+	}
 	var env gym.Env
 	if o.remote != "" {
 		pool := serve.NewPool(strings.Split(o.remote, ","), serve.PoolOptions{Token: os.Getenv("GYM_SERVE_TOKEN")})
-		renv, err := pool.Make(ctx, id, nil)
+		renv, err := pool.Make(ctx, id, envOpts)
 		if err != nil {
 			return fmt.Errorf("--remote: %w", err)
 		}
@@ -153,7 +165,7 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		if err := host.Register(reg); err != nil {
 			a.warn("%v", err)
 		}
-		lenv, err := reg.Make(ctx, id, nil)
+		lenv, err := reg.Make(ctx, id, envOpts)
 		if err != nil {
 			return fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
 		}
