@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/envgym/envgym/internal/chaos"
 	"github.com/envgym/envgym/plugins"
+	"github.com/envgym/envgym/trainer"
 )
 
 // chaosSummary is the JSON of `gym chaos --json`.
@@ -35,6 +39,8 @@ type chaosOptions struct {
 	soak        int
 	out         string
 	envOptions  []string
+	samples     string // CSV of the soak's leak samples
+	plot        string // PNG of the soak's memory curves
 }
 
 func newChaosCmd(a *app) *cobra.Command {
@@ -75,13 +81,16 @@ Chromium renderers (browser_contexts_..., where a browser runs), the
 plugin's Docker containers (containers_..., where the engine answers), and
 the host's goroutines, open files and RSS.
 With --json stdout is one object: seed, episodes_per_env, envs (by env id),
-errors, ok.
+errors, ok. --samples FILE.csv keeps every soak sample (one row per env and
+sample) and --plot FILE.png draws each env's plugin-tree RSS and PSS over
+the soak: a plateau and a steady climb can share a slope.
 
 Exit code 1 when any env broke a promise or could not be run. Interrupted
 (SIGINT, SIGTERM), it still reports the episodes that ran, with the env's
 error saying so.`,
 		Example: `  gym chaos --envs text/maze-v0 --episodes 200
   gym chaos --episodes 1000 --json > chaos.json
+  gym chaos --envs gui/phone-v0 --episodes 100 --soak 1000 --samples phone.csv --plot phone.png
   gym chaos --envs search/fictional-v0 --env-options 'search/fictional-v0={"passages":500}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,6 +107,8 @@ error saying so.`,
 	f.DurationVar(&o.pingTimeout, "ping-timeout", time.Second, "the host's health check deadline")
 	f.IntVar(&o.soak, "soak", -1, "resets of the fault-free leak soak per env (-1: --episodes; 0: none)")
 	f.StringVar(&o.out, "out", "", "keep the trajectories in this directory (default: a temporary one, removed)")
+	f.StringVar(&o.samples, "samples", "", "write the soak's leak samples to this CSV file")
+	f.StringVar(&o.plot, "plot", "", "draw the soak's memory curves (RSS, PSS per env) into this PNG file")
 	f.StringArrayVar(&o.envOptions, "env-options", nil, "ID=JSON options for making env ID (repeatable)")
 	return cmd
 }
@@ -186,6 +197,16 @@ func runChaos(cmd *cobra.Command, a *app, o chaosOptions) error {
 			break
 		}
 	}
+	if o.samples != "" {
+		if err := writeLeakSamples(o.samples, sum, ids); err != nil {
+			return err
+		}
+	}
+	if o.plot != "" {
+		if err := plotLeakSamples(o.plot, sum, ids); err != nil {
+			return err
+		}
+	}
 	if a.json {
 		if err := a.writeJSON(sum); err != nil {
 			return err
@@ -237,4 +258,56 @@ func optSlope(v *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", *v)
+}
+
+// writeLeakSamples writes every env's soak samples as CSV rows.
+func writeLeakSamples(path string, s chaosSummary, ids []string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--samples: %w", err)
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"env_id", "reset", "plugin_pid", "rss_kib", "pss_kib", "threads", "open_files", "children",
+		"browser_contexts", "containers", "host_goroutines", "host_open_files", "host_rss_kib"})
+	for _, id := range ids {
+		for _, x := range s.Envs[id].LeakSamples {
+			row := []string{id}
+			for _, v := range []int64{int64(x.Reset), int64(x.PluginPID), x.RSSKiB, x.PSSKiB, x.Threads, x.OpenFiles, x.Children,
+				x.BrowserContexts, x.Containers, x.HostGoroutines, x.HostOpenFiles, x.HostRSSKiB} {
+				row = append(row, strconv.FormatInt(v, 10))
+			}
+			w.Write(row)
+		}
+	}
+	w.Flush()
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
+		return fmt.Errorf("--samples: %w", err)
+	}
+	return nil
+}
+
+// plotLeakSamples draws each env's plugin-tree RSS and PSS (MiB) over the
+// soak's resets.
+func plotLeakSamples(path string, s chaosSummary, ids []string) error {
+	var series []trainer.Series
+	for _, id := range ids {
+		xs := s.Envs[id].LeakSamples
+		if len(xs) == 0 {
+			continue
+		}
+		rss := trainer.Series{Name: id + " RSS MiB"}
+		pss := trainer.Series{Name: id + " PSS MiB"}
+		for _, x := range xs {
+			rss.X, rss.Y = append(rss.X, float64(x.Reset)), append(rss.Y, float64(x.RSSKiB)/1024)
+			pss.X, pss.Y = append(pss.X, float64(x.Reset)), append(pss.Y, float64(x.PSSKiB)/1024)
+		}
+		series = append(series, rss, pss)
+	}
+	if len(series) == 0 {
+		return fmt.Errorf("--plot: no soak samples to draw (--soak 0?)")
+	}
+	if err := trainer.WritePlot(path, "gym chaos soak: plugin process tree memory", "soak resets", series); err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return nil
 }

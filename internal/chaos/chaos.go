@@ -114,8 +114,11 @@ type Report struct {
 	Unfinished       int            `json:"unfinished_episodes"` // cut at MaxSteps, not recorded
 	PluginRestarts   int            `json:"plugin_restarts"`
 
-	SoakResets int `json:"soak_resets"`
-	Samples    int `json:"leak_samples"`
+	// LeakSamples are the soak's measurements, in order (gym chaos
+	// --samples writes them as CSV, --plot draws them).
+	LeakSamples []LeakSample `json:"-"`
+	SoakResets  int          `json:"soak_resets"`
+	Samples     int          `json:"leak_samples"`
 	// Leak slopes per 100 resets (least squares; plugin figures are
 	// fitted within each plugin process).
 	RSSSlope            float64 `json:"rss_slope_kib_per_100_resets"` // VmRSS summed over the tree

@@ -102,9 +102,32 @@ func (r *runner) sample(reset int) sample {
 	}
 }
 
+// LeakSample is one soak measurement, for plotting the curves the slopes
+// summarise (a plateau and a steady climb can share a slope).
+type LeakSample struct {
+	Reset           int   `json:"reset"`
+	PluginPID       int   `json:"plugin_pid"`
+	RSSKiB          int64 `json:"rss_kib"`
+	PSSKiB          int64 `json:"pss_kib"`
+	Threads         int64 `json:"threads"`
+	OpenFiles       int64 `json:"open_files"`
+	Children        int64 `json:"children"`
+	BrowserContexts int64 `json:"browser_contexts"` // -1: not measured
+	Containers      int64 `json:"containers"`       // -1: not measured
+	HostGoroutines  int64 `json:"host_goroutines"`
+	HostOpenFiles   int64 `json:"host_open_files"`
+	HostRSSKiB      int64 `json:"host_rss_kib"`
+}
+
 // fit fills the slopes of the report from the samples.
 func (r *runner) fit(samples []sample) {
 	r.rep.Samples = len(samples)
+	r.rep.LeakSamples = make([]LeakSample, len(samples))
+	for i, s := range samples {
+		r.rep.LeakSamples[i] = LeakSample{Reset: s.reset, PluginPID: s.pid, RSSKiB: s.plugin.rssKiB, PSSKiB: s.plugin.pssKiB,
+			Threads: s.plugin.threads, OpenFiles: s.plugin.fds, Children: s.plugin.children, BrowserContexts: s.contexts,
+			Containers: s.containers, HostGoroutines: s.goroutine, HostOpenFiles: s.hostFDs, HostRSSKiB: s.hostRSS}
+	}
 	if len(samples) == 0 {
 		return
 	}
