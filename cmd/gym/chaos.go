@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envgym/envgym/internal/chaos"
+	"github.com/envgym/envgym/internal/plot"
 	"github.com/envgym/envgym/plugins"
-	"github.com/envgym/envgym/trainer"
 )
 
 // chaosSummary is the JSON of `gym chaos --json`.
@@ -289,14 +289,14 @@ func writeLeakSamples(path string, s chaosSummary, ids []string) error {
 // plotLeakSamples draws each env's plugin-tree RSS and PSS (MiB) over the
 // soak's resets.
 func plotLeakSamples(path string, s chaosSummary, ids []string) error {
-	var series []trainer.Series
+	var series []plot.Series
 	for _, id := range ids {
 		xs := s.Envs[id].LeakSamples
 		if len(xs) == 0 {
 			continue
 		}
-		rss := trainer.Series{Name: id + " RSS MiB"}
-		pss := trainer.Series{Name: id + " PSS MiB"}
+		rss := plot.Series{Name: id + " RSS MiB"}
+		pss := plot.Series{Name: id + " PSS MiB"}
 		for _, x := range xs {
 			rss.X, rss.Y = append(rss.X, float64(x.Reset)), append(rss.Y, float64(x.RSSKiB)/1024)
 			pss.X, pss.Y = append(pss.X, float64(x.Reset)), append(pss.Y, float64(x.PSSKiB)/1024)
@@ -306,7 +306,7 @@ func plotLeakSamples(path string, s chaosSummary, ids []string) error {
 	if len(series) == 0 {
 		return fmt.Errorf("--plot: no soak samples to draw (--soak 0?)")
 	}
-	if err := trainer.WritePlot(path, "gym chaos soak: plugin process tree memory", "soak resets", series); err != nil {
+	if err := plot.Write(path, "gym chaos soak: plugin process tree memory", "soak resets", series); err != nil {
 		return fmt.Errorf("--plot: %w", err)
 	}
 	return nil
