@@ -268,7 +268,7 @@ func writeLeakSamples(path string, s chaosSummary, ids []string) error {
 	}
 	w := csv.NewWriter(f)
 	w.Write([]string{"env_id", "reset", "plugin_pid", "rss_kib", "pss_kib", "threads", "open_files", "children",
-		"browser_contexts", "containers", "host_goroutines", "host_open_files", "host_rss_kib"})
+		"browser_contexts", "containers", "host_goroutines", "host_open_files", "host_rss_kib", "processes"})
 	for _, id := range ids {
 		for _, x := range s.Envs[id].LeakSamples {
 			row := []string{id}
@@ -276,7 +276,7 @@ func writeLeakSamples(path string, s chaosSummary, ids []string) error {
 				x.BrowserContexts, x.Containers, x.HostGoroutines, x.HostOpenFiles, x.HostRSSKiB} {
 				row = append(row, strconv.FormatInt(v, 10))
 			}
-			w.Write(row)
+			w.Write(append(row, x.Processes))
 		}
 	}
 	w.Flush()

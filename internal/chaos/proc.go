@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -265,6 +266,43 @@ func browserContexts(root int) (n int64, ok bool) {
 		}
 	}
 	return n, ok
+}
+
+// processKinds counts the descendants of root by kind: the command name,
+// and for Chromium its process type and utility sub-type
+// ("chromium/renderer", "chromium/utility:network.mojom.NetworkService"),
+// as "kind=n" pairs in sorted order. A step in a leak curve then names
+// the process that appeared.
+func processKinds(root int) string {
+	if root <= 0 {
+		return ""
+	}
+	counts := map[string]int{}
+	for _, d := range descendants(root) {
+		kind := d.comm
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", d.pid)); err == nil {
+			args := strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 || r == ' ' })
+			if len(args) > 0 && strings.Contains(filepath.Base(args[0]), "chrom") {
+				typ, sub := "browser", ""
+				for _, a := range args[1:] {
+					if v, ok := strings.CutPrefix(a, "--type="); ok {
+						typ = v
+					}
+					if v, ok := strings.CutPrefix(a, "--utility-sub-type="); ok {
+						sub = ":" + v
+					}
+				}
+				kind = "chromium/" + typ + sub
+			}
+		}
+		counts[kind]++
+	}
+	kinds := make([]string, 0, len(counts))
+	for k, n := range counts {
+		kinds = append(kinds, k+"="+strconv.Itoa(n))
+	}
+	sort.Strings(kinds)
+	return strings.Join(kinds, " ")
 }
 
 // procStartTicks is field 22 of /proc/PID/stat, the start time in clock

@@ -39,6 +39,27 @@ func TestBrowserContexts(t *testing.T) {
 	}
 }
 
+// TestProcessKinds names the processes below this one by kind, Chromium's
+// by type and utility sub-type.
+func TestProcessKinds(t *testing.T) {
+	start := func(script string) {
+		t.Helper()
+		cmd := exec.Command("bash", "-c", script)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	start(`exec sleep 30`)
+	start(`exec -a "/usr/lib/chromium/chromium --type=utility --utility-sub-type=storage.mojom.StorageService --lang=en-US" sleep 30`)
+	want := "chromium/utility:storage.mojom.StorageService=1 sleep=1"
+	var got string
+	waitFor(5*time.Second, func() bool { got = processKinds(os.Getpid()); return got == want })
+	if got != want {
+		t.Fatalf("processKinds = %q, want %q", got, want)
+	}
+}
+
 // TestPluginContainers asks the Docker engine for the containers of a
 // process that owns none.
 func TestPluginContainers(t *testing.T) {

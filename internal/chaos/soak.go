@@ -21,6 +21,7 @@ type sample struct {
 	// contexts: Chromium renderers below the plugin; containers: the
 	// plugin's Docker containers. -1 where not measurable.
 	contexts, containers int64
+	kinds                string // processKinds of the plugin's tree
 }
 
 // soakSteps are the steps played after each soak reset, so the env does
@@ -93,6 +94,7 @@ func (r *runner) sample(reset int) sample {
 	return sample{
 		contexts:   contexts,
 		containers: containers,
+		kinds:      processKinds(pid),
 		reset:      reset,
 		pid:        pid,
 		plugin:     treeUsage(pid),
@@ -117,6 +119,9 @@ type LeakSample struct {
 	HostGoroutines  int64 `json:"host_goroutines"`
 	HostOpenFiles   int64 `json:"host_open_files"`
 	HostRSSKiB      int64 `json:"host_rss_kib"`
+	// Processes counts the plugin's descendants by kind, e.g.
+	// "Xvfb=1 chromium/renderer=5 xterm=1".
+	Processes string `json:"processes"`
 }
 
 // fit fills the slopes of the report from the samples.
@@ -126,7 +131,7 @@ func (r *runner) fit(samples []sample) {
 	for i, s := range samples {
 		r.rep.LeakSamples[i] = LeakSample{Reset: s.reset, PluginPID: s.pid, RSSKiB: s.plugin.rssKiB, PSSKiB: s.plugin.pssKiB,
 			Threads: s.plugin.threads, OpenFiles: s.plugin.fds, Children: s.plugin.children, BrowserContexts: s.contexts,
-			Containers: s.containers, HostGoroutines: s.goroutine, HostOpenFiles: s.hostFDs, HostRSSKiB: s.hostRSS}
+			Containers: s.containers, HostGoroutines: s.goroutine, HostOpenFiles: s.hostFDs, HostRSSKiB: s.hostRSS, Processes: s.kinds}
 	}
 	if len(samples) == 0 {
 		return
