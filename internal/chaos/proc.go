@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -247,25 +248,31 @@ func browserContexts(root int) (n int64, ok bool) {
 		return 0, false
 	}
 	for _, d := range descendants(root) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", d.pid))
-		if err != nil {
-			continue
-		}
-		// Zygote-forked Chromium processes rewrite their command line into
-		// one space-separated string: split on both.
-		args := strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 || r == ' ' })
-		if len(args) == 0 || !strings.Contains(filepath.Base(args[0]), "chrom") {
+		args := chromiumArgs(d.pid)
+		if args == nil {
 			continue
 		}
 		ok = true
-		for _, a := range args[1:] {
-			if a == "--type=renderer" {
-				n++
-				break
-			}
+		if slices.Contains(args[1:], "--type=renderer") {
+			n++
 		}
 	}
 	return n, ok
+}
+
+// chromiumArgs is the command line of pid when it is a Chromium process,
+// else nil. Zygote-forked Chromium processes rewrite their command line
+// into one space-separated string: it is split on both NUL and space.
+func chromiumArgs(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return nil
+	}
+	args := strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 || r == ' ' })
+	if len(args) == 0 || !strings.Contains(filepath.Base(args[0]), "chrom") {
+		return nil
+	}
+	return args
 }
 
 // processKinds counts the descendants of root by kind: the command name,
@@ -280,20 +287,17 @@ func processKinds(root int) string {
 	counts := map[string]int{}
 	for _, d := range descendants(root) {
 		kind := d.comm
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", d.pid)); err == nil {
-			args := strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 || r == ' ' })
-			if len(args) > 0 && strings.Contains(filepath.Base(args[0]), "chrom") {
-				typ, sub := "browser", ""
-				for _, a := range args[1:] {
-					if v, ok := strings.CutPrefix(a, "--type="); ok {
-						typ = v
-					}
-					if v, ok := strings.CutPrefix(a, "--utility-sub-type="); ok {
-						sub = ":" + v
-					}
+		if args := chromiumArgs(d.pid); args != nil {
+			typ, sub := "browser", ""
+			for _, a := range args[1:] {
+				if v, ok := strings.CutPrefix(a, "--type="); ok {
+					typ = v
 				}
-				kind = "chromium/" + typ + sub
+				if v, ok := strings.CutPrefix(a, "--utility-sub-type="); ok {
+					sub = ":" + v
+				}
 			}
+			kind = "chromium/" + typ + sub
 		}
 		counts[kind]++
 	}

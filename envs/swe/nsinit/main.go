@@ -84,7 +84,7 @@ func buildRoot(root string, writable []string, goroot string) {
 	if !under(goroot, systemDirs) {
 		dirs = append(dirs, goroot)
 	}
-	readOnly := map[string]bool{}
+	var readOnly []string
 	for _, d := range dirs {
 		fi, err := os.Lstat(d)
 		if err != nil {
@@ -100,7 +100,7 @@ func buildRoot(root string, writable []string, goroot string) {
 			continue
 		}
 		bind(d, target, true)
-		readOnly[target] = true
+		readOnly = append(readOnly, target)
 	}
 	for _, d := range writable {
 		bind(d, root+d, false)
@@ -141,7 +141,7 @@ func buildRoot(root string, writable []string, goroot string) {
 	mounts, err := readMountinfo()
 	must("mountinfo", err)
 	for _, m := range mounts {
-		if !readOnlyUnder(m.point, readOnly) || m.flags&syscall.MS_RDONLY != 0 {
+		if !under(m.point, readOnly) || m.flags&syscall.MS_RDONLY != 0 {
 			continue
 		}
 		must("read-only "+m.point, syscall.Mount("", m.point, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|m.flags, ""))
@@ -178,15 +178,6 @@ func bind(src, target string, rec bool) {
 func under(p string, dirs []string) bool {
 	for _, d := range dirs {
 		if p == d || strings.HasPrefix(p, d+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-func readOnlyUnder(p string, roots map[string]bool) bool {
-	for r := range roots {
-		if p == r || strings.HasPrefix(p, r+"/") {
 			return true
 		}
 	}
