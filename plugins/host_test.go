@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	for pkg, name := range map[string]string{
-		"./internal/faulty":                      "gym-plugin-faulty",
+		"../sdk/internal/faulty":                 "gym-plugin-faulty",
 		"../examples/guess/cmd/gym-plugin-guess": "gym-plugin-guess",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)

@@ -18,8 +18,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/envgym/envgym/gym"
-	"github.com/envgym/envgym/plugins/wire"
-	"github.com/envgym/envgym/plugins/wire/pb"
+	"github.com/envgym/envgym/wire"
+	"github.com/envgym/envgym/wire/pb"
 )
 
 // Plugin supervises one plugin binary: at most one live process at a

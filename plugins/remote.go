@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
-	"github.com/envgym/envgym/plugins/wire"
-	"github.com/envgym/envgym/plugins/wire/pb"
+	"github.com/envgym/envgym/wire"
+	"github.com/envgym/envgym/wire/pb"
 )
 
 // Remote is a gym.Env served by a plugin process. It implements every

@@ -9,8 +9,8 @@ import (
 	"net"
 	"time"
 
-	"github.com/envgym/envgym/plugins/wire"
-	"github.com/envgym/envgym/plugins/wire/pb"
+	"github.com/envgym/envgym/wire"
+	"github.com/envgym/envgym/wire/pb"
 )
 
 // Transport names how session messages travel to the plugin.

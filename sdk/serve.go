@@ -15,8 +15,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/envgym/envgym/gym"
-	"github.com/envgym/envgym/plugins/wire"
-	"github.com/envgym/envgym/plugins/wire/pb"
+	"github.com/envgym/envgym/wire"
+	"github.com/envgym/envgym/wire/pb"
 )
 
 // Serve serves every env registered in reg over go-plugin and returns when

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/envgym/envgym/plugins/wire"
-	"github.com/envgym/envgym/plugins/wire/pb"
+	"github.com/envgym/envgym/wire"
+	"github.com/envgym/envgym/wire/pb"
 )
 
 // sessionListener serves sessions on a unix socket as length-prefixed

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates envgym/_proto/ from the wire protocol (plugins/wire/pb/env.proto)
+# Regenerates envgym/_proto/ from the wire protocol (wire/pb/env.proto)
 # and go-plugin's health and controller protos (copied into proto/).
 # Messages come from /usr/bin/protoc (3.21, matching Debian's
 # python3-protobuf runtime); service stubs from python3-grpc-tools. The
@@ -12,7 +12,7 @@ out=${1:-envgym/_proto}
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cp ../../plugins/wire/pb/env.proto proto/health.proto proto/grpc_controller.proto "$tmp/"
+cp ../../wire/pb/env.proto proto/health.proto proto/grpc_controller.proto "$tmp/"
 (cd "$tmp" && protoc -I. --python_out=. env.proto health.proto grpc_controller.proto)
 stubs=yes
 if ! (cd "$tmp" && /usr/bin/python3 -m grpc_tools.protoc -I. --grpc_python_out=. env.proto health.proto grpc_controller.proto); then

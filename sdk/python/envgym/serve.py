@@ -3,10 +3,10 @@
 It speaks go-plugin's language-neutral protocol, which the gym host
 expects from every plugin: check the magic cookie, listen on a unix
 socket, print one handshake line on stdout, then serve over gRPC the env
-service (plugins/wire/pb/env.proto), the health service go-plugin pings,
+service (wire/pb/env.proto), the health service go-plugin pings,
 and go-plugin's controller (Shutdown). Sessions also get the host's fast
 path: a unix socket carrying length-prefixed Request/Response frames, the
-same messages without HTTP/2 (see plugins/wire/frame.go).
+same messages without HTTP/2 (see wire/frame.go).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .env import Env, Factory, Spec
 
 SDK_VERSION = "0.1.0-python"
 
-# plugins/wire/wire.go: Handshake.
+# wire/wire.go: Handshake.
 MAGIC_COOKIE_KEY = "ENVGYM_PLUGIN"
 MAGIC_COOKIE_VALUE = "b6f1c3e2-envgym-env-plugin"
 CORE_PROTOCOL_VERSION = 1  # go-plugin's

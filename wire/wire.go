@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/envgym/envgym/gym"
-	"github.com/envgym/envgym/plugins/wire/pb"
+	"github.com/envgym/envgym/wire/pb"
 )
 
 // PluginName is the key of the env service in the go-plugin plugin map.
