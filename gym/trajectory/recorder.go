@@ -4,6 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -24,7 +28,13 @@ type Recorder struct {
 	m         Manifest
 	active    bool
 	info      map[string]any // for the next step, from SetPolicyInfo
+	lastShot  string         // the saved screenshot of last, when Screenshots
 	OnEpisode func(Manifest) // optional: called after each episode is written
+	// Screenshots saves the PNG of every observation (the observation's
+	// own, else the env's Screenshotter) beside the steps file, in
+	// FILE.screenshots/, and names it in the step lines. Envs that render
+	// nothing record no path.
+	Screenshots bool
 }
 
 // Record wraps env so its episodes go to w, labelled with policy.
@@ -52,6 +62,7 @@ func (r *Recorder) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observ
 		Start:        time.Now().UTC(),
 		StatusCounts: map[string]int{},
 	}
+	r.lastShot = r.saveScreenshot(ctx, obs, 0)
 	return obs, nil
 }
 
@@ -89,7 +100,9 @@ func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, err
 		StepMS:       float64(time.Since(start).Microseconds()) / 1000,
 		Info:         res.Observation.Info,
 		PolicyInfo:   info,
+		Screenshot:   r.lastShot,
 	})
+	r.lastShot = r.saveScreenshot(ctx, res.Observation, len(r.steps))
 	r.m.PromptTokens += intOf(info["prompt_tokens"])
 	r.m.CompletionTokens += intOf(info["completion_tokens"])
 	r.last = res.Observation
@@ -101,6 +114,7 @@ func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, err
 		r.m.Steps = len(r.steps)
 		r.m.Terminated, r.m.Truncated = res.Terminated, res.Truncated
 		r.m.FinalStatus = res.Status
+		r.steps[len(r.steps)-1].NextScreenshot = r.lastShot
 		r.m.Success = Success(res)
 		if err := r.w.WriteEpisode(r.steps, r.m); err != nil {
 			return res, err
@@ -110,6 +124,42 @@ func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, err
 		}
 	}
 	return res, nil
+}
+
+// saveScreenshot writes the PNG of obs (the n-th of the episode) and
+// returns its path relative to the steps file's folder; "" when
+// screenshots are off or the env renders none. A failed capture is not
+// the episode's failure: the step line just has no screenshot.
+func (r *Recorder) saveScreenshot(ctx context.Context, obs gym.Observation, n int) string {
+	if !r.Screenshots || r.w.Path() == "" {
+		return ""
+	}
+	png := obs.Screenshot
+	if len(png) == 0 {
+		s, ok := gym.Capable[gym.Screenshotter](r.Env)
+		if !ok {
+			return ""
+		}
+		var err error
+		if png, err = s.Screenshot(ctx); err != nil || len(png) == 0 {
+			return ""
+		}
+	}
+	rel := filepath.Join(filepath.Base(ScreenshotDir(r.w.Path())), fmt.Sprintf("%s-%04d.png", r.m.EpisodeID, n))
+	abs := filepath.Join(filepath.Dir(r.w.Path()), rel)
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return ""
+	}
+	if err := os.WriteFile(abs, png, 0o644); err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+// ScreenshotDir is where a Recorder with Screenshots saves the PNGs of
+// the steps file path.
+func ScreenshotDir(stepsPath string) string {
+	return strings.TrimSuffix(stepsPath, ".jsonl") + ".screenshots"
 }
 
 // Success reads the conventional info["success"] of a final step, falling

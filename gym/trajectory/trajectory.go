@@ -39,6 +39,11 @@ type Step struct {
 	// LLM policy: prompt_tokens, completion_tokens, the raw reply); see
 	// Recorder.SetPolicyInfo.
 	PolicyInfo map[string]any `json:"policy_info,omitempty"`
+	// Screenshot is the PNG the action was chosen on, and NextScreenshot
+	// (last step only) the final one: paths relative to FILE.jsonl's
+	// folder, written when the Recorder has a ScreenshotDir.
+	Screenshot     string `json:"screenshot,omitempty"`
+	NextScreenshot string `json:"next_screenshot,omitempty"`
 }
 
 // Manifest is one line of FILE.manifest.jsonl, written when an episode ends.
@@ -77,6 +82,7 @@ func ManifestPath(stepsPath string) string {
 // reported.
 type Writer struct {
 	mu        sync.Mutex
+	path      string
 	steps     *os.File
 	manifests *os.File
 	sw, mw    *bufio.Writer
@@ -93,8 +99,11 @@ func Create(path string) (*Writer, error) {
 		s.Close()
 		return nil, fmt.Errorf("trajectory: %w", err)
 	}
-	return &Writer{steps: s, manifests: m, sw: bufio.NewWriter(s), mw: bufio.NewWriter(m)}, nil
+	return &Writer{path: path, steps: s, manifests: m, sw: bufio.NewWriter(s), mw: bufio.NewWriter(m)}, nil
 }
+
+// Path is the steps file the writer appends to.
+func (w *Writer) Path() string { return w.path }
 
 // WriteEpisode appends a finished episode and makes it durable.
 func (w *Writer) WriteEpisode(steps []Step, m Manifest) error {
