@@ -11,7 +11,10 @@ import (
 //
 // The life cycle is Reset, then Step until the result is Done, then Reset
 // again or Close. Step after the episode ended returns ErrEpisodeDone; Step
-// before the first Reset returns ErrNotReset.
+// before the first Reset returns ErrNotReset; any call after Close returns
+// ErrClosed. Registry.Make enforces this order and the step limit for
+// every env (see Enforce), so an env implements only its reset and step
+// logic.
 type Env interface {
 	// Reset starts a new episode. Two resets with the same Seed and TaskID,
 	// followed by the same actions, must produce the same observations and
@@ -64,6 +67,18 @@ type StepResult struct {
 // Done reports whether the episode is over.
 func (r StepResult) Done() bool { return r.Terminated || r.Truncated }
 
+// Success is the one rule for "the episode's task was achieved", read on
+// an episode's final step by gym run, eval, chaos, the trainer and the
+// world model alike: info["success"] when the env sets it (a bool),
+// otherwise terminated with a positive reward. An env whose reward can be
+// positive on failure (partial credit) should set info["success"].
+func (r StepResult) Success() bool {
+	if s, ok := r.Observation.Info[InfoSuccess].(bool); ok {
+		return s
+	}
+	return r.Terminated && r.Reward > 0
+}
+
 // Grounded reports whether the action executed.
 func (r StepResult) Grounded() bool { return r.Status.Grounded() }
 
@@ -71,6 +86,7 @@ func (r StepResult) Grounded() bool { return r.Status.Grounded() }
 type Task struct {
 	ID          string `json:"id"`
 	Description string `json:"description,omitempty"`
+	MaxSteps    int    `json:"max_steps,omitempty"` // 0: the Spec's MaxSteps
 }
 
 // Spec describes an env id.
@@ -79,7 +95,10 @@ type Spec struct {
 	Version     string `json:"version"` // version of the implementation, recorded in trajectories
 	Description string `json:"description,omitempty"`
 	Tasks       []Task `json:"tasks,omitempty"`
-	MaxSteps    int    `json:"max_steps,omitempty"` // 0: no limit of its own
+	// MaxSteps is the step limit of an episode (0: none). The registry
+	// enforces it: the step that reaches it is truncated, so an env never
+	// counts steps itself. A Task's own MaxSteps overrides it.
+	MaxSteps int `json:"max_steps,omitempty"`
 	// StepTimeoutS is how long one step may legitimately take (a test run,
 	// a page load); hosts use it as the deadline of calls that have none.
 	// 0: the host's default.
@@ -94,7 +113,7 @@ type Spec struct {
 	// (e.g. "chromium": "156.0"), copied into trajectory manifests.
 	Components map[string]string `json:"components,omitempty"`
 	// Capabilities lists the optional interfaces the env implements, by
-	// name (see Capable). Filled in by the registry when empty.
+	// name (see Capable). Plugin hosts fill it from the plugin's manifest.
 	Capabilities []string `json:"capabilities,omitempty"`
 }
 
@@ -106,6 +125,22 @@ var (
 	ErrUnknownTask  = errors.New("gym: unknown task")
 	ErrUnsupported  = errors.New("gym: capability not supported by this env")
 	ErrUnknownEnvID = errors.New("gym: unknown env id")
+)
+
+// Conventional keys of Observation.Info. Envs set what applies; callers
+// read them only through the functions named here.
+const (
+	// InfoSuccess (bool, final step): the task was achieved; see
+	// StepResult.Success.
+	InfoSuccess = "success"
+	// InfoError (string): why an action was invalid (Invalid) or what
+	// failed (Failed).
+	InfoError = "error"
+	// InfoTruncatedBy (string): what cut the episode short, e.g. the step
+	// limit.
+	InfoTruncatedBy = "truncated_by"
+	// InfoRewardParts (map[string]float64): the terms the reward sums.
+	InfoRewardParts = "reward_parts"
 )
 
 // Invalid builds the result of an action the env could not parse or
@@ -120,7 +155,27 @@ func Invalid(obs Observation, why string) StepResult {
 		}
 		obs.Info = info
 	}
-	obs.Info["error"] = why
+	obs.Info[InfoError] = why
 	obs.Text = "Invalid action: " + why + "\n\n" + obs.Text
 	return StepResult{Observation: obs, Status: StatusInvalidAction}
+}
+
+// Failed builds the result of a step the infrastructure could not
+// complete (a dead sandbox, a browser that stopped answering): the one
+// rule is that an infrastructure failure truncates the episode, so the
+// step says why and the caller resets. status should satisfy
+// Status.Infra; any other status becomes StatusEnvError.
+func Failed(status Status, err error) StepResult {
+	if !status.Infra() {
+		status = StatusEnvError
+	}
+	msg := "unknown failure"
+	if err != nil {
+		msg = err.Error()
+	}
+	return StepResult{
+		Observation: Observation{Text: "The environment failed: " + msg, Info: map[string]any{InfoError: msg}},
+		Truncated:   true,
+		Status:      status,
+	}
 }

@@ -65,7 +65,8 @@ func (r *Registry) MustRegister(spec Spec, factory Factory) {
 	}
 }
 
-// Make builds a new instance of id. An unknown id is an error wrapping
+// Make builds a new instance of id, wrapped in Enforced (call order, step
+// limit, infra failures truncate). An unknown id is an error wrapping
 // ErrUnknownEnvID that names the closest registered ids.
 func (r *Registry) Make(ctx context.Context, id string, opts map[string]any) (Env, error) {
 	r.mu.RLock()
@@ -78,7 +79,7 @@ func (r *Registry) Make(ctx context.Context, id string, opts map[string]any) (En
 	if err != nil {
 		return nil, fmt.Errorf("gym: make %s: %w", id, err)
 	}
-	return env, nil
+	return Enforce(env), nil
 }
 
 // Spec returns the registered spec of id.

@@ -15,7 +15,8 @@ type Wrapper struct {
 // Unwrap returns the wrapped env, so Capable can reach its capabilities.
 func (w Wrapper) Unwrap() Env { return w.Env }
 
-// TimeLimit truncates episodes after MaxSteps steps.
+// TimeLimit truncates episodes after MaxSteps steps: a caller's limit
+// below the env's own (which Registry.Make already enforces).
 type TimeLimit struct {
 	Wrapper
 	MaxSteps int
@@ -50,10 +51,7 @@ func (t *TimeLimit) Step(ctx context.Context, action string) (StepResult, error)
 		return r, err
 	}
 	t.steps++
-	if t.steps >= t.MaxSteps && !r.Done() {
-		r.Truncated = true
-		r.Observation.Info = withInfo(r.Observation.Info, "truncated_by", fmt.Sprintf("time limit of %d steps", t.MaxSteps))
-	}
+	r = limitSteps(r, t.steps, t.MaxSteps)
 	t.done = r.Done()
 	return r, nil
 }

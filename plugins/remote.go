@@ -230,11 +230,7 @@ func (r *Remote) Step(ctx context.Context, action string) (gym.StepResult, error
 	var f *failure
 	if errors.As(err, &f) {
 		r.done = true
-		return gym.StepResult{
-			Observation: gym.Observation{Text: "The environment failed: " + f.Error(), Info: map[string]any{"error": f.Error()}},
-			Truncated:   true,
-			Status:      f.status,
-		}, nil
+		return gym.Failed(f.status, f), nil
 	}
 	if err != nil {
 		return gym.StepResult{}, err

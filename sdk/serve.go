@@ -277,12 +277,15 @@ func obsResponse(obs gym.Observation) *pb.Response {
 	return &pb.Response{Observation: o}
 }
 
+// envErrorResult is gym.Failed on the wire.
 func envErrorResult(msg string) *pb.Response {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	r := gym.Failed(gym.StatusEnvError, errors.New(msg))
 	return &pb.Response{
-		Observation: &pb.Observation{Text: []byte("The environment failed: " + msg)},
-		Truncated:   true,
-		Status:      int32(gym.StatusEnvError),
-		Error:       strings.ToValidUTF8(msg, "\uFFFD"),
+		Observation: &pb.Observation{Text: []byte(r.Observation.Text)},
+		Truncated:   r.Truncated,
+		Status:      int32(r.Status),
+		Error:       msg,
 	}
 }
 

@@ -264,8 +264,8 @@ func Collect(ctx context.Context, env gym.Env, o CollectOptions) ([]trajectory.S
 				NextObs: r.Observation.Text, Reward: r.Reward, Status: r.Status, Grounded: r.Grounded(),
 				Terminated: r.Terminated, Truncated: r.Truncated,
 			})
-			if ok, isBool := r.Observation.Info["success"].(bool); isBool {
-				out[len(out)-1].Info = map[string]any{"success": ok}
+			if r.Done() {
+				out[len(out)-1].Info = map[string]any{gym.InfoSuccess: r.Success()}
 			}
 			// The final observation's valid actions are not in any step:
 			// keep them on the last record's Info.

@@ -305,7 +305,7 @@ func playEpisode(ctx context.Context, env gym.Env, pol policy, opts gym.ResetOpt
 				return ep, ctx.Err() // interrupted: not the env's failure
 			}
 			ep.infra = res.Status.Infra()
-			ep.success = !ep.infra && trajectory.Success(res)
+			ep.success = !ep.infra && res.Success()
 			return ep, nil
 		}
 		obs = res.Observation

@@ -17,17 +17,9 @@ var ids = []string{MazeID, CorridorID}
 
 func newTestEnv(t testing.TB, id string, opts map[string]any) *Env {
 	t.Helper()
-	reg := gym.NewRegistry()
-	if err := Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	env, err := reg.Make(context.Background(), id, opts)
+	e, err := New(id, opts)
 	if err != nil {
 		t.Fatal(err)
-	}
-	e, ok := env.(*Env)
-	if !ok {
-		t.Fatalf("Make(%s) returned %T", id, env)
 	}
 	t.Cleanup(func() { e.Close() })
 	return e

@@ -115,7 +115,7 @@ func (r *Recorder) Step(ctx context.Context, action string) (gym.StepResult, err
 		r.m.Terminated, r.m.Truncated = res.Terminated, res.Truncated
 		r.m.FinalStatus = res.Status
 		r.steps[len(r.steps)-1].NextScreenshot = r.lastShot
-		r.m.Success = Success(res)
+		r.m.Success = res.Success()
 		if err := r.w.WriteEpisode(r.steps, r.m); err != nil {
 			return res, err
 		}
@@ -162,15 +162,6 @@ func ScreenshotDir(stepsPath string) string {
 	return strings.TrimSuffix(stepsPath, ".jsonl") + ".screenshots"
 }
 
-// Success reads the conventional info["success"] of a final step, falling
-// back to "terminated with positive reward".
-func Success(final gym.StepResult) bool {
-	if s, ok := final.Observation.Info["success"].(bool); ok {
-		return s
-	}
-	return final.Terminated && final.Reward > 0
-}
-
 // intOf reads an integer count; anything else counts 0.
 func intOf(v any) int {
 	switch n := v.(type) {
@@ -191,3 +182,9 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Success is gym.StepResult.Success, kept for callers written before the
+// rule moved to gym.
+//
+// Deprecated: call final.Success().
+func Success(final gym.StepResult) bool { return final.Success() }
