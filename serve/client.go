@@ -20,7 +20,6 @@ import (
 type Pool struct {
 	addrs       []string
 	token       string
-	client      string
 	stepTimeout time.Duration
 
 	mu   sync.Mutex
@@ -31,7 +30,6 @@ type Pool struct {
 // PoolOptions tune a Pool.
 type PoolOptions struct {
 	Token       string        // the servers' bearer token
-	Client      string        // client id for per-client limits; default: the connection's address
 	StepTimeout time.Duration // default 60s
 }
 
@@ -40,7 +38,7 @@ func NewPool(addrs []string, o PoolOptions) *Pool {
 	if o.StepTimeout <= 0 {
 		o.StepTimeout = 60 * time.Second
 	}
-	return &Pool{addrs: addrs, token: o.Token, client: o.Client, stepTimeout: o.StepTimeout, down: map[string]time.Time{}}
+	return &Pool{addrs: addrs, token: o.Token, stepTimeout: o.StepTimeout, down: map[string]time.Time{}}
 }
 
 // Make creates env id on some live server.
@@ -128,8 +126,8 @@ func (e *RemoteEnv) dialMake(ctx context.Context, addr string) (*streamConn, gym
 	}
 	sc := &streamConn{addr: addr, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10)}
 	sc.enc = json.NewEncoder(sc.w)
-	if e.pool.token != "" || e.pool.client != "" {
-		if _, err := sc.call(ctx, e.pool.stepTimeout, streamRequest{Op: "auth", Token: e.pool.token, Client: e.pool.client}); err != nil {
+	if e.pool.token != "" {
+		if _, err := sc.call(ctx, e.pool.stepTimeout, streamRequest{Op: "auth", Token: e.pool.token}); err != nil {
 			c.Close()
 			return nil, gym.Spec{}, err
 		}

@@ -86,13 +86,13 @@ func FuzzStreamLines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, input string) {
 		s := New(reg, Config{Token: "tok"})
 		defer s.Close()
-		authed, client := false, "127.0.0.1"
+		client := "" // not yet authenticated
 		var sess *session
 		for i, line := range bytes.Split([]byte(input), []byte("\n")) {
 			if i == 32 {
 				break
 			}
-			resp := s.handleLine(context.Background(), line, &authed, &client, &sess)
+			resp := s.handleLine(context.Background(), line, "127.0.0.1:1234", &client, &sess)
 			if _, err := json.Marshal(resp); err != nil {
 				t.Fatalf("line %q: answer does not encode: %v", line, err)
 			}

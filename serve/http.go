@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/envgym/envgym/gym"
 )
@@ -121,23 +121,35 @@ func (s *Server) Handler() http.Handler {
 	return http.MaxBytesHandler(mux, MaxRequestBytes)
 }
 
-// auth checks the bearer token and names the client: X-Client-ID when
-// given (several trainers behind one token), else the remote IP.
+// auth authenticates the request (authHTTP) and passes the client
+// identity on. Headers such as X-Client-ID are ignored: the identity is
+// the named token or the connection's address.
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.metrics.httpRequests.Add(1)
-		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !s.authorized(token) {
-			s.metrics.unauthorized.Add(1)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="envgym"`)
-			writeErr(w, errorf(401, "Authorization", "missing or wrong bearer token"))
+		client, err := s.authHTTP(r)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Status == 401 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="envgym"`)
+			}
+			writeErr(w, err)
 			return
 		}
-		client := r.Header.Get("X-Client-ID")
-		if client == "" {
-			client, _, _ = net.SplitHostPort(r.RemoteAddr)
-		}
 		h(w, r, client)
+	}
+}
+
+// HTTPServer returns an http.Server for Handler with deadlines, so a slow
+// or idle client cannot hold a connection forever. Serve it on
+// LimitListener(ln) to bound the number of connections too.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.StepTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 

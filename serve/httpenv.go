@@ -39,6 +39,7 @@ func (e *HTTPEnv) do(ctx context.Context, method, path string, body, out any) er
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Content-Type", "application/json")
 	if e.token != "" {
 		req.Header.Set("Authorization", "Bearer "+e.token)
 	}

@@ -18,6 +18,7 @@ type metrics struct {
 	httpRequests   atomic.Int64
 	streamRequests atomic.Int64
 	unauthorized   atomic.Int64
+	refusedConns   atomic.Int64 // over a connection limit
 	start          time.Time
 
 	mu      sync.Mutex
@@ -77,6 +78,8 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintf(w, "envgym_requests_total{transport=\"stream\"} %d\n", m.streamRequests.Load())
 	fmt.Fprintln(w, "# TYPE envgym_unauthorized_total counter")
 	fmt.Fprintf(w, "envgym_unauthorized_total %d\n", m.unauthorized.Load())
+	fmt.Fprintln(w, "# TYPE envgym_refused_connections_total counter")
+	fmt.Fprintf(w, "envgym_refused_connections_total %d\n", m.refusedConns.Load())
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }

@@ -50,6 +50,7 @@ func (c httpClient) do(method, path string, body any) (int, map[string]any) {
 		rd = bytes.NewReader(buf)
 	}
 	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

@@ -8,7 +8,6 @@ package serve
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,10 +31,22 @@ type Config struct {
 	// Token, when set, must be presented as "Authorization: Bearer TOKEN"
 	// (HTTP) or in the first "auth" message (stream). Without a token the
 	// server refuses to listen on anything but loopback (CheckListen).
-	Token            string
+	Token string
+	// Tokens are named tokens (token → client name, see ParseTokenFile):
+	// each client's identity is its name. Without them a client is its
+	// IP address. Never what the client says it is.
+	Tokens           map[string]string
 	MaxEnvsPerClient int           // default 64
 	IdleTimeout      time.Duration // sessions unused this long are closed; default 10m
 	StepTimeout      time.Duration // per reset/step; default 60s
+	MaxConns         int           // open connections in all; default 1024
+	MaxConnsPerAddr  int           // open connections from one IP address; default 256
+	// AuthTimeout bounds how long a new stream connection may take to send
+	// its first request (its auth, on a server with a token); default 10s.
+	AuthTimeout time.Duration
+	// AllowPaths are the directories under which env options may name host
+	// paths; none by default (options.go).
+	AllowPaths []string
 }
 
 func (c Config) withDefaults() Config {
@@ -47,6 +58,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StepTimeout <= 0 {
 		c.StepTimeout = 60 * time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 1024
+	}
+	if c.MaxConnsPerAddr <= 0 {
+		c.MaxConnsPerAddr = 256
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = 10 * time.Second
 	}
 	return c
 }
@@ -65,6 +85,7 @@ type Server struct {
 	stopReap  chan struct{}
 	reapDone  chan struct{}
 	conns     map[net.Conn]struct{} // open stream connections, closed by Close
+	limiter   *connLimiter
 }
 
 // session is one env instance owned by one client.
@@ -80,8 +101,9 @@ type session struct {
 
 // New returns a server over maker and starts its idle-session reaper.
 func New(maker Maker, cfg Config) *Server {
+	cfg = cfg.withDefaults()
 	s := &Server{
-		maker: maker, cfg: cfg.withDefaults(), metrics: newMetrics(),
+		maker: maker, cfg: cfg, metrics: newMetrics(), limiter: newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerAddr),
 		sessions: map[string]*session{}, perClient: map[string]int{},
 		stopReap: make(chan struct{}), reapDone: make(chan struct{}), conns: map[net.Conn]struct{}{},
 	}
@@ -127,17 +149,15 @@ func errorf(status int, field, format string, args ...any) *Error {
 	return &Error{Status: status, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (s *Server) authorized(token string) bool {
-	if s.cfg.Token == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) == 1
-}
-
-// create makes a new session for client.
+// create opens a new session for client (an identity from authenticate
+// or authHTTP), honouring the drain, the per-client limit and the host
+// path allowlist. Every transport opens sessions through it.
 func (s *Server) create(ctx context.Context, client, envID string, opts map[string]any) (*session, error) {
 	if envID == "" {
 		return nil, errorf(400, "env_id", "env_id is required")
+	}
+	if err := s.checkOptions("options", opts); err != nil {
+		return nil, err
 	}
 	if s.draining.Load() {
 		return nil, errorf(503, "", "server is draining; create envs elsewhere")
@@ -171,7 +191,8 @@ func (s *Server) create(ctx context.Context, client, envID string, opts map[stri
 	return sess, nil
 }
 
-// get returns client's session id.
+// get returns session id if client owns it; another client's session is
+// reported as absent, exactly like one that never existed.
 func (s *Server) get(client, id string) (*session, error) {
 	s.mu.Lock()
 	sess, ok := s.sessions[id]
@@ -186,6 +207,9 @@ func (s *Server) get(client, id string) (*session, error) {
 func (s *Server) reset(ctx context.Context, sess *session, opts gym.ResetOptions) (gym.Observation, error) {
 	if s.draining.Load() {
 		return gym.Observation{}, errorf(503, "", "server is draining: no new episodes")
+	}
+	if err := s.checkOptions("options", opts.Options); err != nil {
+		return gym.Observation{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StepTimeout)
 	defer cancel()

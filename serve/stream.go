@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"time"
 
 	"github.com/envgym/envgym/gym"
 )
@@ -31,7 +33,9 @@ type streamRequest struct {
 	Seed    int64          `json:"seed,omitempty"`
 	TaskID  string         `json:"task_id,omitempty"`
 	Action  *string        `json:"action,omitempty"`
-	Client  string         `json:"client,omitempty"` // as X-Client-ID
+	// Client is accepted from older clients and ignored: the identity is
+	// the named token or the connection (identity.go).
+	Client string `json:"client,omitempty"`
 }
 
 type streamResponse struct {
@@ -46,7 +50,14 @@ type streamResponse struct {
 	Code        int              `json:"code,omitempty"`
 }
 
-// ServeStream accepts stream connections until ln is closed.
+// preAuthBytes bounds a request line before the connection has
+// authenticated (an auth line is tiny): an unauthenticated peer gets no
+// large buffer.
+const preAuthBytes = 4 << 10
+
+// ServeStream accepts stream connections until ln is closed. Connections
+// over the limits (Config.MaxConns, MaxConnsPerAddr) get one error line
+// and are closed.
 func (s *Server) ServeStream(ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
@@ -56,8 +67,24 @@ func (s *Server) ServeStream(ln net.Listener) error {
 			}
 			return err
 		}
-		go s.serveConn(c)
+		release, err := s.limiter.admit(c.RemoteAddr().String())
+		if err != nil {
+			s.metrics.refusedConns.Add(1)
+			go refuseConn(c)
+			continue
+		}
+		go func() {
+			defer release()
+			s.serveConn(c)
+		}()
 	}
+}
+
+func refuseConn(c net.Conn) {
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	b, _ := json.Marshal(streamResponse{Error: "too many connections (from your address, or in all); close some and retry", Code: 503})
+	_, _ = c.Write(append(b, '\n'))
 }
 
 func (s *Server) serveConn(c net.Conn) {
@@ -72,11 +99,20 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := bufio.NewReaderSize(c, 64<<10)
-	w := bufio.NewWriterSize(c, 64<<10)
+	// Until it authenticates, a connection gets small buffers and a small
+	// line limit; every connection has AuthTimeout to send its first line.
+	var client string // set once authenticated
+	size := preAuthBytes
+	if !s.hasToken() {
+		client, size = addrIdentity(c.RemoteAddr().String()), 64<<10
+	}
+	r := bufio.NewReaderSize(c, size)
+	w := bufio.NewWriterSize(c, size)
 	enc := json.NewEncoder(w)
-	authed := s.cfg.Token == ""
-	client, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	limit, deadline := MaxRequestBytes, s.cfg.AuthTimeout
+	if client == "" {
+		limit = preAuthBytes
+	}
 	var sess *session
 	defer func() {
 		if sess != nil {
@@ -84,27 +120,29 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 	}()
 	for {
-		line, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// Long lines (huge actions) are assembled, up to the limit.
-			buf := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) && len(buf) <= MaxRequestBytes {
-				line, err = r.ReadSlice('\n')
-				buf = append(buf, line...)
-			}
-			line = buf
-			if len(buf) > MaxRequestBytes {
-				s.metrics.streamRequests.Add(1)
-				_ = enc.Encode(streamResponse{Error: "request line too long", Code: 413})
-				_ = w.Flush()
-				return
-			}
+		_ = c.SetReadDeadline(time.Now().Add(deadline))
+		line, err := readLine(r, limit)
+		if errors.Is(err, errLineTooLong) {
+			s.metrics.streamRequests.Add(1)
+			_ = enc.Encode(streamResponse{Error: fmt.Sprintf("request line too long (limit %d bytes%s)", limit, map[bool]string{true: " before auth"}[client == ""]), Code: 413})
+			_ = w.Flush()
+			return
 		}
 		if err != nil {
 			return
 		}
 		s.metrics.streamRequests.Add(1)
-		resp := s.handleLine(ctx, line, &authed, &client, &sess)
+		wasAuthed := client != ""
+		resp := s.handleLine(ctx, line, c.RemoteAddr().String(), &client, &sess)
+		if !wasAuthed && client != "" {
+			r = bufio.NewReaderSize(r, 64<<10) // keeps what r has buffered
+			w = bufio.NewWriterSize(c, 64<<10)
+			enc = json.NewEncoder(w)
+			limit = MaxRequestBytes
+		}
+		if client != "" {
+			deadline = s.cfg.IdleTimeout
+		}
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
@@ -114,23 +152,42 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-func (s *Server) handleLine(ctx context.Context, line []byte, authed *bool, client *string, sess **session) streamResponse {
+var errLineTooLong = errors.New("line too long")
+
+// readLine reads one line of at most limit bytes.
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	// Long lines (huge actions) are assembled, up to the limit.
+	buf := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) && len(buf) <= limit {
+		line, err = r.ReadSlice('\n')
+		buf = append(buf, line...)
+	}
+	if len(buf) > limit {
+		return nil, errLineTooLong
+	}
+	return buf, err
+}
+
+// handleLine answers one request. *client is empty until the connection
+// has authenticated (on a tokenless server, from its start).
+func (s *Server) handleLine(ctx context.Context, line []byte, remoteAddr string, client *string, sess **session) streamResponse {
 	var req streamRequest
 	if err := decode(bytes.NewReader(line), &req); err != nil {
 		return errResponse(err)
 	}
 	if req.Op == "auth" {
-		if !s.authorized(req.Token) {
-			s.metrics.unauthorized.Add(1)
-			return errResponse(errorf(401, "token", "wrong token"))
+		id, err := s.authenticate(req.Token, remoteAddr)
+		if err != nil {
+			return errResponse(err)
 		}
-		*authed = true
-		if req.Client != "" {
-			*client = req.Client
-		}
+		*client = id
 		return streamResponse{OK: true}
 	}
-	if !*authed {
+	if *client == "" {
 		s.metrics.unauthorized.Add(1)
 		return errResponse(errorf(401, "op", `send {"op":"auth","token":"…"} first`))
 	}

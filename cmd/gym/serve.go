@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +20,9 @@ type serveOptions struct {
 	tokenFile    string
 	maxEnvs      int
 	idle, drain  time.Duration
+	maxConns     int
+	maxConnsAddr int
+	allowPaths   []string
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -40,7 +42,18 @@ Two transports, same sessions:
                        {"op":"step","action":…}, {"op":"close"}
 
 Auth: a bearer token from --token-file or GYM_SERVE_TOKEN. Without a token,
-gym serve refuses to listen on anything but loopback.
+gym serve refuses to listen on anything but loopback, and there answers
+only requests for a loopback Host, from no other browser Origin, with
+Content-Type application/json (no CSRF, no DNS rebinding).
+
+Clients: with one shared token (or none) a client is its IP address; a
+token file of "NAME TOKEN" lines gives each client its own token, and the
+client is that name. Per-client limits and session visibility follow
+that identity; a client-set header or field (X-Client-ID) never does.
+
+Host paths: env options that name a file or directory (keys like
+"tasks", "*_dir", "*_file", values like "/…", "~…", "../…") are refused
+unless they lie under a directory given with --allow-path.
 
 On SIGTERM/SIGINT the server drains: no new envs or episodes, running
 episodes may finish for --drain, then the rest are cut (reported as
@@ -51,6 +64,9 @@ truncated with status ENV_ERROR, never silently lost).`,
   # on a cluster node
   GYM_SERVE_TOKEN=$(cat /run/secrets/token) gym serve --http 0.0.0.0:8080 --stream 0.0.0.0:8081
 
+  # one token per trainer (lines "alice 3f9c…", "bob 81d2…"), swe task files from one dir
+  gym serve --token-file tokens.txt --http 0.0.0.0:8080 --allow-path /data/swe-tasks
+
   # then, from anywhere
   gym run text/maze-v0 --remote host1:8081,host2:8081 --episodes 100`,
 		Args: cobra.NoArgs,
@@ -59,33 +75,41 @@ truncated with status ENV_ERROR, never silently lost).`,
 	f := cmd.Flags()
 	f.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP/JSON listen address (empty: off)")
 	f.StringVar(&o.stream, "stream", "127.0.0.1:8081", "stream listen address (empty: off)")
-	f.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token (default: env GYM_SERVE_TOKEN)")
+	f.StringVar(&o.tokenFile, "token-file", "", `file holding the bearer token, or "NAME TOKEN" lines, one per client (default: env GYM_SERVE_TOKEN)`)
 	f.IntVar(&o.maxEnvs, "max-envs-per-client", 64, "concurrent envs one client may hold")
 	f.DurationVar(&o.idle, "idle", 10*time.Minute, "close sessions unused this long")
 	f.DurationVar(&o.drain, "drain", 30*time.Second, "on shutdown, how long running episodes may go on")
+	f.IntVar(&o.maxConns, "max-conns", 1024, "open connections in all (HTTP and stream together)")
+	f.IntVar(&o.maxConnsAddr, "max-conns-per-addr", 256, "open connections from one IP address (HTTP and stream together)")
+	f.StringArrayVar(&o.allowPaths, "allow-path", nil, "directory under which env options may name host paths (repeatable; default none)")
 	return cmd
 }
 
-// serveToken reads the token from file (trimmed) or GYM_SERVE_TOKEN.
-func serveToken(file string) (string, error) {
+// serveTokens reads the token file (one shared token, or named tokens)
+// or, without one, GYM_SERVE_TOKEN.
+func serveTokens(file string) (serve.TokenFile, error) {
 	if file == "" {
-		return os.Getenv("GYM_SERVE_TOKEN"), nil
+		return serve.TokenFile{Shared: os.Getenv("GYM_SERVE_TOKEN")}, nil
 	}
-	b, err := os.ReadFile(file)
+	tf, err := serve.ParseTokenFile(file)
 	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
+		return tf, fmt.Errorf("--token-file: %w", err)
 	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("--token-file %s is empty", file)
-	}
-	return tok, nil
+	return tf, nil
 }
 
 func runServe(ctx context.Context, a *app, o serveOptions) error {
-	token, err := serveToken(o.tokenFile)
+	tokens, err := serveTokens(o.tokenFile)
 	if err != nil {
 		return err
+	}
+	allow, err := serve.CheckAllowPaths(o.allowPaths)
+	if err != nil {
+		return err
+	}
+	token := tokens.Shared
+	if len(tokens.Named) > 0 {
+		token = "named tokens" // CheckListen asks only whether there is a token
 	}
 	if o.http == "" && o.stream == "" {
 		return errors.New("--http and --stream are both off: nothing to serve")
@@ -103,7 +127,8 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 	if err := host.Register(reg); err != nil {
 		a.warn("%v", err)
 	}
-	srv := serve.New(reg, serve.Config{Token: token, MaxEnvsPerClient: o.maxEnvs, IdleTimeout: o.idle})
+	srv := serve.New(reg, serve.Config{Token: tokens.Shared, Tokens: tokens.Named, MaxEnvsPerClient: o.maxEnvs, IdleTimeout: o.idle,
+		MaxConns: o.maxConns, MaxConnsPerAddr: o.maxConnsAddr, AllowPaths: allow})
 	errc := make(chan error, 2)
 	var hs *http.Server
 	if o.http != "" {
@@ -111,8 +136,8 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("--http: %w", err)
 		}
-		hs = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- hs.Serve(ln) }()
+		hs = srv.HTTPServer()
+		go func() { errc <- hs.Serve(srv.LimitListener(ln)) }()
 		fmt.Fprintf(a.stderr, "gym serve: HTTP on http://%s\n", ln.Addr())
 	}
 	var sl net.Listener
