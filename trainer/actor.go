@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/torch"
 )
 
 // Actor plays a trained policy one step at a time (gym run --policy
@@ -25,7 +26,7 @@ type Actor struct {
 func LoadActor(dir string, seed int64) (*Actor, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	dev, err := Setup(seed, 1)
+	dev, err := torch.Setup(seed, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +117,7 @@ func EvalCheckpoint(ctx context.Context, dir string, env gym.Env, task string, s
 				infra = true
 			}
 			if r.Done() {
-				win = success(r.Observation)
+				win = r.Success()
 				break
 			}
 			o = r.Observation

@@ -55,16 +55,6 @@ func describe(els map[string]string, action string) string {
 	return action
 }
 
-// describeAll describes every action of one observation.
-func describeAll(text string, actions []string) []string {
-	els := elements(text)
-	out := make([]string, len(actions))
-	for i, a := range actions {
-		out[i] = describe(els, a)
-	}
-	return out
-}
-
 const textPlaceholder = `"<text>"`
 
 // goalTexts proposes texts to type, from the observation's "Goal:" line:

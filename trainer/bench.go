@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/torch"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -42,7 +43,7 @@ type BenchResult struct {
 // minibatch updates on the collected steps.
 func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	var res BenchResult
-	err := OnTorchThread("trainer", func() (err error) {
+	err := torch.OnThread("trainer", func() (err error) {
 		res, err = bench(ctx, cfg)
 		return err
 	})
@@ -66,7 +67,7 @@ func bench(ctx context.Context, bc BenchConfig) (BenchResult, error) {
 	cfg := Config{Registry: bc.Registry, EnvID: bc.EnvID, Task: bc.Task, NumEnvs: bc.NumEnvs, Seed: bc.Seed,
 		Threads: bc.Threads, Minibatch: bc.Minibatch}.withDefaults()
 	res := BenchResult{EnvID: bc.EnvID, Threads: bc.Threads, NumEnvs: bc.NumEnvs, Minibatch: bc.Minibatch}
-	dev, err := Setup(cfg.Seed, cfg.Threads)
+	dev, err := torch.Setup(cfg.Seed, cfg.Threads)
 	if err != nil {
 		return res, err
 	}
@@ -108,7 +109,7 @@ func bench(ctx context.Context, bc BenchConfig) (BenchResult, error) {
 			eps = append(eps, col.cur[i])
 		}
 	}
-	items := ppoItems(eps, outcomeRewards(eps), 0.99, 0.95)
+	items := ppoItems(eps, outcomeRewards(eps), cfg.Gamma, cfg.GAELambda)
 	normalise(items)
 	if len(items) == 0 {
 		return res, fmt.Errorf("trainer: bench: the rollout gave no steps")
@@ -127,7 +128,7 @@ func bench(ctx context.Context, bc BenchConfig) (BenchResult, error) {
 		for _, it := range mb {
 			tokens += sampleTokens(it.s)
 		}
-		if _, err := pol.update(opt, mb, 1, bc.Minibatch, 0.2, 0.5, cfg.EntropyCoef, 0, true, rng); err != nil {
+		if _, err := pol.update(opt, mb, 1, bc.Minibatch, cfg.ClipEps, cfg.ValueCoef, cfg.EntropyCoef, 0, true, rng); err != nil {
 			return res, fmt.Errorf("trainer: bench update: %w", err)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // are forked from its snapshot, else reset with the same seed.
 func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, group int64, rng *rand.Rand) ([]episode, int, error) {
 	k := vec.Len()
-	opts := gym.ResetOptions{Seed: cfg.Seed + 30_000_000 + group, TaskID: cfg.Task}
+	opts := gym.ResetOptions{Seed: cfg.Seed + grpoSeedOffset + group, TaskID: cfg.Task}
 	obs := make([]gym.Observation, k)
 	o, err := vec.Env(0).Reset(ctx, opts)
 	if err != nil {
@@ -85,7 +85,7 @@ func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, gr
 				e.infra = true
 			}
 			if errs[j] != nil || r.Done() {
-				e.success = errs[j] == nil && success(r.Observation)
+				e.success = errs[j] == nil && r.Success()
 				live[i] = false
 				continue
 			}

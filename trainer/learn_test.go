@@ -148,13 +148,13 @@ func TestPPOLearnsTinyEnv(t *testing.T) {
 		// where training evaluated over 8 (the result must not depend on
 		// the vector width).
 		envs := []gym.Env{&lamps{}, &lamps{}, &lamps{}}
-		s, _, err := evaluateVec(context.Background(), p, envs, "lamps", cfg.evalSeed(), 200, 0)
+		ev, err := evaluateVec(context.Background(), p, envs, "lamps", cfg.evalSeed(), 200, 0)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		if s != rep.SuccessAfter {
-			t.Errorf("loaded policy: success %.3f, the saved one had %.3f on the same seeds", s, rep.SuccessAfter)
+		if ev.Success != rep.SuccessAfter {
+			t.Errorf("loaded policy: success %.3f, the saved one had %.3f on the same seeds", ev.Success, rep.SuccessAfter)
 		}
 	})
 }

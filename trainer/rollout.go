@@ -117,11 +117,6 @@ func distractors(text string, valid []string, n int) []string {
 	return pool[:min(n, len(pool))]
 }
 
-func success(o gym.Observation) bool {
-	s, _ := o.Info["success"].(bool)
-	return s
-}
-
 // sampleIndex draws from probs with rng (greedy when rng is nil).
 func sampleIndex(probs []float64, rng *rand.Rand) int {
 	if rng == nil {
@@ -229,7 +224,7 @@ func (c *collector) collect(ctx context.Context, p *Policy, n int, rng *rand.Ran
 				done = append(done, *ep)
 				c.cur[i], c.obs[i], c.hist[i] = episode{}, o, nil
 			case r.Done():
-				ep.success = success(r.Observation)
+				ep.success = r.Success()
 				done = append(done, *ep)
 				c.cur[i], c.obs[i], c.hist[i] = episode{}, *r.Reset, nil
 			default:

@@ -145,19 +145,6 @@ func (p *Progress) Train(steps, batch int) (float64, error) {
 	return sum / float64(steps), nil
 }
 
-// Fit takes full-batch gradient steps on MSE(Σ_t c_t, outcome) over eps
-// (not the buffer) and returns the sum-MSE before the last step.
-func (p *Progress) Fit(eps []episode, steps int) (float64, error) {
-	mse := 0.0
-	for range steps {
-		var err error
-		if mse, err = p.step(eps); err != nil {
-			return 0, err
-		}
-	}
-	return mse, nil
-}
-
 // SumMSE is the mean over eps of (Σ_t c_t - outcome)², without gradients.
 func (p *Progress) SumMSE(eps []episode) float64 {
 	if len(eps) == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/envgym/envgym/envs/text"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/torch"
 	"github.com/sugarme/gotch"
 )
 
@@ -31,7 +32,7 @@ func locked(t *testing.T, f func(dev gotch.Device)) {
 		defer close(done)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		dev, err := Setup(1, 2)
+		dev, err := torch.Setup(1, 2)
 		if err != nil {
 			t.Error(err)
 			return
@@ -277,34 +278,11 @@ func TestPPOLearnsMaze(t *testing.T) {
 	}
 }
 
-func TestCompareReport(t *testing.T) {
-	cc := CompareConfig{Base: Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 1, StepsPerIter: 64,
-		NumEnvs: 2, EvalEpisodes: 2, BCEpisodes: 2}, Seeds: []int64{1, 2}}
-	rep, err := Compare(context.Background(), cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Arms) != 2 || rep.Arms[0].Reward != "outcome" || rep.Arms[1].Reward != "spa" || len(rep.Runs) != 4 {
-		t.Fatalf("report %+v", rep)
-	}
-	for _, a := range rep.Arms {
-		if len(a.Success) != 2 || len(a.SuccessBefore) != 2 {
-			t.Fatalf("arm %+v", a)
-		}
-	}
-	// The same warm start for both arms of a seed.
-	for i := range 2 {
-		if rep.Arms[0].SuccessBefore[i] != rep.Arms[1].SuccessBefore[i] {
-			t.Fatalf("warm starts differ: %v vs %v", rep.Arms[0].SuccessBefore, rep.Arms[1].SuccessBefore)
-		}
-	}
-	if m, sd := meanSD([]float64{1, 0}); m != 0.5 || math.Abs(sd-math.Sqrt(0.5)) > 1e-12 {
-		t.Fatalf("meanSD %v %v", m, sd)
-	}
-}
-
 func TestGRPOAndSPARun(t *testing.T) {
-	for _, c := range []struct{ algo, reward string }{{"grpo", "outcome"}, {"ppo", "spa"}} {
+	for _, c := range []struct {
+		algo   Algo
+		reward Reward
+	}{{AlgoGRPO, RewardOutcome}, {AlgoPPO, RewardSPA}} {
 		cfg := Config{Registry: registry(t), EnvID: text.MazeID, Task: "easy", Iterations: 2, StepsPerIter: 128,
 			NumEnvs: 4, Seed: 2, EvalEpisodes: 2, Algo: c.algo, Reward: c.reward, BCEpisodes: 4, OutDir: t.TempDir()}
 		rep, err := Run(context.Background(), cfg)

@@ -2,15 +2,12 @@ package worldmodel
 
 import (
 	"context"
-	"image/png"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/envgym/envgym/envs/text"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
-	"github.com/envgym/envgym/trainer"
 )
 
 func curriculumModel() *Model {
@@ -121,25 +118,6 @@ func TestCurriculumDreamEnv(t *testing.T) {
 	st := cur.Stats("easy")
 	if st.Episodes != 5 || st.Covered == 0 || st.Instances <= st.Variations {
 		t.Fatalf("curriculum stats %+v, want 5 recorded episodes", st)
-	}
-}
-
-// TestSimToRealPlot: the experiment's plot is a PNG with the curves.
-func TestSimToRealPlot(t *testing.T) {
-	r := SimToRealReport{EnvID: "web/shop-v0", SimSuccess: 0.2, RealSuccess: 0.4, TransferRatio: 0.5, Speedup: 4,
-		Curves: []trainer.Series{{Name: "sim seed 1", X: []float64{256, 512}, Y: []float64{0.3, 0.5}}}}
-	path := t.TempDir() + "/p.png"
-	if err := r.plot(path, true); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil || img.Bounds().Dx() < 100 {
-		t.Fatalf("plot: %v %v", err, img)
 	}
 }
 

@@ -3,10 +3,11 @@ package worldmodel
 import (
 	"strconv"
 
-	"github.com/envgym/envgym/gym/trajectory"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/envgym/envgym/gym/trajectory"
 )
 
 // Grounding: an action like click(5) means nothing by itself — what it

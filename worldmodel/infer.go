@@ -3,9 +3,10 @@ package worldmodel
 import (
 	"math"
 
-	"github.com/envgym/envgym/gym/trajectory"
 	"sync"
 	"sync/atomic"
+
+	"github.com/envgym/envgym/gym/trajectory"
 )
 
 // inference holds what plain-Go inference precomputes from the weights
@@ -233,7 +234,7 @@ func (m *Model) ResetCache() {
 func successReward(steps []trajectory.Step) float64 {
 	least, best := math.Inf(1), 0.0
 	for _, s := range steps {
-		if ok, _ := s.Info["success"].(bool); ok && s.Terminated {
+		if s.Terminated && s.Result().Success() {
 			least = math.Min(least, s.Reward)
 		}
 		if s.Terminated {

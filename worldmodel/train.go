@@ -11,7 +11,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/envgym/envgym/gym"
-	"github.com/envgym/envgym/trainer"
+	"github.com/envgym/envgym/internal/torch"
 )
 
 // TrainConfig is one training run. Zero fields take defaults.
@@ -61,7 +61,7 @@ func Train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
 		cfg.LR = 2e-3
 	}
 	var m *Model
-	err := trainer.OnTorchThread("worldmodel", func() (err error) {
+	err := torch.OnThread("worldmodel", func() (err error) {
 		m, err = train(ctx, buf, cfg)
 		return err
 	})
@@ -118,7 +118,7 @@ func normRows(z *ts.Tensor) *ts.Tensor {
 }
 
 func train(ctx context.Context, buf *Buffer, cfg TrainConfig) (*Model, error) {
-	dev, err := trainer.Setup(cfg.Seed, cfg.Threads)
+	dev, err := torch.Setup(cfg.Seed, cfg.Threads)
 	if err != nil {
 		return nil, fmt.Errorf("worldmodel: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/envgym/envgym/experiment"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
 	"github.com/envgym/envgym/trainer"
@@ -203,7 +204,7 @@ func newWorldModelEvalCmd(a *app) *cobra.Command {
 }
 
 func newSimToRealCmd(a *app) *cobra.Command {
-	var c worldmodel.SimToRealConfig
+	var c experiment.SimToRealConfig
 	var model, env string
 	cmd := &cobra.Command{
 		Use:   "sim-to-real --model DIR [--env ID] [--task T] [--seeds N] [--curriculum] [--out PLOT.png] [--json]",
@@ -240,7 +241,7 @@ transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
 			c.Progress = func(arm string, seed int64, st trainer.IterStats) {
 				fmt.Fprintf(a.stderr, "%s seed %d iter %d: success %.2f, %.0f steps/s\n", arm, seed, st.Iter, st.Success, st.StepsPerSec)
 			}
-			rep, err := worldmodel.SimToReal(cmd.Context(), c)
+			rep, err := experiment.SimToReal(cmd.Context(), c)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/envgym/envgym/envs/text"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/torch"
 	"github.com/envgym/envgym/trainer"
 )
 
@@ -88,22 +89,12 @@ end in CRASHED, TIMEOUT or ENV_ERROR are counted apart, not scored.`,
 // evalCheckpoint runs trainer.EvalCheckpoint on a locked OS thread
 // (libtorch's grad mode and gotch's last error are per thread).
 func evalCheckpoint(ctx context.Context, dir string, env gym.Env, task string, seed int64, episodes int, greedy bool) (trainer.EvalReport, error) {
-	type result struct {
-		rep trainer.EvalReport
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				ch <- result{err: fmt.Errorf("libtorch: %v", r)}
-			}
-		}()
-		rep, err := trainer.EvalCheckpoint(ctx, dir, env, task, seed, episodes, greedy)
-		ch <- result{rep, err}
-	}()
-	r := <-ch
-	return r.rep, r.err
+	var rep trainer.EvalReport
+	err := torch.OnThread("eval", func() (err error) {
+		rep, err = trainer.EvalCheckpoint(ctx, dir, env, task, seed, episodes, greedy)
+		return err
+	})
+	return rep, err
 }
 
 // checkpointPolicy is gym run --policy checkpoint:DIR.

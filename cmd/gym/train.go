@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envgym/envgym/envs/text"
+	"github.com/envgym/envgym/experiment"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/trainer"
 )
@@ -109,10 +110,10 @@ func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
 		// fits the 2-core machine (README).
 		budget = webBudget
 	}
-	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: task, Algo: o.algo, Reward: o.reward,
+	cfg := trainer.Config{Registry: reg, EnvID: o.env, Task: task, Algo: trainer.Algo(o.algo), Reward: trainer.Reward(o.reward),
 		Iterations: o.iterations, StepsPerIter: perIter, NumEnvs: o.envs, Seed: o.seed, Steps: budget,
 		BCEpisodes: o.bc, EvalEpisodes: eval, LR: o.lr, TargetKL: o.targetKL, OutDir: o.out, Resume: o.resume,
-		Distractors: o.distractors, ProgressSteps: o.progSteps, Outcome: outcome, ProgressDemos: o.spaDemos,
+		Distractors: o.distractors, ProgressSteps: o.progSteps, Outcome: trainer.Outcome(outcome), ProgressDemos: o.spaDemos,
 		Progress: func(it trainer.IterStats) {
 			fmt.Fprintf(a.stderr, "iter %3d  steps %6d  episodes %3d  success %.2f  return %.2f  invalid %.2f  entropy %.2f  kl %.4f  value-loss %.3f  %.0f steps/s  rollout %.1fs update %.1fs (spa %.1fs)",
 				it.Iter, it.EnvSteps, it.Episodes, it.Success, it.Return, it.Invalid, it.Entropy, it.ApproxKL, it.ValueLoss, it.StepsPerSec, it.RolloutSec, it.UpdateSec, it.ProgressSec)
@@ -195,8 +196,12 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 			for i := range seeds {
 				seeds[i] = int64(i + 1)
 			}
-			rep, err := trainer.Compare(cmd.Context(), trainer.CompareConfig{Base: cfg, Seeds: seeds, Arms: o.arms,
-				ArmDone: func(arm string, seed int64, r trainer.Report) {
+			arms := make([]trainer.Reward, len(o.arms))
+			for i, a := range o.arms {
+				arms[i] = trainer.Reward(a)
+			}
+			rep, err := experiment.SPAVsOutcome(cmd.Context(), experiment.SPAConfig{Base: cfg, Seeds: seeds, Arms: arms,
+				ArmDone: func(arm trainer.Reward, seed int64, r trainer.Report) {
 					fmt.Fprintf(a.stderr, "%-8s seed %d: success %.2f -> %.2f, return %.2f (%d steps, %.0f s, %.0f steps/s)\n",
 						arm, seed, r.SuccessBefore, r.SuccessAfter, r.ReturnAfter, r.EnvSteps, r.Seconds, r.StepsPerSec)
 				}})
@@ -220,7 +225,7 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 }
 
 // writeCompare saves the experiment's JSON and its plot in dir.
-func writeCompare(dir string, rep trainer.CompareReport) error {
+func writeCompare(dir string, rep experiment.SPAReport) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
@@ -237,7 +242,7 @@ func writeCompare(dir string, rep trainer.CompareReport) error {
 	return nil
 }
 
-func printCompare(a *app, rep trainer.CompareReport) {
+func printCompare(a *app, rep experiment.SPAReport) {
 	fmt.Fprintf(a.stdout, "%s %s: %d seeds, %d env steps per arm and seed, warm start %d oracle episodes, %d eval episodes\n",
 		rep.EnvID, rep.Task, len(rep.Seeds), rep.EnvSteps, rep.BCEpisodes, rep.EvalEpisodes)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

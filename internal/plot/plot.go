@@ -14,10 +14,13 @@ import (
 	"strings"
 )
 
-// Series is one line of a plot.
+// Series is one line of a plot. Lo and Hi, when set (one per point), are
+// an interval around each Y (e.g. a 95 % confidence interval), drawn as
+// error bars.
 type Series struct {
-	Name string
-	X, Y []float64
+	Name   string
+	X, Y   []float64
+	Lo, Hi []float64 `json:",omitempty"`
 }
 
 // Write draws series as lines (a learning curve) into a PNG at path:
@@ -34,6 +37,9 @@ func Write(path, title, xLabel string, series []Series) error {
 		for i := range s.X {
 			xmin, xmax = math.Min(xmin, s.X[i]), math.Max(xmax, s.X[i])
 			ymin, ymax = math.Min(ymin, s.Y[i]), math.Max(ymax, s.Y[i])
+			if s.hasBars() {
+				ymin, ymax = math.Min(ymin, s.Lo[i]), math.Max(ymax, s.Hi[i])
+			}
 		}
 	}
 	if math.IsInf(xmin, 1) {
@@ -67,6 +73,12 @@ func Write(path, title, xLabel string, series []Series) error {
 		}
 		for i := range s.X {
 			fill(img, image.Rect(px(s.X[i])-2, py(s.Y[i])-2, px(s.X[i])+3, py(s.Y[i])+3), c)
+			if s.hasBars() {
+				x := px(s.X[i])
+				line(img, x, py(s.Lo[i]), x, py(s.Hi[i]), c, 1)
+				line(img, x-3, py(s.Lo[i]), x+3, py(s.Lo[i]), c, 1)
+				line(img, x-3, py(s.Hi[i]), x+3, py(s.Hi[i]), c, 1)
+			}
 		}
 		ly := top + 10 + 18*k
 		fill(img, image.Rect(left+12, ly, left+32, ly+10), c)
@@ -74,17 +86,19 @@ func Write(path, title, xLabel string, series []Series) error {
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("trainer: plot: %w", err)
+		return fmt.Errorf("plot: %w", err)
 	}
 	if err := png.Encode(f, img); err != nil {
 		f.Close()
-		return fmt.Errorf("trainer: plot: %w", err)
+		return fmt.Errorf("plot: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("trainer: plot: %w", err)
+		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
 }
+
+func (s Series) hasBars() bool { return len(s.Lo) == len(s.X) && len(s.Hi) == len(s.X) && len(s.X) > 0 }
 
 var palette = []color.RGBA{{31, 119, 180, 255}, {214, 39, 40, 255}, {44, 160, 44, 255}, {255, 127, 14, 255}, {148, 103, 189, 255}}
 
