@@ -1,6 +1,8 @@
 // Package guess is the "write your own env" example: a complete env
-// plugin in under 50 lines of author code. The agent guesses a secret
-// number; the env answers "higher" or "lower".
+// plugin in under 40 lines of author code. The agent guesses a secret
+// number; the env answers "higher" or "lower". The registry keeps the
+// call order and ends the episode at Spec.MaxSteps, so the env holds only
+// its own state.
 package guess
 
 import (
@@ -17,44 +19,29 @@ var Spec = gym.Spec{ID: "example/guess-v0", Version: "0.1.0", MaxSteps: 10, Dete
 	ActionSpace: `"guess N" with N an integer from 1 to 100`}
 
 // Env holds one episode's state.
-type Env struct {
-	secret, steps int
-	done, closed  bool
-}
+type Env struct{ secret int }
 
 // New is the factory handed to the registry.
 func New(context.Context, map[string]any) (gym.Env, error) { return &Env{}, nil }
 
 func (e *Env) Reset(_ context.Context, o gym.ResetOptions) (gym.Observation, error) {
-	e.secret, e.steps, e.done = rand.New(rand.NewPCG(uint64(o.Seed), 7)).IntN(100)+1, 0, false
+	e.secret = rand.New(rand.NewPCG(uint64(o.Seed), 7)).IntN(100) + 1
 	return gym.Observation{Text: "I picked a number from 1 to 100. Guess it."}, nil
 }
 
 func (e *Env) Step(_ context.Context, action string) (gym.StepResult, error) {
-	switch {
-	case e.closed:
-		return gym.StepResult{}, gym.ErrClosed
-	case e.secret == 0:
-		return gym.StepResult{}, gym.ErrNotReset
-	case e.done:
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
-	e.steps++ // invalid guesses count too, so every episode ends
 	var n int
-	var r gym.StepResult
 	if _, err := fmt.Sscanf(action, "guess %d", &n); err != nil || n < 1 || n > 100 {
-		r = gym.Invalid(gym.Observation{Text: "Guess a number from 1 to 100."}, `write "guess N" with 1 <= N <= 100`)
-	} else if n < e.secret {
-		r.Observation.Text = fmt.Sprintf("%d is too low: higher.", n)
-	} else if n > e.secret {
-		r.Observation.Text = fmt.Sprintf("%d is too high: lower.", n)
-	} else {
-		r = gym.StepResult{Observation: gym.Observation{Text: "Correct!", Info: map[string]any{"success": true}}, Reward: 1, Terminated: true}
+		return gym.Invalid(gym.Observation{Text: "Guess a number from 1 to 100."}, `write "guess N" with 1 <= N <= 100`), nil
 	}
-	r.Truncated = !r.Terminated && e.steps >= Spec.MaxSteps
-	e.done = r.Done()
-	return r, nil
+	switch {
+	case n < e.secret:
+		return gym.StepResult{Observation: gym.Observation{Text: fmt.Sprintf("%d is too low: higher.", n)}}, nil
+	case n > e.secret:
+		return gym.StepResult{Observation: gym.Observation{Text: fmt.Sprintf("%d is too high: lower.", n)}}, nil
+	}
+	return gym.StepResult{Observation: gym.Observation{Text: "Correct!"}, Reward: 1, Terminated: true}, nil
 }
 
 func (e *Env) Spec() gym.Spec { return Spec }
-func (e *Env) Close() error   { e.closed = true; return nil }
+func (e *Env) Close() error   { return nil }

@@ -183,8 +183,18 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Result is the step's outcome as the env returned it (the observation
+// text and info, no screenshot), so recorded steps are judged by the same
+// rules as live ones: s.Result().Success().
+func (s Step) Result() gym.StepResult {
+	return gym.StepResult{
+		Observation: gym.Observation{Text: s.NextObs, Info: s.Info},
+		Reward:      s.Reward, Terminated: s.Terminated, Truncated: s.Truncated, Status: s.Status,
+	}
+}
+
 // Success is gym.StepResult.Success, kept for callers written before the
 // rule moved to gym.
 //
-// Deprecated: call final.Success().
+// Deprecated: call final.Success(), or step.Result().Success().
 func Success(final gym.StepResult) bool { return final.Success() }

@@ -169,7 +169,7 @@ func (s *suite) checkStepAfterDone(ctx context.Context) error {
 	}
 	last := rec[len(rec)-1]
 	if !last.Terminated && !last.Truncated {
-		return fmt.Errorf("no episode ended within %d steps: set Spec().MaxSteps and truncate there", limit+1)
+		return fmt.Errorf("no episode ended within %d steps: set Spec().MaxSteps (the registry truncates there) or end episodes", limit+1)
 	}
 	if _, err := env.Step(ctx, last.Action); !errors.Is(err, gym.ErrEpisodeDone) {
 		return fmt.Errorf("Step after the episode ended returned err=%v, want gym.ErrEpisodeDone", err)

@@ -1,6 +1,8 @@
 // Package envtest is the conformance suite every env must pass: the
-// contract of package gym, checked by running the env. Use Test from a Go
-// test, or Run (as `gym check` does) for a report.
+// contract of package gym, checked by running the env as a registry
+// serves it (wrapped in gym.Enforced, which keeps call order and the step
+// limit, so the env need not). Use Test from a Go test, or Run (as `gym
+// check` does) for a report.
 //
 //	func TestConformance(t *testing.T) {
 //		envtest.Test(t, func(ctx context.Context) (gym.Env, error) { return mypkg.New(ctx, nil) }, envtest.Config{})
@@ -190,7 +192,7 @@ func (s *suite) make(ctx context.Context) (gym.Env, error) {
 	if env == nil {
 		return nil, errors.New("make env: factory returned nil")
 	}
-	return env, nil
+	return gym.Enforce(env), nil
 }
 
 func (s *suite) task(i int) string {

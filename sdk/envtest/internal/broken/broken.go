@@ -12,28 +12,21 @@ import (
 	"github.com/envgym/envgym/gym"
 )
 
-// base is a correct little counter env the broken ones start from.
+// base is a correct little counter env the broken ones start from. Like
+// every env it leaves call order and the step limit to the registry's
+// gym.Enforced.
 type base struct {
 	id      string
 	n, seed int64
-	steps   int
-	done    bool
 	closed  bool
 }
 
 func (e *base) Reset(_ context.Context, o gym.ResetOptions) (gym.Observation, error) {
-	e.n, e.seed, e.steps, e.done = 0, o.Seed, 0, false
+	e.n, e.seed = 0, o.Seed
 	return gym.Observation{Text: fmt.Sprintf("count 0 (seed %d)", o.Seed), ValidActions: []string{"inc", "dec"}}, nil
 }
 
 func (e *base) step(action string) (gym.StepResult, error) {
-	switch {
-	case e.closed:
-		return gym.StepResult{}, gym.ErrClosed
-	case e.done:
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
-	e.steps++
 	var r gym.StepResult
 	switch action {
 	case "inc":
@@ -47,35 +40,19 @@ func (e *base) step(action string) (gym.StepResult, error) {
 		r.Observation = gym.Observation{Text: fmt.Sprintf("count %d", e.n), ValidActions: []string{"inc", "dec"}}
 	}
 	r.Terminated = e.n >= 3
-	r.Truncated = !r.Terminated && e.steps >= 10
 	if r.Terminated {
 		r.Reward = 1
 	}
-	e.done = r.Done()
 	return r, nil
 }
 
 func (e *base) Spec() gym.Spec { return gym.Spec{ID: e.id, Version: "0.0.1", MaxSteps: 10} }
 func (e *base) Close() error   { e.closed = true; return nil }
 
-// stepper gives base a Step that refuses use before Reset.
-type stepper struct {
-	base
-	reset bool
-}
-
-func (e *stepper) Reset(ctx context.Context, o gym.ResetOptions) (gym.Observation, error) {
-	e.reset = true
-	return e.base.Reset(ctx, o)
-}
-
 // Nondeterministic leaks the wall clock into observations.
-type Nondeterministic struct{ stepper }
+type Nondeterministic struct{ base }
 
 func (e *Nondeterministic) Step(_ context.Context, a string) (gym.StepResult, error) {
-	if !e.reset && !e.closed {
-		return gym.StepResult{}, gym.ErrNotReset
-	}
 	r, err := e.step(a)
 	r.Observation.Text += fmt.Sprintf(" at %d", time.Now().UnixNano())
 	return r, err
@@ -83,23 +60,17 @@ func (e *Nondeterministic) Step(_ context.Context, a string) (gym.StepResult, er
 
 // Leaky starts a goroutine and opens a file per instance and never
 // releases them.
-type Leaky struct{ stepper }
+type Leaky struct{ base }
 
 func (e *Leaky) Step(_ context.Context, a string) (gym.StepResult, error) {
-	if !e.reset && !e.closed {
-		return gym.StepResult{}, gym.ErrNotReset
-	}
 	return e.step(a)
 }
 
 // Panicky panics on actions it does not understand.
-type Panicky struct{ stepper }
+type Panicky struct{ base }
 
 func (e *Panicky) Step(_ context.Context, a string) (gym.StepResult, error) {
-	if !e.reset && !e.closed {
-		return gym.StepResult{}, gym.ErrNotReset
-	}
-	if a != "inc" && a != "dec" && !e.closed {
+	if a != "inc" && a != "dec" {
 		panic("cannot parse " + strings.ToValidUTF8(a[:min(len(a), 20)], "?"))
 	}
 	return e.step(a)
@@ -109,7 +80,7 @@ func (e *Panicky) Step(_ context.Context, a string) (gym.StepResult, error) {
 func Register(r *gym.Registry) error {
 	for id, f := range map[string]gym.Factory{
 		"test/nondeterministic-v0": func(context.Context, map[string]any) (gym.Env, error) {
-			return &Nondeterministic{stepper{base: base{id: "test/nondeterministic-v0"}}}, nil
+			return &Nondeterministic{base{id: "test/nondeterministic-v0"}}, nil
 		},
 		"test/leaky-v0": func(context.Context, map[string]any) (gym.Env, error) {
 			f, err := os.Open(os.DevNull)
@@ -118,10 +89,10 @@ func Register(r *gym.Registry) error {
 			}
 			go func() { select {} }() // never ends
 			_ = f                     // never closed
-			return &Leaky{stepper{base: base{id: "test/leaky-v0"}}}, nil
+			return &Leaky{base{id: "test/leaky-v0"}}, nil
 		},
 		"test/panicky-v0": func(context.Context, map[string]any) (gym.Env, error) {
-			return &Panicky{stepper{base: base{id: "test/panicky-v0"}}}, nil
+			return &Panicky{base{id: "test/panicky-v0"}}, nil
 		},
 	} {
 		if err := r.Register(gym.Spec{ID: id, Version: "0.0.1", MaxSteps: 10}, f); err != nil {
