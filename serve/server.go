@@ -47,6 +47,12 @@ type Config struct {
 	// AllowPaths are the directories under which env options may name host
 	// paths; none by default (options.go).
 	AllowPaths []string
+	// OpenEnvMaxConcurrentEnvs caps the OpenEnv WebSocket sessions of the
+	// whole server (OpenEnv's max_concurrent_envs); one more is refused
+	// with CAPACITY_REACHED. 0: only MaxEnvsPerClient applies.
+	OpenEnvMaxConcurrentEnvs int
+	// Retriever, when set, answers Search-R1's POST /retrieve (retrieve.go).
+	Retriever Retriever
 }
 
 func (c Config) withDefaults() Config {
@@ -86,6 +92,7 @@ type Server struct {
 	reapDone  chan struct{}
 	conns     map[net.Conn]struct{} // open stream connections, closed by Close
 	limiter   *connLimiter
+	oeConns   atomic.Int64 // open OpenEnv WebSocket sessions (openenv_ws.go)
 }
 
 // session is one env instance owned by one client.
@@ -97,6 +104,7 @@ type session struct {
 	lastUsed   atomic.Int64
 	inEpisode  bool
 	closed     bool
+	oe         oeEpisode // OpenEnv's episode id and step count (openenv.go)
 }
 
 // New returns a server over maker and starts its idle-session reaper.
