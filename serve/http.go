@@ -118,6 +118,8 @@ func (s *Server) Handler() http.Handler {
 		s.closeSession(sess)
 		writeJSON(w, 200, map[string]any{"closed": sess.id})
 	}))
+	// MCP's streamable HTTP transport, one endpoint per env id (mcp.go).
+	mux.Handle("/mcp/{family}/{name}", s.mcp.handler)
 	s.openenvRoutes(mux)  // /openenv/<env>/… (openenv_http.go)
 	s.retrieveRoutes(mux) // POST /retrieve (retrieve.go)
 	return http.MaxBytesHandler(mux, MaxRequestBytes)

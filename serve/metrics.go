@@ -19,6 +19,8 @@ type metrics struct {
 	streamRequests atomic.Int64
 	unauthorized   atomic.Int64
 	refusedConns   atomic.Int64 // over a connection limit
+	mcpRequests    atomic.Int64
+	mcpSessions    atomic.Int64 // open MCP sessions (mcp.go)
 	start          time.Time
 
 	mu      sync.Mutex
@@ -71,11 +73,15 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintln(w, "# HELP envgym_sessions Live env sessions.")
 	fmt.Fprintln(w, "# TYPE envgym_sessions gauge")
 	fmt.Fprintf(w, "envgym_sessions %d\n", m.sessions.Load())
+	fmt.Fprintln(w, "# HELP envgym_mcp_sessions Open MCP sessions (each holds at most one env session).")
+	fmt.Fprintln(w, "# TYPE envgym_mcp_sessions gauge")
+	fmt.Fprintf(w, "envgym_mcp_sessions %d\n", m.mcpSessions.Load())
 	fmt.Fprintln(w, "# TYPE envgym_sessions_reaped_total counter")
 	fmt.Fprintf(w, "envgym_sessions_reaped_total %d\n", m.reaped.Load())
 	fmt.Fprintln(w, "# TYPE envgym_requests_total counter")
 	fmt.Fprintf(w, "envgym_requests_total{transport=\"http\"} %d\n", m.httpRequests.Load())
 	fmt.Fprintf(w, "envgym_requests_total{transport=\"stream\"} %d\n", m.streamRequests.Load())
+	fmt.Fprintf(w, "envgym_requests_total{transport=\"mcp\"} %d\n", m.mcpRequests.Load())
 	fmt.Fprintln(w, "# TYPE envgym_unauthorized_total counter")
 	fmt.Fprintf(w, "envgym_unauthorized_total %d\n", m.unauthorized.Load())
 	fmt.Fprintln(w, "# TYPE envgym_refused_connections_total counter")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/trajectory"
 )
 
 // Maker builds envs by id; *gym.Registry is one.
@@ -47,6 +48,9 @@ type Config struct {
 	// AllowPaths are the directories under which env options may name host
 	// paths; none by default (options.go).
 	AllowPaths []string
+	// Record, when set, receives every served episode (steps and
+	// manifest) of every transport.
+	Record *trajectory.Writer
 	// OpenEnvMaxConcurrentEnvs caps the OpenEnv WebSocket sessions of the
 	// whole server (OpenEnv's max_concurrent_envs); one more is refused
 	// with CAPACITY_REACHED. 0: only MaxEnvsPerClient applies.
@@ -93,6 +97,7 @@ type Server struct {
 	conns     map[net.Conn]struct{} // open stream connections, closed by Close
 	limiter   *connLimiter
 	oeConns   atomic.Int64 // open OpenEnv WebSocket sessions (openenv_ws.go)
+	mcp       *mcpHost     // MCP sessions (mcp.go)
 }
 
 // session is one env instance owned by one client.
@@ -115,6 +120,7 @@ func New(maker Maker, cfg Config) *Server {
 		sessions: map[string]*session{}, perClient: map[string]int{},
 		stopReap: make(chan struct{}), reapDone: make(chan struct{}), conns: map[net.Conn]struct{}{},
 	}
+	s.mcp = newMCPHost(s)
 	go s.reapLoop()
 	return s
 }
@@ -190,6 +196,9 @@ func (s *Server) create(ctx context.Context, client, envID string, opts map[stri
 	// As Gymnasium's make does: the env's declared step limit always holds
 	// for served envs, so a remote episode cannot run forever.
 	env = gym.WithTimeLimit(env, 0)
+	if s.cfg.Record != nil {
+		env = trajectory.Record(env, s.cfg.Record, "served:"+client)
+	}
 	sess := &session{id: newID(), client: client, env: env, spec: env.Spec()}
 	sess.lastUsed.Store(time.Now().UnixNano())
 	s.mu.Lock()
@@ -387,6 +396,7 @@ func (s *Server) Close() {
 		c.Close()
 	}
 	s.mu.Unlock()
+	s.mcp.closeAll()
 	for _, sess := range all {
 		s.closeSession(sess)
 	}

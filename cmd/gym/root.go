@@ -98,6 +98,7 @@ Exit codes: 0 success; 1 an error, or a failed check; 130 interrupted
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout instead of tables")
 	root.AddCommand(newPluginCmd(a), newListCmd(a), newRunCmd(a), newCheckCmd(a), newBenchCmd(a), newServeCmd(a), newReplayCmd(a), newDoctorCmd(a), newChaosCmd(a), newTrainCmd(a), newWorldModelCmd(a), newExperimentCmd(a))
 	root.AddCommand(newEvalCmd(a))
+	root.AddCommand(newMCPCmd(a))
 	return root
 }
 

@@ -1,0 +1,554 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/envgym/envgym/envs/web/action"
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/trajectory"
+	"github.com/envgym/envgym/plugins"
+)
+
+func TestDeriveActionToolsFromGrammars(t *testing.T) {
+	web := deriveActionTools(action.Grammar)
+	byName := map[string]actionTool{}
+	for _, tl := range web {
+		byName[tl.name] = tl
+	}
+	for _, name := range []string{"click", "fill", "select", "check", "hover", "press", "scroll", "goto", "go_back", "noop", "answer"} {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("web grammar: no %s tool (have %v)", name, byName)
+		}
+	}
+	if p := byName["click"].params; len(p) != 1 || p[0].name != "id" || p[0].kind != paramInt || !strings.Contains(p[0].desc, "[brackets]") {
+		t.Errorf("click params %+v: want one integer id described by the grammar's note", p)
+	}
+	if p := byName["scroll"].params; len(p) != 1 || p[0].kind != paramEnum || fmt.Sprint(p[0].enum) != "[down up]" {
+		t.Errorf("scroll params %+v: want enum up|down", p)
+	}
+	search := deriveActionTools(`One action per step:
+  search("query")       top-k passages by BM25: doc ids, titles and snippets
+  open(doc_id)          the full text of a passage
+  judge(useful)         judge the last result (search results or opened passage):
+  judge(not_useful)       useful if it contains a passage supporting the answer
+  answer("text")        give the final answer; ends the episode`)
+	if len(search) != 4 || search[2].name != "judge" || search[2].params[0].kind != paramEnum ||
+		fmt.Sprint(search[2].params[0].enum) != "[not_useful useful]" || !strings.Contains(search[0].gloss, "BM25") {
+		t.Errorf("search tools %+v", search)
+	}
+	swe := deriveActionTools(`One Go-call-like tool per step: [bash("cmd") view("path") view("path", start, end) insert("path", line, "text") search("pattern") search("pattern", "path") run_tests() submit()]`)
+	tools := map[string]actionTool{}
+	for _, tl := range swe {
+		tools[tl.name] = tl
+	}
+	if v := tools["view"]; len(v.params) != 3 || v.params[1].kind != paramInt || !v.params[1].optional || v.params[0].optional {
+		t.Errorf("view %+v: want path and optional integer start, end", v.params)
+	}
+	if len(deriveActionTools(`One command per step: "go north|east" (or just "north", "n", ...), "look".`)) != 0 {
+		t.Error("a grammar without call forms yields tools")
+	}
+	for _, c := range []struct {
+		tool actionTool
+		args map[string]any
+		want string
+	}{
+		{byName["fill"], map[string]any{"id": 3.0, "text": "a \"b\" <c>\n"}, `fill(3, "a \"b\" <c>\n")`},
+		{byName["scroll"], map[string]any{"value": "down"}, `scroll(down)`},
+		{byName["go_back"], map[string]any{}, `go_back()`},
+		{tools["view"], map[string]any{"path": "x.go"}, `view("x.go")`},
+		{tools["view"], map[string]any{"path": "x.go", "start": 2.0, "end": 9.0}, `view("x.go", 2, 9)`},
+	} {
+		got, err := c.tool.render(c.args)
+		if err != nil || got != c.want {
+			t.Errorf("render %s %v = %q, %v; want %q", c.tool.name, c.args, got, err, c.want)
+		}
+	}
+	if _, err := tools["view"].render(map[string]any{"path": "x.go", "end": 9.0}); err == nil || !strings.Contains(err.Error(), `"start"`) {
+		t.Errorf("view with end but no start: %v", err)
+	}
+}
+
+// mcpFixture is a gym serve (HTTP, with a token and recording) over a
+// real plugin host with the web plugin, shared by the tests of this file.
+type mcpFixture struct {
+	host   *plugins.Host
+	reg    *gym.Registry
+	srv    *Server
+	ts     *httptest.Server
+	gym    string // a gym binary built for this test run
+	dir    string // its plugin dir
+	record string
+}
+
+var (
+	mcpFixtureOnce sync.Once
+	mcpFix         *mcpFixture
+	mcpFixErr      error
+)
+
+const mcpToken = "mcp-test-token-0123456789"
+
+func webFixture(t *testing.T) *mcpFixture {
+	t.Helper()
+	mcpFixtureOnce.Do(func() { mcpFix, mcpFixErr = newMCPFixture() })
+	if mcpFixErr != nil {
+		t.Fatalf("fixture (needs Chromium and Go, as set up by scripts/setup.sh): %v", mcpFixErr)
+	}
+	return mcpFix
+}
+
+func newMCPFixture() (*mcpFixture, error) {
+	tmp, err := os.MkdirTemp("", "envgym-mcp-test-")
+	if err != nil {
+		return nil, err
+	}
+	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
+	build := exec.Command("go", "build", "-tags", "notorch", "-o", bin+string(filepath.Separator),
+		"github.com/envgym/envgym/cmd/gym", "github.com/envgym/envgym/envs/web/cmd/gym-plugin-web")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	}
+	if _, err := plugins.Install(context.Background(), filepath.Join(bin, "gym-plugin-web"), dir,
+		plugins.InstallOptions{Sandbox: plugins.Sandbox{MemoryMB: 4096, MaxPids: 4096}}); err != nil {
+		return nil, err
+	}
+	f := &mcpFixture{host: plugins.New(plugins.Config{Dir: dir}), reg: gym.NewRegistry(), gym: filepath.Join(bin, "gym"), dir: dir}
+	if err := f.host.Register(f.reg); err != nil {
+		return nil, err
+	}
+	f.record = filepath.Join(tmp, "served.jsonl")
+	w, err := trajectory.Create(f.record)
+	if err != nil {
+		return nil, err
+	}
+	f.srv = New(f.reg, Config{Token: mcpToken, Record: w, IdleTimeout: time.Minute})
+	f.ts = httptest.NewServer(f.srv.Handler())
+	return f, nil
+}
+
+// TestMain closes the shared fixture: its plugin processes must not
+// outlive the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if mcpFix != nil {
+		mcpFix.ts.Close()
+		mcpFix.srv.Close()
+		mcpFix.host.Close()
+	}
+	os.Exit(code)
+}
+
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func connectHTTP(t *testing.T, f *mcpFixture, envID string) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "envgym-test", Version: "0"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint: f.ts.URL + "/mcp/" + envID, HTTPClient: &http.Client{Transport: bearer{mcpToken}}}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	return cs
+}
+
+// callAction turns an action string such as fill(3, "x") into a call of
+// the tool of that name, naming the arguments in the schema's order.
+func callAction(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tools map[string]*mcp.Tool, a string) *mcp.CallToolResult {
+	t.Helper()
+	m := regexp.MustCompile(`^(\w+)\((.*)\)$`).FindStringSubmatch(strings.TrimSpace(a))
+	if m == nil || tools[m[1]] == nil {
+		t.Fatalf("oracle action %q has no tool", a)
+	}
+	var schema struct {
+		Required []string `json:"required"`
+	}
+	b, _ := json.Marshal(tools[m[1]].InputSchema)
+	json.Unmarshal(b, &schema)
+	args := map[string]any{}
+	for i, raw := range splitArgs(m[2]) {
+		var v any
+		if n, err := strconv.Atoi(raw); err == nil {
+			v = n
+		} else if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			v = raw
+		}
+		args[schema.Required[i]] = v
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: m[1], Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s %v: %v", m[1], args, err)
+	}
+	return res
+}
+
+func structured(t *testing.T, res *mcp.CallToolResult) stepOutput {
+	t.Helper()
+	var out stepOutput
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &out); err != nil || out.Status == "" {
+		t.Fatalf("structured content %s: %v (content %v)", b, err, textOf(res))
+	}
+	return out
+}
+
+func textOf(res *mcp.CallToolResult) string {
+	var s []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			s = append(s, tc.Text)
+		}
+	}
+	return strings.Join(s, "\n")
+}
+
+// oracleActions plays web/shop-v0 with its oracle in process (through
+// the same plugin) and returns the actions that solve seed.
+func oracleActions(t *testing.T, f *mcpFixture, seed int64) []string {
+	t.Helper()
+	ctx := context.Background()
+	env, err := f.reg.Make(ctx, "web/shop-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	oracle, ok := gym.Capable[gym.Oracle](env)
+	if !ok {
+		t.Fatal("web/shop-v0 has no oracle")
+	}
+	if _, err := env.Reset(ctx, gym.ResetOptions{Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for range 40 {
+		a, err := oracle.OracleAction(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actions = append(actions, a)
+		r, err := env.Step(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Done() {
+			if r.Reward != 1 {
+				t.Fatalf("in-process oracle: reward %v", r.Reward)
+			}
+			return actions
+		}
+	}
+	t.Fatal("the oracle did not finish in 40 steps")
+	return nil
+}
+
+// playShop plays the oracle's actions through the derived tools and
+// checks the episode ends with reward 1, then an invalid action, then a
+// crash of the plugin.
+func playShop(t *testing.T, f *mcpFixture, cs *mcp.ClientSession, pid func() int) {
+	ctx := context.Background()
+	lt, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools := map[string]*mcp.Tool{}
+	for _, tl := range lt.Tools {
+		tools[tl.Name] = tl
+	}
+	for _, name := range []string{"reset", "step", "click", "fill", "select", "press", "scroll", "answer"} {
+		if tools[name] == nil || tools[name].Description == "" || tools[name].OutputSchema == nil {
+			t.Fatalf("tool %s missing or undocumented: %+v", name, tools[name])
+		}
+	}
+	const seed = 3
+	actions := oracleActions(t, f, seed)
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{"seed": seed, "options": map[string]any{"screenshot": true}}})
+	if err != nil || res.IsError {
+		t.Fatalf("reset: %v %v", err, textOf(res))
+	}
+	if out := structured(t, res); out.Status != "OK" || !strings.Contains(out.Observation, "Goal") || len(out.ValidActions) == 0 {
+		t.Fatalf("reset result %+v", out)
+	}
+	var img *mcp.ImageContent
+	for _, c := range res.Content {
+		if ic, ok := c.(*mcp.ImageContent); ok {
+			img = ic
+		}
+	}
+	if img == nil || img.MIMEType != "image/png" || !bytes.HasPrefix(img.Data, []byte("\x89PNG")) {
+		t.Fatalf("reset with screenshot: no PNG image block in %d content blocks", len(res.Content))
+	}
+	var last stepOutput
+	for i, a := range actions {
+		res := callAction(t, ctx, cs, tools, a)
+		last = structured(t, res)
+		if last.Status != "OK" || res.IsError {
+			t.Fatalf("step %d %q: %+v", i, a, last)
+		}
+		if last.Action != a {
+			t.Fatalf("tool call was sent as %q, the oracle said %q", last.Action, a)
+		}
+	}
+	if last.Reward != 1 || !last.Terminated || last.Info["success"] != true {
+		t.Fatalf("final step: %+v", last)
+	}
+
+	// Same seed again: an invalid action is a tool error the agent can read.
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{"seed": seed}}); err != nil || res.IsError {
+		t.Fatalf("reset: %v", err)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "click", Arguments: map[string]any{"id": 99999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := structured(t, res); out.Status != "INVALID_ACTION" || !res.IsError || !strings.Contains(textOf(res), "99999") {
+		t.Fatalf("click(99999): %+v %q", out, textOf(res))
+	}
+
+	// Kill the plugin: the next step says CRASHED, truncated.
+	if err := syscall.Kill(pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "step", Arguments: map[string]any{"action": "scroll(down)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := structured(t, res); out.Status != "CRASHED" || !out.Truncated || !res.IsError {
+		t.Fatalf("after killing the plugin: %+v", out)
+	}
+	// And the next reset starts over (the host restarts the plugin).
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{"seed": 1}}); err != nil || res.IsError {
+		t.Fatalf("reset after crash: %v %v", err, textOf(res))
+	}
+}
+
+func TestMCPStreamableHTTPPlaysWebShop(t *testing.T) {
+	f := webFixture(t)
+	before := f.srv.Sessions()
+	cs := connectHTTP(t, f, "web/shop-v0")
+	playShop(t, f, cs, func() int {
+		p, _ := f.host.Plugin("web/shop-v0")
+		return p.PID()
+	})
+	if f.srv.Sessions() != before+1 {
+		t.Errorf("sessions while connected: %d, want %d", f.srv.Sessions(), before+1)
+	}
+	cs.Close()
+	waitMCPSessions(t, f.srv, before)
+	ms, err := trajectory.ReadManifests(trajectory.ManifestPath(f.record))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range ms {
+		found = found || (m.EnvID == "web/shop-v0" && m.Seed == 3 && m.Return == 1 && m.Success && strings.HasPrefix(m.Policy, "served:"))
+	}
+	if !found {
+		t.Errorf("no recorded manifest of the served episode in %+v", ms)
+	}
+}
+
+func waitMCPSessions(t *testing.T, s *Server, want int) {
+	t.Helper()
+	for i := 0; i < 200 && (s.Sessions() != want || s.metrics.mcpSessions.Load() != 0); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if s.Sessions() != want || s.metrics.mcpSessions.Load() != 0 {
+		t.Fatalf("after the client closed: %d env sessions (want %d), %d MCP sessions (want 0)", s.Sessions(), want, s.metrics.mcpSessions.Load())
+	}
+}
+
+func TestMCPStdioPlaysWebShop(t *testing.T) {
+	f := webFixture(t)
+	cmd := exec.Command(f.gym, "--plugin-dir", f.dir, "mcp", "web/shop-v0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	c := mcp.NewClient(&mcp.Implementation{Name: "envgym-test", Version: "0"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("gym mcp: %v\n%s", err, stderr.String())
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("gym mcp stderr:\n%s", stderr.String())
+		}
+	}()
+	playShop(t, f, cs, func() int { return childPID(t, cmd.Process.Pid, "gym-plugin-web") })
+	if err := cs.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	if cmd.ProcessState == nil || !cmd.ProcessState.Exited() {
+		t.Errorf("gym mcp still running after the client closed: %v", cmd.ProcessState)
+	}
+}
+
+// childPID finds the child of parent whose command name is name.
+func childPID(t *testing.T, parent int, name string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		comm := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == parent && strings.HasPrefix(name, comm) {
+			return pid
+		}
+	}
+	t.Fatalf("no %s child of %d", name, parent)
+	return 0
+}
+
+// rpc posts one raw JSON-RPC body to the MCP endpoint and returns the
+// status and the JSON-RPC response (from JSON or the first SSE event).
+func rpc(t *testing.T, url, session, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+mcpToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				json.Unmarshal([]byte(d), &out)
+				break
+			}
+		}
+	}
+	if out == nil {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
+func TestMCPBadInputGetsProtocolErrors(t *testing.T) {
+	f := webFixture(t)
+	before := f.srv.Sessions()
+	url := f.ts.URL + "/mcp/web/shop-v0"
+
+	// Wrong or no token, unknown env id: HTTP errors before any session.
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{}`))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("no token: %v %v", resp, err)
+	}
+	if code, body := rpc(t, f.ts.URL+"/mcp/web/shopp-v0", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`); code != 404 || !strings.Contains(fmt.Sprint(body), "web/shop-v0") {
+		t.Fatalf("unknown env id: %d %v", code, body)
+	}
+	// Malformed JSON-RPC: a parse error, no session.
+	code, body := rpc(t, url, "", `{"jsonrpc":"2.0","id":1,"method":`)
+	t.Logf("malformed: %d %v", code, body)
+	if code != 400 {
+		t.Fatalf("malformed JSON: %d %v", code, body)
+	}
+
+	cs := connectHTTP(t, f, "web/shop-v0")
+	defer cs.Close()
+	ctx := context.Background()
+	session := cs.ID()
+	call := func(name string, args any) (*mcp.CallToolResult, error) {
+		return cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	}
+	// Unknown tool: a JSON-RPC error (invalid params), the session lives.
+	if _, err := call("fly", map[string]any{}); err == nil || !strings.Contains(err.Error(), `unknown tool "fly"`) {
+		t.Fatalf("unknown tool: %v", err)
+	}
+	// Step before reset, wrong argument types, extra arguments, an
+	// unknown task: tool errors that say what to do.
+	for _, c := range []struct {
+		name string
+		args any
+		want string
+	}{
+		{"click", map[string]any{"id": 1}, "call reset first"},
+		{"reset", map[string]any{"seed": "three"}, "seed"},
+		{"reset", map[string]any{"task": "no-such-task"}, "task"},
+		{"reset", map[string]any{"sed": 3}, "sed"},
+	} {
+		res, err := call(c.name, c.args)
+		if err != nil || !res.IsError || !strings.Contains(textOf(res), c.want) {
+			t.Errorf("%s %v: %v, result %q: want a tool error mentioning %q", c.name, c.args, err, textOf(res), c.want)
+		}
+	}
+	if f.srv.Sessions() != before {
+		t.Errorf("failed resets left %d env sessions", f.srv.Sessions()-before)
+	}
+	if res, err := call("reset", map[string]any{"seed": 2}); err != nil || res.IsError {
+		t.Fatalf("reset: %v %v", err, textOf(res))
+	}
+	for _, c := range []struct {
+		name string
+		args any
+		want string
+	}{
+		{"click", map[string]any{"id": "seven"}, "id"},
+		{"fill", map[string]any{"id": 1}, "text"},
+		{"scroll", map[string]any{"value": "sideways"}, "sideways"},
+	} {
+		res, err := call(c.name, c.args)
+		if err != nil || !res.IsError || !strings.Contains(textOf(res), c.want) {
+			t.Errorf("%s %v: %v, result %q: want a tool error mentioning %q", c.name, c.args, err, textOf(res), c.want)
+		}
+	}
+	// Raw JSON-RPC on the live session: a request that is not JSON-RPC,
+	// and an oversized message.
+	if code, body := rpc(t, url, session, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"step","arguments":{"action":5}}}`); code != 200 || !strings.Contains(fmt.Sprint(body), "isError:true") {
+		t.Errorf("action of the wrong type: %d %v", code, body)
+	}
+	big := `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"step","arguments":{"action":"` + strings.Repeat("a", MaxRequestBytes) + `"}}}`
+	if code, _ := rpc(t, url, session, big); code != 413 {
+		t.Errorf("oversized message: %d, want 413", code)
+	}
+	// The session is alive after all of it.
+	res, err := call("step", map[string]any{"action": "scroll(down)"})
+	if err != nil || structured(t, res).Status != "OK" {
+		t.Fatalf("step after the bad input: %v %v", err, textOf(res))
+	}
+	if f.srv.Sessions() != before+1 {
+		t.Errorf("%d env sessions, want %d", f.srv.Sessions(), before+1)
+	}
+	cs.Close()
+	waitMCPSessions(t, f.srv, before)
+}
