@@ -2,12 +2,84 @@ package plugins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// reservedNames are not plugin names: "plugins" is the plugin directory's
+// own name under the cache directory, where each plugin's cache lives.
+var reservedNames = map[string]bool{"plugins": true, ".": true, "..": true}
+
+// ValidateName checks a plugin name. The name becomes a folder of the
+// plugin directory and of the cache and scratch trees, so it must be one
+// plain path element that is not reserved.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%q: want 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	if reservedNames[name] {
+		return fmt.Errorf("%q is reserved", name)
+	}
+	return nil
+}
+
+// errOverlap is wrapped by the error of a writable path that overlaps the
+// plugin directory.
+var errOverlap = errors.New("overlaps the plugin directory")
+
+// checkWritable refuses writable paths of plugin name (its cache and
+// scratch directories, sandbox.writable) that lie inside the plugin
+// directory dir or contain it: a plugin that can write there can rewrite
+// any plugin and its manifest (checksum included).
+func checkWritable(dir, name string, writable []string) error {
+	pd := realPath(dir)
+	paths := append(sandboxDirs(name), writable...)
+	for _, w := range paths {
+		rw := realPath(w)
+		if rw == pd || strings.HasPrefix(rw, pd+string(filepath.Separator)) || strings.HasPrefix(pd, rw+string(filepath.Separator)) || rw == "/" {
+			return fmt.Errorf("plugin %s: writable path %s %w %s: refused", name, w, errOverlap, dir)
+		}
+	}
+	return nil
+}
+
+// sandboxDirs are the scratch and cache directories of plugin name.
+func sandboxDirs(name string) []string {
+	scratch := filepath.Join(os.TempDir(), "envgym-sandbox", name)
+	cache := filepath.Join(scratch, ".cache")
+	if c, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(c, "envgym", name)
+	}
+	return []string{scratch, cache}
+}
+
+// realPath is p absolute, with symbolic links resolved in the longest
+// prefix that exists.
+func realPath(p string) string {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
+}
 
 // InstallOptions tune Install.
 type InstallOptions struct {
@@ -37,6 +109,14 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 		name = filepath.Base(filepath.Dir(abs))
 	default:
 		name = strings.TrimPrefix(filepath.Base(bin), "gym-plugin-")
+	}
+	// Nothing is written or removed before the name is known to be safe:
+	// it becomes a path (DIR/NAME, the cache and scratch directories).
+	if err := ValidateName(name); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: plugin name: %w", bin, err)
+	}
+	if err := checkWritable(dir, name, opts.Sandbox.Writable); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
 	dest := filepath.Join(dir, name)
 	// Reinstalling starts from an empty folder: stale files of an earlier

@@ -5,12 +5,10 @@
 package plugins
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -111,8 +109,8 @@ func LoadManifest(path string) (Manifest, error) {
 func (m Manifest) Validate() error {
 	bad := func(field, problem string) error { return &FieldError{File: m.path, Field: field, Problem: problem} }
 	switch {
-	case m.Name == "" || strings.ContainsAny(m.Name, "/\\ \t\n"):
-		return bad("name", "must be a non-empty word without slashes or spaces")
+	case ValidateName(m.Name) != nil:
+		return bad("name", ValidateName(m.Name).Error())
 	case m.Version == "":
 		return bad("version", "must not be empty")
 	case m.Binary == "":
@@ -180,6 +178,11 @@ func Discover(dir string) ([]Manifest, []error) {
 			continue
 		}
 		m, err := LoadManifest(p)
+		if err == nil && m.Name != e.Name() {
+			// The name picks the plugin's cache and scratch directories: a
+			// manifest may not take another plugin's (or a reserved) name.
+			err = &FieldError{File: p, Field: "name", Problem: fmt.Sprintf("%q differs from its folder's name %q", m.Name, e.Name())}
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -188,63 +191,6 @@ func Discover(dir string) ([]Manifest, []error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
 	return ms, errs
-}
-
-// ComputeSHA256 hashes what the manifest's checksum covers: the binary,
-// or for interpreted plugins the whole plugin directory.
-func (m Manifest) ComputeSHA256() (string, error) {
-	if len(m.Interpreter) > 0 {
-		return TreeSHA256(filepath.Dir(m.path))
-	}
-	return FileSHA256(m.BinaryPath())
-}
-
-// TreeSHA256 hashes every regular file under dir (names and contents, in
-// sorted order), except the manifest itself and Python byte-code caches,
-// so editing any script of an interpreted plugin is detected.
-func TreeSHA256(dir string) (string, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "__pycache__" {
-			return filepath.SkipDir
-		}
-		if d.Type().IsRegular() && !(filepath.Dir(path) == dir && d.Name() == ManifestFile) {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("hash plugin files: %w", err)
-	}
-	sort.Strings(files)
-	h := sha256.New()
-	for _, f := range files {
-		rel, _ := filepath.Rel(dir, f)
-		fmt.Fprintf(h, "%s\x00", filepath.ToSlash(rel))
-		sum, err := FileSHA256(f)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s\n", sum)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// FileSHA256 returns the hex SHA-256 of a file.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ErrChecksum is wrapped by the error of a plugin whose binary does not

@@ -122,19 +122,13 @@ func (p *Plugin) conn(ctx context.Context) (*process, error) {
 
 func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	bin := p.m.BinaryPath()
-	sum, err := hexSHA(p.m.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	// Check first ourselves so the refusal can print both hashes; for a
-	// binary, go-plugin's SecureConfig checks again right before exec.
-	got, err := p.m.ComputeSHA256()
+	// A binary is hashed and executed from one open file (hash.go).
+	exe, err := p.m.openVerified()
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
-	if got != p.m.SHA256 {
-		return nil, fmt.Errorf("plugin %s: %w: refusing to start %s: manifest %s says sha256 %s, the plugin has %s",
-			p.m.Name, ErrChecksum, bin, p.m.Path(), p.m.SHA256, got)
+	if exe != nil {
+		defer exe.Close() // the process has its own copy once started
 	}
 	sb := p.m.Sandbox.Limits()
 	files := !sb.HostFiles && MountNamespaceSupported() == ""
@@ -145,18 +139,19 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		}
 	}
 	var cmd *exec.Cmd
-	var secure *plugin.SecureConfig
 	if len(p.m.Interpreter) > 0 {
 		// The interpreter is a system program; the checksum covers the
 		// plugin's own files, checked above.
-		args := append(append([]string{}, p.m.Interpreter[1:]...), bin)
+		args := append(append(pythonFlags(p.m.Interpreter[0]), p.m.Interpreter[1:]...), bin)
 		cmd = exec.Command(p.m.Interpreter[0], args...)
 		cmd.Dir = filepath.Dir(p.m.Path())
 		cmd.Env = append(hostEnv(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
 	} else {
 		cmd = exec.Command(bin)
+		// The kernel opens the file through the descriptor before the
+		// exec closes it (close-on-exec).
+		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
 		cmd.Env = hostEnv()
-		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256New()}
 	}
 	if files {
 		// Temporary files and go-plugin's socket go to the scratch
@@ -183,7 +178,6 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		Plugins:          plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}},
 		Cmd:              cmd,
 		SkipHostEnv:      true, // hostEnv() instead, so TMPDIR is ours
-		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     p.cfg.StartTimeout,
 		Stderr:           stderr,
@@ -202,9 +196,6 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	}
 	if err != nil {
 		client.Kill()
-		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fmt.Errorf("plugin %s: %w: the binary changed while starting", p.m.Name, ErrChecksum)
-		}
 		return nil, fmt.Errorf("plugin %s: start %s: %w%s", p.m.Name, bin, err, p.stderr.suffix())
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
@@ -335,16 +326,20 @@ func (p *Plugin) stopLocked(force bool) {
 // scratch and cache directories they write to.
 func (p *Plugin) fsPolicy() (fsPolicy, error) {
 	sb := p.m.Sandbox
+	if err := ValidateName(p.m.Name); err != nil {
+		return fsPolicy{}, fmt.Errorf("plugin name: %w", err)
+	}
+	dirs := sandboxDirs(p.m.Name)
+	// Before anything is created (or handed to the plugin's uid).
+	if err := checkWritable(filepath.Dir(filepath.Dir(p.m.Path())), p.m.Name, sb.Writable); err != nil {
+		return fsPolicy{}, err
+	}
 	pol := fsPolicy{
 		pluginDir: filepath.Dir(p.m.Path()),
-		scratch:   filepath.Join(os.TempDir(), "envgym-sandbox", p.m.Name),
+		scratch:   dirs[0],
+		cache:     dirs[1],
 		writable:  sb.Writable,
 		readOnly:  sb.ReadOnly,
-	}
-	if c, err := os.UserCacheDir(); err == nil {
-		pol.cache = filepath.Join(c, "envgym", p.m.Name)
-	} else {
-		pol.cache = filepath.Join(pol.scratch, ".cache")
 	}
 	for _, d := range []string{pol.scratch, pol.cache} {
 		// 0755: sandboxes the plugin runs as nobody (swe) must traverse it.
@@ -404,4 +399,15 @@ func (t *tailBuffer) suffix() string {
 		return "\nplugin stderr:\n" + s
 	}
 	return ""
+}
+
+// pythonFlags are the flags a Python interpreter gets: no PYTHON*
+// variables, no user site directory, no byte code written into the
+// plugin's folder (whose caches the checksum covers: hash.go). Not -I:
+// it would drop the script's folder from sys.path, where the SDK is.
+func pythonFlags(interpreter string) []string {
+	if strings.HasPrefix(filepath.Base(interpreter), "python") {
+		return []string{"-E", "-s", "-B", "-u"}
+	}
+	return nil
 }
