@@ -9,9 +9,11 @@ import (
 )
 
 // OpenEnv's {"type":"mcp","data":<JSON-RPC>} message (mcp_types.py
-// WSMCPMessage) reaches the connection's env through the generic "act"
-// tool (one action string; OpenEnv reserves the names reset, step, state
-// and close).
+// WSMCPMessage) reaches the connection's env through tools: the same
+// action tools as the MCP transport (deriveActionTools, mcptools.go), each
+// rendered into one action string and played as one step. An env whose
+// grammar has no call forms gets the generic "act" tool (one action
+// string): OpenEnv reserves the names reset, step, state and close.
 // Errors follow JSON-RPC 2.0: -32601 unknown method, -32602 bad params or
 // unknown tool; an action the env refuses is a result with isError, as
 // MCP reports tool failures.
@@ -20,9 +22,19 @@ const oeActTool = "act"
 
 // oeTools lists the tools of sess's env, in MCP's Tool shape.
 func (s *Server) oeTools(sess *session) []map[string]any {
+	var out []map[string]any
+	for _, t := range deriveActionTools(sess.spec.ActionSpace) {
+		if t.name == "reset" || t.name == "step" || t.name == "state" || t.name == "close" {
+			continue
+		}
+		out = append(out, map[string]any{"name": t.name, "description": t.description(sess.spec.ID), "inputSchema": t.schema()})
+	}
+	if len(out) > 0 {
+		return out
+	}
 	return []map[string]any{{
 		"name":        oeActTool,
-		"description": "Play one action in " + sess.spec.ID + " and get the next observation.\n\n" + sess.spec.ActionSpace,
+		"description": "Play one action in " + sess.spec.ID + " and get the next observation.\n\n" + sess.spec.ActionSpace + "\n" + resultDoc,
 		"inputSchema": map[string]any{
 			"type": "object",
 			"properties": map[string]any{
@@ -36,14 +48,20 @@ func (s *Server) oeTools(sess *session) []map[string]any {
 
 // oeToolAction renders a tool call into the action it stands for.
 func oeToolAction(spec gym.Spec, name string, args map[string]any) (string, error) {
-	if name != oeActTool {
-		return "", fmt.Errorf("unknown tool %s; tools/list names the tools", jsonString(name))
+	tools := deriveActionTools(spec.ActionSpace)
+	if len(tools) == 0 && name == oeActTool {
+		act, ok := args["action"].(string)
+		if !ok {
+			return "", fmt.Errorf(`tool act needs {"action": "<action string>"}`)
+		}
+		return act, nil
 	}
-	act, ok := args["action"].(string)
-	if !ok {
-		return "", fmt.Errorf(`tool act needs {"action": "<action string>"}`)
+	for _, t := range tools {
+		if t.name == name {
+			return t.render(args)
+		}
 	}
-	return act, nil
+	return "", fmt.Errorf("unknown tool %s; tools/list names the tools", jsonString(name))
 }
 
 // oeMCP answers one JSON-RPC request on sess.

@@ -23,6 +23,8 @@ type serveOptions struct {
 	maxConns     int
 	maxConnsAddr int
 	allowPaths   []string
+	openenvMax   int
+	retriever    retrieverOptions // retriever.go
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -40,6 +42,19 @@ Two transports, same sessions:
   stream (--stream)    one TCP connection per env, one JSON line per request:
                        {"op":"make","env_id":…}, {"op":"reset","seed":…},
                        {"op":"step","action":…}, {"op":"close"}
+
+OpenEnv (on --http): every env id also speaks meta-pytorch/OpenEnv's
+protocol at its own base URL, /openenv/<family>.<name>-vN (e.g.
+http://127.0.0.1:8080/openenv/web.shop-v0): WebSocket /ws (one env per
+connection), GET /health /metadata /schema /state, POST /reset /step.
+OpenEnv clients, TRL's environment_factory (sdk/python's EnvgymEnv) and
+verifiers use it as they use any OpenEnv server.
+
+Retriever (--retriever, on --http): POST /retrieve {"queries":[…],"topk":3,
+"return_scores":true}, Search-R1's retrieval protocol (verl's search tool,
+rLLM, SkyRL), over the search env's BM25 index: the fictional knowledge
+base (--retriever-passages, --retriever-seed) or your JSONL corpus
+(--retriever-corpus, {id, title, text} a line).
 
 Auth: a bearer token from --token-file or GYM_SERVE_TOKEN. Without a token,
 gym serve refuses to listen on anything but loopback, and there answers
@@ -67,6 +82,9 @@ truncated with status ENV_ERROR, never silently lost).`,
   # one token per trainer (lines "alice 3f9c…", "bob 81d2…"), swe task files from one dir
   gym serve --token-file tokens.txt --http 0.0.0.0:8080 --allow-path /data/swe-tasks
 
+  # OpenEnv and a Search-R1 retriever over a 100k-passage knowledge base
+  gym serve --http 127.0.0.1:8000 --retriever --retriever-passages 100000
+
   # then, from anywhere
   gym run text/maze-v0 --remote host1:8081,host2:8081 --episodes 100`,
 		Args: cobra.NoArgs,
@@ -82,6 +100,8 @@ truncated with status ENV_ERROR, never silently lost).`,
 	f.IntVar(&o.maxConns, "max-conns", 1024, "open connections in all (HTTP and stream together)")
 	f.IntVar(&o.maxConnsAddr, "max-conns-per-addr", 256, "open connections from one IP address (HTTP and stream together)")
 	f.StringArrayVar(&o.allowPaths, "allow-path", nil, "directory under which env options may name host paths (repeatable; default none)")
+	f.IntVar(&o.openenvMax, "openenv-max-concurrent-envs", 0, "OpenEnv WebSocket sessions in all; more get CAPACITY_REACHED (0: only --max-envs-per-client)")
+	o.retriever.flags(f)
 	return cmd
 }
 
@@ -127,8 +147,16 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 	if err := host.Register(reg); err != nil {
 		a.warn("%v", err)
 	}
+	ret, err := o.retriever.open(ctx, a)
+	if err != nil {
+		return err
+	}
+	if ret != nil {
+		defer ret.Close()
+	}
 	srv := serve.New(reg, serve.Config{Token: tokens.Shared, Tokens: tokens.Named, MaxEnvsPerClient: o.maxEnvs, IdleTimeout: o.idle,
-		MaxConns: o.maxConns, MaxConnsPerAddr: o.maxConnsAddr, AllowPaths: allow})
+		MaxConns: o.maxConns, MaxConnsPerAddr: o.maxConnsAddr, AllowPaths: allow,
+		OpenEnvMaxConcurrentEnvs: o.openenvMax, Retriever: ret.serve()})
 	errc := make(chan error, 2)
 	var hs *http.Server
 	if o.http != "" {

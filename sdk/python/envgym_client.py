@@ -202,3 +202,399 @@ class VectorEnv:
     def close(self):
         for env in self.envs:
             env.close()
+
+
+# --- OpenEnv -----------------------------------------------------------------
+#
+# `gym serve` also speaks meta-pytorch/OpenEnv's protocol, one base URL per env
+# id: http://HOST:PORT/openenv/<family>.<name>-vN (web/shop-v0 →
+# /openenv/web.shop-v0). OpenEnvClient is a client of that protocol written
+# with the standard library (a small RFC 6455 WebSocket client below), and
+# EnvgymEnv turns an env's tools into a class TRL's
+# GRPOTrainer(environment_factory=...) plays.
+
+
+class OpenEnvError(RuntimeError):
+    """An OpenEnv error reply: code is one of OpenEnv's WSErrorCode values
+    (INVALID_JSON, UNKNOWN_TYPE, VALIDATION_ERROR, EXECUTION_ERROR,
+    CAPACITY_REACHED, FACTORY_ERROR, SESSION_ERROR); data is the whole
+    error object (validation errors list their fields under "errors")."""
+
+    def __init__(self, code, message, data=None):
+        super().__init__(f"Server error: {message} (code: {code})")
+        self.code, self.message, self.data = code, message, data or {}
+
+
+def openenv_url(server_url, env_id):
+    """The OpenEnv base URL of env_id on a `gym serve` at server_url."""
+    family, _, name = env_id.partition("/")
+    return server_url.rstrip("/") + "/openenv/" + family + "." + name
+
+
+class _WebSocket:
+    """A minimal RFC 6455 client: text frames, fragmentation, ping/pong and
+    the close handshake; no extensions (the server negotiates none)."""
+
+    _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, url, headers=None, timeout=60.0):
+        import hashlib
+        from urllib.parse import urlsplit
+
+        u = urlsplit(url)
+        if u.scheme not in ("ws", "http"):
+            raise ValueError(f"{url}: only ws:// and http:// URLs (no TLS in this client)")
+        port = u.port or 80
+        self.sock = socket.create_connection((u.hostname, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        path = (u.path or "/") + (("?" + u.query) if u.query else "")
+        lines = [f"GET {path} HTTP/1.1", f"Host: {u.hostname}:{port}", "Upgrade: websocket",
+                 "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"{url}: connection closed during the handshake")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        status, *fields = head.decode("latin-1").split("\r\n")
+        if " 101 " not in status + " ":
+            body = self.buf
+            raise ConnectionError(f"{url}: {status}: {body[:500].decode(errors='replace')}")
+        hdr = {k.strip().lower(): v.strip() for k, v in (f.split(":", 1) for f in fields if ":" in f)}
+        want = base64.b64encode(hashlib.sha1((key + self._GUID).encode()).digest()).decode()
+        if hdr.get("sec-websocket-accept") != want:
+            raise ConnectionError(f"{url}: bad Sec-WebSocket-Accept")
+        self.closed = None  # (code, reason) once the server closed
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send_frame(self, opcode, payload):
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 1 << 16:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        # XOR through int.from_bytes: fast enough without numpy.
+        m = int.from_bytes((mask * (n // 4 + 1))[:n], "big") if n else 0
+        body = (int.from_bytes(payload, "big") ^ m).to_bytes(n, "big") if n else b""
+        self.sock.sendall(head + mask + body)
+
+    def send_text(self, text):
+        self._send_frame(0x1, text.encode())
+
+    def send_binary(self, data):
+        self._send_frame(0x2, data)
+
+    def recv(self):
+        """The next data message (str for text, bytes for binary);
+        ConnectionError once the server closed (self.closed says how)."""
+        parts, first = [], None
+        while True:
+            b0, b1 = self._read(2)
+            opcode, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._read(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._read(8), "big")
+            payload = self._read(n)
+            if opcode == 0x9:  # ping
+                self._send_frame(0xA, payload)
+            elif opcode == 0xA:  # pong
+                pass
+            elif opcode == 0x8:  # close: answer it, then report
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.closed = (code, payload[2:].decode(errors="replace"))
+                try:
+                    self._send_frame(0x8, payload[:2])
+                except OSError:
+                    pass
+                self.sock.close()
+                raise ConnectionError(f"server closed the WebSocket: {self.closed[0]} {self.closed[1]}".strip())
+            else:
+                if opcode != 0x0:
+                    first = opcode
+                parts.append(payload)
+                if b0 & 0x80:
+                    data = b"".join(parts)
+                    return data.decode() if first == 0x1 else data
+
+    def close(self, code=1000):
+        if self.closed is None:
+            try:
+                self._send_frame(0x8, code.to_bytes(2, "big"))
+                self.sock.settimeout(5)
+                while True:
+                    self.recv()
+            except (ConnectionError, OSError):
+                pass
+        self.sock.close()
+
+
+class StepResult:
+    """One OpenEnv reply: observation (dict: text, valid_actions, status,
+    infra, terminated, truncated, screenshot?), reward (None at reset),
+    done (terminated or truncated) and metadata (the env's info)."""
+
+    def __init__(self, data):
+        self.observation = data.get("observation") or {}
+        self.reward = data.get("reward")
+        self.done = bool(data.get("done"))
+        self.metadata = data.get("metadata") or {}
+
+    text = property(lambda self: self.observation.get("text", ""))
+    status = property(lambda self: self.observation.get("status", "OK"))
+    terminated = property(lambda self: bool(self.observation.get("terminated")))
+    truncated = property(lambda self: bool(self.observation.get("truncated")))
+    valid_actions = property(lambda self: self.observation.get("valid_actions") or [])
+
+    @property
+    def infra(self):
+        """The step failed for the infrastructure's reasons (ENV_ERROR,
+        TIMEOUT, CRASHED): drop it from the loss, it is not the policy's."""
+        return self.status in INFRA
+
+    @property
+    def screenshot(self):
+        s = self.observation.get("screenshot")
+        return base64.b64decode(s) if s else None
+
+    def __repr__(self):
+        return f"StepResult(status={self.status}, reward={self.reward}, done={self.done}, text={self.text[:60]!r})"
+
+
+class OpenEnvClient:
+    """A synchronous client of one OpenEnv env session over WebSocket, with
+    OpenEnv's EnvClient calls: reset(**kwargs), step(action), state(),
+    close(). One client is one env instance on the server.
+
+        with OpenEnvClient("http://127.0.0.1:8080/openenv/text.maze-v0") as env:
+            r = env.reset(seed=1, task="easy")
+            while not r.done:
+                r = env.step({"action": r.valid_actions[0]})
+
+    step takes OpenEnv's action dict {"action": "<action string>"} or the
+    action string itself. Errors raise OpenEnvError with OpenEnv's code.
+    Also list_tools() and call_tool(name, **arguments), through OpenEnv's
+    {"type": "mcp"} message.
+    """
+
+    def __init__(self, base_url, token=None, timeout=60.0):
+        if token is None:
+            token = os.environ.get("GYM_SERVE_TOKEN") or None
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._ws = _WebSocket(self.base_url + "/ws", headers=headers, timeout=timeout)
+        self._rpc_id = 0
+
+    @classmethod
+    def for_env(cls, server_url, env_id, **kwargs):
+        """A client of env_id on the `gym serve` at server_url."""
+        return cls(openenv_url(server_url, env_id), **kwargs)
+
+    def _call(self, msg):
+        self._ws.send_text(json.dumps(msg))
+        try:
+            resp = json.loads(self._ws.recv())
+        except ConnectionError as e:
+            raise OpenEnvError("SESSION_ERROR", str(e)) from e
+        if resp.get("type") == "error":
+            d = resp.get("data") or {}
+            raise OpenEnvError(d.get("code", "UNKNOWN"), d.get("message", "Unknown error"), d)
+        return resp
+
+    def reset(self, **kwargs):
+        """Start an episode: seed, task, episode_id, options, screenshot."""
+        return StepResult(self._call({"type": "reset", "data": kwargs})["data"])
+
+    def step(self, action):
+        if isinstance(action, str):
+            action = {"action": action}
+        return StepResult(self._call({"type": "step", "data": action})["data"])
+
+    def state(self):
+        """OpenEnv's State: episode_id, step_count, plus env_id, task_id,
+        seed, done and last_status."""
+        return self._call({"type": "state"})["data"]
+
+    def _mcp(self, method, params=None):
+        self._rpc_id += 1
+        req = {"jsonrpc": "2.0", "id": self._rpc_id, "method": method}
+        if params is not None:
+            req["params"] = params
+        out = self._call({"type": "mcp", "data": req})["data"]
+        if "error" in out:
+            e = out["error"]
+            raise OpenEnvError("MCP_ERROR", f"{e.get('message')} (JSON-RPC {e.get('code')})", e)
+        return out["result"]
+
+    def list_tools(self):
+        """The env's tools in MCP's shape: name, description, inputSchema."""
+        return self._mcp("tools/list")["tools"]
+
+    def call_tool(self, name, **arguments):
+        """Play one tool call; returns the StepResult of its step."""
+        res = self._mcp("tools/call", {"name": name, "arguments": arguments})
+        sc = res.get("structuredContent") or {}
+        if "observation" not in sc:  # the step was refused: sc is the error
+            raise OpenEnvError(sc.get("code", "EXECUTION_ERROR"), sc.get("message", "tool call failed"), sc)
+        return StepResult(sc)
+
+    def close(self):
+        if self._ws.closed is None:
+            try:
+                self._ws.send_text('{"type":"close"}')
+            except OSError:
+                pass
+        self._ws.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --- TRL environment_factory -------------------------------------------------
+
+_PY_TYPES = {"integer": int, "string": str, "number": float, "boolean": bool}
+_RESET_KEYS = ("seed", "task", "task_id", "episode_id", "options", "screenshot")
+
+
+def _tool_method(tool):
+    """A method calling tool, with the typed signature and Google-style
+    docstring (Args: …) that TRL turns into the tool's JSON schema."""
+    import inspect
+
+    schema = tool.get("inputSchema") or {}
+    props = schema.get("properties") or {}
+    required = list(schema.get("required") or [])
+    order = required + sorted(p for p in props if p not in required)
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    annotations = {"return": str}
+    arg_docs = []
+    for name in order:
+        p = props[name]
+        typ = _PY_TYPES.get(p.get("type"), str)
+        default = inspect.Parameter.empty if name in required else None
+        params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=typ))
+        annotations[name] = typ
+        desc = (p.get("description") or name).replace("\n", " ")
+        if p.get("enum"):
+            desc += " (choices: " + json.dumps(p["enum"]) + ")"
+        arg_docs.append(f"    {name}: {desc}")
+    summary = (tool.get("description") or tool["name"]).split("\n")[0]
+    doc = summary + "\n\nArgs:\n" + ("\n".join(arg_docs) if arg_docs else "") + \
+        "\n\nReturns:\n    The next observation, as text."
+    tool_name = tool["name"]
+
+    def method(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        call = {k: v for k, v in list(bound.arguments.items())[1:] if v is not None}
+        return self._play(tool_name, call)
+
+    sig = inspect.Signature(params)
+    method.__signature__ = sig
+    method.__annotations__ = annotations
+    method.__name__ = method.__qualname__ = tool_name
+    method.__doc__ = doc
+    return method
+
+
+class EnvgymEnv:
+    """Base of the classes EnvgymEnv.for_env makes for TRL's GRPOTrainer:
+
+        from envgym_client import EnvgymEnv
+        ShopEnv = EnvgymEnv.for_env("http://127.0.0.1:8080", "web/shop-v0")
+        trainer = GRPOTrainer(..., environment_factory=ShopEnv,
+                              reward_funcs=lambda environments, **kw: [e.reward for e in environments])
+
+    TRL makes one instance per rollout (no arguments), calls reset(**row)
+    with the dataset row's columns (seed, task, episode_id and options are
+    used; the others ignored) and exposes the public methods — the env's
+    tools, with typed arguments and docstrings — to the model. After the
+    tool calls:
+
+      reward      the episode's return so far (sum of step rewards)
+      done        terminated or truncated
+      terminated, truncated, status (of the last step)
+      infra       some step failed for infrastructure reasons (ENV_ERROR,
+                  TIMEOUT, CRASHED): drop the rollout rather than score it
+    A tool called after the episode ended raises ValueError, which TRL
+    feeds back to the model as the tool's answer.
+    """
+
+    server_url = None
+    env_id = None
+    token = None
+    reset_defaults = {}
+
+    def __init__(self):
+        self._client = None
+        self.reward, self.done, self.terminated, self.truncated = 0.0, False, False, False
+        self.status, self.infra, self.last = "OK", False, None
+
+    @classmethod
+    def for_env(cls, server_url, env_id, token=None, **reset_defaults):
+        """Make the class of env_id on the `gym serve` at server_url: one
+        method per tool the server lists for the env."""
+        with OpenEnvClient.for_env(server_url, env_id, token=token) as c:
+            tools = c.list_tools()
+        attrs = {"server_url": server_url, "env_id": env_id, "token": token,
+                 "reset_defaults": dict(reset_defaults), "tools": [t["name"] for t in tools],
+                 "__doc__": f"{env_id} served by envgym at {server_url}."}
+        for t in tools:
+            if t["name"].startswith("_") or t["name"] in ("reset", "close") or hasattr(EnvgymEnv, t["name"]):
+                raise ValueError(f"tool name {t['name']!r} collides with the class's own")
+            attrs[t["name"]] = _tool_method(t)
+        name = "".join(p.capitalize() for p in env_id.replace("/", "_").replace("-", "_").replace(".", "_").split("_"))
+        return type(name + "Env", (cls,), attrs)
+
+    def reset(self, **kwargs):
+        """Start an episode; returns the first observation's text."""
+        if self._client is None:
+            self._client = OpenEnvClient.for_env(self.server_url, self.env_id, token=self.token)
+        args = dict(self.reset_defaults)
+        args.update({k: v for k, v in kwargs.items() if k in _RESET_KEYS and v is not None})
+        r = self._client.reset(**args)
+        self.reward, self.done, self.terminated, self.truncated = 0.0, False, False, False
+        self.status, self.infra, self.last = r.status, False, r
+        return r.text
+
+    def _play(self, tool, arguments):
+        if self._client is None:
+            raise ValueError("call reset() first")
+        if self.done:
+            raise ValueError("The episode is over; no more actions.")
+        r = self._client.call_tool(tool, **arguments)
+        self.last = r
+        self.reward += float(r.reward or 0.0)
+        self.done, self.terminated, self.truncated = r.done, r.terminated, r.truncated
+        self.status = r.status
+        self.infra = self.infra or r.infra
+        return r.text
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
