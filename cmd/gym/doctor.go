@@ -147,6 +147,39 @@ func doctor(ctx context.Context, a *app) []doctorCheck {
 		detail += fmt.Sprintf("; %d bad manifests: %v", len(h.Problems), h.Problems[0])
 	}
 	add("plugins", "everything", ok, detail, "make build (or gym plugin install BINARY)")
+	return append(out, protectionChecks(h.Plugins())...)
+}
+
+// protectionChecks is one doctor line per protection of the installed
+// plugins (plugins.Protections): OK when every plugin has it, else the
+// plugins without it and why.
+func protectionChecks(ps []*plugins.Plugin) []doctorCheck {
+	var order []string
+	yes := map[string]string{}  // protection → why, from a plugin that has it
+	no := map[string][]string{} // protection → "plugin: why" of those that do not
+	for _, p := range ps {
+		for _, pr := range p.Protections() {
+			if _, seen := yes[pr.Name]; !seen {
+				if _, seen := no[pr.Name]; !seen {
+					order = append(order, pr.Name)
+				}
+			}
+			if pr.On {
+				yes[pr.Name] = pr.Why
+			} else {
+				no[pr.Name] = append(no[pr.Name], p.Manifest().Name+": "+pr.Why)
+			}
+		}
+	}
+	out := make([]doctorCheck, 0, len(order))
+	for _, name := range order {
+		c := doctorCheck{Name: "protection " + name, OK: len(no[name]) == 0, Needed: "hostile plugins kept apart", Detail: yes[name]}
+		if !c.OK {
+			c.Detail = "no for " + strings.Join(no[name], "; ")
+			c.Fix = "gym list --json shows each plugin's protections; plugins/README.md says what each guards"
+		}
+		out = append(out, c)
+	}
 	return out
 }
 

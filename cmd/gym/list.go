@@ -24,6 +24,8 @@ type listEntry struct {
 	PluginVersion string                `json:"plugin_version"`
 	PluginSHA256  string                `json:"plugin_sha256"`
 	Sandbox       plugins.SandboxReport `json:"sandbox"`
+	// Protections: each guard around the plugin, on or not, and why.
+	Protections []plugins.Protection `json:"protections"`
 	// Error is set when the plugin could not be started or described; the
 	// entry then comes from its manifest alone.
 	Error string `json:"error,omitempty"`
@@ -35,13 +37,16 @@ func newListCmd(a *app) *cobra.Command {
 		Short: "List the envs of every installed plugin, with tasks and sandbox limits",
 		Long: `List starts every plugin of the plugin directory, asks it for the specs of
 the envs it serves, and prints one row per env: its tasks, the plugin that
-serves it (name, version, first 12 digits of the binary's sha256) and the
-sandbox the plugin runs in.
+serves it (name, version, first 12 digits of the binary's sha256), the
+sandbox the plugin runs in and its protections: "all N" when every guard
+holds, else the ones that do not (gym doctor says why; --json has each
+with on and why).
 
 Manifests that fail to load are printed as warnings on stderr and do not
 hide the other plugins. With --json, stdout is a JSON array with one object
 per env (env_id, version, tasks, capabilities, plugin, plugin_version,
-plugin_sha256 in full, sandbox, and error when the plugin failed to start).`,
+plugin_sha256 in full, sandbox, protections, and error when the plugin
+failed to start).`,
 		Example: `  gym list
   gym list --json | jq -r '.[].env_id'
   GYM_PLUGIN_DIR=./plugins gym list`,
@@ -62,11 +67,13 @@ plugin_sha256 in full, sandbox, and error when the plugin failed to start).`,
 						specs = append(specs, gym.Spec{ID: id, Version: m.Version})
 					}
 				}
+				prot := p.Protections()
 				for _, s := range specs {
 					e := listEntry{
 						EnvID: s.ID, Version: s.Version, Description: s.Description, Tasks: s.Tasks,
 						MaxSteps: s.MaxSteps, Deterministic: s.Deterministic, Capabilities: s.Capabilities,
 						Plugin: m.Name, PluginVersion: m.Version, PluginSHA256: m.SHA256, Sandbox: p.Limits(),
+						Protections: prot,
 					}
 					if e.Tasks == nil {
 						e.Tasks = []gym.Task{}
@@ -91,7 +98,7 @@ plugin_sha256 in full, sandbox, and error when the plugin failed to start).`,
 
 func printList(a *app, entries []listEntry) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENV\tVERSION\tTASKS\tPLUGIN\tSHA256\tSANDBOX")
+	fmt.Fprintln(tw, "ENV\tVERSION\tTASKS\tPLUGIN\tSHA256\tSANDBOX\tPROTECTIONS")
 	for _, e := range entries {
 		tasks := make([]string, len(e.Tasks))
 		for i, t := range e.Tasks {
@@ -113,9 +120,13 @@ func printList(a *app, entries []listEntry) error {
 		if !s.Cgroups {
 			cg = "cgroups=no"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s@%s\t%s\tnet=%s mem=%dMiB pids=%d %s\n",
+		prot := fmt.Sprintf("all %d", len(e.Protections))
+		if off := plugins.ProtectionsOff(e.Protections); off != "" {
+			prot = "no: " + off
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s@%s\t%s\tnet=%s mem=%dMiB pids=%d %s\t%s\n",
 			e.EnvID, e.Version, taskList, e.Plugin, e.PluginVersion, short(e.PluginSHA256),
-			yesNo(s.Network), s.MemoryMB, s.MaxPids, cg)
+			yesNo(s.Network), s.MemoryMB, s.MaxPids, cg, prot)
 	}
 	return tw.Flush()
 }

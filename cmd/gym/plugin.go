@@ -86,7 +86,7 @@ processes (enforced where cgroups are writable). Loosen them with the flags.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Name, "name", "", `plugin name (default: the binary's name without "gym-plugin-")`)
+	f.StringVar(&opts.Name, "name", "", `plugin name: 1-64 of a-z 0-9 . _ -, starting with a letter or digit, not "plugins" (default: the binary's name without "gym-plugin-")`)
 	f.StringVar(&opts.Version, "version", "", "plugin version (default: the version of the first env it serves)")
 	f.BoolVar(&opts.Sandbox.Network, "network", false, "let the plugin reach the network (default: loopback only)")
 	f.BoolVar(&opts.Sandbox.HostFiles, "host-files", false, "share the host's files with the plugin as they are (default: a mount namespace with the host read-only, home dirs and /tmp hidden; the swe plugin needs this to mount its per-episode disk limits where Docker sees them)")

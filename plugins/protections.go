@@ -1,0 +1,86 @@
+package plugins
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// Protection is one guard around a plugin, as `gym list` and `gym doctor`
+// show it: whether it holds for this plugin, and why (or why not).
+type Protection struct {
+	Name string `json:"name"`
+	On   bool   `json:"on"`
+	Why  string `json:"why"`
+}
+
+// Protections lists the guards of the install and checksum (name,
+// checksum, exec of the hashed file, writable paths apart from the plugin
+// directory), then those of the process sandbox as Limits reports them.
+// It hashes the plugin's files: as slow as a start's check, no slower.
+func (p *Plugin) Protections() []Protection {
+	m := p.Manifest()
+	var out []Protection
+	add := func(name string, on bool, why string) { out = append(out, Protection{name, on, why}) }
+
+	if err := ValidateName(m.Name); err != nil {
+		add("name", false, err.Error())
+	} else {
+		add("name", true, "a plain, unreserved name, its folder's")
+	}
+	if got, err := m.ComputeSHA256(); err != nil {
+		add("checksum", false, "cannot hash: "+err.Error()+" (start refused)")
+	} else if got != m.SHA256 {
+		add("checksum", false, "files changed since install (start refused); reinstall to trust them")
+	} else {
+		add("checksum", true, "files match the sha256 recorded at install")
+	}
+	switch {
+	case len(m.Interpreter) == 0:
+		add("exec-hashed", true, "the binary runs from the descriptor it was hashed from")
+	case len(pythonFlags(m.Interpreter[0])) > 0:
+		add("exec-hashed", true, "every file hashed (byte-code caches, links; links out refused); python -E -s -B")
+	default:
+		add("exec-hashed", false, "every file hashed, but "+filepath.Base(m.Interpreter[0])+" may load files the hash does not cover")
+	}
+	if err := checkWritable(filepath.Dir(filepath.Dir(m.Path())), m.Name, m.Sandbox.Writable); err != nil {
+		add("writable-apart", false, err.Error())
+	} else {
+		add("writable-apart", true, "cache, scratch and writable paths outside the plugin directory")
+	}
+
+	r := p.Limits()
+	if r.Network {
+		add("network", false, "the manifest asks for the network (sandbox.network)")
+	} else {
+		add("network", true, "own network namespace, loopback only")
+	}
+	if r.Files {
+		add("files", true, "own mount namespace: host read-only, secrets and other plugins hidden")
+	} else {
+		add("files", false, orWhy(r.FilesError, "no mount namespace"))
+	}
+	if r.Cgroups {
+		add("cgroups", true, "memory and pids limits enforced")
+	} else {
+		add("cgroups", false, orWhy(r.CgroupError, "limits not enforced"))
+	}
+	return out
+}
+
+// ProtectionsOff names the protections that do not hold, "" when all do.
+func ProtectionsOff(ps []Protection) string {
+	var off []string
+	for _, p := range ps {
+		if !p.On {
+			off = append(off, p.Name)
+		}
+	}
+	return strings.Join(off, ",")
+}
+
+func orWhy(why, def string) string {
+	if why != "" {
+		return why
+	}
+	return def
+}
