@@ -45,6 +45,25 @@ fi
 
 bash scripts/setup-gotch.sh
 
+# Node and the official MCP TypeScript SDK, for the MCP interop test
+# (serve/mcp_test.go drives serve/testdata/mcpjs). Debian's nodejs and npm
+# when no node is installed; the SDK from npm, pinned by package-lock.json
+# into the folder's (gitignored) node_modules.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "node/npm missing; run this script as root" && exit 1
+  fi
+  log "installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends nodejs npm || { apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm; }
+fi
+MCPJS=serve/testdata/mcpjs
+if ! cmp -s "$MCPJS/package-lock.json" "$MCPJS/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  log "installing the MCP TypeScript SDK into $MCPJS/node_modules"
+  npm ci --prefix "$MCPJS" --no-audit --no-fund --loglevel=error
+  cp "$MCPJS/package-lock.json" "$MCPJS/node_modules/.package-lock.json.installed"
+fi
+
 # Build the CLI and every plugin, then install the plugins (binary +
 # manifest with its sha256) into the plugin directory.
 export GOFLAGS=${GOFLAGS:--mod=mod}

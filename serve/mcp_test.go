@@ -393,6 +393,7 @@ func TestMCPStdioPlaysWebShop(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
+			cmd.Process.Kill()
 			t.Logf("gym mcp stderr:\n%s", stderr.String())
 		}
 	}()
@@ -405,9 +406,11 @@ func TestMCPStdioPlaysWebShop(t *testing.T) {
 	}
 }
 
-// childPID finds the child of parent whose command name is name.
+// childPID finds the descendant of parent running program name (the
+// plugin may run under a sandbox helper).
 func childPID(t *testing.T, parent int, name string) int {
 	t.Helper()
+	children := map[int][]int{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -420,13 +423,25 @@ func childPID(t *testing.T, parent int, name string) int {
 		}
 		// pid (comm) state ppid ...
 		s := string(b)
-		comm := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
 		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == parent && strings.HasPrefix(name, comm) {
-			return pid
+		ppid, _ := strconv.Atoi(fields[1])
+		children[ppid] = append(children[ppid], pid)
+	}
+	queue := []int{parent}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			// Plugins are executed through /proc/self/fd (their comm is a
+			// number): match the program path of the command line.
+			argv, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c), "cmdline"))
+			if arg0, _, _ := strings.Cut(string(argv), "\x00"); filepath.Base(arg0) == name {
+				return c
+			}
+			queue = append(queue, c)
 		}
 	}
-	t.Fatalf("no %s child of %d", name, parent)
+	t.Fatalf("no %s process under %d", name, parent)
 	return 0
 }
 
@@ -551,4 +566,108 @@ func TestMCPBadInputGetsProtocolErrors(t *testing.T) {
 	}
 	cs.Close()
 	waitMCPSessions(t, f.srv, before)
+}
+
+// TestMCPTypeScriptSDKClient plays the web shop from Node with the
+// official MCP TypeScript SDK (installed by scripts/setup.sh into
+// testdata/mcpjs), over streamable HTTP and over stdio (`gym mcp`).
+func TestMCPTypeScriptSDKClient(t *testing.T) {
+	f := webFixture(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed (scripts/setup.sh installs nodejs and npm): %v", err)
+	}
+	if _, err := os.Stat("testdata/mcpjs/node_modules/@modelcontextprotocol/sdk/package.json"); err != nil {
+		t.Fatalf("the MCP TypeScript SDK is not installed (scripts/setup.sh runs npm ci in serve/testdata/mcpjs): %v", err)
+	}
+	const seed = 3
+	actions, _ := json.Marshal(oracleActions(t, f, seed))
+	for _, mode := range []string{"http", "stdio"} {
+		t.Run(mode, func(t *testing.T) {
+			before := f.srv.Sessions()
+			a1, a2 := f.ts.URL+"/mcp/web/shop-v0", mcpToken
+			if mode == "stdio" {
+				a1, a2 = f.gym, f.dir
+			}
+			cmd := exec.Command(node, "testdata/mcpjs/episode.mjs", mode, a1, a2, string(actions), strconv.Itoa(seed))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill() // a failed check must not leave node (and its gym) behind
+			var summary map[string]any
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				var msg map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
+					t.Fatalf("node printed %q", sc.Text())
+				}
+				switch {
+				case msg["ready_to_crash"] == true:
+					pid := 0
+					if mode == "stdio" {
+						pid = childPID(t, int(msg["pid"].(float64)), "gym-plugin-web")
+					} else {
+						p, _ := f.host.Plugin("web/shop-v0")
+						pid = p.PID()
+					}
+					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+					io.WriteString(stdin, "killed\n")
+				case msg["ok"] == true:
+					summary = msg
+				}
+			}
+			if err := cmd.Wait(); err != nil || summary == nil {
+				t.Fatalf("node: %v\n%s", err, stderr.String())
+			}
+			if summary["reward"] != 1.0 || !strings.Contains(fmt.Sprint(summary["unknown_tool"]), "-32602") {
+				t.Errorf("node summary %v", summary)
+			}
+			if mode == "http" {
+				waitMCPSessions(t, f.srv, before)
+			}
+		})
+	}
+}
+
+// TestMCPIdleSessionsAreReaped: a client that vanishes without ending
+// its session (no DELETE) loses it, and its env, after the idle timeout.
+func TestMCPIdleSessionsAreReaped(t *testing.T) {
+	s := New(textRegistry(t), Config{IdleTimeout: 300 * time.Millisecond})
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	c := mcp.NewClient(&mcp.Implementation{Name: "envgym-test", Version: "0"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/mcp/text/maze-v0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "step", Arguments: map[string]any{"action": "look"}})
+	if err != nil || !res.IsError || !strings.Contains(textOf(res), "reset") {
+		t.Fatalf("step before reset: %v %q", err, textOf(res))
+	}
+	res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{"seed": 1, "task": "easy"}})
+	if err != nil || res.IsError || s.Sessions() != 1 {
+		t.Fatalf("reset: %v %q, %d sessions", err, textOf(res), s.Sessions())
+	}
+	// A text env has no call forms: reset and step only.
+	lt, err := cs.ListTools(context.Background(), nil)
+	if err != nil || len(lt.Tools) != 2 {
+		t.Fatalf("tools of text/maze-v0: %v %d", err, len(lt.Tools))
+	}
+	// The client goes away without a DELETE.
+	for i := 0; i < 200 && (s.Sessions() != 0 || s.metrics.mcpSessions.Load() != 0); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if s.Sessions() != 0 || s.metrics.mcpSessions.Load() != 0 {
+		t.Fatalf("after the idle timeout: %d env sessions, %d MCP sessions", s.Sessions(), s.metrics.mcpSessions.Load())
+	}
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{}}); err == nil {
+		t.Error("a reaped session still answers")
+	}
 }
