@@ -139,6 +139,9 @@ const (
 	// InfoTruncatedBy (string): what cut the episode short, e.g. the step
 	// limit.
 	InfoTruncatedBy = "truncated_by"
+	// InfoTaskID (string, reset observation): the task the env chose
+	// when ResetOptions named none (e.g. by seed); trajectories record it.
+	InfoTaskID = "task_id"
 	// InfoRewardParts (map[string]float64): the terms the reward sums.
 	InfoRewardParts = "reward_parts"
 )

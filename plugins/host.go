@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sort"
 	"sync"
@@ -144,13 +145,19 @@ func (h *Host) Plugin(id string) (*Plugin, bool) {
 	return p, ok
 }
 
-// Register adds every env id of every plugin to reg; Make on reg then
-// starts the plugin (if needed) and returns a remote env.
+// Register adds every env id of every plugin to reg, with the specs the
+// manifest recorded at install (plugins installed before specs were
+// recorded get their id and version only); Make on reg then starts the
+// plugin (if needed) and returns a remote env.
 func (h *Host) Register(reg *gym.Registry) error {
 	var errs []error
 	for _, p := range h.Plugins() {
 		for _, id := range p.m.Envs {
-			spec := gym.Spec{ID: id, Version: p.m.Version, Components: p.components()}
+			spec, ok := p.m.Spec(id)
+			if !ok {
+				spec = gym.Spec{ID: id, Version: p.m.Version}
+			}
+			spec.Components = p.withComponents(spec.Components)
 			if err := reg.Register(spec, h.factory(p, id)); err != nil {
 				errs = append(errs, err)
 			}
@@ -228,4 +235,15 @@ func (h *Host) healthLoop() {
 
 func (p *Plugin) components() map[string]string {
 	return map[string]string{"plugin": p.m.Name, "plugin_version": p.m.Version, "plugin_sha256": p.m.SHA256}
+}
+
+// withComponents returns a copy of an env's components plus the plugin's
+// name, version and checksum.
+func (p *Plugin) withComponents(c map[string]string) map[string]string {
+	out := maps.Clone(c)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, p.components())
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/envgym/envgym/gym"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -92,8 +94,10 @@ type InstallOptions struct {
 }
 
 // Install copies a plugin binary into DIR/NAME/, asks it which envs it
-// serves, and writes the manifest with the binary's checksum. Installing
-// is the moment of trust: from then on the host refuses any other binary.
+// serves, and writes the manifest with the binary's checksum and the
+// envs' full specs. Installing is the moment of trust: from then on the
+// host refuses any other binary. A spec that declares no capabilities gets
+// those of an instance made with no options (when that works).
 func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifest, error) {
 	if len(opts.Interpreter) == 0 && strings.HasSuffix(bin, ".py") {
 		opts.Interpreter = []string{DefaultPython}
@@ -151,6 +155,10 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 	}
 	for _, s := range specs {
 		m.Envs = append(m.Envs, s.ID)
+		if len(s.Capabilities) == 0 {
+			s.Capabilities = p.probeCapabilities(ctx, s.ID)
+		}
+		m.Specs = append(m.Specs, s)
 	}
 	m.Version = opts.Version
 	if m.Version == "" {
@@ -230,4 +238,15 @@ func copyTree(src, dst string) error {
 		}
 		return copyExecutable(path, target)
 	})
+}
+
+// probeCapabilities makes one instance of env id to learn its
+// capabilities; nil when it cannot be made without options.
+func (p *Plugin) probeCapabilities(ctx context.Context, id string) []string {
+	r, err := p.Make(ctx, id, nil)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	return gym.Capabilities(r)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +34,10 @@ type Manifest struct {
 	SHA256      string   `json:"sha256"` // hex; refused on mismatch
 	Envs        []string `json:"envs"`   // env ids the plugin serves
 	Sandbox     Sandbox  `json:"sandbox"`
+	// Specs are the full specs of Envs (tasks, limits, capabilities),
+	// recorded at install so the host knows them without starting the
+	// plugin. Optional: manifests written before them still load.
+	Specs []gym.Spec `json:"specs,omitempty"`
 
 	path string // of the manifest file itself
 }
@@ -136,7 +141,22 @@ func (m Manifest) Validate() error {
 			return bad(fmt.Sprintf("envs[%d]", i), err.Error())
 		}
 	}
+	for i, s := range m.Specs {
+		if !slices.Contains(m.Envs, s.ID) {
+			return bad(fmt.Sprintf("specs[%d].id", i), fmt.Sprintf("%q is not among envs %v", s.ID, m.Envs))
+		}
+	}
 	return nil
+}
+
+// Spec returns the recorded spec of env id, if the manifest has one.
+func (m Manifest) Spec(id string) (gym.Spec, bool) {
+	for _, s := range m.Specs {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return gym.Spec{}, false
 }
 
 func isHex(s string) bool {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -77,27 +76,37 @@ func (r *Remote) open(ctx context.Context) error {
 	for _, c := range caps {
 		r.caps[c] = true
 	}
-	resp, err = r.call(ctx, &pb.Request{Kind: &pb.Request_Call{Call: &pb.Call{Method: wire.MethodSpec}}})
-	if err == nil {
-		err = wire.ErrorFromPB(resp.ErrorKind, resp.Error)
-	}
+	spec, err := r.instanceSpec(ctx, resp.Data)
 	if err != nil {
 		r.drop()
 		return fmt.Errorf("plugin %s: spec of %s: %w", r.p.m.Name, r.id, err)
 	}
-	var spec gym.Spec
-	if err := json.Unmarshal(resp.Data, &spec); err != nil {
-		r.drop()
-		return fmt.Errorf("plugin %s: spec of %s: %w", r.p.m.Name, r.id, err)
-	}
-	spec.Components = maps.Clone(spec.Components)
-	if spec.Components == nil {
-		spec.Components = map[string]string{}
-	}
-	maps.Copy(spec.Components, r.p.components())
-	spec.Capabilities = caps // from Make: the Spec call's response has none
+	spec.Components = r.p.withComponents(spec.Components)
+	spec.Capabilities = caps
 	r.spec = spec
 	return nil
+}
+
+// instanceSpec is the spec of the instance just made: the one the plugin
+// sent with its Make answer (options may have changed it), else the one
+// the manifest recorded, else (a plugin whose SDK sends neither) a Spec
+// call.
+func (r *Remote) instanceSpec(ctx context.Context, fromMake []byte) (gym.Spec, error) {
+	var spec gym.Spec
+	if len(fromMake) > 0 {
+		return spec, json.Unmarshal(fromMake, &spec)
+	}
+	if s, ok := r.p.m.Spec(r.id); ok {
+		return s, nil
+	}
+	resp, err := r.call(ctx, &pb.Request{Kind: &pb.Request_Call{Call: &pb.Call{Method: wire.MethodSpec}}})
+	if err == nil {
+		err = wire.ErrorFromPB(resp.ErrorKind, resp.Error)
+	}
+	if err != nil {
+		return spec, err
+	}
+	return spec, json.Unmarshal(resp.Data, &spec)
 }
 
 // failure is why a call produced no response.

@@ -158,7 +158,15 @@ func (s *session) make(ctx context.Context, m *pb.Make) *pb.Response {
 		return errResponse(err)
 	}
 	s.envID, s.options, s.env = m.EnvId, opts, env
-	return &pb.Response{Capabilities: gym.Capabilities(env)}
+	// The instance's spec rides on the answer (options may change it, e.g.
+	// a step limit or a task file), so the host needs no Spec call.
+	spec := env.Spec()
+	spec.Capabilities = gym.Capabilities(env)
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return errResponse(fmt.Errorf("sdk: spec of %s: %w", m.EnvId, err))
+	}
+	return &pb.Response{Capabilities: spec.Capabilities, Data: b}
 }
 
 func (s *session) reset(ctx context.Context, r *pb.Reset) *pb.Response {

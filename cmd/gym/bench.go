@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/internal/benchenv"
+	"github.com/envgym/envgym/internal/stats"
 	"github.com/envgym/envgym/plugins"
 )
 
@@ -275,13 +275,7 @@ func throughput(ctx context.Context, envs []gym.Env, d time.Duration) (float64, 
 	return float64(total.Load()) / elapsed.Seconds(), nil
 }
 
-// percentile returns the p-th percentile of ds in microseconds.
+// percentile returns stats.Percentile of ds in microseconds.
 func percentile(ds []time.Duration, p float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s)-1) * p / 100)
-	return float64(s[i].Nanoseconds()) / 1000
+	return float64(stats.Percentile(ds, p).Nanoseconds()) / 1000
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -35,18 +36,20 @@ func newListCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the envs of every installed plugin, with tasks and sandbox limits",
-		Long: `List starts every plugin of the plugin directory, asks it for the specs of
-the envs it serves, and prints one row per env: its tasks, the plugin that
-serves it (name, version, first 12 digits of the binary's sha256), the
-sandbox the plugin runs in and its protections: "all N" when every guard
-holds, else the ones that do not (gym doctor says why; --json has each
-with on and why).
+		Long: `List reads every plugin manifest of the plugin directory, with the specs of
+the envs it serves that ` + "`gym plugin install`" + ` recorded (a plugin installed
+before specs were recorded is started and asked), checks each binary's
+sha256, and prints one row per env: its tasks, the plugin that serves it
+(name, version, first 12 digits of the binary's sha256), the sandbox the
+plugin runs in and its protections: "all N" when every guard holds, else
+the ones that do not (gym doctor says why; --json has each with on and
+why).
 
 Manifests that fail to load are printed as warnings on stderr and do not
 hide the other plugins. With --json, stdout is a JSON array with one object
 per env (env_id, version, tasks, capabilities, plugin, plugin_version,
-plugin_sha256 in full, sandbox, protections, and error when the plugin
-failed to start).`,
+plugin_sha256 in full, sandbox, protections, and error when the plugin's binary does not
+match its manifest or it failed to start).`,
 		Example: `  gym list
   gym list --json | jq -r '.[].env_id'
   GYM_PLUGIN_DIR=./plugins gym list`,
@@ -57,7 +60,7 @@ failed to start).`,
 			entries := []listEntry{}
 			for _, p := range host.Plugins() {
 				m := p.Manifest()
-				specs, err := p.Specs(cmd.Context())
+				specs, err := pluginSpecs(cmd.Context(), p)
 				if err != nil {
 					if cmd.Context().Err() != nil {
 						return err
@@ -129,4 +132,22 @@ func printList(a *app, entries []listEntry) error {
 			yesNo(s.Network), s.MemoryMB, s.MaxPids, cg, prot)
 	}
 	return tw.Flush()
+}
+
+// pluginSpecs are the specs p's manifest recorded at install, after a
+// check that the binary is still the one installed; a manifest without
+// them (installed by an older gym) is answered by starting the plugin.
+func pluginSpecs(ctx context.Context, p *plugins.Plugin) ([]gym.Spec, error) {
+	m := p.Manifest()
+	if len(m.Specs) == 0 {
+		return p.Specs(ctx)
+	}
+	sum, err := m.ComputeSHA256()
+	if err != nil {
+		return nil, err
+	}
+	if sum != m.SHA256 {
+		return nil, fmt.Errorf("%w: %s has sha256 %s, the manifest says %s", plugins.ErrChecksum, m.BinaryPath(), short(sum), short(m.SHA256))
+	}
+	return m.Specs, nil
 }

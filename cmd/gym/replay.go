@@ -13,21 +13,12 @@ import (
 	"github.com/envgym/envgym/gym/trajectory"
 )
 
-// replayMismatch is one step whose replay differs from the recording.
-type replayMismatch struct {
-	EpisodeID string `json:"episode_id"`
-	Step      int    `json:"step"` // -1: the reset observation
-	Field     string `json:"field"`
-	Recorded  string `json:"recorded"`
-	Replayed  string `json:"replayed"`
-}
-
 type replayReport struct {
-	File       string           `json:"file"`
-	Episodes   int              `json:"episodes"`
-	Steps      int              `json:"steps"`
-	Identical  int              `json:"identical_episodes"`
-	Mismatches []replayMismatch `json:"mismatches"`
+	File       string                `json:"file"`
+	Episodes   int                   `json:"episodes"`
+	Steps      int                   `json:"steps"`
+	Identical  int                   `json:"identical_episodes"`
+	Mismatches []trajectory.Mismatch `json:"mismatches"`
 }
 
 func newReplayCmd(a *app) *cobra.Command {
@@ -78,7 +69,7 @@ func clipText(s string) string {
 }
 
 func replay(ctx context.Context, a *app, path string) (replayReport, error) {
-	rep := replayReport{File: path, Mismatches: []replayMismatch{}}
+	rep := replayReport{File: path, Mismatches: []trajectory.Mismatch{}}
 	steps, err := trajectory.ReadSteps(path)
 	if err != nil {
 		return rep, err
@@ -87,16 +78,9 @@ func replay(ctx context.Context, a *app, path string) (replayReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	byEpisode := map[string][]trajectory.Step{}
-	for _, s := range steps {
-		byEpisode[s.EpisodeID] = append(byEpisode[s.EpisodeID], s)
-	}
-	host := a.openHost()
-	defer host.Close()
+	byEpisode := trajectory.Episodes(steps)
 	reg := gym.NewRegistry()
-	if err := host.Register(reg); err != nil {
-		a.warn("%v", err)
-	}
+	defer a.hostEnvs(reg).Close()
 	envs := map[string]gym.Env{}
 	warned := map[string]bool{}
 	defer func() {
@@ -124,38 +108,16 @@ func replay(ctx context.Context, a *app, path string) (replayReport, error) {
 			a.warn("%s: components differ from the recording: %s", m.EnvID, strings.Join(changed, ", "))
 		}
 		eps := byEpisode[m.EpisodeID]
-		sort.Slice(eps, func(i, j int) bool { return eps[i].Step < eps[j].Step })
 		rep.Episodes++
 		rep.Steps += len(eps)
-		before := len(rep.Mismatches)
-		diff := func(step int, field, rec, got string) {
-			if rec != got {
-				rep.Mismatches = append(rep.Mismatches, replayMismatch{m.EpisodeID, step, field, rec, got})
-			}
-		}
-		obs, err := env.Reset(ctx, gym.ResetOptions{Seed: m.Seed, TaskID: m.TaskID})
+		diffs, err := trajectory.Replay(ctx, env, m, eps)
 		if err != nil {
-			return rep, fmt.Errorf("episode %s: reset: %w", m.EpisodeID, err)
+			return rep, err
 		}
-		if len(eps) > 0 {
-			diff(-1, "obs", eps[0].Obs, obs.Text)
-		}
-		for _, s := range eps {
-			r, err := env.Step(ctx, s.Action)
-			if err != nil {
-				diff(s.Step, "error", "", err.Error())
-				break
-			}
-			diff(s.Step, "next_obs", s.NextObs, r.Observation.Text)
-			diff(s.Step, "reward", fmt.Sprint(s.Reward), fmt.Sprint(r.Reward))
-			diff(s.Step, "status", s.Status.String(), r.Status.String())
-			if r.Done() {
-				break
-			}
-		}
-		if len(rep.Mismatches) == before {
+		if len(diffs) == 0 {
 			rep.Identical++
 		}
+		rep.Mismatches = append(rep.Mismatches, diffs...)
 	}
 	return rep, nil
 }

@@ -14,21 +14,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/envgym/envgym/gym/trajectory"
 	"github.com/envgym/envgym/serve"
 )
 
 // runOptions are the flags of `gym run`.
 type runOptions struct {
-	task     string
-	policy   string
-	episodes int
-	seed     int64
-	out      string
-	maxSteps int
-	remote   string
-	options  string     // --options: the env's options as a JSON object
-	llm      llmOptions // --policy openai
+	task        string
+	policy      string
+	episodes    int
+	seed        int64
+	out         string
+	screenshots bool
+	maxSteps    int
+	remote      string
+	options     string     // --options: the env's make-time options as a JSON object
+	resetOpt    string     // --reset-options: every episode's reset options as a JSON object
+	llm         llmOptions // --policy openai
 }
 
 // fallbackMaxSteps caps episodes of envs that declare no step limit.
@@ -45,14 +48,6 @@ type runSummary struct {
 	StatusCounts  map[string]int `json:"status_counts"`
 	InfraFailures int            `json:"infra_failures"`
 	Out           string         `json:"out"`
-}
-
-// episode is the outcome of one episode.
-type episode struct {
-	steps   int
-	ret     float64
-	success bool
-	infra   bool // ended CRASHED, TIMEOUT or ENV_ERROR
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -92,7 +87,9 @@ plugin sha256, return, success, status counts) to FILE.manifest.jsonl;
 both read directly with pandas.read_json(path, lines=True). With --policy
 openai each step also has policy_info (prompt_tokens, completion_tokens,
 total_tokens, latency_ms, attempts, the raw reply, how it was parsed) and
-each manifest the episode's prompt_tokens and completion_tokens.
+each manifest the episode's prompt_tokens and completion_tokens. With
+--screenshots the PNG of every observation goes to FILE.screenshots/ (envs
+that render one: web, gui). Look at a recorded run with gym view FILE.jsonl.
 
 The summary gives episodes, success_rate, mean_reward (mean episode
 return), mean_steps, status_counts (steps per status over all episodes)
@@ -127,9 +124,11 @@ mean_steps, status_counts, infra_failures, out.`,
 	f.IntVar(&o.episodes, "episodes", 1, "number of episodes")
 	f.Int64Var(&o.seed, "seed", 0, "seed of the first episode; episode i uses seed+i")
 	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
+	f.BoolVar(&o.screenshots, "screenshots", false, "with --out: save the PNG of every observation in FILE.screenshots/ (envs that render: web, gui), named in the step lines, for gym view")
 	f.IntVar(&o.maxSteps, "max-steps", 0, "truncate episodes after this many steps (0: the env's limit)")
 	f.StringVar(&o.remote, "remote", "", "play on `gym serve` stream servers (host:port,host:port,…; token from GYM_SERVE_TOKEN) instead of local plugins")
-	f.StringVar(&o.options, "options", "", "the env's options, a JSON object (each env's README lists them), e.g. '{\"sandbox\":\"docker\"}'")
+	f.StringVar(&o.options, "options", "", "the env's options when it is made, a JSON object (each env's README lists them), e.g. '{\"sandbox\":\"docker\"}'")
+	f.StringVar(&o.resetOpt, "reset-options", "", "options of every episode's reset, a JSON object (each env's README lists them), e.g. '{\"question_id\":\"q17\"}'")
 	addLLMFlags(cmd, &o.llm)
 	return cmd
 }
@@ -150,6 +149,12 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 			return fmt.Errorf("--options: want a JSON object such as '{\"sandbox\":\"docker\"}': %w", err)
 		}
 	}
+	var resetOpts map[string]any
+	if o.resetOpt != "" {
+		if err := json.Unmarshal([]byte(o.resetOpt), &resetOpts); err != nil {
+			return fmt.Errorf("--reset-options: want a JSON object such as '{\"question_id\":\"q17\"}': %w", err)
+		}
+	}
 	var env gym.Env
 	if o.remote != "" {
 		pool := serve.NewPool(strings.Split(o.remote, ","), serve.PoolOptions{Token: os.Getenv("GYM_SERVE_TOKEN")})
@@ -159,12 +164,8 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		}
 		env = renv
 	} else {
-		host := a.openHost()
-		defer host.Close()
 		reg := gym.NewRegistry()
-		if err := host.Register(reg); err != nil {
-			a.warn("%v", err)
-		}
+		defer a.hostEnvs(reg).Close()
 		lenv, err := reg.Make(ctx, id, envOpts)
 		if err != nil {
 			return fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
@@ -183,6 +184,7 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	}
 	env = gym.WithTimeLimit(env, limit)
 	var out *trajectory.Writer
+	var rec *trajectory.Recorder
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 			return fmt.Errorf("--out: %w", err)
@@ -190,7 +192,9 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		if out, err = trajectory.Create(o.out); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		env = trajectory.Record(env, out, o.policy)
+		rec = trajectory.Record(env, out, o.policy)
+		rec.Screenshots = o.screenshots
+		env = rec
 	}
 	pol, err := newPolicy(a, o, env)
 	if err != nil {
@@ -213,7 +217,7 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	}
 
 	sum := runSummary{EnvID: id, Policy: o.policy, StatusCounts: map[string]int{}, Out: o.out}
-	var eps []episode
+	var eps []play.Stats
 	var runErr error
 	for i := 0; i < o.episodes; i++ {
 		if err := ctx.Err(); err != nil {
@@ -222,7 +226,14 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		}
 		seed := o.seed + int64(i)
 		task := tasks[i%len(tasks)]
-		ep, err := playEpisode(ctx, env, pol, gym.ResetOptions{Seed: seed, TaskID: task}, sum.StatusCounts)
+		popts := play.Options{Reset: gym.ResetOptions{Seed: seed, TaskID: task, Options: resetOpts}}
+		if rec != nil {
+			popts.Record = rec
+		}
+		ep, err := play.Episode(ctx, env, pol, popts)
+		for k, n := range ep.StatusCounts {
+			sum.StatusCounts[k] += n
+		}
 		if err != nil {
 			runErr = fmt.Errorf("episode %d (seed %d, task %q): %w", i, seed, task, err)
 			break
@@ -274,54 +285,16 @@ func pickTasks(spec gym.Spec, task string) ([]string, error) {
 	return []string{task}, nil
 }
 
-// playEpisode plays one episode to its end and adds its step statuses to
-// counts.
-func playEpisode(ctx context.Context, env gym.Env, pol policy, opts gym.ResetOptions, counts map[string]int) (episode, error) {
-	var ep episode
-	obs, err := env.Reset(ctx, opts)
-	if err != nil {
-		return ep, fmt.Errorf("reset: %w", err)
-	}
-	pol.Begin(opts.Seed)
-	rep, _ := pol.(stepReporter)
-	for {
-		action, err := pol.Act(ctx, obs)
-		if err != nil {
-			return ep, err
-		}
-		attachPolicyInfo(env, pol)
-		res, err := env.Step(ctx, action)
-		if err != nil {
-			return ep, fmt.Errorf("step %d: %w", ep.steps, err)
-		}
-		ep.steps++
-		ep.ret += res.Reward
-		counts[res.Status.String()]++
-		if rep != nil {
-			rep.Report(res, res.Done())
-		}
-		if res.Done() {
-			if res.Status.Infra() && ctx.Err() != nil {
-				return ep, ctx.Err() // interrupted: not the env's failure
-			}
-			ep.infra = res.Status.Infra()
-			ep.success = !ep.infra && res.Success()
-			return ep, nil
-		}
-		obs = res.Observation
-	}
-}
-
 // rates returns the success rate and the number of episodes it is over
 // (infrastructure failures excluded).
-func rates(eps []episode) (float64, int) {
+func rates(eps []play.Stats) (float64, int) {
 	n, succ := 0, 0
 	for _, e := range eps {
-		if e.infra {
+		if e.Infra {
 			continue
 		}
 		n++
-		if e.success {
+		if e.Success {
 			succ++
 		}
 	}
@@ -331,16 +304,16 @@ func rates(eps []episode) (float64, int) {
 	return float64(succ) / float64(n), n
 }
 
-func summarise(s *runSummary, eps []episode) {
+func summarise(s *runSummary, eps []play.Stats) {
 	s.Episodes = len(eps)
 	var ret, steps float64
 	for _, e := range eps {
-		if e.infra {
+		if e.Infra {
 			s.InfraFailures++
 			continue
 		}
-		ret += e.ret
-		steps += float64(e.steps)
+		ret += e.Return
+		steps += float64(e.Steps)
 	}
 	var n int
 	s.SuccessRate, n = rates(eps)

@@ -6,20 +6,21 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 )
 
 func TestSummariseExcludesInfraFailures(t *testing.T) {
 	var s runSummary
-	summarise(&s, []episode{
-		{steps: 10, ret: 1, success: true},
-		{steps: 20, ret: 0},
-		{steps: 3, ret: 0.5, infra: true},
+	summarise(&s, []play.Stats{
+		{Steps: 10, Return: 1, Success: true},
+		{Steps: 20, Return: 0},
+		{Steps: 3, Return: 0.5, Infra: true},
 	})
 	if s.Episodes != 3 || s.InfraFailures != 1 || s.SuccessRate != 0.5 || s.MeanReward != 0.5 || s.MeanSteps != 15 {
 		t.Errorf("summary: %+v", s)
 	}
 	var empty runSummary
-	summarise(&empty, []episode{{infra: true}})
+	summarise(&empty, []play.Stats{{Infra: true}})
 	if empty.SuccessRate != 0 || empty.MeanSteps != 0 || empty.InfraFailures != 1 {
 		t.Errorf("all infra: %+v", empty)
 	}

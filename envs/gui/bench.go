@@ -3,13 +3,13 @@ package gui
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/envgym/envgym/envs/gui/desktop"
 	"github.com/envgym/envgym/envs/gui/phone"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/stats"
 )
 
 // BenchConfig sizes a benchmark run. Zero fields take defaults.
@@ -114,10 +114,4 @@ func benchOne(ctx context.Context, env benchEnv, tasks []gym.Task, episodes int)
 	return p50(steps), p50(resets), p50(shots), float64(wins) / float64(episodes), len(steps), nil
 }
 
-func p50(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.Sort(xs)
-	return xs[len(xs)/2]
-}
+func p50(xs []float64) float64 { return stats.Percentile(xs, 50) }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/envgym/envgym/envs/search/corpus"
 	"github.com/envgym/envgym/envs/search/kb"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/stats"
 )
 
 // BenchConfig sizes a benchmark run (`gym bench search`).
@@ -158,13 +158,6 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	return res, nil
 }
 
-func pct(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(len(s)-1, len(s)*p/100)]
-}
+func pct(ds []time.Duration, p int) time.Duration { return stats.Percentile(ds, float64(p)) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/stats"
 )
 
 // BenchConfig sizes Bench. Zero counts skip that part.
@@ -221,11 +221,4 @@ func playOracle(ctx context.Context, e *Env, seed int64) (float64, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func p50(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+func p50(xs []float64) float64 { return stats.Percentile(xs, 50) }

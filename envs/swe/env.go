@@ -37,14 +37,15 @@ type Env struct {
 	// made it).
 	closeBackend func() error
 
-	task    *Task
-	sb      Sandbox
-	root    *os.Root
-	undo    map[string][]string
-	done    bool
-	started bool
-	closed  bool
-	steps   int
+	task   *Task
+	sb     Sandbox
+	root   *os.Root
+	undo   map[string][]string
+	closed bool
+	// goldApplied marks the gold edits the episode has applied, so the
+	// oracle moves on even when an edit leaves its old text in place
+	// (a line inserted above an existing one).
+	goldApplied []bool
 }
 
 var (
@@ -142,14 +143,14 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		e.endEpisode()
 		return gym.Observation{}, err
 	}
-	e.task, e.undo, e.done, e.started, e.steps = t, map[string][]string{}, false, true, 0
+	e.task, e.undo, e.goldApplied = t, map[string][]string{}, make([]bool, len(t.GoldPatch))
 	var files []string
 	entries, _ := os.ReadDir(sb.Workspace())
 	for _, en := range entries {
 		files = append(files, en.Name())
 	}
 	text := fmt.Sprintf("Task %s\n\n%s\nRepository files: %s\n", t.InstanceID, t.ProblemStatement, strings.Join(files, " "))
-	info := map[string]any{"task_id": t.InstanceID, "ready_ms": float64(time.Since(start).Microseconds()) / 1000}
+	info := map[string]any{gym.InfoTaskID: t.InstanceID, "ready_ms": float64(time.Since(start).Microseconds()) / 1000}
 	if warmErr != nil {
 		info["cache_warm_error"] = warmErr.Error()
 	}
@@ -214,43 +215,46 @@ type liveness interface {
 	Alive(ctx context.Context) error
 }
 
-// Step runs one tool call. The episode is truncated after Spec().MaxSteps
-// steps.
+// Step runs one tool call. (Registry.Make's gym.Enforced keeps the call
+// order and the step limit.)
 func (e *Env) Step(ctx context.Context, s string) (gym.StepResult, error) {
-	if e.closed {
-		return gym.StepResult{}, gym.ErrClosed
-	}
-	if !e.started || e.sb == nil {
+	if e.sb == nil {
 		return gym.StepResult{}, gym.ErrNotReset
 	}
-	if e.done {
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
-	var r gym.StepResult
-	var err error
-	dead := false
 	if l, ok := e.sb.(liveness); ok {
-		if derr := l.Alive(ctx); derr != nil {
-			dead = true
+		if err := l.Alive(ctx); err != nil {
 			// The sandbox is gone (its container was killed): every
 			// later step would fail, so the episode ends here as the
 			// infrastructure's failure, not the agent's.
-			r = gym.StepResult{Observation: e.obs("the sandbox died: " + derr.Error()), Status: gym.StatusCrashed, Truncated: true}
+			return gym.Failed(gym.StatusCrashed, fmt.Errorf("the sandbox died: %w", err)), nil
 		}
 	}
-	if !dead {
-		if r, err = e.step(ctx, s); err != nil {
-			return r, err
+	gold := e.goldEdit(s)
+	r, err := e.step(ctx, s)
+	if err == nil && gold >= 0 && r.Status == gym.StatusOK {
+		e.goldApplied[gold] = true
+	}
+	return r, err
+}
+
+// goldEdit is the index of the gold edit that action applies, or -1.
+func (e *Env) goldEdit(action string) int {
+	a, err := parseAction(action)
+	if err != nil || a.Name != "str_replace" || len(a.Args) != 3 {
+		return -1
+	}
+	var args [3]string
+	for i := range args {
+		if args[i], err = a.str(i); err != nil {
+			return -1
 		}
 	}
-	e.steps++
-	if m := e.spec.MaxSteps; m > 0 && e.steps >= m && !r.Done() {
-		r.Truncated = true
+	for i, ed := range e.task.GoldPatch {
+		if ed.Path == args[0] && ed.Old == args[1] && ed.New == args[2] {
+			return i
+		}
 	}
-	if r.Done() {
-		e.done = true
-	}
-	return r, nil
+	return -1
 }
 
 func (e *Env) step(ctx context.Context, s string) (gym.StepResult, error) {
@@ -291,7 +295,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 func (e *Env) exec(ctx context.Context, cmd string, timeout time.Duration) (gym.StepResult, error) {
 	res, err := e.sb.Exec(ctx, cmd, ExecOptions{Timeout: timeout})
 	if err != nil {
-		return gym.StepResult{Observation: e.obs("sandbox error: " + err.Error()), Status: gym.StatusEnvError}, nil
+		return gym.Failed(gym.StatusEnvError, fmt.Errorf("sandbox error: %w", err)), nil
 	}
 	text := string(res.Output)
 	if res.Truncated {
@@ -443,11 +447,11 @@ func (e *Env) fileTool(a action) (string, error) {
 // submit restores the hidden tests, runs them, and scores.
 func (e *Env) submit(ctx context.Context) (gym.StepResult, error) {
 	if err := e.restoreTests(); err != nil {
-		return gym.StepResult{Observation: e.obs("could not restore tests: " + err.Error()), Status: gym.StatusEnvError}, nil
+		return gym.Failed(gym.StatusEnvError, fmt.Errorf("could not restore tests: %w", err)), nil
 	}
 	res, err := e.sb.Exec(ctx, e.testCmd(), ExecOptions{Timeout: gradeTimeout, MaxOutput: 16 << 20})
 	if err != nil {
-		return gym.StepResult{Observation: e.obs("grading failed to run: " + err.Error()), Status: gym.StatusEnvError}, nil
+		return gym.Failed(gym.StatusEnvError, fmt.Errorf("grading failed to run: %w", err)), nil
 	}
 	rep := parseGoTestJSON(res.Output)
 	f2p, p2p := 0, 0
@@ -466,9 +470,8 @@ func (e *Env) submit(ctx context.Context) (gym.StepResult, error) {
 	if ok {
 		reward = 1
 	}
-	e.done = true
 	info := map[string]any{
-		"success":        ok,
+		gym.InfoSuccess:  ok,
 		"fail_to_pass":   float64(f2p) / float64(max(1, len(e.task.FailToPass))),
 		"pass_to_pass":   float64(p2p) / float64(max(1, len(e.task.PassToPass))),
 		"build_failed":   rep.BuildFailed,
@@ -519,17 +522,17 @@ func (e *Env) restoreTests() error {
 }
 
 // OracleAction applies the gold patch with str_replace, then submits. It
-// is a function of the workspace only (asking twice without stepping
-// gives the same action): the first gold edit whose old text is still
-// there, exactly once, is next; when none is left, submit().
+// has no side effect (asking twice without stepping gives the same
+// action): the first gold edit not yet applied whose old text is there,
+// exactly once, is next; when none is left, submit().
 func (e *Env) OracleAction(ctx context.Context) (string, error) {
-	if e.closed {
-		return "", gym.ErrClosed
-	}
 	if e.task == nil || e.root == nil {
 		return "", gym.ErrNotReset
 	}
-	for _, ed := range e.task.GoldPatch {
+	for i, ed := range e.task.GoldPatch {
+		if e.goldApplied[i] {
+			continue
+		}
 		p, err := cleanRel(ed.Path)
 		if err != nil {
 			continue
@@ -548,7 +551,7 @@ func (e *Env) OracleAction(ctx context.Context) (string, error) {
 func (e *Env) runTests(ctx context.Context) (gym.StepResult, error) {
 	res, err := e.sb.Exec(ctx, e.testCmd(), ExecOptions{Timeout: 2 * gradeTimeout, MaxOutput: 16 << 20})
 	if err != nil {
-		return gym.StepResult{Observation: e.obs("sandbox error: " + err.Error()), Status: gym.StatusEnvError}, nil
+		return gym.Failed(gym.StatusEnvError, fmt.Errorf("sandbox error: %w", err)), nil
 	}
 	if res.TimedOut {
 		return gym.StepResult{Observation: e.obs(fmt.Sprintf("[killed: tests timed out after %v]", 2*gradeTimeout)), Status: gym.StatusTimeout}, nil

@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 )
 
 func testEnv(t *testing.T, b Backend, tasks []Task) *Env {
@@ -128,4 +130,81 @@ func TestOracleSolves50(t *testing.T) {
 	start := time.Now()
 	testOracleSolves(t, testEnv(t, newTestBackend(t), tasks), len(tasks))
 	t.Logf("50 oracle episodes in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// insertAboveTask writes a one-file Go module whose gold patch inserts
+// lines above an existing one (the old text is still there after the
+// edit), and its task file.
+func insertAboveTask(t *testing.T, gold []Edit) string {
+	t.Helper()
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "clamp")
+	os.MkdirAll(repo, 0o755)
+	files := map[string]string{
+		"go.mod": "module clamp\n\ngo 1.22\n",
+		"clamp.go": "package clamp\n\n// Clamp limits v to [lo, hi].\nfunc Clamp(v, lo, hi int) int {\n" +
+			"\tif v > hi {\n\t\treturn hi\n\t}\n\treturn v\n}\n",
+		"clamp_test.go": "package clamp\n\nimport \"testing\"\n\n" +
+			"func TestLow(t *testing.T) {\n\tif got := Clamp(-5, 0, 9); got != 0 {\n\t\tt.Fatalf(\"Clamp(-5, 0, 9) = %d\", got)\n\t}\n}\n\n" +
+			"func TestHigh(t *testing.T) {\n\tif got := Clamp(15, 0, 9); got != 9 {\n\t\tt.Fatalf(\"Clamp(15, 0, 9) = %d\", got)\n\t}\n}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task := Task{InstanceID: "clamp-low", Repo: "clamp", ProblemStatement: "Clamp ignores its lower bound.",
+		GoldPatch: gold, FailToPass: []string{"TestLow"}, PassToPass: []string{"TestHigh"}}
+	var b strings.Builder
+	if err := WriteTasks(&b, []Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tasks.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestOracleSolvesInsertAbove: a custom task whose gold patch inserts a
+// check above an existing line. The oracle used to propose the same edit
+// forever (100 steps, reward 0); trajectories record the task id.
+func TestOracleSolvesInsertAbove(t *testing.T) {
+	ctx := context.Background()
+	path := insertAboveTask(t, []Edit{{Path: "clamp.go", Old: "\tif v > hi {\n", New: "\tif v < lo {\n\t\treturn lo\n\t}\n\tif v > hi {\n"}})
+	reg := gym.NewRegistry()
+	if err := Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	env, err := reg.Make(ctx, CustomID, map[string]any{"tasks": path, "sandbox_dir": sandboxTestDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if tasks := env.Spec().Tasks; len(tasks) != 1 || tasks[0].ID != "clamp-low" {
+		t.Fatalf("spec tasks %v, want the task file's [clamp-low]", tasks)
+	}
+	oracle, err := play.Oracle(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := play.Episode(ctx, env, oracle, play.Options{MaxSteps: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Success || st.Steps != 2 || st.Final.Reward != 1 {
+		t.Fatalf("oracle: %+v\n%s", st, st.Final.Observation.Text)
+	}
+}
+
+func TestLoadTasksRejectsAmbiguousGoldPatch(t *testing.T) {
+	path := insertAboveTask(t, []Edit{{Path: "clamp.go", Old: "\treturn", New: "\treturn "}})
+	_, err := LoadTaskFile(path)
+	if err == nil || !strings.Contains(err.Error(), "tasks line 1: field gold_patch[0].old: occurs 2 times in clamp.go") {
+		t.Fatalf("an ambiguous gold edit loaded: %v", err)
+	}
+	path = insertAboveTask(t, []Edit{{Path: "clamp.go", Old: "nowhere", New: "x"}})
+	if _, err := LoadTaskFile(path); err == nil || !strings.Contains(err.Error(), "gold_patch[0].old: occurs 0 times") {
+		t.Fatalf("a gold edit that cannot apply loaded: %v", err)
+	}
 }

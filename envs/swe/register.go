@@ -110,9 +110,28 @@ func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, erro
 		e.backend = backend
 	}
 	if spec.ID == CustomID {
-		e.load = func(context.Context) ([]Task, error) { return LoadTaskFile(tasksPath) }
+		// Loaded now, so a bad task file fails at make (naming the line and
+		// field) and the spec lists the tasks, as trajectories record them.
+		tasks, err := LoadTaskFile(tasksPath)
+		if err != nil {
+			e.closeBackendQuietly()
+			return nil, err
+		}
+		e.spec.Tasks = make([]gym.Task, len(tasks))
+		for i, t := range tasks {
+			e.spec.Tasks[i] = gym.Task{ID: t.InstanceID}
+		}
+		e.load = func(context.Context) ([]Task, error) { return tasks, nil }
 	} else {
 		e.load = func(ctx context.Context) ([]Task, error) { return Generate(ctx, cfg) }
 	}
 	return e, nil
+}
+
+// closeBackendQuietly releases a backend the env made, when making the
+// env fails after it.
+func (e *Env) closeBackendQuietly() {
+	if e.closeBackend != nil {
+		_ = e.closeBackend()
+	}
 }

@@ -66,6 +66,36 @@ func (t *Task) Validate() error {
 	return nil
 }
 
+// checkPatches applies the bug patch and then the gold patch, edit by
+// edit, to the repo's files in memory: each edit's old text must occur
+// exactly once where it applies, or the env could not set the task up
+// (bug_patch) or its oracle could not solve it (gold_patch).
+func (t *Task) checkPatches() error {
+	files := map[string]string{}
+	for _, p := range []struct {
+		name  string
+		edits []Edit
+	}{{"bug_patch", t.BugPatch}, {"gold_patch", t.GoldPatch}} {
+		for i, e := range p.edits {
+			rel, _ := cleanRel(e.Path)
+			content, ok := files[rel]
+			if !ok {
+				b, err := os.ReadFile(filepath.Join(t.Repo, rel))
+				if err != nil {
+					return fieldError(fmt.Sprintf("%s[%d].path", p.name, i), fmt.Sprintf("%q cannot be read in the repo: %v", e.Path, err))
+				}
+				content = string(b)
+			}
+			if n := strings.Count(content, e.Old); n != 1 {
+				return fieldError(fmt.Sprintf("%s[%d].old", p.name, i), fmt.Sprintf(
+					"occurs %d times in %s after the edits before it; it must occur exactly once so the edit applies unambiguously (include a neighbouring line)", n, e.Path))
+			}
+			files[rel] = strings.Replace(content, e.Old, e.New, 1)
+		}
+	}
+	return nil
+}
+
 func fieldError(field, msg string) error { return fmt.Errorf("field %s: %s", field, msg) }
 
 // LoadTasks reads JSONL; errors name the line and the field.
@@ -89,6 +119,9 @@ func LoadTasks(r io.Reader, baseDir string) ([]Task, error) {
 			t.Repo = filepath.Join(baseDir, t.Repo)
 		}
 		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("swe: tasks line %d: %w", line, err)
+		}
+		if err := t.checkPatches(); err != nil {
 			return nil, fmt.Errorf("swe: tasks line %d: %w", line, err)
 		}
 		if prev, dup := seen[t.InstanceID]; dup {

@@ -49,6 +49,9 @@ func (r *Recorder) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observ
 		return obs, err
 	}
 	r.spec = r.Env.Spec()
+	if id, ok := obs.Info[gym.InfoTaskID].(string); ok && opts.TaskID == "" {
+		opts.TaskID = id // the env chose the task (by seed)
+	}
 	r.opts, r.last, r.steps, r.active = opts, obs, r.steps[:0], true
 	r.m = Manifest{
 		EpisodeID:    newID(),
