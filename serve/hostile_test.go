@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/envgym/envgym/gym"
 )
 
 // Hostile clients (issue #18). Each test failed on commit 6e6bf5c
@@ -336,5 +339,71 @@ func TestServedOptionsNamingHostPathsRefused(t *testing.T) {
 		}
 		ts.Close()
 		s.Close()
+	}
+}
+
+// slowEnv takes 600 ms per step, unless its context ends first.
+type slowEnv struct{ spec gym.Spec }
+
+func (e *slowEnv) Reset(context.Context, gym.ResetOptions) (gym.Observation, error) {
+	return gym.Observation{Text: "ready"}, nil
+}
+
+func (e *slowEnv) Step(ctx context.Context, _ string) (gym.StepResult, error) {
+	select {
+	case <-time.After(600 * time.Millisecond):
+		return gym.StepResult{Observation: gym.Observation{Text: "done"}, Reward: 1, Terminated: true}, nil
+	case <-ctx.Done():
+		return gym.StepResult{}, ctx.Err()
+	}
+}
+
+func (e *slowEnv) Spec() gym.Spec { return e.spec }
+func (e *slowEnv) Close() error   { return nil }
+
+// A body sent byte by byte holds a connection only for BodyTimeout; a step
+// that outlasts it (the body long read) is not cut. (net/http's
+// ReadTimeout would cancel such a step's context.)
+func TestHTTPBodyDeadlineCutsTrickleNotLongSteps(t *testing.T) {
+	spec := gym.Spec{ID: "test/slow-v0", Version: "1"}
+	reg := gym.NewRegistry()
+	if err := reg.Register(spec, func(context.Context, map[string]any) (gym.Env, error) { return &slowEnv{spec: spec}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	s := New(reg, Config{BodyTimeout: 200 * time.Millisecond})
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := s.HTTPServer()
+	go hs.Serve(s.LimitListener(ln))
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+
+	c := httpClient{t, base, ""}
+	code, made := c.do("POST", "/v1/envs", map[string]any{"env_id": spec.ID})
+	if code != 201 {
+		t.Fatalf("make: %d %v", code, made)
+	}
+	id := made["session_id"].(string)
+	c.do("POST", "/v1/envs/"+id+"/reset", map[string]any{})
+	if code, body := c.do("POST", "/v1/envs/"+id+"/step", map[string]any{"action": "wait"}); code != 200 || body["reward"] != 1.0 {
+		t.Fatalf("a 600 ms step behind a 200 ms body deadline: %d %v, want 200 and its result", code, body)
+	}
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/envs HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", ln.Addr())
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := io.ReadAll(conn)
+	if err != nil && !isReset(err) {
+		t.Fatalf("a trickled body still holds its connection: %v", err)
+	}
+	if s.Sessions() != 1 {
+		t.Fatalf("%d sessions, want the slow env's 1 (response to the trickle: %q)", s.Sessions(), resp)
 	}
 }

@@ -147,14 +147,48 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request, string)) http.H
 // HTTPServer returns an http.Server for Handler with deadlines, so a slow
 // or idle client cannot hold a connection forever. Serve it on
 // LimitListener(ln) to bound the number of connections too.
+//
+// No ReadTimeout: net/http cancels a request's context when it passes,
+// which would cut long steps and MCP's event streams. A request body gets
+// Config.BodyTimeout instead, cleared once it is read.
 func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
-		Handler:           s.Handler(),
+		Handler:           bodyDeadline(s.Handler(), s.cfg.BodyTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       s.cfg.StepTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// bodyDeadline gives a request with a body d to send it all.
+func bodyDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &clearOnEOF{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// clearOnEOF calls clear once the body has been read to its end: the
+// server then watches the connection for the client going away, and a
+// deadline left in place would cancel the request.
+type clearOnEOF struct {
+	io.ReadCloser
+	clear func()
+	done  bool
+}
+
+func (b *clearOnEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.done { // a deadline passed stays: the connection is done
+		b.done = true
+		b.clear()
+	}
+	return n, err
 }
 
 // decode reads strict JSON: unknown fields and type mismatches name the

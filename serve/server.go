@@ -45,6 +45,9 @@ type Config struct {
 	// AuthTimeout bounds how long a new stream connection may take to send
 	// its first request (its auth, on a server with a token); default 10s.
 	AuthTimeout time.Duration
+	// BodyTimeout bounds how long an HTTP request body may take to arrive;
+	// default 30s.
+	BodyTimeout time.Duration
 	// AllowPaths are the directories under which env options may name host
 	// paths; none by default (options.go).
 	AllowPaths []string
@@ -77,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 10 * time.Second
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = 30 * time.Second
 	}
 	return c
 }
