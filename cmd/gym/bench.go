@@ -132,7 +132,9 @@ func benchPlugin(ctx context.Context, a *app, steps int, dur time.Duration) (ben
 	}
 	defer closeHost()
 
-	local, _ := benchenv.New(ctx, nil)
+	// In process as a registry serves it (Enforced), as the plugin does.
+	bare, _ := benchenv.New(ctx, nil)
+	local := gym.Enforce(bare)
 	inproc, err := latencies(ctx, local, steps)
 	if err != nil {
 		return res, fmt.Errorf("bench in process: %w", err)

@@ -131,16 +131,11 @@ func (e *env) baseInfo() map[string]any {
 	}
 }
 
-// Step parses and applies one action.
+// Step parses and applies one action. (Registry.Make's gym.Enforced
+// keeps the call order; the env counts steps itself because its
+// observation shows the budget left and its last step reveals the gold
+// answers.)
 func (e *env) Step(ctx context.Context, raw string) (gym.StepResult, error) {
-	switch {
-	case e.closed:
-		return gym.StepResult{}, gym.ErrClosed
-	case !e.ready:
-		return gym.StepResult{}, gym.ErrNotReset
-	case e.st.Done:
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
 	if err := ctx.Err(); err != nil {
 		return gym.StepResult{}, err
 	}
@@ -161,8 +156,8 @@ func (e *env) Step(ctx context.Context, raw string) (gym.StepResult, error) {
 			e.st.Steps--
 			return gym.StepResult{}, ctx.Err()
 		}
-		res = gym.StepResult{Status: gym.StatusEnvError, Observation: gym.Observation{Text: "The search failed: " + infra.Error()}}
-		info["error"] = infra.Error()
+		res = gym.Failed(gym.StatusEnvError, fmt.Errorf("the search failed: %w", infra))
+		info[gym.InfoError] = infra.Error()
 	case err != nil:
 		res = gym.Invalid(gym.Observation{Text: e.footer()}, err.Error())
 	default:

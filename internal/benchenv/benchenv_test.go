@@ -10,7 +10,14 @@ import (
 
 func TestEpisode(t *testing.T) {
 	ctx := context.Background()
-	env, _ := New(ctx, nil)
+	reg := gym.NewRegistry()
+	if err := Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	env, err := reg.Make(ctx, ID, nil) // as a plugin serves it
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := env.Step(ctx, "ping"); !errors.Is(err, gym.ErrNotReset) {
 		t.Fatalf("step before reset: %v", err)
 	}
