@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/envgym/envgym/envs/text"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/internal/torch"
 	"github.com/envgym/envgym/trainer"
@@ -35,8 +34,8 @@ end in CRASHED, TIMEOUT or ENV_ERROR are counted apart, not scored.`,
 			}
 			reg := gym.NewRegistry()
 			if inProcess {
-				if err := text.Register(reg); err != nil {
-					return fmt.Errorf("register text envs: %w", err)
+				if err := registerInProcess(reg); err != nil {
+					return err
 				}
 			} else {
 				host := a.openHost()
@@ -47,7 +46,7 @@ end in CRASHED, TIMEOUT or ENV_ERROR are counted apart, not scored.`,
 			}
 			spec, err := reg.Spec(envID)
 			if err != nil {
-				return fmt.Errorf("--env: %w (see gym list, or --in-process for text/*)", err)
+				return fmt.Errorf("--env: %w (see gym list, or --in-process for text/* and web/shop-text-v0)", err)
 			}
 			if !cmd.Flags().Changed("task") && len(spec.Tasks) > 0 {
 				task = spec.Tasks[0].ID
@@ -80,7 +79,7 @@ end in CRASHED, TIMEOUT or ENV_ERROR are counted apart, not scored.`,
 	f.IntVar(&episodes, "episodes", 50, "episodes to play")
 	f.Int64Var(&seed, "seed", 10_000_001, "first episode seed (the default is gym train's held-out range for --seed 1)")
 	f.BoolVar(&greedy, "greedy", false, "take the most likely action instead of sampling")
-	f.BoolVar(&inProcess, "in-process", false, "run the text envs in this process instead of through their plugin (text/* only)")
+	f.BoolVar(&inProcess, "in-process", false, "run the env in this process instead of through its plugin (text/* and web/shop-text-v0)")
 	_ = cmd.MarkFlagRequired("checkpoint")
 	_ = cmd.MarkFlagRequired("env")
 	return cmd

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envgym/envgym/envs/text"
+	"github.com/envgym/envgym/envs/web/shop"
 	"github.com/envgym/envgym/experiment"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/trainer"
@@ -57,7 +58,7 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	f.Float64Var(&o.lr, "lr", 0, "Adam learning rate (0: the trainer's default)")
 	f.IntVar(&o.distractors, "distractors", 0, "invalid distractor actions added to each step's candidates, so that SPA's grounding term has something to do (0: valid actions only)")
 	f.IntVar(&o.progSteps, "progress-steps", 0, "SPA progress-estimator minibatch steps per iteration (0: the trainer's default)")
-	f.BoolVar(&o.inProcess, "in-process", false, "run the text envs in this process instead of through their plugin (faster; text/* only)")
+	f.BoolVar(&o.inProcess, "in-process", false, "run the env in this process instead of through its plugin (faster; text/* and web/shop-text-v0)")
 	if single {
 		f.StringVar(&o.reward, "reward", "outcome", "outcome, spa, spa-no-grounding or spa+outcome (SPA's stepwise rewards plus the outcome on the last step)")
 		f.Int64Var(&o.seed, "seed", 1, "seed for libtorch, sampling and env resets")
@@ -71,13 +72,25 @@ func (o *trainOptions) flags(cmd *cobra.Command, single bool) {
 	_ = cmd.MarkFlagRequired("env")
 }
 
+// registerInProcess registers the envs that can run in this process
+// without a plugin: the text envs and the browser-free shop.
+func registerInProcess(reg *gym.Registry) error {
+	if err := text.Register(reg); err != nil {
+		return fmt.Errorf("register text envs: %w", err)
+	}
+	if err := shop.RegisterText(reg); err != nil {
+		return fmt.Errorf("register %s: %w", shop.TextID, err)
+	}
+	return nil
+}
+
 // config builds the trainer config; close the returned func when done.
 func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
 	reg := gym.NewRegistry()
 	closeFn := func() {}
 	if o.inProcess {
-		if err := text.Register(reg); err != nil {
-			return trainer.Config{}, nil, fmt.Errorf("register text envs: %w", err)
+		if err := registerInProcess(reg); err != nil {
+			return trainer.Config{}, nil, err
 		}
 	} else {
 		host := a.openHost()
@@ -88,7 +101,7 @@ func (o *trainOptions) config(a *app) (trainer.Config, func(), error) {
 	}
 	if _, err := reg.Spec(o.env); err != nil {
 		closeFn()
-		return trainer.Config{}, nil, fmt.Errorf("--env: %w (envs come from the plugins in %s; see `gym list`, or --in-process for text/*)", err, a.pluginDir)
+		return trainer.Config{}, nil, fmt.Errorf("--env: %w (envs come from the plugins in %s; see `gym list`, or --in-process for text/* and web/shop-text-v0)", err, a.pluginDir)
 	}
 	task := o.task
 	budget := o.budget
