@@ -99,6 +99,8 @@ Exit codes: 0 success; 1 an error, or a failed check; 130 interrupted
 	root.AddCommand(newPluginCmd(a), newListCmd(a), newRunCmd(a), newCheckCmd(a), newBenchCmd(a), newServeCmd(a), newReplayCmd(a), newDoctorCmd(a), newChaosCmd(a), newTrainCmd(a), newWorldModelCmd(a), newExperimentCmd(a))
 	root.AddCommand(newEvalCmd(a))
 	root.AddCommand(newMCPCmd(a))
+	root.AddCommand(newViewCmd(a))
+	root.AddCommand(newInitCmd(a))
 	return root
 }
 
