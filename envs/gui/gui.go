@@ -21,7 +21,7 @@ import (
 	"github.com/envgym/envgym/envs/gui/action"
 	"github.com/envgym/envgym/envs/gui/desktop"
 	"github.com/envgym/envgym/envs/gui/phone"
-	"github.com/envgym/envgym/envs/web/browser"
+	"github.com/envgym/envgym/envs/internal/chromium"
 	"github.com/envgym/envgym/gym"
 )
 
@@ -35,7 +35,7 @@ func Register(r *gym.Registry) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	components := map[string]string{}
-	if v, err := browser.ProbeVersion(ctx, ""); err == nil {
+	if v, err := chromium.ProbeVersion(ctx, ""); err == nil {
 		components["chromium"] = v
 	}
 	suite := phone.NewSuite(phone.Options{})

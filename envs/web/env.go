@@ -22,8 +22,11 @@ type episode interface {
 	judge(ctx context.Context, tab *browser.Tab, p *browser.Page, answer *string) (verdict, error)
 	// oracle proposes the next action of a scripted solver.
 	oracle(p *browser.Page) string
-	// allowed checks a goto target.
+	// allowed checks a goto or new_tab target.
 	allowed(u *url.URL) error
+	// hosts is the network policy of the episode: every request of its
+	// pages (frames, workers and popups included) must go to one of them.
+	hosts() browser.Hosts
 	// answers reports whether the task expects answer(...).
 	answers() bool
 	info() map[string]any
@@ -36,22 +39,24 @@ type verdict struct {
 	info   map[string]any
 }
 
-// env is one web env instance: one tab in its own browser context.
+// env is one web env instance: each episode in a fresh browser context
+// (a browser.Session), the next one prepared while the current one runs.
+// The call order and the step limit are the registry's (gym.Enforce).
 type env struct {
 	suite   *Suite
 	spec    gym.Spec
 	newEp   func(ctx context.Context, opts gym.ResetOptions) (episode, error)
 	maxObs  int
-	tab     *browser.Tab
+	sess    *browser.Session
+	tab     *browser.Tab // the session's active tab
 	ep      episode
 	page    browser.Page
 	ids     map[int]browser.Node
 	lastErr string
+	blocked []string // requests the policy refused during the last step or reset
 	shots   bool
 	navs    int // navigations this episode, for go_back in the valid actions
-	steps   int // this episode's steps; the episode is truncated at spec.MaxSteps
 	started bool
-	done    bool
 	closed  bool
 }
 
@@ -65,14 +70,17 @@ func (e *env) Close() error {
 	if old, ok := e.ep.(ender); ok {
 		old.end()
 	}
-	if e.tab != nil {
-		return e.tab.Close()
+	var err error
+	if e.sess != nil {
+		err = e.sess.Close()
+		e.sess, e.tab = nil, nil
 	}
-	return nil
+	return err
 }
 
-// Reset starts an episode by navigation in the env's tab; the tab (and
-// Chromium) are only re-created when the browser died.
+// Reset starts an episode in a fresh browser context: one the suite
+// prepared ahead when ready, else a new one. The old context is disposed
+// in the background.
 func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
 	if e.closed {
 		return gym.Observation{}, gym.ErrClosed
@@ -85,28 +93,77 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		old.end()
 	}
 	e.shots, _ = opts.Options["screenshot"].(bool)
-	if e.tab == nil || !e.tab.Alive() {
-		if e.tab != nil {
-			e.tab.Close()
-			e.tab = nil
-		}
-		tab, err := e.suite.newTab(ctx)
-		if err != nil {
-			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
-		}
-		e.tab = tab
-	} else if err := e.tab.ResetSession(ctx, e.suite.origins()...); err != nil {
+	sess, err := e.suite.session(ctx)
+	if err != nil {
 		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
 	}
-	e.ep, e.lastErr, e.navs, e.steps, e.done, e.started = ep, "", 0, 0, false, true
+	if old := e.sess; old != nil {
+		go old.Close()
+	}
+	e.sess, e.tab = sess, sess.Active()
+	sess.SetHosts(ep.hosts())
+	e.ep, e.lastErr, e.navs, e.started = ep, "", 0, true
 	// Open also forgets the history behind the first page, so go_back
 	// cannot leave the episode.
 	p, err := e.tab.Open(ctx, ep.startURL(), e.maxObs)
-	if err != nil {
+	if err != nil && !errors.Is(err, browser.ErrDialog) {
 		return gym.Observation{}, fmt.Errorf("web: reset: open %s: %w", ep.startURL(), err)
 	}
 	e.setPage(p)
+	if err := e.refresh(ctx, false); err != nil {
+		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+	}
+	if s, ok := ep.(starter); ok {
+		if err := s.start(ctx, e.tab, opts.Seed); err != nil {
+			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+		}
+		if err := e.refresh(ctx, true); err != nil {
+			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+		}
+	}
+	e.blocked = sess.TakeBlocked()
 	return e.observation(ctx, nil)
+}
+
+// starter is implemented by episodes that run code in the page once it
+// loaded (a task file's setup_js, MiniWoB's episode start).
+type starter interface {
+	start(ctx context.Context, tab *browser.Tab, seed int64) error
+}
+
+// refresh re-reads the page after a change: it waits for the active tab
+// to settle (settle) and observes it, then adopts the tabs the page
+// opened or closed and, when the active tab changed, observes the new
+// one. While a dialog is open the page is frozen: the last snapshot
+// stands and the dialog shows beside it.
+func (e *env) refresh(ctx context.Context, settle bool) error {
+	for range 4 { // each round follows one change of the active tab
+		if e.tab.Dialog() != nil {
+			return nil
+		}
+		var err error
+		if settle {
+			err = e.settleObserve(ctx)
+		} else {
+			err = e.observe(ctx)
+		}
+		if errors.Is(err, browser.ErrDialog) {
+			return nil
+		}
+		if err != nil && !e.tab.Gone() {
+			return err
+		}
+		// A page that closed itself (window.close) leaves its tab.
+		changed, err := e.sess.Sync(ctx)
+		if err != nil && !errors.Is(err, browser.ErrDialog) {
+			return err
+		}
+		if !changed {
+			return nil
+		}
+		e.tab, settle = e.sess.Active(), true
+	}
+	return nil
 }
 
 func (e *env) observe(ctx context.Context) error {
@@ -142,22 +199,10 @@ func (e *env) setPage(p browser.Page) {
 // Step parses and runs one action. The page is only touched once the
 // action parsed and names an element of the last observation.
 func (e *env) Step(ctx context.Context, act string) (gym.StepResult, error) {
-	switch {
-	case e.closed:
-		return gym.StepResult{}, gym.ErrClosed
-	case !e.started:
+	if !e.started || e.sess == nil {
 		return gym.StepResult{}, gym.ErrNotReset
-	case e.done:
-		return gym.StepResult{}, gym.ErrEpisodeDone
 	}
-	// Every step counts toward the limit, invalid ones too: an agent
-	// repeating an action the page refuses must still reach the end.
-	e.steps++
-	r, err := e.step(ctx, act)
-	if err == nil && !r.Done() && e.spec.MaxSteps > 0 && e.steps >= e.spec.MaxSteps {
-		r.Truncated, e.done = true, true
-	}
-	return r, err
+	return e.step(ctx, act)
 }
 
 func (e *env) step(ctx context.Context, act string) (gym.StepResult, error) {
@@ -174,28 +219,28 @@ func (e *env) step(ctx context.Context, act string) (gym.StepResult, error) {
 	switch {
 	case errors.As(err, &ae):
 		return e.invalid(ctx, ae.Msg)
-	case err != nil:
+	case err != nil && !errors.Is(err, browser.ErrDialog):
 		return e.failed(ctx, err)
 	}
 	if a.Kind == action.Answer {
 		answer = &a.Text
 	}
-	observe := e.settleObserve
-	if a.Kind == action.Answer {
-		observe = e.observe // the page was not touched
-	}
-	if err := observe(ctx); err != nil {
+	// After answer the page was not touched: observe without settling.
+	if err := e.refresh(ctx, a.Kind != action.Answer); err != nil {
 		return e.failed(ctx, err)
 	}
-	v, err := e.ep.judge(ctx, e.tab, &e.page, answer)
-	if err != nil {
-		return e.failed(ctx, err)
+	var v verdict
+	if e.tab.Dialog() == nil || answer != nil {
+		// Judging runs code in the page, which a dialog freezes.
+		if v, err = e.ep.judge(ctx, e.tab, &e.page, answer); err != nil && !errors.Is(err, browser.ErrDialog) {
+			return e.failed(ctx, err)
+		}
 	}
 	if answer != nil {
 		v.done = true
 	}
 	e.lastErr = ""
-	e.done = v.done
+	e.blocked = e.sess.TakeBlocked()
 	obs, err := e.observation(ctx, v.info)
 	if err != nil {
 		return e.failed(ctx, err)
@@ -205,7 +250,30 @@ func (e *env) step(ctx context.Context, act string) (gym.StepResult, error) {
 
 // precheck rejects actions that cannot apply, before touching the page.
 func (e *env) precheck(a action.Action) string {
+	if d := e.tab.Dialog(); d != nil {
+		switch a.Kind {
+		case action.AcceptDialog, action.DismissDialog, action.Noop, action.Answer:
+		default:
+			return fmt.Sprintf("a %s dialog is open (%q) and the page waits for it: answer it with accept_dialog() or dismiss_dialog() first", d.Type, d.Message)
+		}
+	}
 	switch a.Kind {
+	case action.AcceptDialog, action.DismissDialog:
+		if e.tab.Dialog() == nil {
+			return "there is no dialog open; " + string(a.Kind) + " answers an alert, confirm, prompt or beforeunload dialog shown as a Dialog: line"
+		}
+	case action.TabFocus:
+		if n := len(e.sess.Tabs()); a.ID < 0 || a.ID >= n {
+			return fmt.Sprintf("there is no tab %d; the open tabs are numbered 0 to %d", a.ID, n-1)
+		}
+	case action.NewTab:
+		u, err := e.resolve(a.Text)
+		if err != nil {
+			return strings.Replace(err.Error(), "goto", "new_tab", 1)
+		}
+		if err := e.ep.allowed(u); err != nil {
+			return strings.Replace(err.Error(), "goto", "new_tab", 1)
+		}
 	case action.Click, action.Fill, action.Select, action.Check, action.Hover:
 		n, ok := e.ids[a.ID]
 		if !ok {
@@ -277,6 +345,32 @@ func (e *env) apply(ctx context.Context, a action.Action) error {
 			return &browser.ActionError{Msg: "goto: " + err.Error()}
 		}
 		return err
+	case action.AcceptDialog, action.DismissDialog:
+		var text *string
+		if a.HasText {
+			text = &a.Text
+		}
+		return t.HandleDialog(ctx, a.Kind == action.AcceptDialog, text)
+	case action.TabFocus:
+		if err := e.sess.Focus(ctx, a.ID); err != nil {
+			return err
+		}
+		e.tab = e.sess.Active()
+		return nil
+	case action.TabClose:
+		if err := e.sess.CloseActive(ctx); err != nil {
+			return err
+		}
+		e.tab = e.sess.Active()
+		return nil
+	case action.NewTab:
+		u, _ := e.resolve(a.Text)
+		err := e.sess.OpenTab(ctx, u.String())
+		e.tab = e.sess.Active()
+		if err != nil && !errors.Is(err, browser.ErrCrashed) && ctx.Err() == nil && strings.Contains(err.Error(), "net::") {
+			return &browser.ActionError{Msg: "new_tab: " + err.Error()}
+		}
+		return err
 	case action.GoBack:
 		moved, err := t.Back(ctx)
 		if err == nil && !moved {
@@ -304,22 +398,17 @@ func (e *env) failed(ctx context.Context, err error) (gym.StepResult, error) {
 	if ctx.Err() != nil {
 		return gym.StepResult{}, fmt.Errorf("web: step: %w", err)
 	}
-	e.done = true
 	status := gym.StatusEnvError
 	switch {
 	case errors.Is(err, browser.ErrCrashed):
 		status = gym.StatusCrashed
-		e.tab.Close()
-		e.tab = nil
+		e.sess.Close()
+		e.sess, e.tab = nil, nil
 	case errors.Is(err, context.DeadlineExceeded):
 		status = gym.StatusTimeout
 	}
-	text := fmt.Sprintf("The browser failed (%s): %v\nReset to start a new episode.", status, err)
-	return gym.StepResult{
-		Observation: gym.Observation{Text: text, Info: map[string]any{"error": err.Error()}},
-		Truncated:   true,
-		Status:      status,
-	}, nil
+	r := gym.Failed(status, fmt.Errorf("the browser failed (%s): %w; reset to start a new episode", status, err))
+	return r, nil
 }
 
 // ValidActions lists actions that apply to the current page.
@@ -334,6 +423,9 @@ func (e *env) ValidActions(ctx context.Context) ([]string, error) {
 func (e *env) Screenshot(ctx context.Context) ([]byte, error) {
 	if e.tab == nil {
 		return nil, gym.ErrNotReset
+	}
+	if e.tab.Dialog() != nil {
+		return nil, fmt.Errorf("web: screenshot: %w (the page is frozen until it is answered)", browser.ErrDialog)
 	}
 	png, err := e.tab.Screenshot(ctx)
 	if err != nil {

@@ -15,6 +15,9 @@ func (e *env) writeEpisodeLines(b *strings.Builder) {
 	if tabs := e.sess.Tabs(); len(tabs) > 1 {
 		b.WriteString("Tabs:")
 		for i, t := range tabs {
+			if t.Active {
+				t.Title = e.page.Title // the browser reports titles late
+			}
 			fmt.Fprintf(b, " [%d] %s", i, strconv.Quote(t.Title))
 			if t.Active {
 				b.WriteString(" (active)")

@@ -19,6 +19,7 @@ func (e *env) text() string {
 	if e.lastErr != "" {
 		fmt.Fprintf(&b, "Last action error: %s\n", e.lastErr)
 	}
+	e.writeEpisodeLines(&b)
 	b.WriteByte('\n')
 	for _, n := range e.page.Nodes {
 		writeNode(&b, n)
@@ -91,7 +92,8 @@ func (e *env) observation(ctx context.Context, extra map[string]any) (gym.Observ
 	if e.lastErr != "" {
 		obs.Info["last_action_error"] = e.lastErr
 	}
-	if e.shots {
+	e.addEpisodeInfo(obs.Info)
+	if e.shots && e.tab.Dialog() == nil {
 		png, err := e.tab.Screenshot(ctx)
 		if err != nil {
 			return obs, err
@@ -107,6 +109,9 @@ const maxSelectOptions = 20
 // validActions lists concrete actions for the current page; text entry is
 // a template: fill(13, "<text>").
 func (e *env) validActions() []string {
+	if d := e.tab.Dialog(); d != nil {
+		return dialogActions(d)
+	}
 	var out []string
 	focused := false
 	for _, n := range e.page.Nodes {
@@ -159,5 +164,6 @@ func (e *env) validActions() []string {
 	if e.ep.answers() {
 		out = append(out, `answer("<text>")`)
 	}
+	out = append(out, e.tabActions()...)
 	return append(out, "noop()")
 }

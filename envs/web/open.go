@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"github.com/envgym/envgym/envs/web/action"
 	"github.com/envgym/envgym/envs/web/browser"
 	"github.com/envgym/envgym/envs/web/shop"
+	"github.com/envgym/envgym/envs/web/sites"
 	"github.com/envgym/envgym/gym"
 )
 
@@ -54,6 +55,8 @@ func (e *shopEpisode) end()             { e.shop.EndSession(e.sid) }
 func (e *shopEpisode) info() map[string]any {
 	return map[string]any{"task": "shop", "seed": e.seed}
 }
+
+func (e *shopEpisode) hosts() browser.Hosts { return originHosts(e.origin) }
 
 func (e *shopEpisode) allowed(u *url.URL) error {
 	if u.Scheme+"://"+u.Host != e.origin || !strings.HasPrefix(u.Path, "/shop/") || u.Path == "/shop/start" {
@@ -144,82 +147,73 @@ func slicesSort(s []string) {
 	}
 }
 
-// OpenTask is a user task on the user's own site, read from JSON.
-type OpenTask struct {
-	ID           string   `json:"id"`
-	StartURL     string   `json:"start_url"`
-	AllowedHosts []string `json:"allowed_hosts"` // host or host:port; "*.example.com" for subdomains
-	Goal         string   `json:"goal"`
-	// Validator is JavaScript run in the page after every step: an
-	// expression, or a function body with return, giving true/false or a
-	// reward in [0, 1]. The variable answer holds the agent's answer(...)
-	// text, or null. A reward of 1 ends the episode as a success.
-	Validator string `json:"validator"`
-	// Oracle optionally lists the actions of a scripted solution.
-	Oracle []string `json:"oracle,omitempty"`
-}
-
-// LoadOpenTasks reads a task file: one task object or an array of them.
-func LoadOpenTasks(file string) ([]OpenTask, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("web: task file: %w", err)
-	}
-	return parseOpenTasks(b)
-}
-
-func parseOpenTasks(b []byte) ([]OpenTask, error) {
-	var tasks []OpenTask
-	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "[") {
-		if err := json.Unmarshal(b, &tasks); err != nil {
-			return nil, fmt.Errorf("web: task file: %w", err)
-		}
-	} else {
-		var one OpenTask
-		if err := json.Unmarshal(b, &one); err != nil {
-			return nil, fmt.Errorf("web: task file: %w", err)
-		}
-		tasks = []OpenTask{one}
-	}
-	for i, t := range tasks {
-		u, err := url.Parse(t.StartURL)
-		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https"):
-			return nil, fmt.Errorf("web: task %d (%s): start_url %q must be an http(s) URL", i, t.ID, t.StartURL)
-		case t.Validator == "":
-			return nil, fmt.Errorf("web: task %d (%s): validator is required", i, t.ID)
-		}
-		if len(t.AllowedHosts) == 0 {
-			tasks[i].AllowedHosts = []string{u.Host}
-		}
-		if t.ID == "" {
-			tasks[i].ID = strconv.Itoa(i)
-		}
-	}
-	return tasks, nil
-}
-
 // openTasks reads the tasks from "task" (inline object or array) or
 // "task_file" in opts.
-func openTasks(opts map[string]any) ([]OpenTask, bool, error) {
+func openTasks(opts map[string]any) ([]sites.UserTask, bool, error) {
 	if t, ok := opts["task"]; ok {
 		b, err := json.Marshal(t)
 		if err != nil {
-			return nil, true, fmt.Errorf("web: task option: %w", err)
+			return nil, true, fmt.Errorf("web: option task: %w", err)
 		}
-		ts, err := parseOpenTasks(b)
-		return ts, true, err
+		ts, err := sites.ParseUserTasks("option task", b)
+		if err != nil {
+			return nil, true, fmt.Errorf("web: %w", err)
+		}
+		return ts, true, nil
 	}
-	if f, ok := opts["task_file"].(string); ok {
-		ts, err := LoadOpenTasks(f)
-		return ts, true, err
+	if v, ok := opts["task_file"]; ok {
+		f, isStr := v.(string)
+		if !isStr || f == "" {
+			return nil, true, fmt.Errorf("web: option task_file: expected a file name, got %v", v)
+		}
+		ts, err := sites.LoadUserTasks(f)
+		if err != nil {
+			return nil, true, fmt.Errorf("web: option task_file: %w", err)
+		}
+		return ts, true, nil
 	}
 	return nil, false, nil
+}
+
+// optionHosts reads the "allowed_hosts" option: hosts every task of the
+// env may reach besides its own (the plugin host forwards exactly these
+// into the plugin's sandbox).
+func optionHosts(opts map[string]any) (browser.Hosts, error) {
+	v, ok := opts["allowed_hosts"]
+	if !ok {
+		return nil, nil
+	}
+	var list []string
+	switch x := v.(type) {
+	case string:
+		list = []string{x}
+	case []string:
+		list = x
+	case []any:
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("web: option allowed_hosts[%d]: expected a string, got %v", i, e)
+			}
+			list = append(list, s)
+		}
+	default:
+		return nil, fmt.Errorf("web: option allowed_hosts: expected a list of hosts, got %v", v)
+	}
+	h, err := browser.ParseHosts("allowed_hosts", list)
+	if err != nil {
+		return nil, fmt.Errorf("web: option %w", err)
+	}
+	return h, nil
 }
 
 func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 	return func(ctx context.Context, makeOpts map[string]any) (gym.Env, error) {
 		base, _, err := openTasks(makeOpts)
+		if err != nil {
+			return nil, err
+		}
+		baseHosts, err := optionHosts(makeOpts)
 		if err != nil {
 			return nil, err
 		}
@@ -231,6 +225,12 @@ func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 			if !given {
 				tasks = base
 			}
+			extra := baseHosts
+			if h, err := optionHosts(opts.Options); err != nil {
+				return nil, err
+			} else if h != nil {
+				extra = h
+			}
 			if len(tasks) == 0 {
 				// No task of the user's: the built-in example, so that
 				// the env works (and passes gym check) out of the box.
@@ -238,7 +238,7 @@ func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 				if err != nil {
 					return nil, err
 				}
-				tasks = []OpenTask{exampleOpenTask(srv.Origin())}
+				tasks = []sites.UserTask{exampleOpenTask(srv.Origin())}
 			}
 			t := tasks[0]
 			if opts.TaskID != "" {
@@ -252,32 +252,59 @@ func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 					return nil, fmt.Errorf("%w %q in the task file", gym.ErrUnknownTask, opts.TaskID)
 				}
 			}
-			return &openEpisode{task: t}, nil
+			own, err := browser.ParseHosts("allowed_hosts", t.AllowedHosts)
+			if err != nil {
+				return nil, fmt.Errorf("web: task %s: %w", t.ID, err)
+			}
+			return &openEpisode{task: t, policy: append(own, extra...), goalText: t.Goal}, nil
 		}
 		return &env{suite: s, spec: spec, newEp: newEp, maxObs: s.opts.MaxObsNodes}, nil
 	}
 }
 
+// openEpisode is one episode of a user's task.
 type openEpisode struct {
-	task OpenTask
-	step int
+	task     sites.UserTask
+	policy   browser.Hosts
+	goalText string
+	step     int
 }
 
-func (o *openEpisode) startURL() string { return o.task.StartURL }
-func (o *openEpisode) goal() string     { return o.task.Goal }
-func (o *openEpisode) answers() bool    { return strings.Contains(o.task.Validator, "answer") }
+func (o *openEpisode) startURL() string     { return o.task.StartURL }
+func (o *openEpisode) goal() string         { return o.goalText }
+func (o *openEpisode) answers() bool        { return strings.Contains(o.task.Validator, "answer") }
+func (o *openEpisode) hosts() browser.Hosts { return o.policy }
 func (o *openEpisode) info() map[string]any {
 	return map[string]any{"task": o.task.ID}
 }
 
 func (o *openEpisode) allowed(u *url.URL) error {
-	for _, h := range o.task.AllowedHosts {
-		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) ||
-			strings.HasPrefix(h, "*.") && strings.HasSuffix(strings.ToLower(u.Hostname()), strings.ToLower(h[1:])) {
-			return nil
+	if o.policy.AllowsURL(u) {
+		return nil
+	}
+	return fmt.Errorf("goto: host %q is not allowed for this task (allowed_hosts: %s)", u.Host, strings.Join(o.policy, ", "))
+}
+
+// start runs the task's setup_js with the seed, then reads its goal_js.
+func (o *openEpisode) start(ctx context.Context, tab *browser.Tab, seed int64) error {
+	if strings.TrimSpace(o.task.SetupJS) != "" {
+		if _, err := browser.Eval[any](ctx, tab, o.task.SetupExpr(seed)); err != nil && !errors.Is(err, browser.ErrDialog) {
+			return fmt.Errorf("task %s: setup_js: %w", o.task.ID, err)
+		}
+		if err := tab.Settle(ctx); err != nil && !errors.Is(err, browser.ErrDialog) {
+			return err
 		}
 	}
-	return fmt.Errorf("goto: host %q is not allowed for this task (allowed: %s)", u.Host, strings.Join(o.task.AllowedHosts, ", "))
+	if strings.TrimSpace(o.task.GoalJS) != "" {
+		g, err := browser.Eval[string](ctx, tab, o.task.GoalExpr())
+		if err != nil {
+			return fmt.Errorf("task %s: goal_js: %w", o.task.ID, err)
+		}
+		if g != "" {
+			o.goalText = g
+		}
+	}
+	return nil
 }
 
 func (o *openEpisode) oracle(*browser.Page) string {
@@ -288,32 +315,32 @@ func (o *openEpisode) oracle(*browser.Page) string {
 	return "noop()"
 }
 
+// judge runs the validator (and done_js) in the page. A snippet that
+// throws is the task author's problem, reported in info, not a failure of
+// the step.
 func (o *openEpisode) judge(ctx context.Context, tab *browser.Tab, _ *browser.Page, answer *string) (verdict, error) {
 	ans := "null"
 	if answer != nil {
 		b, _ := json.Marshal(*answer)
 		ans = string(b)
 	}
-	body := o.task.Validator
-	if !strings.Contains(body, "return") {
-		body = "return (" + body + ");"
-	}
-	expr := "(async (answer) => { try { const r = await (async () => { " + body + "\n})(); return typeof r === 'number' ? r : (r ? 1 : 0); } catch (e) { return -1; } })(" + ans + ")"
-	r, err := browser.Eval[float64](ctx, tab, expr)
+	r, err := browser.Eval[sites.Verdict](ctx, tab, o.task.JudgeExpr(ans))
 	if err != nil {
 		return verdict{}, fmt.Errorf("web: validator: %w", err)
 	}
 	v := verdict{info: map[string]any{}}
-	if r < 0 {
-		v.info["validator_error"] = true
-		r = 0
+	if r.Error != "" {
+		v.info["validator_error"] = r.Error
 	}
-	v.reward = min(r, 1)
-	if v.reward >= 1 || answer != nil {
-		v.done = true
-		v.info["success"] = v.reward >= 1
-	} else {
-		v.reward = 0 // reward only when the episode ends
+	if r.Message != "" {
+		v.info["message"] = r.Message
+	}
+	if r.Done || answer != nil {
+		v.done, v.reward = true, r.Reward
+		v.info["success"] = r.Reward >= 1
+		if r.By != "" {
+			v.info["done_by"] = r.By
+		}
 	}
 	return v, nil
 }
@@ -335,9 +362,9 @@ document.getElementById('f').addEventListener('submit', e => {
 
 // exampleOpenTask is what web/open-v0 plays when given no task: the shape
 // of a user's task file, on the plugin's own example page.
-func exampleOpenTask(origin string) OpenTask {
+func exampleOpenTask(origin string) sites.UserTask {
 	u, _ := url.Parse(origin)
-	return OpenTask{
+	return sites.UserTask{
 		ID:           "example-newsletter",
 		StartURL:     origin + "/open/example",
 		AllowedHosts: []string{u.Host},

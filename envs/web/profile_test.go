@@ -47,7 +47,7 @@ func TestProfilePhases(t *testing.T) {
 	if os.Getenv("WEBGYM_PROFILE") == "" {
 		t.Skip("set WEBGYM_PROFILE=1 to profile reset and step phases")
 	}
-	e := makeEnv(t, "web/click-checkboxes-v0").(*env)
+	e := rawEnv(makeEnv(t, "web/click-checkboxes-v0"))
 	ctx := context.Background()
 	if _, err := e.Reset(ctx, gym.ResetOptions{Seed: 0}); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,15 @@ func TestProfilePhases(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.ep = ep
-		tm(&rp, "clear cookies+storage", func() error { return tab.ResetSession(ctx, e.suite.origins()...) })
+		tm(&rp, "fresh context (prepared)", func() error {
+			s, err := e.suite.session(ctx)
+			if err == nil {
+				go e.sess.Close()
+				e.sess, e.tab, tab = s, s.Active(), s.Active()
+				s.SetHosts(ep.hosts())
+			}
+			return err
+		})
 		tm(&rp, "open (nav+settle+observe)", func() error {
 			p, err := tab.Open(ctx, ep.startURL(), e.maxObs)
 			e.setPage(p)

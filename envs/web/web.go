@@ -36,7 +36,10 @@ type Options struct {
 	Quiet       time.Duration // DOM quiet period of the settle wait; default 8ms
 	MaxSettle   time.Duration // bound of the settle wait; default 3s
 	MaxObsNodes int           // observation lines; default 400
-	Logf        func(format string, args ...any)
+	// SpareContexts is how many fresh browser contexts the suite keeps
+	// made ahead for resets; default 2, negative for none.
+	SpareContexts int
+	Logf          func(format string, args ...any)
 }
 
 // Suite is the shared state behind the web env ids: one lazily started
@@ -49,6 +52,9 @@ type Suite struct {
 	srv     *sites.Server
 	shop    *shop.Shop
 	version string
+	// miniwobSites are the MiniWoB++ html folders mounted on srv.
+	miniwobSites map[string]*miniwobSite
+	spares       *sparePool
 }
 
 // New returns a suite; nothing starts until the first env is made.
@@ -62,7 +68,12 @@ func New(opts Options) *Suite {
 	if opts.MaxObsNodes == 0 {
 		opts.MaxObsNodes = 400
 	}
-	return &Suite{opts: opts, mgr: browser.NewManager(browser.Options{ExecPath: opts.ExecPath, Logf: opts.Logf})}
+	if opts.SpareContexts == 0 {
+		opts.SpareContexts = 2
+	}
+	s := &Suite{opts: opts, mgr: browser.NewManager(browser.Options{ExecPath: opts.ExecPath, Logf: opts.Logf})}
+	s.spares = &sparePool{make: s.newSession, size: max(opts.SpareContexts, 0)}
+	return s
 }
 
 // Register registers every web env id in r with a new Suite that lives as
@@ -104,9 +115,6 @@ func (s *Suite) Register(r *gym.Registry) error {
 	if err := r.Register(shopSpec, s.factory(shopSpec, s.shopEpisodes)); err != nil {
 		return fmt.Errorf("web: register: %w", err)
 	}
-	if err := shop.RegisterText(r); err != nil { // the same shop without a browser, for fast training
-		return fmt.Errorf("web: register: %w", err)
-	}
 	openSpec := gym.Spec{
 		ID: "web/open-v0", Version: Version,
 		Description: "User tasks on their own sites from a JSON task file (make or reset option \"task_file\", or \"task\" inline): start_url, allowed_hosts, goal, a JavaScript validator. goto to other hosts is an invalid action.",
@@ -114,6 +122,22 @@ func (s *Suite) Register(r *gym.Registry) error {
 		Deterministic: false, Components: components,
 	}
 	if err := r.Register(openSpec, s.openFactory(openSpec)); err != nil {
+		return fmt.Errorf("web: register: %w", err)
+	}
+	fixture, err := sites.MiniWoBTasks(sites.MiniWoBFixture())
+	if err != nil {
+		return fmt.Errorf("web: register: %w", err)
+	}
+	miniwobSpec := gym.Spec{
+		ID: "web/miniwob-v0", Version: Version,
+		Description: "MiniWoB++ tasks from your copy of MiniWoB++'s html folder (make option \"miniwob_dir\", as BrowserGym's MINIWOB_URL); reset option task_id picks a task, else the seed does. Each reset seeds Math.random, removes the human display, sets a long episode timer and starts the episode; the goal is core.getUtterance(), the reward WOB_RAW_REWARD_GLOBAL when WOB_DONE_GLOBAL. Without miniwob_dir: envgym's own look-alike tasks (listed here).",
+		MaxSteps:    30, ObservationSpace: obsSpace, ActionSpace: action.Grammar,
+		Deterministic: false, Components: components,
+	}
+	for _, t := range fixture {
+		miniwobSpec.Tasks = append(miniwobSpec.Tasks, gym.Task{ID: t, Description: "envgym look-alike task " + t})
+	}
+	if err := r.Register(miniwobSpec, s.miniwobFactory(miniwobSpec)); err != nil {
 		return fmt.Errorf("web: register: %w", err)
 	}
 	return nil
@@ -125,6 +149,7 @@ func (s *Suite) Close() error {
 	srv := s.srv
 	s.srv = nil
 	s.mu.Unlock()
+	s.spares.close()
 	err := s.mgr.Close()
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -156,15 +181,6 @@ func (s *Suite) server() (*sites.Server, *shop.Shop, error) {
 	}))
 	s.srv = srv
 	return srv, s.shop, nil
-}
-
-func (s *Suite) newTab(ctx context.Context) (*browser.Tab, error) {
-	tab, err := s.mgr.NewTab(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tab.Quiet, tab.MaxSettle = s.opts.Quiet, s.opts.MaxSettle
-	return tab, nil
 }
 
 func (s *Suite) origins() []string {
@@ -229,6 +245,8 @@ func (t *taskEpisode) oracle(p *browser.Page) string {
 func (t *taskEpisode) info() map[string]any {
 	return map[string]any{"task": t.task.Name, "seed": t.seed}
 }
+
+func (t *taskEpisode) hosts() browser.Hosts { return originHosts(t.origin) }
 
 func (t *taskEpisode) allowed(u *url.URL) error {
 	if u.Scheme+"://"+u.Host != t.origin {

@@ -47,6 +47,20 @@ func makeEnv(t testing.TB, id string) gym.Env {
 	return e
 }
 
+// rawEnv is the web env under the registry's wrappers.
+func rawEnv(e gym.Env) *env {
+	for {
+		if x, ok := e.(*env); ok {
+			return x
+		}
+		u, ok := e.(interface{ Unwrap() gym.Env })
+		if !ok {
+			panic(fmt.Sprintf("%T is not a web env", e))
+		}
+		e = u.Unwrap()
+	}
+}
+
 // runOracle plays one episode with the env's oracle and returns the last
 // step.
 func runOracle(t testing.TB, e gym.Env, seed int64, verbose bool) (gym.StepResult, int) {

@@ -2,12 +2,7 @@ package phone
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,135 +10,51 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/envgym/envgym/envs/web/browser"
+	"github.com/envgym/envgym/envs/internal/chromium"
 )
 
 // ErrCrashed is wrapped by errors caused by Chromium dying.
-var ErrCrashed = errors.New("phone: chromium crashed or was killed")
+var ErrCrashed = chromium.ErrCrashed
 
-// callTimeout bounds one browser round trip.
-const callTimeout = 10 * time.Second
-
-// Browser is one headless Chromium shared by the phone instances of a
-// Suite, with reference counting: it starts with the first tab and stops
-// when the last tab closes, so no process outlives the envs.
+// Browser is one headless Chromium (envs/internal/chromium) shared by the
+// phone instances of a Suite, with reference counting: it starts with the
+// first tab and stops when the last tab closes, so no process outlives
+// the envs.
 type Browser struct {
 	execPath string
 
-	mu      sync.Mutex
-	refs    int
-	gen     uint64
-	bctx    context.Context
-	cancel  func()
-	dataDir string
+	once sync.Once
+	proc *chromium.Process
+
+	mu   sync.Mutex
+	refs int
 }
 
-func (b *Browser) ensureLocked(ctx context.Context) error {
-	if b.bctx != nil && b.aliveLocked() {
-		return nil
-	}
-	b.stopLocked()
-	path := b.execPath
-	if path == "" {
-		p, err := browser.FindChromium()
-		if err != nil {
-			return fmt.Errorf("phone: %w", err)
-		}
-		path = p
-	}
-	dir, err := os.MkdirTemp("", "envgym-phone-")
-	if err != nil {
-		return fmt.Errorf("phone: user data dir: %w", err)
-	}
-	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(), append(browser.HeadlessFlags(path),
-		chromedp.Flag("font-render-hinting", "none"),
-		// Frames on demand, not on a 60 Hz clock: a screenshot waits for
-		// the next frame. `gym bench gui`, interleaved runs at load 20-24:
-		// screenshot p50 35-37 -> 17-21 ms, reset 52-56 -> 39-48 ms, step
-		// 54-60 ms either way. The phone app has no animations or timers,
-		// so frames are only drawn when something changed (Chromium idles
-		// at ~1 % CPU with a blinking caret).
-		chromedp.Flag("disable-frame-rate-limit", true),
-		chromedp.Flag("disable-gpu-vsync", true),
-		chromedp.WindowSize(Width, Height),
-		chromedp.UserDataDir(dir),
-	)...)
-	bctx, bcancel := chromedp.NewContext(allocCtx)
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(bctx) }()
-	select {
-	case err = <-started:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		bcancel()
-		alloc()
-		os.RemoveAll(dir)
-		return fmt.Errorf("phone: start chromium %s: %w", path, err)
-	}
-	b.gen++
-	b.bctx, b.dataDir = bctx, dir
-	b.cancel = func() { bcancel(); alloc() }
-	return nil
-}
-
-func (b *Browser) aliveLocked() bool {
-	if b.bctx == nil || b.bctx.Err() != nil {
-		return false
-	}
-	c := chromedp.FromContext(b.bctx)
-	if c == nil || c.Browser == nil || c.Browser.Process() == nil {
-		return false
-	}
-	return pidAlive(c.Browser.Process().Pid)
-}
-
-// pidAlive reports whether pid runs and is not a zombie.
-func pidAlive(pid int) bool {
-	st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(st), ')')
-	return !(i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X'))
-}
-
-func (b *Browser) stopLocked() {
-	if b.cancel != nil {
-		b.cancel()
-	}
-	if b.dataDir != "" {
-		os.RemoveAll(b.dataDir)
-	}
-	b.bctx, b.cancel, b.dataDir = nil, nil, ""
+func (b *Browser) process() *chromium.Process {
+	b.once.Do(func() {
+		b.proc = chromium.New(chromium.Options{
+			ExecPath: b.execPath, Width: Width, Height: Height, DataDirPrefix: "envgym-phone-",
+			Flags: []chromedp.ExecAllocatorOption{
+				chromedp.Flag("font-render-hinting", "none"),
+				// Frames on demand, not on a 60 Hz clock: a screenshot waits for
+				// the next frame. `gym bench gui`, interleaved runs at load 20-24:
+				// screenshot p50 35-37 -> 17-21 ms, reset 52-56 -> 39-48 ms, step
+				// 54-60 ms either way. The phone app has no animations or timers,
+				// so frames are only drawn when something changed (Chromium idles
+				// at ~1 % CPU with a blinking caret).
+				chromedp.Flag("disable-frame-rate-limit", true),
+				chromedp.Flag("disable-gpu-vsync", true),
+			},
+		})
+	})
+	return b.proc
 }
 
 // PID is the browser's process id, 0 when it is not running.
-func (b *Browser) PID() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.aliveLocked() {
-		return 0
-	}
-	return chromedp.FromContext(b.bctx).Browser.Process().Pid
-}
+func (b *Browser) PID() int { return b.process().PID() }
 
 // Kill kills Chromium as a crash would. For tests.
-func (b *Browser) Kill() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.aliveLocked() {
-		return errors.New("phone: chromium is not running")
-	}
-	return chromedp.FromContext(b.bctx).Browser.Process().Kill()
-}
-
-func (b *Browser) alive(gen uint64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return gen == b.gen && b.aliveLocked()
-}
+func (b *Browser) Kill() error { return b.process().Kill() }
 
 // tab is one phone screen: a page in its own browser context with the
 // phone's metrics and touch emulation.
@@ -158,31 +69,20 @@ type tab struct {
 // newTab opens a tab, starting Chromium when needed; the tab holds a
 // reference on the browser until it is closed.
 func (b *Browser) newTab(ctx context.Context, scale float64) (*tab, error) {
+	p := b.process()
 	b.mu.Lock()
-	if err := b.ensureLocked(ctx); err != nil {
+	bctx, gen, err := p.Start(ctx)
+	if err != nil {
 		b.mu.Unlock()
-		return nil, err
+		return nil, fmt.Errorf("phone: %w", err)
 	}
 	b.refs++
-	bctx, gen := b.bctx, b.gen
 	b.mu.Unlock()
-	tctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	t := &tab{b: b, gen: gen, ctx: tctx, cancel: cancel}
-	created := make(chan error, 1)
-	go func() { created <- chromedp.Do(tctx) }()
-	var err error
-	select {
-	case err = <-created:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	t := &tab{b: b, gen: gen}
+	tctx, cancel, err := chromium.NewPage(ctx, bctx, chromedp.WithNewBrowserContext())
 	if err == nil {
+		t.ctx, t.cancel = tctx, cancel
 		err = t.call(ctx, func(c context.Context) error {
-			for _, m := range []string{"CSS.disable", "DOM.disable", "Network.disable", "Log.disable"} {
-				if err := chromedp.FromContext(c).Target.Call(c, m, nil, nil); err != nil {
-					return fmt.Errorf("%s: %w", m, err)
-				}
-			}
 			if _, err := chromedp.Call(c, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
 				Width: Width, Height: Height, DeviceScaleFactor: scale, Mobile: true,
 				ScreenWidth: Width, ScreenHeight: Height,
@@ -209,36 +109,28 @@ func (t *tab) Close() {
 		return
 	}
 	t.closed = true
-	t.cancel()
+	if t.cancel != nil {
+		t.cancel()
+	}
 	t.b.mu.Lock()
 	defer t.b.mu.Unlock()
 	t.b.refs--
 	if t.b.refs <= 0 {
 		t.b.refs = 0
-		t.b.stopLocked()
+		t.b.process().Stop()
 	}
 }
 
-func (t *tab) alive() bool { return !t.closed && t.b.alive(t.gen) }
+func (t *tab) alive() bool { return !t.closed && t.b.process().Alive(t.gen) }
 
-// call runs f with a context bounded by ctx, the tab and callTimeout, and
-// marks failures of a dead browser with ErrCrashed.
+// call runs f with a context bounded by ctx, the tab and
+// chromium.CallTimeout, and marks failures of a dead browser with
+// ErrCrashed.
 func (t *tab) call(ctx context.Context, f func(c context.Context) error) error {
-	if !t.alive() {
-		return fmt.Errorf("%w (tab of an earlier browser)", ErrCrashed)
+	if t.closed {
+		return fmt.Errorf("%w (tab closed)", ErrCrashed)
 	}
-	c, cancel := context.WithTimeout(t.ctx, callTimeout)
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
-	err := f(c)
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w: %w", ctx.Err(), err)
-	}
-	if err != nil && !t.b.alive(t.gen) {
-		return fmt.Errorf("%w: %w", ErrCrashed, err)
-	}
-	return err
+	return t.b.process().Call(ctx, t.ctx, t.gen, f)
 }
 
 func evalJS[T any](ctx context.Context, t *tab, expr string) (T, error) {

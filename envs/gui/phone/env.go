@@ -41,7 +41,7 @@ var appFS embed.FS
 
 // Options configure a Suite.
 type Options struct {
-	ExecPath string // Chromium binary; default: found by browser.FindChromium
+	ExecPath string // Chromium binary; default: found by chromium.FindChromium
 }
 
 // Suite is the shared state behind the phone envs of one process: the

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/envgym/envgym/envs/internal/chromium"
 	"github.com/envgym/envgym/gym"
 )
 
@@ -173,7 +174,7 @@ func TestCrashThenReset(t *testing.T) {
 	if err := s.Browser.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	for pidAlive(pid) {
+	for chromium.PIDAlive(pid) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	res, err := e.Step(ctx, `{"action_type":"click","x":100,"y":400}`)
@@ -192,10 +193,10 @@ func TestCrashThenReset(t *testing.T) {
 	newPid := s.Browser.PID()
 	e.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for pidAlive(newPid) && time.Now().Before(deadline) {
+	for chromium.PIDAlive(newPid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if pidAlive(newPid) || s.Browser.PID() != 0 {
+	if chromium.PIDAlive(newPid) || s.Browser.PID() != 0 {
 		t.Errorf("chromium %d still runs after the last env closed", newPid)
 	}
 }

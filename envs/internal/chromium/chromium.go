@@ -131,11 +131,11 @@ func (p *Process) aliveLocked() bool {
 	if c == nil || c.Browser == nil || c.Browser.Process() == nil {
 		return false
 	}
-	return pidAlive(c.Browser.Process().Pid)
+	return PIDAlive(c.Browser.Process().Pid)
 }
 
-// pidAlive reports whether pid runs and is not a zombie.
-func pidAlive(pid int) bool {
+// PIDAlive reports whether pid runs and is not a zombie.
+func PIDAlive(pid int) bool {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return false

@@ -28,6 +28,12 @@ const (
 	GoBack Kind = "go_back"
 	Noop   Kind = "noop"
 	Answer Kind = "answer"
+
+	AcceptDialog  Kind = "accept_dialog"  // OK on alert/confirm/beforeunload; a prompt takes optional text
+	DismissDialog Kind = "dismiss_dialog" // Cancel
+	TabFocus      Kind = "tab_focus"      // 0-based index in the Tabs: line
+	TabClose      Kind = "tab_close"      // the active tab
+	NewTab        Kind = "new_tab"        // opens a URL of an allowed host
 )
 
 // Action is one parsed action. Only the fields its Kind uses are set.
@@ -36,6 +42,9 @@ type Action struct {
 	ID   int    // element id for click, fill, select, check, hover
 	Text string // text for fill, option for select, key for press, url for goto, answer text
 	Dir  string // "up" or "down" for scroll
+	// HasText tells an optional string argument given (even empty) from
+	// one left out, e.g. accept_dialog("") from accept_dialog().
+	HasText bool
 }
 
 // String writes the action back in its canonical form; Parse(a.String())
@@ -46,8 +55,15 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s(%d)", a.Kind, a.ID)
 	case Fill, Select:
 		return fmt.Sprintf("%s(%d, %s)", a.Kind, a.ID, Quote(a.Text))
-	case Press, Goto, Answer:
+	case Press, Goto, Answer, NewTab:
 		return fmt.Sprintf("%s(%s)", a.Kind, Quote(a.Text))
+	case AcceptDialog:
+		if a.HasText {
+			return fmt.Sprintf("%s(%s)", a.Kind, Quote(a.Text))
+		}
+		return string(a.Kind) + "()"
+	case TabFocus:
+		return fmt.Sprintf("%s(%d)", a.Kind, a.ID)
 	case Scroll:
 		return fmt.Sprintf("scroll(%s)", a.Dir)
 	default:
@@ -59,7 +75,7 @@ func (a Action) String() string {
 func Quote(s string) string { return strconv.Quote(s) }
 
 // Grammar is the action space, for specs and prompts.
-const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | noop() | answer("text")
+const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | noop() | answer("text") | accept_dialog() | accept_dialog("prompt text") | dismiss_dialog() | tab_focus(i) | tab_close() | new_tab("url")
 id is the number in [brackets] in the observation; strings are double-quoted with Go/JSON escapes (\" \\ \n \uXXXX).`
 
 // argKind is the type of one argument.
@@ -69,6 +85,8 @@ const (
 	argID argKind = iota
 	argString
 	argDir
+	argOptString // a string that may be left out
+	argIndex     // a 0-based number (tab index)
 )
 
 var signatures = map[Kind][]argKind{
@@ -83,6 +101,12 @@ var signatures = map[Kind][]argKind{
 	GoBack: {},
 	Noop:   {},
 	Answer: {argString},
+
+	AcceptDialog:  {argOptString},
+	DismissDialog: {},
+	TabFocus:      {argIndex},
+	TabClose:      {},
+	NewTab:        {argString},
 }
 
 var usage = map[Kind]string{
@@ -97,6 +121,12 @@ var usage = map[Kind]string{
 	GoBack: `go_back()`,
 	Noop:   `noop()`,
 	Answer: `answer("the answer")`,
+
+	AcceptDialog:  `accept_dialog() or accept_dialog("prompt text")`,
+	DismissDialog: `dismiss_dialog()`,
+	TabFocus:      `tab_focus(1)`,
+	TabClose:      `tab_close()`,
+	NewTab:        `new_tab("http://host/path")`,
 }
 
 // ErrSyntax is wrapped by every parse error.
@@ -137,6 +167,9 @@ func Parse(s string) (Action, error) {
 	a := Action{Kind: kind}
 	for i, ak := range sig {
 		p.space()
+		if ak == argOptString && p.peek() == ')' {
+			break
+		}
 		if i > 0 {
 			if !p.eat(',') {
 				return Action{}, fmt.Errorf("%w: %s takes %d arguments, expected ',' at offset %d; usage: %s", ErrSyntax, name, len(sig), p.i, usage[kind])
@@ -150,12 +183,18 @@ func Parse(s string) (Action, error) {
 				return Action{}, fmt.Errorf("%w: %s argument %d: %v; usage: %s", ErrSyntax, name, i+1, err, usage[kind])
 			}
 			a.ID = id
-		case argString:
+		case argString, argOptString:
 			str, err := p.str()
 			if err != nil {
 				return Action{}, fmt.Errorf("%w: %s argument %d: %v; usage: %s", ErrSyntax, name, i+1, err, usage[kind])
 			}
-			a.Text = str
+			a.Text, a.HasText = str, ak == argOptString
+		case argIndex:
+			n, err := p.id()
+			if err != nil {
+				return Action{}, fmt.Errorf("%w: %s argument %d: expected a tab number from the Tabs: line; usage: %s", ErrSyntax, name, i+1, usage[kind])
+			}
+			a.ID = n
 		case argDir:
 			d := p.ident()
 			if d == "" && p.peek() == '"' { // tolerate scroll("down")
@@ -309,7 +348,7 @@ func (p *parser) str() (string, error) {
 }
 
 func knownNames() string {
-	return "click, fill, select, check, hover, press, scroll, goto, go_back, noop, answer"
+	return "click, fill, select, check, hover, press, scroll, goto, go_back, noop, answer, accept_dialog, dismiss_dialog, tab_focus, tab_close, new_tab"
 }
 
 func short(s string) string {

@@ -30,6 +30,14 @@ func TestParse(t *testing.T) {
 		{"go_back()", Action{Kind: GoBack}},
 		{"noop()", Action{Kind: Noop}},
 		{`answer("42")`, Action{Kind: Answer, Text: "42"}},
+		{"accept_dialog()", Action{Kind: AcceptDialog}},
+		{`accept_dialog("")`, Action{Kind: AcceptDialog, HasText: true}},
+		{`accept_dialog("Ada")`, Action{Kind: AcceptDialog, Text: "Ada", HasText: true}},
+		{"dismiss_dialog()", Action{Kind: DismissDialog}},
+		{"tab_focus(1)", Action{Kind: TabFocus, ID: 1}},
+		{"tab_focus(0)", Action{Kind: TabFocus}},
+		{"tab_close()", Action{Kind: TabClose}},
+		{`new_tab("http://127.0.0.1:8080/")`, Action{Kind: NewTab, Text: "http://127.0.0.1:8080/"}},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in)

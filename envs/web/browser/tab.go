@@ -10,18 +10,21 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/storage"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
-// Tab is one page in its own browser context. Not safe for concurrent use.
+// Tab is one page of a Session (see tabs.go for its life: creation,
+// calls, closing). Not safe for concurrent use.
 type Tab struct {
 	m      *Manager
+	sess   *Session
 	gen    uint64
+	id     target.ID
 	ctx    context.Context
 	cancel context.CancelFunc
+	dialog dialogBox
 
 	// Quiet is how long the DOM must stay unchanged (and no request be
 	// pending) before the page counts as settled.
@@ -69,108 +72,6 @@ func (n *navState) wait() <-chan struct{} {
 		return nil
 	}
 	return n.done
-}
-
-// NewTab opens a tab in a fresh browser context, starting Chromium when
-// needed.
-func (m *Manager) NewTab(ctx context.Context) (*Tab, error) {
-	bctx, gen, err := m.ensure(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	t := &Tab{m: m, gen: gen, ctx: tctx, cancel: cancel, Quiet: 8 * time.Millisecond, MaxSettle: 3 * time.Second}
-	// The first Run creates the target and binds it to tctx (no deadline
-	// on it, see chromedp.NewContext); ctx bounds only our wait.
-	created := make(chan error, 1)
-	go func() { created <- chromedp.Do(tctx) }()
-	select {
-	case err = <-created:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		cancel()
-		return nil, t.wrap(fmt.Errorf("browser: new tab: %w", err))
-	}
-	mainFrame := string(chromedp.FromContext(tctx).Target.TargetID)
-	if err := chromedp.Listen(tctx, func(ev any) {
-		switch e := ev.(type) {
-		case *page.EventFrameRequestedNavigation:
-			if string(e.FrameID) == mainFrame {
-				t.nav.start()
-			}
-		case *page.EventFrameStartedLoading:
-			if string(e.FrameID) == mainFrame {
-				t.nav.start()
-			}
-		case *page.EventFrameStoppedLoading:
-			if string(e.FrameID) == mainFrame {
-				t.nav.stop()
-			}
-		}
-	}); err != nil {
-		cancel()
-		return nil, t.wrap(err)
-	}
-	err = t.call(ctx, func(c context.Context) error {
-		// chromedp enables DOM, CSS, Network and Log for its node queries;
-		// we observe through our own script, and those domains' events
-		// cost ~40% of a navigation.
-		for _, m := range []string{"CSS.disable", "DOM.disable", "Network.disable", "Log.disable"} {
-			if err := chromedp.FromContext(c).Target.Call(c, m, nil, nil); err != nil {
-				return fmt.Errorf("%s: %w", m, err)
-			}
-		}
-		if _, err := chromedp.Call(c, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false}); err != nil {
-			return err
-		}
-		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageJS, RunImmediately: ptr(true)})
-		return err
-	})
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("browser: inject page script: %w", err)
-	}
-	return t, nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// Close closes the tab and disposes its browser context.
-func (t *Tab) Close() error {
-	t.cancel()
-	return nil
-}
-
-// Alive reports whether the tab's browser still runs.
-func (t *Tab) Alive() bool { return t.m.Alive(t.gen) }
-
-// wrap marks errors caused by a dead browser with ErrCrashed.
-func (t *Tab) wrap(err error) error {
-	if err == nil || errors.Is(err, ErrCrashed) {
-		return err
-	}
-	if !t.m.Alive(t.gen) {
-		return fmt.Errorf("%w: %w", ErrCrashed, err)
-	}
-	return err
-}
-
-// call runs f with a context that ends with ctx, the tab, or callTimeout.
-func (t *Tab) call(ctx context.Context, f func(c context.Context) error) error {
-	if !t.m.Alive(t.gen) {
-		return fmt.Errorf("%w (tab of an earlier browser)", ErrCrashed)
-	}
-	c, cancel := context.WithTimeout(t.ctx, callTimeout)
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
-	err := f(c)
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w: %w", ctx.Err(), err)
-	}
-	return t.wrap(err)
 }
 
 // eval evaluates a JS expression and decodes its JSON value into T.
@@ -228,37 +129,6 @@ func (t *Tab) startNavigation(ctx context.Context, url string) error {
 		return err
 	}
 	return nil
-}
-
-// ResetSession clears cookies and storage, so a new episode starts
-// clean without a new tab.
-func (t *Tab) ResetSession(ctx context.Context, origins ...string) error {
-	return t.call(ctx, func(c context.Context) error {
-		// The calls are independent and all browser side: send them at
-		// once and wait for all.
-		errs := make(chan error, len(origins)+1)
-		go func() {
-			if _, err := chromedp.Call(c, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
-				errs <- fmt.Errorf("clear cookies: %w", err)
-				return
-			}
-			errs <- nil
-		}()
-		for _, o := range origins {
-			go func() {
-				if _, err := chromedp.Call(c, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "local_storage,session_storage,indexeddb,cache_storage,service_workers"}); err != nil {
-					errs <- fmt.Errorf("clear storage of %s: %w", o, err)
-					return
-				}
-				errs <- nil
-			}()
-		}
-		var err error
-		for range len(origins) + 1 {
-			err = errors.Join(err, <-errs)
-		}
-		return err
-	})
 }
 
 // ResetHistory forgets every history entry but the current one.

@@ -51,7 +51,7 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 		if _, err := chromedp.Call(c, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false}); err != nil {
 			return err
 		}
-		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageScript(), RunImmediately: ptr(true)})
+		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageJS, RunImmediately: ptr(true)})
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrDialog) {
@@ -74,6 +74,20 @@ func (t *Tab) Close() error {
 	}
 	_, err := s.closeTab(context.Background(), t)
 	return err
+}
+
+// Gone reports whether the browser detached the tab's page (it closed).
+func (t *Tab) Gone() bool {
+	ch, err := chromedp.Detached(t.ctx)
+	if err != nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // Alive reports whether the tab's browser still runs.
@@ -123,7 +137,7 @@ func (s *Session) Sync(ctx context.Context) (bool, error) {
 	// Tabs whose page is gone (closed by script).
 	kept := s.tabs[:0]
 	for i, t := range s.tabs {
-		if _, live := s.info[t.id]; live || len(s.info) == 0 {
+		if _, live := s.info[t.id]; (live || len(s.info) == 0) && !t.Gone() {
 			kept = append(kept, t)
 		} else {
 			go t.cancel()
@@ -133,14 +147,27 @@ func (s *Session) Sync(ctx context.Context) (bool, error) {
 		}
 	}
 	s.tabs = kept
+	empty := len(kept) == 0 && len(opened) == 0
 	s.mu.Unlock()
 	var errs error
+	if empty {
+		// The page closed the episode's last tab: give it a blank one.
+		t, err := s.newTab(ctx, chromedp.WithExistingBrowserContext(s.id))
+		if err != nil {
+			return true, fmt.Errorf("browser: replace the closed last tab: %w", err)
+		}
+		s.mu.Lock()
+		s.ownedBy[t.id] = true
+		s.tabs, s.active = []*Tab{t}, 0
+		s.mu.Unlock()
+	}
 	for _, id := range opened {
 		s.mu.Lock()
 		_, live := s.info[id]
+		mine := s.hasTabLocked(id) || s.ownedBy[id]
 		s.mu.Unlock()
-		if !live {
-			continue
+		if !live || mine {
+			continue // gone already, or a page we made (its event came first)
 		}
 		t, err := s.newTab(ctx, chromedp.WithTargetID(id))
 		if err != nil {
@@ -157,7 +184,12 @@ func (s *Session) Sync(ctx context.Context) (bool, error) {
 		s.active = len(s.tabs) - 1
 	}
 	changed := s.activeLocked() != before
+	several := len(s.tabs) > 1
 	s.mu.Unlock()
+	if several {
+		// Title changes reach the browser's target list late; ask it.
+		errs = errors.Join(errs, s.refreshInfo(ctx))
+	}
 	if errs != nil {
 		return changed, fmt.Errorf("browser: adopt opened tab: %w", errs)
 	}
@@ -172,6 +204,29 @@ func (s *Session) activeLocked() *Tab {
 		return nil
 	}
 	return s.tabs[s.active]
+}
+
+// refreshInfo reads the titles and URLs of the context's pages.
+func (s *Session) refreshInfo(ctx context.Context) error {
+	var infos []*target.Info
+	err := s.m.proc.Call(ctx, s.bctx, s.gen, func(c context.Context) error {
+		res, err := chromedp.CallBrowser(c, target.GetTargets, target.GetTargetsParams{})
+		if err == nil {
+			infos = res.TargetInfos
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range infos {
+		if _, ok := s.info[in.TargetID]; ok {
+			s.info[in.TargetID] = *in
+		}
+	}
+	return nil
 }
 
 // Tabs lists the open tabs in order, titles and URLs as the browser last
