@@ -263,29 +263,37 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// oeObservation is serialize_observation's shape: the observation's own
-// fields, with reward, done and metadata beside it.
-func oeObservation(obs gym.Observation, reward *float64, status gym.Status, terminated, truncated, screenshot bool) map[string]any {
-	o := map[string]any{
-		"text":          obs.Text,
-		"valid_actions": obs.ValidActions,
-		"status":        status.String(),
-		"infra":         status.Infra(),
-		"terminated":    terminated,
-		"truncated":     truncated,
+// oeObs is an observation's own fields; oeObsData is
+// serialize_observation's shape: the observation, with reward, done and
+// metadata beside it. Structs, not maps: this is every step's reply.
+type oeObs struct {
+	Text         string   `json:"text"`
+	ValidActions []string `json:"valid_actions"`
+	Screenshot   string   `json:"screenshot,omitempty"`
+	Status       string   `json:"status"`
+	Infra        bool     `json:"infra"`
+	Terminated   bool     `json:"terminated"`
+	Truncated    bool     `json:"truncated"`
+}
+
+type oeObsData struct {
+	Observation oeObs          `json:"observation"`
+	Reward      *float64       `json:"reward"` // null at reset, as OpenEnv's
+	Done        bool           `json:"done"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+}
+
+func oeObservation(obs gym.Observation, reward *float64, status gym.Status, terminated, truncated, screenshot bool) *oeObsData {
+	d := &oeObsData{
+		Observation: oeObs{Text: obs.Text, ValidActions: obs.ValidActions, Status: status.String(), Infra: status.Infra(),
+			Terminated: terminated, Truncated: truncated},
+		Reward: reward, Done: terminated || truncated, Metadata: obs.Info,
 	}
-	if o["valid_actions"] == nil {
-		o["valid_actions"] = []string{}
+	if d.Observation.ValidActions == nil {
+		d.Observation.ValidActions = []string{}
 	}
 	if screenshot && len(obs.Screenshot) > 0 {
-		o["screenshot"] = base64.StdEncoding.EncodeToString(obs.Screenshot)
-	}
-	d := map[string]any{"observation": o, "reward": nil, "done": terminated || truncated}
-	if reward != nil {
-		d["reward"] = *reward
-	}
-	if len(obs.Info) > 0 {
-		d["metadata"] = obs.Info
+		d.Observation.Screenshot = base64.StdEncoding.EncodeToString(obs.Screenshot)
 	}
 	return d
 }
@@ -301,7 +309,7 @@ func (s *Server) oeSpec(slug string) (gym.Spec, bool) {
 }
 
 // oeResetSession resets sess with r and records the episode.
-func (s *Server) oeResetSession(ctx context.Context, sess *session, ep *oeEpisode, rs oeReset) (map[string]any, error) {
+func (s *Server) oeResetSession(ctx context.Context, sess *session, ep *oeEpisode, rs oeReset) (*oeObsData, error) {
 	obs, err := s.reset(ctx, sess, gym.ResetOptions{Seed: rs.Seed, TaskID: rs.Task, Options: rs.Options})
 	if err != nil {
 		return nil, oeFromServe(err)
@@ -320,7 +328,7 @@ func (s *Server) oeResetSession(ctx context.Context, sess *session, ep *oeEpisod
 }
 
 // oeStepSession plays one action on sess.
-func (s *Server) oeStepSession(ctx context.Context, sess *session, ep *oeEpisode, action string) (map[string]any, error) {
+func (s *Server) oeStepSession(ctx context.Context, sess *session, ep *oeEpisode, action string) (*oeObsData, error) {
 	res, err := s.step(ctx, sess, action)
 	if err != nil {
 		return nil, oeFromServe(err)

@@ -144,10 +144,8 @@ func (s *Server) oeHTTPReset(w http.ResponseWriter, r *http.Request, client stri
 		writeOEErr(w, err)
 		return
 	}
-	md, _ := out["metadata"].(map[string]any)
-	md = copyMap(md)
-	md["session_id"] = sess.id
-	out["metadata"] = md
+	out.Metadata = copyMap(out.Metadata)
+	out.Metadata["session_id"] = sess.id
 	w.Header().Set("X-Session-ID", sess.id)
 	writeJSON(w, 200, out)
 }
@@ -254,7 +252,10 @@ func copyMap(m map[string]any) map[string]any {
 
 // oeJSON encodes an OpenEnv WebSocket message.
 func oeJSON(typ string, data any) []byte {
-	b, err := json.Marshal(map[string]any{"type": typ, "data": data})
+	b, err := json.Marshal(struct {
+		Type string `json:"type"`
+		Data any    `json:"data"`
+	}{typ, data})
 	if err != nil {
 		b, _ = json.Marshal(map[string]any{"type": "error", "data": map[string]any{"message": "encode reply: " + err.Error(), "code": oeExecutionError}})
 	}

@@ -89,12 +89,10 @@ func (s *Server) oeMCP(ctx context.Context, sess *session, req map[string]any) m
 			return result(map[string]any{"content": []map[string]any{{"type": "text", "text": e.Msg}}, "isError": true,
 				"structuredContent": e.data()})
 		}
-		obs, _ := out["observation"].(map[string]any)
-		text, _ := obs["text"].(string)
 		return result(map[string]any{
-			"content":           []map[string]any{{"type": "text", "text": text}},
+			"content":           []map[string]any{{"type": "text", "text": out.Observation.Text}},
 			"structuredContent": out,
-			"isError":           obs["status"] != "OK",
+			"isError":           out.Observation.Status != gym.StatusOK.String(),
 		})
 	case "":
 		return rpcErr(-32600, `invalid request: "method" is required`)

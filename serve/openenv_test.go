@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/envgym/envgym/envs/search"
 	"github.com/envgym/envgym/envs/web"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/sdk/envtest"
 )
 
 // The OpenEnv test clients below are written from OpenEnv's own client and
@@ -546,4 +548,113 @@ func TestOpenEnvSessionsShareServerLifecycle(t *testing.T) {
 	}
 	wg.Wait()
 	waitOESessions(t, s, 0)
+}
+
+func TestOpenEnvEnvPassesConformance(t *testing.T) {
+	_, ts := startOE(t, textRegistry(t), Config{Token: "tok"})
+	rep := envtest.Run(context.Background(), func(ctx context.Context) (gym.Env, error) {
+		return NewOpenEnvEnv(ctx, ts.URL, "tok", "text/maze-v0")
+	}, envtest.Config{Seeds: 2})
+	if !rep.OK() {
+		t.Fatalf("OpenEnv client env failed conformance: %+v", rep)
+	}
+}
+
+// BenchmarkStepTransports times one step of the text env through the
+// stream and through OpenEnv's WebSocket (gym bench serve reports the
+// same ratio through a plugin).
+func BenchmarkStepTransports(b *testing.B) {
+	ctx := context.Background()
+	s := New(textRegistry(b), Config{MaxEnvsPerClient: 1000})
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	addr, _, stop := startStreamB(b, s)
+	defer stop()
+	for _, tc := range []struct {
+		name string
+		make func() (gym.Env, error)
+	}{
+		{"stream", func() (gym.Env, error) { return NewPool([]string{addr}, PoolOptions{}).Make(ctx, "text/maze-v0", nil) }},
+		{"openenv_ws", func() (gym.Env, error) { return NewOpenEnvEnv(ctx, ts.URL, "", "text/maze-v0") }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			env, err := tc.make()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer env.Close()
+			if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "easy"}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				r, err := env.Step(ctx, "look")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Done() { // the task's step limit
+					b.StopTimer()
+					if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "easy"}); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}
+
+func startStreamB(b *testing.B, s *Server) (string, *Server, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.ServeStream(ln)
+	return ln.Addr().String(), s, func() { ln.Close() }
+}
+
+// oeSlowEnv takes 3 s over the action "slow": a step longer than
+// oeReadAheadAfter, during which the client's pings must be answered.
+type oeSlowEnv struct{ gym.Env }
+
+func (e oeSlowEnv) Step(ctx context.Context, a string) (gym.StepResult, error) {
+	if a == "slow" {
+		time.Sleep(oeReadAheadAfter + time.Second)
+	}
+	return e.Env.Step(ctx, a)
+}
+
+type oeSlowMaker struct{ *gym.Registry }
+
+func (m oeSlowMaker) Make(ctx context.Context, id string, opts map[string]any) (gym.Env, error) {
+	e, err := m.Registry.Make(ctx, id, opts)
+	return oeSlowEnv{e}, err
+}
+
+func TestOpenEnvPingsAnsweredDuringLongSteps(t *testing.T) {
+	_, ts := startOE(t, oeSlowMaker{textRegistry(t)}, Config{})
+	c := dialOE(t, ts.URL+OpenEnvPath("text/maze-v0"), "")
+	defer c.close()
+	if _, err := c.reset(map[string]any{"seed": 1}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.step(map[string]any{"action": "slow"})
+		done <- err
+	}()
+	time.Sleep(oeReadAheadAfter + 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		t.Errorf("ping during a long step: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("slow step: %v", err)
+	}
+	// The message after the long one arrives through the read-ahead.
+	if r, err := c.step(map[string]any{"action": "look"}); err != nil || r["observation"].(map[string]any)["status"] != "OK" {
+		t.Errorf("step after the long one: %v %v", r, err)
+	}
 }

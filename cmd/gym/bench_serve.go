@@ -24,6 +24,15 @@ type benchServeResult struct {
 	PluginP50US     float64 `json:"plugin_p50_us"`
 	HTTPStepP50US   float64 `json:"http_step_p50_us"`
 	StreamStepP50US float64 `json:"stream_step_p50_us"`
+	// OpenEnv WebSocket steps (bench_openenv.go), and their ratio to the
+	// stream's in this run.
+	OpenEnvWSStepP50US  float64 `json:"openenv_ws_step_p50_us"`
+	OpenEnvWSOverStream float64 `json:"openenv_ws_over_stream"`
+	// Search-R1 /retrieve: batches of 64 queries over HTTP, top 3, over
+	// RetrievePassages passages (0: not measured).
+	RetrieveBatch64P50Ms float64 `json:"retrieve_batch64_p50_ms,omitempty"`
+	RetrieveBatch64P99Ms float64 `json:"retrieve_batch64_p99_ms,omitempty"`
+	RetrievePassages     int     `json:"retrieve_passages,omitempty"`
 	StepsPerS1Srv   float64 `json:"steps_per_s_1srv"`
 	StepsPerS2Srv   float64 `json:"steps_per_s_2srv"`
 	StepsPerS4Srv   float64 `json:"steps_per_s_4srv"`
@@ -45,6 +54,7 @@ func newBenchServeCmd(a *app) *cobra.Command {
 	var steps int
 	var dur time.Duration
 	var ramp bool
+	var retrievePassages int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Step latency over HTTP and the stream vs in-process and plugin; throughput on 1/2/4 servers",
@@ -55,6 +65,10 @@ with its own plugin host (so its own plugin process), serving ` + benchenv.ID + 
   plugin_p50_us        through its plugin
   http_step_p50_us     through HTTP/JSON → server → plugin
   stream_step_p50_us   through the line-JSON stream → server → plugin
+  openenv_ws_step_p50_us  through OpenEnv's WebSocket /ws → server → plugin
+  retrieve_batch64_p50_ms  POST /retrieve of 64 queries (top 3) over the
+                       search env's BM25 index of --retrieve-passages
+                       passages (built once into the search cache)
   steps_per_s_Nsrv     stream steps/s, 8 envs spread over N servers
 
 On a 2-core machine more servers share the same cores, so the throughput
@@ -62,7 +76,7 @@ column shows the cost of scale-out rather than its gain; on a cluster each
 server has its own machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := benchServe(cmd.Context(), a, steps, dur, ramp)
+			res, err := benchServe(cmd.Context(), a, steps, dur, ramp, retrievePassages)
 			if err != nil {
 				return err
 			}
@@ -74,6 +88,10 @@ server has its own machine.`,
 			fmt.Fprintf(tw, "step p50 µs, plugin\t%.1f\t\n", res.PluginP50US)
 			fmt.Fprintf(tw, "step p50 µs, HTTP\t%.1f\t\n", res.HTTPStepP50US)
 			fmt.Fprintf(tw, "step p50 µs, stream\t%.1f\t\n", res.StreamStepP50US)
+			fmt.Fprintf(tw, "step p50 µs, OpenEnv WebSocket\t%.1f\t(%.2f× stream)\n", res.OpenEnvWSStepP50US, res.OpenEnvWSOverStream)
+			if res.RetrievePassages > 0 {
+				fmt.Fprintf(tw, "retrieve 64 queries p50 ms, %d passages\t%.2f\t(p99 %.2f)\n", res.RetrievePassages, res.RetrieveBatch64P50Ms, res.RetrieveBatch64P99Ms)
+			}
 			fmt.Fprintf(tw, "steps/s, 1 server\t%.0f\t\n", res.StepsPerS1Srv)
 			fmt.Fprintf(tw, "steps/s, 2 servers\t%.0f\t\n", res.StepsPerS2Srv)
 			fmt.Fprintf(tw, "steps/s, 4 servers\t%.0f\t\n", res.StepsPerS4Srv)
@@ -91,6 +109,7 @@ server has its own machine.`,
 	}
 	cmd.Flags().IntVar(&steps, "steps", 3000, "timed steps per latency measurement")
 	cmd.Flags().DurationVar(&dur, "duration", 2*time.Second, "length of each throughput run")
+	cmd.Flags().IntVar(&retrievePassages, "retrieve-passages", 100_000, "passages of the retriever benchmark's knowledge base (0: skip it)")
 	cmd.Flags().BoolVar(&ramp, "ramp", false, "also ramp 1..64 clients against 1, 2 and 4 servers (a load test; each cell runs --duration)")
 	return cmd
 }
@@ -134,7 +153,7 @@ func startBenchServer(dir string) (*benchServer, error) {
 	return b, nil
 }
 
-func benchServe(ctx context.Context, a *app, steps int, dur time.Duration, ramp bool) (benchServeResult, error) {
+func benchServe(ctx context.Context, a *app, steps int, dur time.Duration, ramp bool, retrievePassages int) (benchServeResult, error) {
 	var res benchServeResult
 	newEnv, closeHost, err := benchHost(ctx, a)
 	if err != nil {
@@ -193,6 +212,19 @@ func benchServe(ctx context.Context, a *app, steps int, dur time.Duration, ramp 
 	}
 	if res.StreamStepP50US, err = measure(senv); err != nil {
 		return res, err
+	}
+	oenv, err := serve.NewOpenEnvEnv(ctx, "http://"+servers[0].httpLn.Addr().String(), "", benchenv.ID)
+	if err != nil {
+		return res, err
+	}
+	if res.OpenEnvWSStepP50US, err = measure(oenv); err != nil {
+		return res, err
+	}
+	res.OpenEnvWSOverStream = res.OpenEnvWSStepP50US / res.StreamStepP50US
+	if retrievePassages > 0 {
+		if err := benchRetrieve(ctx, a, retrievePassages, &res); err != nil {
+			return res, err
+		}
 	}
 	for _, n := range []int{1, 2, 4} {
 		var addrs []string

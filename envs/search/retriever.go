@@ -15,9 +15,10 @@ import (
 // server of Search-R1-style trainers (gym serve --retriever). It opens the
 // same cached index the env uses, so both rank identically.
 type Retriever struct {
-	corpus *corpus.Corpus
-	index  *index.Index
-	source string
+	corpus    *corpus.Corpus
+	index     *index.Index
+	source    string
+	questions []string // the fictional knowledge base's, for SampleQueries
 }
 
 // RetrieverOptions selects the corpus: the fictional knowledge base (Seed,
@@ -42,6 +43,7 @@ func OpenRetriever(ctx context.Context, o RetrieverOptions) (*Retriever, error) 
 	}
 	var cor *corpus.Corpus
 	var source string
+	var questions []string
 	if o.Corpus != "" {
 		var err error
 		if cor, err = corpus.LoadDocs(o.Corpus); err != nil {
@@ -57,12 +59,15 @@ func OpenRetriever(ctx context.Context, o RetrieverOptions) (*Retriever, error) 
 			return nil, fmt.Errorf("retriever: generated corpus: %w", err)
 		}
 		source = "fictional knowledge base, seed " + strconv.FormatUint(o.Seed, 10)
+		for _, q := range k.Questions {
+			questions = append(questions, q.Question)
+		}
 	}
 	ix, err := index.Open(ctx, o.CacheDir, cor, index.Options{Progress: o.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("retriever index: %w", err)
 	}
-	return &Retriever{corpus: cor, index: ix, source: source}, nil
+	return &Retriever{corpus: cor, index: ix, source: source, questions: questions}, nil
 }
 
 // Passage is one retrieved passage.
@@ -98,3 +103,22 @@ func (r *Retriever) String() string {
 
 // Close releases the index.
 func (r *Retriever) Close() error { return r.index.Close() }
+
+// SampleQueries returns up to n realistic queries for benchmarks: the
+// knowledge base's question texts, or passage titles for a JSONL corpus.
+func (r *Retriever) SampleQueries(n int) []string {
+	out := make([]string, 0, n)
+	for _, q := range r.questions {
+		if len(out) == n {
+			return out
+		}
+		out = append(out, q)
+	}
+	for _, d := range r.corpus.Docs {
+		if len(out) == n {
+			break
+		}
+		out = append(out, d.Title)
+	}
+	return out
+}

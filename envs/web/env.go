@@ -274,21 +274,9 @@ func (e *env) precheck(a action.Action) string {
 		if err := e.ep.allowed(u); err != nil {
 			return strings.Replace(err.Error(), "goto", "new_tab", 1)
 		}
-	case action.Click, action.Fill, action.Select, action.Check, action.Hover:
-		n, ok := e.ids[a.ID]
-		if !ok {
-			return fmt.Sprintf("there is no element [%d] in the current observation; use an id shown in [brackets]", a.ID)
-		}
-		switch {
-		case a.Kind == action.Fill && n.Role != "textbox":
-			return fmt.Sprintf("[%d] is a %s, not a textbox; fill works on textboxes", a.ID, n.Role)
-		case a.Kind == action.Select && n.Role != "combobox":
-			return fmt.Sprintf("[%d] is a %s, not a drop-down; select works on comboboxes", a.ID, n.Role)
-		case a.Kind == action.Check && n.Role != "checkbox" && n.Role != "radio" && n.Role != "switch":
-			return fmt.Sprintf("[%d] is a %s, not a checkbox or radio; use click(%d)", a.ID, n.Role, a.ID)
-		case n.Disabled:
-			return fmt.Sprintf("[%d] is disabled", a.ID)
-		}
+	case action.Click, action.Fill, action.Select, action.Check, action.Hover,
+		action.DblClick, action.Clear, action.Focus, action.Uncheck, action.Upload, action.Drag, action.Press:
+		return e.precheckElements(a) // actions.go
 	case action.Goto:
 		u, err := e.resolve(a.Text)
 		if err != nil {
@@ -321,22 +309,11 @@ func (e *env) resolve(raw string) (*url.URL, error) {
 }
 
 func (e *env) apply(ctx context.Context, a action.Action) error {
+	if handled, err := e.applyInput(ctx, a); handled { // actions.go
+		return err
+	}
 	t := e.tab
 	switch a.Kind {
-	case action.Click:
-		return t.Click(ctx, a.ID)
-	case action.Fill:
-		return t.Fill(ctx, a.ID, a.Text)
-	case action.Select:
-		return t.Select(ctx, a.ID, a.Text)
-	case action.Check:
-		return t.Check(ctx, a.ID)
-	case action.Hover:
-		return t.Hover(ctx, a.ID)
-	case action.Press:
-		return t.Press(ctx, a.Text)
-	case action.Scroll:
-		return t.Scroll(ctx, a.Dir)
 	case action.Goto:
 		u, _ := e.resolve(a.Text)
 		e.navs++

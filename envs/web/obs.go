@@ -40,6 +40,10 @@ func writeNode(b *strings.Builder, n browser.Node) {
 	b.WriteString(n.Role)
 	b.WriteByte(' ')
 	b.WriteString(strconv.Quote(n.Name))
+	if n.Type != "" {
+		b.WriteString(" type=")
+		b.WriteString(n.Type)
+	}
 	if n.Value != nil {
 		b.WriteString(" value=")
 		b.WriteString(strconv.Quote(*n.Value))
@@ -60,6 +64,19 @@ func writeNode(b *strings.Builder, n browser.Node) {
 			b.WriteString(strconv.Quote(o))
 		}
 		b.WriteByte(']')
+	}
+	if n.Values != nil {
+		b.WriteString(" selected=[")
+		for i, o := range n.Values {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Quote(o))
+		}
+		b.WriteByte(']')
+	}
+	if n.Box != nil {
+		fmt.Fprintf(b, " box=[%d,%d,%d,%d]", n.Box[0], n.Box[1], n.Box[2], n.Box[3])
 	}
 	if n.Expanded != nil {
 		if *n.Expanded {
@@ -119,7 +136,11 @@ func (e *env) validActions() []string {
 			continue
 		}
 		switch n.Role {
-		case "textbox":
+		case "textbox", "slider", "spinbutton":
+			if n.Type == "file" {
+				out = append(out, fmt.Sprintf(`upload(%d, "<file>")`, n.ID))
+				break
+			}
 			if n.ReadOnly {
 				// fill would be refused; a click opens what sets it.
 				out = append(out, fmt.Sprintf("click(%d)", n.ID))
@@ -127,7 +148,20 @@ func (e *env) validActions() []string {
 				out = append(out, fmt.Sprintf(`fill(%d, "<text>")`, n.ID))
 			}
 			focused = focused || n.Focused
+		case "canvas":
+			out = append(out, fmt.Sprintf("click(%d)", n.ID), "mouse_click(<x>, <y>)")
+		case "button":
+			if n.Type == "file" {
+				out = append(out, fmt.Sprintf(`upload(%d, "<file>")`, n.ID))
+			} else {
+				out = append(out, fmt.Sprintf("click(%d)", n.ID))
+			}
+		case "listbox":
+			out = append(out, fmt.Sprintf(`select(%d, ["<option>", …])`, n.ID))
 		case "combobox":
+			if n.Options == nil {
+				out = append(out, fmt.Sprintf(`fill(%d, "<text>")`, n.ID))
+			}
 			for i, o := range n.Options {
 				if i == maxSelectOptions {
 					break

@@ -6,6 +6,7 @@ package action
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -36,6 +37,35 @@ const (
 	NewTab        Kind = "new_tab"        // opens a URL of an allowed host
 )
 
+// Element, pointer and keyboard actions beyond the basics. BrowserGym's
+// names for the same actions are accepted too (aliases).
+const (
+	DblClick      Kind = "dblclick"
+	Clear         Kind = "clear"
+	Focus         Kind = "focus"
+	Uncheck       Kind = "uncheck"
+	Drag          Kind = "drag"           // drag(from_id, to_id)
+	Upload        Kind = "upload"         // a file (or a list) from the task's folder
+	MouseClick    Kind = "mouse_click"    // at viewport coordinates (CSS pixels)
+	MouseDblClick Kind = "mouse_dblclick" // at viewport coordinates
+	MouseMove     Kind = "mouse_move"
+	MouseDown     Kind = "mouse_down"
+	MouseUp       Kind = "mouse_up"
+	MouseDrag     Kind = "mouse_drag"           // mouse_drag(x1, y1, x2, y2)
+	KeyboardType  Kind = "keyboard_type"        // key by key into the focused element
+	KeyboardPaste Kind = "keyboard_insert_text" // at once, as an IME or a paste would
+)
+
+// aliases are BrowserGym's action names where they mean the same as ours.
+var aliases = map[string]Kind{
+	"select_option":       Select,
+	"drag_and_drop":       Drag,
+	"upload_file":         Upload,
+	"send_msg_to_user":    Answer,
+	"keyboard_press":      Press,
+	"mouse_drag_and_drop": MouseDrag,
+}
+
 // Action is one parsed action. Only the fields its Kind uses are set.
 type Action struct {
 	Kind Kind
@@ -45,7 +75,39 @@ type Action struct {
 	// HasText tells an optional string argument given (even empty) from
 	// one left out, e.g. accept_dialog("") from accept_dialog().
 	HasText bool
+	// To is the target id of drag.
+	To int
+	// X, Y (and X2, Y2 for mouse_drag) are viewport coordinates of the
+	// mouse actions; X, Y are the pixels of scroll(dx, dy).
+	X, Y, X2, Y2 float64
+	// Ms is noop's wait in milliseconds.
+	Ms int
+	// List marks a list argument (select_option's options, upload's
+	// files); Strings gives its items, which Text holds NUL-separated so
+	// that an Action stays comparable.
+	List bool
 }
+
+// Strings is the items of a list argument, or Text alone.
+func (a Action) Strings() []string {
+	if !a.List {
+		return []string{a.Text}
+	}
+	if a.Text == "" {
+		return nil
+	}
+	return strings.Split(a.Text, "\x00")
+}
+
+func quoteList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // String writes the action back in its canonical form; Parse(a.String())
 // gives a again.
@@ -54,8 +116,16 @@ func (a Action) String() string {
 	case Click, Check, Hover:
 		return fmt.Sprintf("%s(%d)", a.Kind, a.ID)
 	case Fill, Select:
+		if a.List {
+			return fmt.Sprintf("%s(%d, %s)", a.Kind, a.ID, quoteList(a.Strings()))
+		}
 		return fmt.Sprintf("%s(%d, %s)", a.Kind, a.ID, Quote(a.Text))
-	case Press, Goto, Answer, NewTab:
+	case Press:
+		if a.ID != 0 {
+			return fmt.Sprintf("press(%d, %s)", a.ID, Quote(a.Text))
+		}
+		return fmt.Sprintf("press(%s)", Quote(a.Text))
+	case Goto, Answer, NewTab:
 		return fmt.Sprintf("%s(%s)", a.Kind, Quote(a.Text))
 	case AcceptDialog:
 		if a.HasText {
@@ -65,7 +135,30 @@ func (a Action) String() string {
 	case TabFocus:
 		return fmt.Sprintf("%s(%d)", a.Kind, a.ID)
 	case Scroll:
+		if a.Dir == "" {
+			return fmt.Sprintf("scroll(%s, %s)", num(a.X), num(a.Y))
+		}
 		return fmt.Sprintf("scroll(%s)", a.Dir)
+	case DblClick, Clear, Focus, Uncheck:
+		return fmt.Sprintf("%s(%d)", a.Kind, a.ID)
+	case Drag:
+		return fmt.Sprintf("drag(%d, %d)", a.ID, a.To)
+	case Upload:
+		if a.List {
+			return fmt.Sprintf("upload(%d, %s)", a.ID, quoteList(a.Strings()))
+		}
+		return fmt.Sprintf("upload(%d, %s)", a.ID, Quote(a.Text))
+	case MouseClick, MouseDblClick, MouseMove, MouseDown, MouseUp:
+		return fmt.Sprintf("%s(%s, %s)", a.Kind, num(a.X), num(a.Y))
+	case MouseDrag:
+		return fmt.Sprintf("mouse_drag(%s, %s, %s, %s)", num(a.X), num(a.Y), num(a.X2), num(a.Y2))
+	case KeyboardType, KeyboardPaste:
+		return fmt.Sprintf("%s(%s)", a.Kind, Quote(a.Text))
+	case Noop:
+		if a.Ms > 0 {
+			return fmt.Sprintf("noop(%d)", a.Ms)
+		}
+		return "noop()"
 	default:
 		return string(a.Kind) + "()"
 	}
@@ -76,6 +169,7 @@ func Quote(s string) string { return strconv.Quote(s) }
 
 // Grammar is the action space, for specs and prompts.
 const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | noop() | answer("text") | accept_dialog() | accept_dialog("prompt text") | dismiss_dialog() | tab_focus(i) | tab_close() | new_tab("url")
+dblclick(id) | clear(id) | focus(id) | uncheck(id) | select(id, ["option", "option"]) | press(id, "Control+a") | drag(from_id, to_id) | upload(id, "file") | mouse_click(x, y) | mouse_dblclick(x, y) | mouse_move(x, y) | mouse_down(x, y) | mouse_up(x, y) | mouse_drag(x1, y1, x2, y2) | keyboard_type("text") | keyboard_insert_text("text") | scroll(dx, dy) | noop(ms)
 id is the number in [brackets] in the observation; strings are double-quoted with Go/JSON escapes (\" \\ \n \uXXXX).`
 
 // argKind is the type of one argument.
@@ -87,7 +181,20 @@ const (
 	argDir
 	argOptString // a string that may be left out
 	argIndex     // a 0-based number (tab index)
+	argNum       // a number (coordinates, pixels)
+	argOptNum    // a number that may be left out
+	argStrings   // a string or a list of strings ["a", "b"]
 )
+
+// variants are other argument lists an action takes, chosen when what
+// follows '(' fits: BrowserGym's press(id, "key") and scroll(dx, dy).
+var variants = map[Kind]struct {
+	when func(p *parser) bool
+	sig  []argKind
+}{
+	Press:  {func(p *parser) bool { return p.idThenComma() }, []argKind{argID, argString}},
+	Scroll: {func(p *parser) bool { return p.numberAhead() }, []argKind{argNum, argNum}},
+}
 
 var signatures = map[Kind][]argKind{
 	Click:  {argID},
@@ -107,6 +214,21 @@ var signatures = map[Kind][]argKind{
 	TabFocus:      {argIndex},
 	TabClose:      {},
 	NewTab:        {argString},
+
+	DblClick:      {argID},
+	Clear:         {argID},
+	Focus:         {argID},
+	Uncheck:       {argID},
+	Drag:          {argID, argID},
+	Upload:        {argID, argStrings},
+	MouseClick:    {argNum, argNum},
+	MouseDblClick: {argNum, argNum},
+	MouseMove:     {argNum, argNum},
+	MouseDown:     {argNum, argNum},
+	MouseUp:       {argNum, argNum},
+	MouseDrag:     {argNum, argNum, argNum, argNum},
+	KeyboardType:  {argString},
+	KeyboardPaste: {argString},
 }
 
 var usage = map[Kind]string{
@@ -127,6 +249,21 @@ var usage = map[Kind]string{
 	TabFocus:      `tab_focus(1)`,
 	TabClose:      `tab_close()`,
 	NewTab:        `new_tab("http://host/path")`,
+
+	DblClick:      `dblclick(12)`,
+	Clear:         `clear(13)`,
+	Focus:         `focus(13)`,
+	Uncheck:       `uncheck(15)`,
+	Drag:          `drag(12, 14) (drag element 12 onto element 14)`,
+	Upload:        `upload(16, "report.pdf") or upload(16, ["a.png", "b.png"])`,
+	MouseClick:    `mouse_click(120, 340)`,
+	MouseDblClick: `mouse_dblclick(120, 340)`,
+	MouseMove:     `mouse_move(120, 340)`,
+	MouseDown:     `mouse_down(120, 340)`,
+	MouseUp:       `mouse_up(220, 340)`,
+	MouseDrag:     `mouse_drag(120, 340, 220, 340)`,
+	KeyboardType:  `keyboard_type("hello")`,
+	KeyboardPaste: `keyboard_insert_text("hello")`,
 }
 
 // ErrSyntax is wrapped by every parse error.
@@ -156,6 +293,9 @@ func Parse(s string) (Action, error) {
 		return Action{}, fmt.Errorf("%w: %q does not start with an action name; expected e.g. click(12)", ErrSyntax, short(s))
 	}
 	kind := Kind(name)
+	if k, ok := aliases[name]; ok {
+		kind = k
+	}
 	sig, ok := signatures[kind]
 	if !ok {
 		return Action{}, fmt.Errorf("%w: unknown action %q; known actions: %s", ErrSyntax, name, knownNames())
@@ -165,10 +305,21 @@ func Parse(s string) (Action, error) {
 		return Action{}, fmt.Errorf("%w: expected '(' after %s; usage: %s", ErrSyntax, name, usage[kind])
 	}
 	a := Action{Kind: kind}
+	p.space()
+	if v, ok := variants[kind]; ok && v.when(p) {
+		sig = v.sig
+	}
+	if kind == Noop {
+		sig = []argKind{argOptNum}
+	}
+	ids, nums := 0, 0
 	for i, ak := range sig {
 		p.space()
-		if ak == argOptString && p.peek() == ')' {
+		if (ak == argOptString || ak == argOptNum) && p.peek() == ')' {
 			break
+		}
+		if p.keywordAhead() {
+			return Action{}, fmt.Errorf("%w: %s: keyword arguments are not supported; give the arguments in order; usage: %s", ErrSyntax, name, usage[kind])
 		}
 		if i > 0 {
 			if !p.eat(',') {
@@ -182,7 +333,40 @@ func Parse(s string) (Action, error) {
 			if err != nil {
 				return Action{}, fmt.Errorf("%w: %s argument %d: %v; usage: %s", ErrSyntax, name, i+1, err, usage[kind])
 			}
-			a.ID = id
+			if ids == 0 {
+				a.ID = id
+			} else {
+				a.To = id
+			}
+			ids++
+		case argNum, argOptNum:
+			f, err := p.number()
+			if err != nil {
+				return Action{}, fmt.Errorf("%w: %s argument %d: %v; usage: %s", ErrSyntax, name, i+1, err, usage[kind])
+			}
+			if kind == Noop {
+				if f < 0 || f > maxWaitMs {
+					return Action{}, fmt.Errorf("%w: noop waits 0 to %d ms, got %s", ErrSyntax, maxWaitMs, num(f))
+				}
+				a.Ms = int(f)
+				break
+			}
+			*[]*float64{&a.X, &a.Y, &a.X2, &a.Y2}[nums] = f
+			nums++
+		case argStrings:
+			if p.peek() == '[' {
+				items, err := p.list()
+				if err != nil {
+					return Action{}, fmt.Errorf("%w: %s argument %d: %v; usage: %s", ErrSyntax, name, i+1, err, usage[kind])
+				}
+				a.Text, a.List = strings.Join(items, "\x00"), true
+				break
+			}
+			str, err := p.str()
+			if err != nil {
+				return Action{}, fmt.Errorf("%w: %s argument %d: %v; usage: %s", ErrSyntax, name, i+1, err, usage[kind])
+			}
+			a.Text = str
 		case argString, argOptString:
 			str, err := p.str()
 			if err != nil {
@@ -220,7 +404,90 @@ func Parse(s string) (Action, error) {
 	if kind == Press && a.Text == "" {
 		return Action{}, fmt.Errorf("%w: press needs a key name such as \"Enter\"", ErrSyntax)
 	}
+	if kind == Select && a.Text == "" && a.List {
+		return Action{}, fmt.Errorf("%w: select needs at least one option", ErrSyntax)
+	}
+	if kind == Upload && (a.Text == "" || a.List && len(a.Strings()) == 0) {
+		return Action{}, fmt.Errorf("%w: upload needs a file name; usage: %s", ErrSyntax, usage[kind])
+	}
 	return a, nil
+}
+
+// maxWaitMs bounds noop(ms).
+const maxWaitMs = 10000
+
+// idThenComma reports whether an element id and a comma come next.
+func (p *parser) idThenComma() bool {
+	q := &parser{s: p.s, i: p.i}
+	if _, err := q.id(); err != nil {
+		return false
+	}
+	q.space()
+	return q.peek() == ','
+}
+
+// numberAhead reports whether a (signed) number comes next.
+func (p *parser) numberAhead() bool {
+	c := p.peek()
+	return c == '-' || c == '+' || c == '.' || c >= '0' && c <= '9'
+}
+
+// keywordAhead reports whether name= comes next (Python keyword syntax).
+func (p *parser) keywordAhead() bool {
+	q := &parser{s: p.s, i: p.i}
+	if q.ident() == "" {
+		return false
+	}
+	q.space()
+	return q.peek() == '=' && (q.i+1 >= len(q.s) || q.s[q.i+1] != '=')
+}
+
+// number reads a decimal number such as 120, -3 or 45.5.
+func (p *parser) number() (float64, error) {
+	start := p.i
+	if p.peek() == '-' || p.peek() == '+' {
+		p.i++
+	}
+	for p.i < len(p.s) && (p.s[p.i] >= '0' && p.s[p.i] <= '9' || p.s[p.i] == '.') {
+		p.i++
+	}
+	f, err := strconv.ParseFloat(p.s[start:p.i], 64)
+	if err != nil || math.IsInf(f, 0) || math.Abs(f) > 1e6 {
+		return 0, fmt.Errorf("expected a number, got %q", short(p.s[start:]))
+	}
+	return f, nil
+}
+
+// list reads ["a", "b"]: quoted strings without NUL characters.
+func (p *parser) list() ([]string, error) {
+	p.eat('[')
+	var items []string
+	for {
+		p.space()
+		if p.eat(']') {
+			return items, nil
+		}
+		if len(items) > 0 {
+			if !p.eat(',') {
+				return nil, fmt.Errorf("expected ',' or ']' in the list")
+			}
+			p.space()
+			if p.eat(']') { // trailing comma
+				return items, nil
+			}
+		}
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		if strings.ContainsRune(s, 0) {
+			return nil, fmt.Errorf("list items cannot contain NUL characters")
+		}
+		items = append(items, s)
+		if len(items) > 100 {
+			return nil, fmt.Errorf("the list has more than 100 items")
+		}
+	}
 }
 
 type parser struct {
@@ -348,7 +615,7 @@ func (p *parser) str() (string, error) {
 }
 
 func knownNames() string {
-	return "click, fill, select, check, hover, press, scroll, goto, go_back, noop, answer, accept_dialog, dismiss_dialog, tab_focus, tab_close, new_tab"
+	return "click, fill, select, check, hover, press, scroll, goto, go_back, noop, answer, accept_dialog, dismiss_dialog, tab_focus, tab_close, new_tab, dblclick, clear, focus, uncheck, drag, upload, mouse_click, mouse_dblclick, mouse_move, mouse_down, mouse_up, mouse_drag, keyboard_type, keyboard_insert_text; BrowserGym's select_option, drag_and_drop, upload_file, send_msg_to_user, keyboard_press, mouse_drag_and_drop"
 }
 
 func short(s string) string {

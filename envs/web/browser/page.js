@@ -1,18 +1,53 @@
-// Injected into every document before its own scripts (Page.addScriptToEvaluateOnNewDocument).
-// It tracks DOM mutations and pending requests (for the settle wait), assigns
-// stable element ids (data-bid, BrowserGym's idea) and renders the page as an
-// accessibility-tree-like list.
+// Injected into every document of a tab, frames included, before the page's
+// own scripts (Page.addScriptToEvaluateOnNewDocument). It
+//  - records what the page makes interactive: event listeners (addEventListener,
+//    on* properties), closed shadow roots;
+//  - tracks pending work for the settle wait: fetch/XHR until their bodies are
+//    read, short timers, DOM mutations, timer- and frame-driven animations;
+//  - gives every element the user can act on an id and renders the page, its
+//    open and closed shadow roots and its frames as an accessibility-tree-like
+//    list. Frames answer their parent over postMessage (with a per-tab token),
+//    so cross-origin frames take part too; the top frame maps their ids into
+//    its own id space, so ids are unique across frames.
 (() => {
   if (window.__egym) return;
   const W = window;
+  const TOKEN = '__EGYM_TOKEN__'; // replaced per tab by the Go side
+  const KEY = '__egymMsg';
+  const oSetTimeout = W.setTimeout.bind(W), oClearTimeout = W.clearTimeout.bind(W);
+  const oSetInterval = W.setInterval.bind(W);
+  const oRAF = W.requestAnimationFrame ? W.requestAnimationFrame.bind(W) : null;
+  const oAdd = EventTarget.prototype.addEventListener;
+  const oPost = W.postMessage;
+  const now = () => performance.now();
   let pending = 0;
-  let lastMut = performance.now();
+  let lastMut = now();
   let lastInput = 0; // last input event (real or dispatched by an action)
+  let lastAnim = -1e9, animStart = -1e9; // DOM changes made by short intervals / animation frames
   let unloading = false;
   let next = 1;
-  // Settle waiters re-check when pending work ends, instead of polling.
+  const DOC = Math.random().toString(36).slice(2); // this document, for the parent's id map
+
+  // ---- what the page makes interactive
+  const ACT_EVENTS = new Set(['click', 'mousedown', 'mouseup', 'pointerdown', 'pointerup', 'dblclick', 'touchstart', 'touchend', 'contextmenu', 'dragstart', 'dragover', 'drop', 'mouseenter', 'mouseover']);
+  const listened = new WeakSet();
+  EventTarget.prototype.addEventListener = function (type, fn, opts) {
+    if (ACT_EVENTS.has(type) && this && this.nodeType === 1) listened.add(this);
+    return oAdd.call(this, type, fn, opts);
+  };
+  const closedRoots = new WeakMap();
+  const oAttach = Element.prototype.attachShadow;
+  if (oAttach) {
+    Element.prototype.attachShadow = function (init) {
+      const r = oAttach.call(this, init);
+      if (init && init.mode === 'closed') closedRoots.set(this, r);
+      return r;
+    };
+  }
+  const shadowOf = (el) => el.shadowRoot || closedRoots.get(el) || null;
+
+  // ---- settle bookkeeping
   const waiters = new Set();
-  const oSetTimeout = W.setTimeout.bind(W), oClearTimeout = W.clearTimeout.bind(W);
   // poke re-checks in a task of its own, so the page's handlers of the same
   // event (load handlers, fetch continuations) have run first.
   let poked = false;
@@ -21,17 +56,20 @@
     poked = true;
     oSetTimeout(() => { poked = false; for (const w of Array.from(waiters)) w(); }, 0);
   };
+  const track = (p) => { pending++; return p.finally(() => { pending--; poke(); }); };
   const ofetch = W.fetch;
-  if (ofetch) {
-    W.fetch = function (...a) {
-      pending++;
-      return ofetch.apply(this, a).finally(() => { pending--; poke(); });
-    };
+  if (ofetch) W.fetch = function (...a) { return track(ofetch.apply(this, a)); };
+  // A fetch resolves when the headers arrive; the page then reads the body.
+  if (W.Response) {
+    for (const m of ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes']) {
+      const o = Response.prototype[m];
+      if (o) Response.prototype[m] = function (...a) { return track(o.apply(this, a)); };
+    }
   }
   const osend = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...a) {
     pending++;
-    this.addEventListener('loadend', () => { pending--; poke(); }, { once: true });
+    oAdd.call(this, 'loadend', () => { pending--; poke(); }, { once: true });
     return osend.apply(this, a);
   };
   // Short timers count as pending work: a click handler that updates the
@@ -44,63 +82,239 @@
     return id;
   };
   W.clearTimeout = function (id) { if (timers.delete(id)) poke(); return oClearTimeout(id); };
+  // Animations driven by short intervals (jQuery's 13 ms fx timer) or
+  // animation frames change the DOM in steps with gaps longer than the quiet
+  // period: a step that changed the DOM marks an animation in progress.
+  let mo = null;
+  const animTick = () => {
+    if (!mo) return;
+    const recs = mo.takeRecords();
+    if (!recs.length) return;
+    const t = now();
+    lastMut = t;
+    if (t - lastAnim > ANIM_GAP) animStart = t;
+    lastAnim = t;
+  };
+  const ANIM_QUIET = 45, ANIM_GAP = 120, ANIM_MAX = 1500;
+  // A short interval is pending until its first tick (an animation an
+  // action started has not changed anything yet); an animation frame is
+  // pending until it ran, unless its chain has run for ANIM_MAX (a game
+  // loop, a perpetual animation: observed as it is).
+  const ivFirst = new Set();
+  const oClearInterval = W.clearInterval.bind(W);
+  W.setInterval = function (fn, ms, ...a) {
+    if (typeof fn !== 'function' || !(ms <= 100)) return oSetInterval(fn, ms, ...a);
+    const id = oSetInterval(function () {
+      try { return fn.apply(this, a); } finally { animTick(); if (ivFirst.delete(id)) poke(); }
+    }, ms);
+    ivFirst.add(id);
+    return id;
+  };
+  W.clearInterval = function (id) { if (ivFirst.delete(id)) poke(); return oClearInterval(id); };
+  const rafs = new Set();
+  let inRaf = false, rafChain = -1e9;
+  if (oRAF) {
+    const oCancel = W.cancelAnimationFrame.bind(W);
+    W.requestAnimationFrame = function (fn) {
+      if (!inRaf && !rafs.size) rafChain = now();
+      const id = oRAF((t) => {
+        rafs.delete(id);
+        inRaf = true;
+        try { fn(t); } finally { inRaf = false; animTick(); poke(); }
+      });
+      rafs.add(id);
+      return id;
+    };
+    W.cancelAnimationFrame = function (id) { if (rafs.delete(id)) poke(); return oCancel(id); };
+  }
+  const animPending = () => ivFirst.size > 0 || rafs.size > 0 && now() - rafChain < ANIM_MAX;
+  // FileReader results arrive in a later task, like a fetch body.
+  if (W.FileReader) {
+    for (const m of ['readAsText', 'readAsDataURL', 'readAsArrayBuffer', 'readAsBinaryString']) {
+      const o = FileReader.prototype[m];
+      if (o) FileReader.prototype[m] = function (...a) {
+        pending++;
+        oAdd.call(this, 'loadend', () => { oSetTimeout(() => { pending--; poke(); }, 0); }, { once: true });
+        return o.apply(this, a);
+      };
+    }
+  }
   // beforeunload fires when a navigation of this document starts, before the
   // request goes out: the settle wait must then wait for the next document.
   const unload = () => { unloading = true; for (const w of Array.from(waiters)) w(); };
-  W.addEventListener('beforeunload', unload);
-  W.addEventListener('pagehide', unload);
-  W.addEventListener('pageshow', () => { unloading = false; lastMut = performance.now(); poke(); });
-  document.addEventListener('readystatechange', poke);
-  W.addEventListener('load', poke);
+  oAdd.call(W, 'beforeunload', unload);
+  oAdd.call(W, 'pagehide', unload);
+  oAdd.call(W, 'pageshow', () => { unloading = false; lastMut = now(); poke(); });
+  oAdd.call(document, 'readystatechange', poke);
+  oAdd.call(W, 'load', poke);
   // The quiet period runs from the later of the last DOM change and the
   // last input, so work an action starts is waited for even when it has
   // not touched the DOM yet.
-  const inputSeen = () => { lastInput = performance.now(); };
-  for (const ev of ['mousemove', 'mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'wheel', 'scroll']) {
-    W.addEventListener(ev, inputSeen, { capture: true, passive: true });
+  const inputSeen = () => { lastInput = now(); };
+  for (const ev of ['mousemove', 'mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'wheel', 'scroll', 'dragend', 'drop']) {
+    oAdd.call(W, ev, inputSeen, { capture: true, passive: true });
   }
-  new MutationObserver(() => { lastMut = performance.now(); })
-    .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  mo = new MutationObserver(() => { lastMut = now(); });
+  mo.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
 
-  const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'META', 'LINK', 'TITLE', 'svg', 'SVG', 'IFRAME']);
-  const TEXTY = new Set(['', 'text', 'email', 'password', 'search', 'tel', 'url', 'number', 'date', 'time', 'datetime-local', 'month', 'week']);
-  const LEAF_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'textbox', 'combobox', 'menuitem', 'tab', 'option', 'switch', 'gridcell', 'treeitem', 'searchbox', 'slider', 'img']);
-  const INTERACTIVE = 'a[href],button,input,select,textarea,[role],[onclick],[tabindex],[contenteditable]';
+  // ---- frames: requests from the parent, replies from children
+  const replies = new Map();
+  let seq = 0;
+  oAdd.call(W, 'message', (e) => {
+    const d = e.data;
+    if (!d || typeof d !== 'object' || d[KEY] !== TOKEN) return;
+    e.stopImmediatePropagation();
+    if (d.reply) {
+      const r = replies.get(d.seq);
+      if (r) { replies.delete(d.seq); r(d.value); }
+      return;
+    }
+    if (e.source !== W.parent || W.parent === W) return;
+    Promise.resolve().then(() => rpc(d.op, d.args)).catch((err) => ({ error: String(err) }))
+      .then((v) => { try { oPost.call(e.source, { [KEY]: TOKEN, reply: 1, seq: d.seq, value: v }, '*'); } catch (err) { /* parent gone */ } });
+  }, true);
+
+  // callFrame runs op in the document of frame element f: directly when it
+  // is same-origin, else by message. null when the frame does not answer.
+  function callFrame(f, op, args, timeout) {
+    let cw = null;
+    try { cw = f.contentWindow; } catch (e) { cw = null; }
+    if (!cw) return Promise.resolve(null);
+    try {
+      const g = cw.__egym;
+      if (g && g.rpc) return Promise.resolve(g.rpc(op, args)).catch(() => null);
+    } catch (e) { /* cross-origin: message it */ }
+    return new Promise((resolve) => {
+      const s = ++seq;
+      replies.set(s, resolve);
+      try { oPost.call(cw, { [KEY]: TOKEN, seq: s, op: op, args: args }, '*'); } catch (e) { replies.delete(s); resolve(null); return; }
+      oSetTimeout(() => { if (replies.delete(s)) resolve(null); }, timeout || 1500);
+    });
+  }
+
+  // Content-box origin of frame element f in its document's viewport.
+  function frameOrigin(f) {
+    const r = f.getBoundingClientRect();
+    const cs = getComputedStyle(f);
+    return [r.left + f.clientLeft + parseFloat(cs.paddingLeft || 0), r.top + f.clientTop + parseFloat(cs.paddingTop || 0)];
+  }
+
+  // Offset from el's document viewport to this window's viewport, for
+  // elements of same-origin documents without a script of their own that
+  // are walked from here.
+  function docOffset(el) {
+    let x = 0, y = 0;
+    let v = el.ownerDocument.defaultView;
+    while (v && v !== W) {
+      const f = v.frameElement;
+      if (!f) break;
+      const [fx, fy] = frameOrigin(f);
+      x += fx; y += fy;
+      v = f.ownerDocument.defaultView;
+    }
+    return [x, y];
+  }
+
+  // ---- roles and names
+  const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'META', 'LINK', 'TITLE', 'defs', 'clipPath', 'mask', 'linearGradient', 'radialGradient', 'pattern', 'marker', 'symbol', 'style', 'script', 'title', 'desc', 'metadata']);
+  const TEXTY = new Set(['', 'text', 'email', 'password', 'search', 'tel', 'url', 'number']);
+  const VALUE_TYPES = {
+    date: ['YYYY-MM-DD', 'e.g. "2024-03-09"', /^\d{4,}-\d\d-\d\d$/],
+    time: ['HH:MM or HH:MM:SS (24-hour)', 'e.g. "14:05"', /^\d\d:\d\d(:\d\d(\.\d{1,3})?)?$/],
+    'datetime-local': ['YYYY-MM-DDTHH:MM', 'e.g. "2024-03-09T14:05"', /^\d{4,}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,3})?)?$/],
+    month: ['YYYY-MM', 'e.g. "2024-03"', /^\d{4,}-\d\d$/],
+    week: ['YYYY-Www', 'e.g. "2024-W10"', /^\d{4,}-W\d\d$/],
+    color: ['#rrggbb', 'e.g. "#ff8800"', /^#[0-9a-fA-F]{6}$/],
+    range: ['a number', '', /^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/],
+  };
+  const LEAF_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'textbox', 'combobox', 'listbox', 'menuitem', 'menuitemcheckbox', 'menuitemradio', 'tab', 'option', 'switch', 'gridcell', 'treeitem', 'searchbox', 'slider', 'spinbutton', 'img', 'canvas']);
+  const isSVG = (el) => el.namespaceURI === 'http://www.w3.org/2000/svg';
   const clip = (s, n) => { s = (s || '').replace(/\s+/g, ' ').trim(); return s.length > n ? s.slice(0, n - 1) + '…' : s; };
+  const inputType = (el) => (el.getAttribute('type') || '').toLowerCase();
 
   function role(el) {
     const r = el.getAttribute('role');
-    if (r) return r;
-    const t = el.tagName;
-    switch (t) {
+    if (r && r !== 'presentation' && r !== 'none' && r !== 'generic') return r;
+    switch (el.tagName) {
       case 'A': return el.hasAttribute('href') ? 'link' : '';
-      case 'BUTTON': return 'button';
-      case 'SELECT': return 'combobox';
+      case 'a': return 'link'; // SVG
+      case 'BUTTON': case 'SUMMARY': return 'button';
+      case 'SELECT': return el.multiple || el.size > 1 ? 'listbox' : 'combobox';
       case 'TEXTAREA': return 'textbox';
       case 'IMG': return el.alt ? 'img' : '';
+      case 'CANVAS': return 'canvas';
+      case 'IFRAME': case 'FRAME': return 'frame';
       case 'H1': case 'H2': case 'H3': case 'H4': case 'H5': case 'H6': return 'heading';
       case 'INPUT': {
-        const ty = (el.getAttribute('type') || '').toLowerCase();
+        const ty = inputType(el);
         if (ty === 'hidden') return 'hidden';
         if (ty === 'checkbox' || ty === 'radio') return ty;
-        if (ty === 'button' || ty === 'submit' || ty === 'reset' || ty === 'image') return 'button';
-        if (TEXTY.has(ty)) return 'textbox';
+        if (ty === 'button' || ty === 'submit' || ty === 'reset' || ty === 'image' || ty === 'file') return 'button';
+        if (ty === 'range') return 'slider';
         return 'textbox';
       }
     }
-    if (el.isContentEditable && el.getAttribute('contenteditable') !== null) return 'textbox';
-    if (el.onclick || el.hasAttribute('onclick')) return 'clickable';
-    if (el.hasAttribute('data-clickable')) return 'clickable';
-    if (el.hasAttribute('tabindex') && el.tabIndex >= 0) return 'clickable';
+    if (el.isContentEditable && el.getAttribute('contenteditable') !== null && el.getAttribute('contenteditable') !== 'false') return 'textbox';
     return '';
   }
 
-  // labelText is a label's own text, without the text of the controls it wraps.
+  // clickable reports whether the page reacts to clicks on el: a listener
+  // or handler on it, a focusable tabindex, a jQuery delegated selector, or
+  // a pointer cursor that its parent does not have (the outermost element
+  // of a clickable area).
+  function clickable(el, parentCursor, cs) {
+    if (listened.has(el) || typeof el.onclick === 'function' || typeof el.onmousedown === 'function' || el.hasAttribute('onclick') || el.hasAttribute('onmousedown') || el.hasAttribute('data-clickable')) return true;
+    if (el.hasAttribute('tabindex') && el.tabIndex >= 0) return true;
+    if (jqDelegated && jqDelegated.has(el)) return true;
+    if (el.getAttribute('draggable') === 'true') return true;
+    return cs.cursor === 'pointer' && parentCursor !== 'pointer';
+  }
+
+  // jQuery keeps delegated handlers' selectors in its data; a listener on
+  // document does not say which elements it serves, the selector does.
+  let jqDelegated = null;
+  function jqSelectors() {
+    jqDelegated = null;
+    const jq = W.jQuery;
+    if (!jq || typeof jq._data !== 'function') return;
+    const set = new Set();
+    for (const root of [document, document.body]) {
+      let ev = null;
+      try { ev = jq._data(root, 'events'); } catch (e) { ev = null; }
+      if (!ev) continue;
+      for (const type of ['click', 'mousedown', 'mouseup', 'dblclick']) {
+        for (const h of ev[type] || []) {
+          if (!h.selector) continue;
+          try { for (const e of document.querySelectorAll(h.selector)) set.add(e); } catch (e) { /* jQuery-only selector */ }
+        }
+      }
+    }
+    jqDelegated = set;
+  }
+
   function labelText(l) {
     let s = '';
     for (const c of l.childNodes) {
       if (c.nodeType === 3) s += c.data;
-      else if (c.nodeType === 1 && !/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(c.tagName)) s += ' ' + c.innerText;
+      else if (c.nodeType === 1 && !/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(c.tagName)) s += ' ' + (c.innerText || c.textContent);
+    }
+    return s;
+  }
+
+  function textOf(el) {
+    if (isSVG(el)) return el.textContent || '';
+    const t = el.innerText;
+    if (t && t.trim()) return t;
+    return flatText(el);
+  }
+
+  // flatText is the text of el's flat tree (shadow roots, slotted nodes),
+  // which innerText leaves out.
+  function flatText(el) {
+    let s = '';
+    for (const c of childrenOf(el)) {
+      if (c.nodeType === 3) s += c.data;
+      else if (c.nodeType === 1 && !SKIP.has(c.tagName)) s += ' ' + (shadowOf(c) || c.tagName === 'SLOT' || !c.innerText ? flatText(c) : c.innerText);
     }
     return s;
   }
@@ -110,20 +324,28 @@
     if (al) return al;
     const lb = el.getAttribute('aria-labelledby');
     if (lb) {
-      const s = lb.split(/\s+/).map(id => document.getElementById(id)).filter(Boolean).map(e => e.innerText).join(' ');
+      const root = el.getRootNode();
+      const s = lb.split(/\s+/).map((id) => (root.getElementById ? root.getElementById(id) : null) || document.getElementById(id)).filter(Boolean).map(textOf).join(' ');
       if (s.trim()) return s;
     }
     if (el.labels && el.labels.length) return Array.from(el.labels).map(labelText).join(' ');
+    if (isSVG(el)) {
+      const t = Array.from(el.children).find((c) => c.tagName === 'title');
+      if (t && t.textContent.trim()) return t.textContent;
+    }
     return '';
   }
 
   function nameOf(el, r) {
     let n = labelOf(el);
     if (!n) {
-      if (r === 'textbox' || r === 'combobox' || r === 'searchbox') n = el.getAttribute('placeholder') || el.getAttribute('name') || el.title || '';
-      else if (el.tagName === 'INPUT') n = el.value || el.getAttribute('alt') || el.title || '';
+      if (r === 'textbox' || r === 'combobox' || r === 'searchbox' || r === 'slider' || r === 'listbox') n = el.getAttribute('placeholder') || el.getAttribute('name') || el.title || el.id || '';
+      else if (el.tagName === 'INPUT') n = inputType(el) === 'file' ? (el.getAttribute('name') || 'Choose file') : el.value || el.getAttribute('alt') || el.title || '';
       else if (el.tagName === 'IMG') n = el.alt;
-      else n = el.innerText || el.title || el.getAttribute('alt') || '';
+      else if (r === 'canvas') n = el.title || el.id || 'canvas';
+      else if (r === 'frame') n = el.title || el.name || el.getAttribute('src') || 'frame';
+      else n = textOf(el) || el.title || el.getAttribute('alt') || '';
+      if (!n.trim() && isSVG(el)) n = el.tagName + ' ' + (el.getAttribute('fill') || getComputedStyle(el).fill || '');
     }
     return clip(n, 100);
   }
@@ -133,10 +355,29 @@
     return true;
   }
 
+  // ---- ids: this document's elements have local ids; elements of child
+  // frames get ids here that map to (frame, child id).
+  const ids = new WeakMap(); // element -> id
+  const els = new Map(); // id -> WeakRef(element)
+  const remote = new Map(); // id -> {frame: WeakRef(frame element), id: child id}
+  const fmap = new WeakMap(); // frame element -> {doc, ids: Map(child id -> id)}
   function bid(el) {
-    let b = el.getAttribute('data-bid');
-    if (!b) { b = String(next++); el.setAttribute('data-bid', b); }
-    return +b;
+    let b = ids.get(el);
+    if (!b) { b = next++; ids.set(el, b); els.set(b, new WeakRef(el)); }
+    return b;
+  }
+  function frameID(f, doc, childID) {
+    let m = fmap.get(f);
+    if (!m || m.doc !== doc) { m = { doc: doc, ids: new Map() }; fmap.set(f, m); }
+    let g = m.ids.get(childID);
+    if (!g) { g = next++; m.ids.set(childID, g); remote.set(g, { frame: new WeakRef(f), id: childID }); }
+    return g;
+  }
+
+  function box(el) {
+    const r = el.getBoundingClientRect();
+    const [ox, oy] = docOffset(el);
+    return [Math.round(r.left + ox), Math.round(r.top + oy), Math.round(r.width), Math.round(r.height)];
   }
 
   function blockChildren(el) {
@@ -147,171 +388,567 @@
     return false;
   }
 
-  function observe(limit) {
-    const out = [];
-    const walk = (el) => {
-      if (out.length >= limit) return;
-      if (SKIP.has(el.tagName) || el.getAttribute('aria-hidden') === 'true' || !visible(el)) return;
-      const r = role(el);
-      if (r === 'hidden') return;
-      if (LEAF_ROLES.has(r) || (r === 'clickable' && !el.querySelector(INTERACTIVE))) {
-        const n = { id: bid(el), role: r === 'searchbox' ? 'textbox' : r, name: nameOf(el, r) };
-        if (r === 'textbox' || r === 'searchbox') n.value = clip(el.isContentEditable ? el.innerText : el.value, 200);
-        if (r === 'checkbox' || r === 'radio' || r === 'switch') n.checked = el.tagName === 'INPUT' ? el.checked : el.getAttribute('aria-checked') === 'true';
-        if (r === 'combobox' && el.tagName === 'SELECT') {
-          n.options = Array.from(el.options).map(o => clip(o.text, 60));
-          n.value = el.selectedIndex >= 0 ? clip(el.options[el.selectedIndex].text, 60) : '';
-        }
-        if (el.disabled || el.getAttribute('aria-disabled') === 'true') n.disabled = true;
-        if ((r === 'textbox' || r === 'searchbox') && el.readOnly) n.readonly = true;
-        if (el.getAttribute('aria-selected') === 'true' || el.getAttribute('aria-current')) n.selected = true;
-        if (el.hasAttribute('aria-expanded')) n.expanded = el.getAttribute('aria-expanded') === 'true';
-        if (document.activeElement === el && r !== 'link' && r !== 'button') n.focused = true;
-        out.push(n);
-        return;
-      }
-      if (r === 'heading') { const t = clip(el.innerText, 160); if (t) out.push({ id: 0, role: 'heading', name: t }); return; }
-      if (el.tagName === 'TR' && !el.querySelector(INTERACTIVE)) {
-        const cells = Array.from(el.cells).map(c => clip(c.innerText, 60));
-        if (cells.some(Boolean)) out.push({ id: 0, role: 'row', name: cells.join(' | ') });
-        return;
-      }
-      if (!el.querySelector(INTERACTIVE) && !blockChildren(el)) {
-        const t = clip(el.innerText, 300);
-        if (t) out.push({ id: 0, role: 'text', name: t });
-        return;
-      }
-      // A label's text already names its control.
-      const quietText = el.tagName === 'LABEL' && el.control;
-      let text = '';
-      for (const c of el.childNodes) {
-        if (c.nodeType === 3) { text += c.data; continue; }
-        if (c.nodeType !== 1) continue;
-        if (text.trim() && !quietText) { out.push({ id: 0, role: 'text', name: clip(text, 300) }); }
-        text = '';
-        walk(c);
-      }
+  // childrenOf is the flat tree: a host's shadow root instead of its light
+  // children, a slot's assigned nodes.
+  function childrenOf(el) {
+    const sr = shadowOf(el);
+    if (sr) return sr.childNodes;
+    if (el.tagName === 'SLOT') {
+      const a = el.assignedNodes({ flatten: true });
+      if (a.length) return a;
+    }
+    return el.childNodes;
+  }
+
+  function leafNode(el, r, cs) {
+    const n = { id: bid(el), role: r === 'searchbox' ? 'textbox' : r, name: nameOf(el, r) };
+    const ty = el.tagName === 'INPUT' ? inputType(el) : '';
+    if (r === 'textbox' || r === 'searchbox' || r === 'slider' || r === 'spinbutton') {
+      n.value = clip(el.isContentEditable ? el.innerText : (el.value !== undefined ? el.value : el.getAttribute('aria-valuenow')), 200);
+      if (ty && !TEXTY.has(ty)) n.type = ty;
+      if (el.isContentEditable) n.type = 'contenteditable';
+    }
+    if (ty === 'file') { n.type = 'file'; if (el.files && el.files.length) n.value = clip(Array.from(el.files).map((f) => f.name).join(', '), 200); }
+    if (r === 'checkbox' || r === 'radio' || r === 'switch' || r === 'menuitemcheckbox') n.checked = el.tagName === 'INPUT' ? el.checked : el.getAttribute('aria-checked') === 'true';
+    if (el.tagName === 'SELECT') {
+      n.options = Array.from(el.options).map((o) => clip(o.text, 60));
+      if (el.multiple) { n.values = Array.from(el.selectedOptions).map((o) => clip(o.text, 60)); n.type = 'multiple'; }
+      else n.value = el.selectedIndex >= 0 ? clip(el.options[el.selectedIndex].text, 60) : '';
+    }
+    if (el.disabled || el.getAttribute('aria-disabled') === 'true') n.disabled = true;
+    if ((r === 'textbox' || r === 'searchbox') && el.readOnly) n.readonly = true;
+    if (el.getAttribute('aria-selected') === 'true' || el.getAttribute('aria-current')) n.selected = true;
+    if (el.hasAttribute('aria-expanded')) n.expanded = el.getAttribute('aria-expanded') === 'true';
+    const act = deepActive(document);
+    if (act === el && r !== 'link' && r !== 'button') n.focused = true;
+    if (r === 'canvas' || isSVG(el) || cs.cursor === 'crosshair') n.box = box(el);
+    return n;
+  }
+
+  function deepActive(doc) {
+    let a = doc.activeElement;
+    while (a) {
+      const sr = shadowOf(a);
+      if (!sr || !sr.activeElement) break;
+      a = sr.activeElement;
+    }
+    return a;
+  }
+
+  // walk appends el's lines to out and reports whether any of them can be
+  // acted on. frames collects the child frames answered after the walk.
+  function walk(el, out, frames, limit, parentCursor, delegate) {
+    if (out.length >= limit) return false;
+    if (SKIP.has(el.tagName) || el.getAttribute('aria-hidden') === 'true' || !visible(el)) return false;
+    const r = role(el);
+    if (r === 'hidden') return false;
+    const cs = getComputedStyle(el);
+    if (r === 'frame') return walkFrame(el, out, frames, limit);
+    // An ARIA listbox is a container of options; a <select> is one control.
+    if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) { out.push(leafNode(el, r, cs)); return true; }
+    if (r === 'heading') { const t = clip(textOf(el), 160); if (t) out.push({ id: 0, role: 'heading', name: t }); return false; }
+    const click = clickable(el, parentCursor, cs);
+    if (el.tagName === 'TR' && !click && !delegate && !el.querySelector('a[href],button,input,select,textarea,[role],[onclick],[tabindex],[contenteditable]') && !listenedBelow(el)) {
+      const cells = Array.from(el.cells).map((c) => clip(c.innerText, 60));
+      if (cells.some(Boolean)) out.push({ id: 0, role: 'row', name: cells.join(' | ') });
+      return false;
+    }
+    if (el.tagName === 'svg' && !click) {
+      // A drawing: its shapes may be targets; name it and give its box.
+      const start = out.length;
+      out.push({ id: 0, role: 'img', name: clip(labelOf(el) || 'svg', 100), box: box(el) });
+      const act = walkChildren(el, out, frames, limit, cs.cursor, delegate, true);
+      if (!act && out.length === start + 1 && !(labelOf(el))) out.length = start;
+      return act;
+    }
+    // Children first: a clickable area that holds other targets is not one
+    // itself; its parts are.
+    const start = out.length;
+    const act = walkChildren(el, out, frames, limit, cs.cursor, delegate || (click && delegationRoot(el)), false);
+    if (act) return true;
+    if (click) {
+      out.length = start;
+      const n = { id: bid(el), role: el.tagName === 'A' ? 'link' : 'clickable', name: nameOf(el, 'clickable') };
+      if (isSVG(el) || cs.cursor === 'crosshair') n.box = box(el);
+      if (el.getAttribute('aria-pressed') === 'true' || el.getAttribute('aria-selected') === 'true') n.selected = true;
+      out.push(n);
+      return true;
+    }
+    return false;
+  }
+
+  // delegationRoot: a listener on a container (a list, a toolbar) serves
+  // its parts. Not on the page itself or an app's root element, whose
+  // listeners (React's, analytics) serve everything and say nothing.
+  function delegationRoot(el) {
+    if (el === document.body || el === document.documentElement || !listened.has(el)) return false;
+    return el.getElementsByTagName('*').length <= 200;
+  }
+
+  function listenedBelow(el) {
+    for (const c of el.querySelectorAll('*')) if (listened.has(c)) return true;
+    return false;
+  }
+
+  function walkChildren(el, out, frames, limit, cursor, delegate, svg) {
+    const kids = childrenOf(el);
+    // Text-only content becomes one line, unless this is a delegation
+    // container whose children are the targets.
+    const shadow = !!shadowOf(el) || el.tagName === 'SLOT';
+    if (!svg && !shadow && !delegate && !hasElementKids(kids)) {
+      const t = clip(el.innerText, 300);
+      if (t) out.push({ id: 0, role: 'text', name: t });
+      return false;
+    }
+    const quietText = el.tagName === 'LABEL' && el.control;
+    let text = '';
+    let act = false;
+    const flush = () => {
       if (text.trim() && !quietText) out.push({ id: 0, role: 'text', name: clip(text, 300) });
+      text = '';
     };
-    if (document.body) walk(document.body);
+    const inline = !svg && !shadow && !blockChildren(el);
+    if (inline && !delegate && !anyActBelow(el)) {
+      const t = clip(el.innerText, 300);
+      if (t) out.push({ id: 0, role: 'text', name: t });
+      return false;
+    }
+    for (const c of kids) {
+      if (c.nodeType === 3) { text += c.data; continue; }
+      if (c.nodeType !== 1) continue;
+      flush();
+      const before = out.length;
+      const a = walk(c, out, frames, limit, cursor, delegate);
+      act = act || a;
+      // A child of a delegation container that rendered as plain text is
+      // the target the container's listener serves.
+      if (delegate && !a && out.length === before + 1 && out[before].role === 'text' && c.nodeType === 1) {
+        out[before] = { id: bid(c), role: 'clickable', name: clip(out[before].name, 100) };
+        act = true;
+      }
+    }
+    flush();
+    return act;
+  }
+
+  function hasElementKids(kids) {
+    for (const c of kids) if (c.nodeType === 1) return true;
+    return false;
+  }
+
+  // anyActBelow: a cheap test whether an inline run holds something to act
+  // on, so plain formatted text becomes one line.
+  function anyActBelow(el) {
+    if (el.querySelector('a,button,input,select,textarea,[role],[onclick],[tabindex],[contenteditable],svg,canvas,iframe,slot')) return true;
+    for (const c of el.querySelectorAll('*')) {
+      if (listened.has(c) || shadowOf(c) || typeof c.onclick === 'function' || getComputedStyle(c).cursor === 'pointer') return true;
+    }
+    return false;
+  }
+
+  // walkFrame renders a frame: a same-origin document without our script
+  // is walked from here; any other frame answers for itself after the walk.
+  function walkFrame(f, out, frames, limit) {
+    out.push({ id: 0, role: 'frame', name: nameOf(f, 'frame') });
+    let doc = null, has = false;
+    try { doc = f.contentDocument; has = !!(f.contentWindow && f.contentWindow.__egym); } catch (e) { doc = null; }
+    if (doc && !has) {
+      return doc.body ? walk(doc.body, out, frames, limit, '', false) : false;
+    }
+    frames.push({ f: f, at: out.length });
+    return true;
+  }
+
+  // observe renders the page (frames included) and assigns ids.
+  async function observe(limit, nested) {
+    jqSelectors();
+    const out = [], frames = [];
+    if (document.body) walk(document.body, out, frames, limit, '', false);
+    if (frames.length) {
+      const answers = await Promise.all(frames.map((fr) => callFrame(fr.f, 'observe', [Math.max(limit - out.length, 0), true])));
+      // Splice the answers in from the last, so earlier positions hold.
+      for (let i = frames.length - 1; i >= 0; i--) {
+        const a = answers[i], f = frames[i].f;
+        if (!a || !a.nodes) { out.splice(frames[i].at, 0, { id: 0, role: 'text', name: '(frame content not available)' }); continue; }
+        let ox = 0, oy = 0;
+        try { [ox, oy] = frameOrigin(f); const [dx, dy] = docOffset(f); ox += dx; oy += dy; } catch (e) { /* detached */ }
+        const nodes = a.nodes.map((n) => {
+          if (n.id) n.id = frameID(f, a.doc, n.id);
+          if (n.box) n.box = [n.box[0] + Math.round(ox), n.box[1] + Math.round(oy), n.box[2], n.box[3]];
+          return n;
+        });
+        out.splice(frames[i].at, 0, ...nodes);
+      }
+      if (out.length > limit) out.length = limit;
+    }
+    if (nested) return { doc: DOC, nodes: out };
     let state = null;
     try { state = W.__egState === undefined ? null : JSON.parse(JSON.stringify(W.__egState)); } catch (e) { state = null; }
     return { url: location.href, title: document.title, nodes: out, truncated: out.length >= limit, state: state, scrollY: Math.round(W.scrollY), scrollMax: Math.max(0, Math.round(document.documentElement.scrollHeight - W.innerHeight)) };
   }
 
+  // ---- actions. Every function taking an id runs where the element lives:
+  // here, or in the child frame that owns it (route).
   function find(id) {
-    const el = document.querySelector('[data-bid="' + id + '"]');
-    if (!el) return [null, 'no element with id ' + id + ' on this page; use an id in [brackets] from the latest observation'];
+    const ref = els.get(id);
+    const el = ref && ref.deref();
+    if (!el || !el.isConnected) return [null, 'no element with id ' + id + ' on this page; use an id in [brackets] from the latest observation'];
     if (!visible(el)) return [null, 'element ' + id + ' is not visible now'];
     return [el, ''];
   }
 
-  // locate scrolls the element into view and returns where to click it.
-  function locate(id) {
-    const [el, err] = find(id);
-    if (!el) return { error: err };
-    if (el.disabled || el.getAttribute('aria-disabled') === 'true') return { error: 'element ' + id + ' is disabled' };
-    let r = el.getBoundingClientRect();
-    if (r.top < 0 || r.left < 0 || r.bottom > W.innerHeight || r.right > W.innerWidth) {
-      el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
-      r = el.getBoundingClientRect();
+  async function route(op, id, args) {
+    const r = remote.get(id);
+    if (!r) return local[op](id, ...args);
+    const f = r.frame.deref();
+    if (!f || !f.isConnected) return { error: 'element ' + id + ' was in a frame that is gone; observe again' };
+    if (op === 'locate') {
+      // Bring the frame into view first, then the element inside it.
+      const pre = locateFrame(f);
+      if (pre.error) return pre;
     }
-    if (r.width === 0 || r.height === 0) return { error: 'element ' + id + ' has no size on the page' };
-    const x = r.left + r.width / 2, y = r.top + r.height / 2;
-    const hit = document.elementFromPoint(x, y);
-    if (hit && hit !== el && !el.contains(hit) && !hit.contains(el) && !(el.labels && Array.from(el.labels).some(l => l.contains(hit)))) {
-      return { error: 'element ' + id + ' is covered by another element (' + hit.tagName.toLowerCase() + ' "' + clip(hit.innerText, 40) + '")' };
-    }
-    return { x: x, y: y, tag: el.tagName, role: role(el), checked: !!el.checked };
+    const res = await callFrame(f, op, [r.id, ...args]);
+    if (res === null) return { error: 'the frame holding element ' + id + ' did not answer' };
+    if (op === 'locate' && !res.error) return fromFrame(f, res, id);
+    return res;
   }
 
-  function prepFill(id) {
-    const [el, err] = find(id);
-    if (!el) return err;
-    const r = role(el);
-    if (r !== 'textbox' && r !== 'searchbox' && r !== 'combobox') return 'element ' + id + ' is a ' + (r || el.tagName.toLowerCase()) + ', not a text field; fill works on textbox ids';
-    if (el.tagName === 'SELECT') return 'element ' + id + ' is a drop-down; use select(' + id + ', "option")';
-    if (el.disabled || el.readOnly) return 'element ' + id + ' is disabled or read-only';
-    el.scrollIntoView({ block: 'center', behavior: 'instant' });
-    el.focus();
-    if (el.isContentEditable) { el.innerText = ''; }
-    else {
+  function locateFrame(f) {
+    const r = f.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return { error: 'its frame has no size on the page' };
+    const v = visibleRect(f);
+    if (!v || v.R - v.L < r.width * 0.5 || v.B - v.T < Math.min(r.height, W.innerHeight) * 0.5) f.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
+    return {};
+  }
+
+  // fromFrame turns a point in frame f's viewport into one in ours, and
+  // checks the point is not hidden here (scrolled out, covered).
+  function fromFrame(f, res, id) {
+    const [ox, oy] = frameOrigin(f);
+    const [dx, dy] = docOffset(f);
+    let x = res.x + ox, y = res.y + oy;
+    const v = visibleRect(f);
+    if (!v || x < v.L || x >= v.R || y < v.T || y >= v.B) {
+      f.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+      const [ox2, oy2] = frameOrigin(f);
+      x = res.x + ox2; y = res.y + oy2;
+    }
+    const hit = deepHit(f.ownerDocument, x, y);
+    if (hit !== f) return { error: 'element ' + id + ' is inside a frame, and at its position the frame is covered by ' + describe(hit) };
+    res.x = x + dx; res.y = y + dy;
+    return res;
+  }
+
+  // visibleRect is the part of el's box inside all its scroll containers
+  // and the viewport, or null when none is.
+  function visibleRect(el) {
+    const r = el.getBoundingClientRect();
+    let L = r.left, T = r.top, R = r.right, B = r.bottom;
+    for (let p = layoutParent(el); p && p.nodeType === 1; p = layoutParent(p)) {
+      if (p === el.ownerDocument.documentElement || p === el.ownerDocument.body) continue;
+      const cs = getComputedStyle(p);
+      if (cs.overflowX === 'visible' && cs.overflowY === 'visible') continue;
+      const q = p.getBoundingClientRect();
+      L = Math.max(L, q.left + p.clientLeft); T = Math.max(T, q.top + p.clientTop);
+      R = Math.min(R, q.left + p.clientLeft + p.clientWidth); B = Math.min(B, q.top + p.clientTop + p.clientHeight);
+    }
+    const v = el.ownerDocument.defaultView;
+    L = Math.max(L, 0); T = Math.max(T, 0); R = Math.min(R, v.innerWidth); B = Math.min(B, v.innerHeight);
+    return R - L >= 1 && B - T >= 1 ? { L, T, R, B } : null;
+  }
+
+  function layoutParent(el) {
+    if (el.assignedSlot) return el.assignedSlot;
+    if (el.parentElement) return el.parentElement;
+    const p = el.parentNode;
+    return p && p.host ? p.host : null;
+  }
+
+  // deepHit is the element at a point, looking into shadow roots.
+  function deepHit(doc, x, y) {
+    let h = doc.elementFromPoint(x, y);
+    while (h) {
+      const sr = shadowOf(h);
+      if (!sr) break;
+      const d = sr.elementFromPoint(x, y);
+      if (!d || d === h) break;
+      h = d;
+    }
+    return h;
+  }
+
+  function within(el, hit) {
+    for (let p = hit; p; p = layoutParent(p)) if (p === el) return true;
+    return false;
+  }
+
+  function describe(hit) {
+    if (!hit) return 'nothing (outside the page)';
+    const b = ids.get(hit);
+    let s = hit.tagName.toLowerCase();
+    const t = clip(textOf(hit), 40);
+    if (t) s += ' "' + t + '"';
+    if (b) s += ' [' + b + ']';
+    else if (hit === document.body || hit === document.documentElement) s += ' (the page background)';
+    return s;
+  }
+
+  // hitOK: a click at the point reaches el (or its label).
+  function hitOK(el, hit) {
+    if (!hit) return false;
+    if (within(el, hit)) return true;
+    if (el.labels && Array.from(el.labels).some((l) => l.contains(hit))) return true;
+    return false;
+  }
+
+  // pointIn finds a point of el that a click would reach: the centre of its
+  // visible part, else the centre of each of its boxes (wrapped inline text).
+  function pointIn(el) {
+    const v = visibleRect(el);
+    if (!v) return null;
+    const doc = el.ownerDocument;
+    const cand = [[(v.L + v.R) / 2, (v.T + v.B) / 2]];
+    for (const r of el.getClientRects()) {
+      const x = (Math.max(r.left, v.L) + Math.min(r.right, v.R)) / 2, y = (Math.max(r.top, v.T) + Math.min(r.bottom, v.B)) / 2;
+      if (x > v.L && x < v.R && y > v.T && y < v.B) cand.push([x, y]);
+    }
+    let first = null;
+    for (const [x, y] of cand) {
+      const hit = deepHit(doc, x, y);
+      if (hitOK(el, hit)) return { x, y, hit };
+      if (!first) first = { x, y, hit, miss: true };
+    }
+    return first;
+  }
+
+  const local = {
+    // locate scrolls el into view within its scroll containers and returns
+    // a point where a click reaches it, in this window's viewport.
+    locate(id) {
+      const [el, err] = find(id);
+      if (!el) return { error: err };
+      if (el.disabled || el.getAttribute('aria-disabled') === 'true') return { error: 'element ' + id + ' is disabled' };
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) return { error: 'element ' + id + ' has no size on the page' };
+      let p = pointIn(el);
+      if (!p || p.miss) {
+        el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+        p = pointIn(el);
+      }
+      if (!p) return { error: 'element ' + id + ' cannot be scrolled into view' };
+      if (p.miss) return { error: 'element ' + id + ' is not reachable at its position: a click there would hit ' + describe(p.hit) };
+      const [ox, oy] = docOffset(el);
+      return { x: p.x + ox, y: p.y + oy, tag: el.tagName, role: role(el), checked: !!el.checked, type: el.tagName === 'INPUT' ? inputType(el) : '' };
+    },
+
+    focus(id) {
+      const [el, err] = find(id);
+      if (!el) return err;
+      el.focus({ preventScroll: false });
+      lastInput = now();
+      return '';
+    },
+
+    // prepFill gets a field ready for new text: {insert: true} when the
+    // caller should type it, {set: true} when it was set by value (date,
+    // colour, range…), {error} when it cannot apply.
+    prepFill(id, text) {
+      const [el, err] = find(id);
+      if (!el) return { error: err };
+      const r = role(el);
+      if (r !== 'textbox' && r !== 'searchbox' && r !== 'combobox' && r !== 'slider' && r !== 'spinbutton') return { error: 'element ' + id + ' is a ' + (r || el.tagName.toLowerCase()) + ', not a text field; fill works on textbox ids' };
+      if (el.tagName === 'SELECT') return { error: 'element ' + id + ' is a drop-down; use select_option(' + id + ', "option")' };
+      if (el.disabled || el.readOnly) return { error: 'element ' + id + ' is disabled or read-only' };
+      el.scrollIntoView({ block: 'nearest', behavior: 'instant' });
+      el.focus();
+      lastInput = now();
+      const ty = el.tagName === 'INPUT' ? inputType(el) : '';
+      if (VALUE_TYPES[ty]) return setByValue(el, id, ty, text);
+      if (ty === 'number' && text !== '' && !/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text)) return { error: 'element ' + id + ' is a number field; fill it with a number such as "42" or "3.5"' };
+      if (el.isContentEditable) {
+        // Select its content, so the typed text (trusted input events,
+        // as editors expect) replaces it.
+        const s = el.ownerDocument.getSelection();
+        s.selectAllChildren(el);
+        if (text === '') el.ownerDocument.execCommand('delete');
+        return { insert: true };
+      }
       const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
       Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, '');
       el.dispatchEvent(new Event('input', { bubbles: true }));
-    }
-    return '';
-  }
+      return { insert: true };
+    },
 
-  function changed(id) {
-    const [el] = find(id);
-    if (el) el.dispatchEvent(new Event('change', { bubbles: true }));
-    return '';
-  }
+    changed(id) {
+      const [el] = find(id);
+      if (el && !el.isContentEditable) el.dispatchEvent(new Event('change', { bubbles: true }));
+      return '';
+    },
 
-  function selectOption(id, label) {
-    const [el, err] = find(id);
-    if (!el) return err;
-    if (el.tagName !== 'SELECT') return 'element ' + id + ' is not a drop-down (select); use click or fill';
-    if (el.disabled) return 'element ' + id + ' is disabled';
-    const want = clip(label, 1000).toLowerCase();
-    const opts = Array.from(el.options);
-    let i = opts.findIndex(o => clip(o.text, 1000).toLowerCase() === want);
-    if (i < 0) i = opts.findIndex(o => o.value.toLowerCase() === want);
-    if (i < 0) return 'drop-down ' + id + ' has no option "' + clip(label, 60) + '"; options: ' + JSON.stringify(opts.map(o => clip(o.text, 60)));
-    el.focus();
-    el.selectedIndex = i;
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-    el.dispatchEvent(new Event('change', { bubbles: true }));
-    return '';
+    selectOption(id, labels) {
+      const [el, err] = find(id);
+      if (!el) return err;
+      if (el.tagName !== 'SELECT') return 'element ' + id + ' is not a drop-down (select); use click or fill';
+      if (el.disabled) return 'element ' + id + ' is disabled';
+      if (labels.length > 1 && !el.multiple) return 'drop-down ' + id + ' takes one option, got ' + labels.length;
+      const opts = Array.from(el.options);
+      const idx = [];
+      for (const label of labels) {
+        const want = clip(label, 1000).toLowerCase();
+        let i = opts.findIndex((o) => clip(o.text, 1000).toLowerCase() === want);
+        if (i < 0) i = opts.findIndex((o) => o.value.toLowerCase() === want);
+        if (i < 0) return 'drop-down ' + id + ' has no option "' + clip(label, 60) + '"; options: ' + JSON.stringify(opts.map((o) => clip(o.text, 60)));
+        if (opts[i].disabled) return 'option "' + clip(label, 60) + '" of drop-down ' + id + ' is disabled';
+        idx.push(i);
+      }
+      el.focus();
+      lastInput = now();
+      if (el.multiple) opts.forEach((o, i) => { o.selected = idx.includes(i); });
+      else el.selectedIndex = idx[0];
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+      return '';
+    },
+
+    // fileInput checks id is a file input and marks it for the upload,
+    // which the Go side finds with element().
+    fileInput(id, n) {
+      const [el, err] = find(id);
+      if (!el) return err;
+      if (el.tagName !== 'INPUT' || inputType(el) !== 'file') return 'element ' + id + ' is not a file input; upload works on a file button';
+      if (el.disabled) return 'element ' + id + ' is disabled';
+      if (n > 1 && !el.multiple) return 'file input ' + id + ' takes one file, got ' + n;
+      return '';
+    },
+  };
+
+  // element returns the element of id for the Go side (file uploads), when
+  // it lives in this document or a same-origin frame below it.
+  function element(id) {
+    const r = remote.get(id);
+    if (!r) { const [el] = find(id); return el; }
+    const f = r.frame.deref();
+    try { return f.contentWindow.__egym.element(r.id); } catch (e) { return null; }
   }
 
   function scroll(dir) {
-    lastInput = performance.now();
+    lastInput = now();
     W.scrollBy({ top: (dir === 'up' ? -0.8 : 0.8) * W.innerHeight, behavior: 'instant' });
     return '';
   }
 
-  // settle resolves once the document is complete, no fetch/XHR or short
-  // timer is pending and the DOM has been quiet for `quiet` ms since the
-  // last change or input: 'ok', 'timeout' after `max` ms, or 'nav' when the
-  // document is being left. It is woken by the events that end pending
-  // work and by one timer for the rest of the quiet period; no polling.
-  // With limit >= 0 the observation is taken in the same task.
+  // cssLeft is how long finite CSS animations and transitions still run.
+  function cssLeft() {
+    if (!document.getAnimations) return 0;
+    let left = 0;
+    for (const a of document.getAnimations()) {
+      if (a.playState !== 'running' || !a.effect) continue;
+      const t = a.effect.getComputedTiming();
+      if (!isFinite(t.endTime) || t.localTime === null) continue;
+      left = Math.max(left, (t.endTime - t.localTime) / (a.playbackRate || 1));
+    }
+    return left;
+  }
+
+  // settle resolves once the document is complete, no fetch/XHR (bodies
+  // included) or short timer is pending, no animation is running and the
+  // DOM has been quiet for `quiet` ms since the last change or input: 'ok',
+  // 'timeout' after `max` ms, or 'nav' when the document is being left.
+  // Child frames then settle in the time left. It is woken by the events
+  // that end pending work and by one timer for the rest of the wait; no
+  // polling. With limit >= 0 the observation is taken right after.
   function settle(quiet, max, limit) {
+    const t0 = now();
     return new Promise((resolve) => {
-      const t0 = performance.now();
       let timer = 0;
       const finish = (s) => {
         waiters.delete(check);
         if (timer) oClearTimeout(timer);
         timer = 0;
-        if (limit >= 0 && s !== 'nav') {
-          try { return resolve({ s: s, page: observe(limit) }); } catch (e) { /* observe below */ }
-        }
-        resolve({ s: s });
+        resolve(s);
       };
       const check = () => {
         if (timer) oClearTimeout(timer);
         timer = 0;
         if (unloading) return finish('nav');
-        const now = performance.now();
-        let wait = max - (now - t0);
+        const t = now();
+        let wait = max - (t - t0);
         if (wait <= 0) return finish('timeout');
-        if (document.readyState === 'complete' && pending <= 0 && timers.size === 0) {
-          const q = quiet - (now - Math.max(lastMut, lastInput));
-          if (q <= 0) return finish('ok');
+        if (document.readyState === 'complete' && pending <= 0 && timers.size === 0 && !animPending()) {
+          let q = quiet - (t - Math.max(lastMut, lastInput));
+          if (t - lastAnim < ANIM_QUIET && t - animStart < ANIM_MAX) q = Math.max(q, ANIM_QUIET - (t - lastAnim));
+          if (q <= 0) {
+            const css = Math.min(cssLeft(), 1000);
+            if (css <= 0) return finish('ok');
+            q = css;
+          }
           wait = Math.min(wait, q);
         }
         timer = oSetTimeout(check, Math.ceil(wait));
       };
       waiters.add(check);
       check();
+    }).then(async (s) => {
+      if (s === 'ok' && !unloading) {
+        const fs = document.querySelectorAll('iframe,frame');
+        if (fs.length) {
+          const left = Math.max(max - (now() - t0), 1);
+          await Promise.all(Array.from(fs).map((f) => callFrame(f, 'settle', [quiet, left, -1], left + 200)));
+        }
+      }
+      if (limit >= 0 && s !== 'nav' && !unloading) {
+        try { return { s: s, page: await observe(limit) }; } catch (e) { /* observe separately */ }
+      }
+      return { s: s };
     });
   }
 
-  Object.defineProperty(W, '__egym', {
-    value: Object.freeze({ observe, locate, prepFill, changed, selectOption, scroll, settle, leave: () => { unload(); return true; } }),
-    enumerable: false,
-  });
+  // rpc is what a parent frame calls (directly or by message).
+  function rpc(op, args) {
+    switch (op) {
+      case 'observe': return observe(args[0], true);
+      case 'settle': return settle(args[0], args[1], -1);
+      case 'locate': case 'focus': case 'prepFill': case 'changed': case 'selectOption': case 'fileInput':
+        return route(op, args[0], args.slice(1));
+    }
+    return { error: 'unknown op ' + op };
+  }
+
+  const api = {
+    observe: (limit) => observe(limit, false),
+    settle,
+    locate: (id) => route('locate', id, []),
+    focus: (id) => route('focus', id, []),
+    prepFill: (id, text) => route('prepFill', id, [text]),
+    changed: (id) => route('changed', id, []),
+    selectOption: (id, labels) => route('selectOption', id, [labels]),
+    fileInput: (id, n) => route('fileInput', id, [n]),
+    element,
+    scroll,
+    rpc,
+    leave: () => { unload(); return true; },
+  };
+  function setByValue(el, id, ty, text) {
+    const [fmt, ex, re] = VALUE_TYPES[ty];
+    const proto = HTMLInputElement.prototype;
+    const before = el.value;
+    const wellFormed = text === '' ? ty !== 'range' && ty !== 'color' : re.test(text);
+    Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, wellFormed ? text : before);
+    // The browser refuses impossible values (2024-02-31) by emptying the
+    // field, and rounds a range's value to its steps.
+    let bad = !wellFormed || text !== '' && el.value === '';
+    if (ty === 'range' && wellFormed) bad = Math.abs(parseFloat(el.value) - parseFloat(text)) > 1e-9;
+    if (bad) {
+      const got = el.value;
+      Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, before);
+      if (ty === 'range') return { error: 'slider ' + id + ' takes a number from ' + (el.min || 0) + ' to ' + (el.max || 100) + (el.step && el.step !== 'any' ? ' in steps of ' + el.step : '') + '; "' + clip(text, 40) + '" would become ' + got };
+      return { error: 'element ' + id + ' is a ' + ty + ' field; fill it in the format ' + fmt + (ex ? ' (' + ex + ')' : '') + ', got "' + clip(text, 40) + '"' };
+    }
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+    return { set: true };
+  }
+  // Element.focus in a frame focuses the frame too, so typed text and keys
+  // reach the element whatever frame it lives in.
+  Object.defineProperty(W, '__egym', { value: Object.freeze(api), enumerable: false });
 })();

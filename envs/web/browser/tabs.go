@@ -51,7 +51,7 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 		if _, err := chromedp.Call(c, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false}); err != nil {
 			return err
 		}
-		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageJS, RunImmediately: ptr(true)})
+		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageScript(), RunImmediately: ptr(true)})
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrDialog) {

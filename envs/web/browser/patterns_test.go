@@ -1,0 +1,347 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The pages in testdata/patterns are patterns of the web users bring
+// (issue 17). Each test plays a scripted policy that finds its targets in
+// the observation by role and label, never by a fixed id.
+
+// patternSite serves testdata/patterns on two origins of different sites:
+// http://127.0.0.1:P and http://localhost:P (the cross-origin frames).
+type patternSite struct {
+	a, b string // base URLs
+}
+
+func servePatterns(t *testing.T) patternSite {
+	t.Helper()
+	files := http.FileServer(http.Dir("testdata/patterns"))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow-items" {
+			// Headers now, the body later: a fetch resolves before the
+			// page has its data.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			time.Sleep(400 * time.Millisecond)
+			fmt.Fprint(w, `["alpha order","beta order","gamma order"]`)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		files.ServeHTTP(w, r)
+	})
+	var urls []string
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		urls = append(urls, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port))
+	}
+	return patternSite{a: urls[0], b: urls[1]}
+}
+
+// policy drives one tab the way an agent does: observe, pick by label, act.
+type policy struct {
+	t    *testing.T
+	ctx  context.Context
+	tab  *Tab
+	page Page
+}
+
+func (p *policy) open(url string) {
+	p.t.Helper()
+	pg, err := p.tab.Open(p.ctx, url, 500)
+	if err != nil {
+		p.t.Fatalf("open %s: %v", url, err)
+	}
+	p.page = pg
+}
+
+func (p *policy) settle() {
+	p.t.Helper()
+	pg, err := p.tab.SettleObserve(p.ctx, 500)
+	if err != nil {
+		p.t.Fatalf("settle: %v", err)
+	}
+	p.page = pg
+}
+
+// node finds the line with this role and name.
+func (p *policy) node(role, name string) Node {
+	p.t.Helper()
+	for _, n := range p.page.Nodes {
+		if n.Role == role && n.Name == name {
+			if n.ID == 0 {
+				p.t.Fatalf("%s %q has no id", role, name)
+			}
+			return n
+		}
+	}
+	p.t.Fatalf("no %s %q in the observation:\n%s", role, name, dump(p.page))
+	return Node{}
+}
+
+func (p *policy) id(role, name string) int { p.t.Helper(); return p.node(role, name).ID }
+
+// do runs an action and settles, as a step does.
+func (p *policy) do(what string, err error) {
+	p.t.Helper()
+	if err != nil {
+		p.t.Fatalf("%s: %v\n%s", what, err, dump(p.page))
+	}
+	p.settle()
+}
+
+func (p *policy) state(key string) string {
+	p.t.Helper()
+	return fmt.Sprint(p.page.State[key])
+}
+
+func (p *policy) wantState(key, want string) {
+	p.t.Helper()
+	if got := p.state(key); got != want {
+		p.t.Fatalf("state %s = %q, want %q\n%s", key, got, want, dump(p.page))
+	}
+}
+
+// hasText reports whether a line of the observation reads s.
+func (p *policy) hasText(s string) bool {
+	for _, n := range p.page.Nodes {
+		if n.Name == s {
+			return true
+		}
+	}
+	return false
+}
+
+func dump(pg Page) string {
+	var b strings.Builder
+	for _, n := range pg.Nodes {
+		fmt.Fprintf(&b, "  [%d] %s %q", n.ID, n.Role, n.Name)
+		if n.Type != "" {
+			fmt.Fprintf(&b, " type=%s", n.Type)
+		}
+		if n.Value != nil {
+			fmt.Fprintf(&b, " value=%q", *n.Value)
+		}
+		if n.Box != nil {
+			fmt.Fprintf(&b, " box=%v", *n.Box)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func TestPatterns(t *testing.T) {
+	site := servePatterns(t)
+	ctx := context.Background()
+	m := newManager(t)
+	tab, err := m.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	p := &policy{t: t, ctx: ctx, tab: tab}
+	run := func(name string, f func(p *policy)) {
+		t.Run(name, func(t *testing.T) {
+			p.t = t
+			f(p)
+		})
+	}
+
+	run("listeners", func(p *policy) {
+		p.open(site.a + "/listeners.html")
+		for _, c := range []struct{ role, name, want string }{
+			{"clickable", "Save draft", "saved"},    // addEventListener only
+			{"clickable", "Banana", "fruit Banana"}, // delegation on a list
+			{"clickable", "Green", "chip Green"},    // document delegation, pointer cursor
+			{"link", "More info", "more"},           // <a> without href
+			{"clickable", "Paris", "city Paris"},    // tabindex=-1, mousedown
+		} {
+			p.do("click "+c.name, p.tab.Click(p.ctx, p.id(c.role, c.name)))
+			p.wantState("last", c.want)
+		}
+	})
+
+	run("svg", func(p *policy) {
+		p.open(site.a + "/svg.html")
+		blue := p.node("clickable", "Blue dot")
+		if blue.Box == nil || blue.Box[2] < 40 {
+			p.t.Fatalf("SVG target without its box: %+v", blue)
+		}
+		p.do("click blue", p.tab.Click(p.ctx, blue.ID))
+		p.wantState("last", "shape c1")
+		p.do("click rect", p.tab.Click(p.ctx, p.id("clickable", "rect orange")))
+		p.wantState("last", "shape r1")
+		p.node("link", "SVG link")
+	})
+
+	run("canvas", func(p *policy) {
+		p.open(site.a + "/canvas.html")
+		cv := p.node("canvas", "Drawing")
+		if cv.Box == nil {
+			p.t.Fatalf("canvas without a box: %+v", cv)
+		}
+		// The red square is at (200..240, 120..160) inside the canvas, whose
+		// border is 1 px.
+		x, y := float64(cv.Box[0]+1+220), float64(cv.Box[1]+1+140)
+		p.do("mouse_click", p.tab.MouseClick(p.ctx, x, y, 1))
+		p.wantState("last", "hit")
+		var ae *ActionError
+		if err := p.tab.MouseClick(p.ctx, 5000, 10, 1); !errors.As(err, &ae) || !strings.Contains(ae.Msg, "outside the viewport") {
+			p.t.Fatalf("click outside the viewport: %v", err)
+		}
+	})
+
+	run("drag", func(p *policy) {
+		p.open(site.a + "/drag.html")
+		p.do("drag handle", p.tab.Drag(p.ctx, p.id("clickable", "Handle"), p.id("clickable", "Drop zone")))
+		p.wantState("pointer", "in zone")
+		p.do("drag card", p.tab.Drag(p.ctx, p.id("clickable", "Card A"), p.id("clickable", "Done column")))
+		p.wantState("html5", "dropped card-a")
+	})
+
+	run("shadow", func(p *policy) {
+		p.open(site.a + "/shadow.html")
+		if !p.hasText("Inside open root") {
+			p.t.Fatalf("open shadow root's text missing:\n%s", dump(p.page))
+		}
+		p.do("fill", p.tab.Fill(p.ctx, p.id("textbox", "Shadow name"), "Ada"))
+		p.do("click open", p.tab.Click(p.ctx, p.id("button", "Shadow OK")))
+		p.wantState("last", "open ok")
+		p.wantState("name", "Ada")
+		p.do("click closed", p.tab.Click(p.ctx, p.id("button", "Closed OK")))
+		p.wantState("last", "closed ok")
+		p.do("click slotted", p.tab.Click(p.ctx, p.id("button", "Slotted label")))
+		p.wantState("last", "slot ok")
+	})
+
+	run("frames", func(p *policy) {
+		p.open(site.a + "/frames.html?other=" + site.b)
+		seen := map[int]bool{}
+		for _, n := range p.page.Nodes {
+			if n.ID != 0 && seen[n.ID] {
+				p.t.Fatalf("id %d twice:\n%s", n.ID, dump(p.page))
+			}
+			seen[n.ID] = true
+		}
+		p.do("fill city", p.tab.Fill(p.ctx, p.id("textbox", "City"), "Lyon"))
+		p.do("send", p.tab.Click(p.ctx, p.id("button", "Send")))
+		p.do("pay", p.tab.Click(p.ctx, p.id("button", "Pay now")))         // cross-origin (another site)
+		p.do("deep", p.tab.Click(p.ctx, p.id("clickable", "Deep button"))) // same origin as the top, inside the cross-origin frame
+		for _, s := range []string{"Sent Lyon", "Payment done", "Deep clicked"} {
+			if !p.hasText(s) {
+				p.t.Fatalf("%q missing after the actions in frames:\n%s", s, dump(p.page))
+			}
+		}
+	})
+
+	run("inputs", func(p *policy) {
+		p.open(site.a + "/inputs.html")
+		for _, c := range []struct{ label, value, key string }{
+			{"Start date", "2024-03-09", "date"},
+			{"Alarm", "14:05", "time"},
+			{"Meeting", "2024-03-09T14:05", "dtl"},
+			{"Billing month", "2024-03", "month"},
+			{"Sprint week", "2024-W10", "week"},
+			{"Theme colour", "#ff8800", "color"},
+			{"Quantity", "42", "num"},
+		} {
+			p.do("fill "+c.label, p.tab.Fill(p.ctx, p.id("textbox", c.label), c.value))
+			p.wantState(c.key, c.value)
+		}
+		p.do("fill range", p.tab.Fill(p.ctx, p.id("slider", "Volume"), "35"))
+		p.wantState("range", "35")
+		for _, c := range []struct{ role, label, value, want string }{
+			{"textbox", "Start date", "03/09/2024", "YYYY-MM-DD"},
+			{"textbox", "Alarm", "2pm", "HH:MM"},
+			{"textbox", "Theme colour", "orange", "#rrggbb"},
+			{"textbox", "Sprint week", "2024-10", "YYYY-Www"},
+			{"slider", "Volume", "33", "steps of 5"},
+			{"textbox", "Quantity", "many", "number"},
+		} {
+			err := p.tab.Fill(p.ctx, p.id(c.role, c.label), c.value)
+			var ae *ActionError
+			if !errors.As(err, &ae) || !strings.Contains(ae.Msg, c.want) {
+				p.t.Fatalf("fill %s with %q: %v, want an error naming %q", c.label, c.value, err, c.want)
+			}
+		}
+		p.settle()
+		p.wantState("date", "2024-03-09") // a refused value loses nothing
+		p.wantState("range", "35")
+		p.do("fill notes", p.tab.Fill(p.ctx, p.id("textbox", "Notes editor"), "new notes"))
+		p.wantState("notes", "new notes")
+		if p.state("notesInputs") == "0" {
+			p.t.Fatal("the contenteditable saw no input event")
+		}
+		p.do("multi", p.tab.Select(p.ctx, p.id("listbox", "Toppings"), "Ham", "Basil"))
+		p.wantState("multi", "Ham,Basil")
+		p.do("focus", p.tab.Focus(p.ctx, p.id("textbox", "Shortcut field")))
+		p.do("ctrl+a", p.tab.Press(p.ctx, "Control+a"))
+		p.do("type", p.tab.Type(p.ctx, "new"))
+		p.wantState("keys", "new")
+		if !p.hasText("ctrl+a seen") {
+			p.t.Fatalf("the page saw no Control+a keydown:\n%s", dump(p.page))
+		}
+		dir := p.t.TempDir()
+		f := filepath.Join(dir, "hello.txt")
+		if err := os.WriteFile(f, []byte("hello"), 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+		file := p.node("button", "Attachment")
+		if file.Type != "file" {
+			p.t.Fatalf("file input not marked: %+v", file)
+		}
+		p.do("upload", p.tab.Upload(p.ctx, file.ID, []string{f}))
+		if !p.hasText("read hello.txt (5 bytes)") {
+			p.t.Fatalf("upload not read by the page:\n%s", dump(p.page))
+		}
+	})
+
+	run("fetch body", func(p *policy) {
+		p.open(site.a + "/fetch.html")
+		if p.hasText("Loading…") || !p.hasText("beta order") {
+			p.t.Fatalf("observed before the fetched body arrived:\n%s", dump(p.page))
+		}
+	})
+
+	run("animations", func(p *policy) {
+		p.open(site.a + "/animate.html")
+		for i := 0; i < 3; i++ {
+			p.open(site.a + "/animate.html")
+			p.do("open", p.tab.Click(p.ctx, p.id("button", "Open panel")))
+			p.wantState("height", "120")
+			p.do("slide", p.tab.Click(p.ctx, p.id("button", "Slide box")))
+			p.wantState("left", "208") // 200 px from the body's 8 px margin
+		}
+	})
+
+	run("scroll box and cover", func(p *policy) {
+		p.open(site.a + "/scrollbox.html")
+		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))
+		p.wantState("last", "confirmed")
+		err := p.tab.Click(p.ctx, p.id("button", "Hidden under banner"))
+		var ae *ActionError
+		if !errors.As(err, &ae) || !strings.Contains(ae.Msg, "Cookie banner") {
+			p.t.Fatalf("click under a banner: %v, want an error naming the banner", err)
+		}
+		p.settle()
+		p.do("accept", p.tab.Click(p.ctx, p.id("button", "Accept cookies")))
+		p.do("under", p.tab.Click(p.ctx, p.id("button", "Hidden under banner")))
+		p.wantState("last", "under")
+	})
+}

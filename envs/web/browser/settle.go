@@ -1,0 +1,100 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Settle waits, bounded by MaxSettle, until no navigation is in flight, the
+// document is complete, no request or short timer is pending and the DOM
+// has been quiet for Quiet since its last change or input. Navigations
+// started by the last action are followed.
+func (t *Tab) Settle(ctx context.Context) error {
+	_, err := t.settle(ctx, -1, false)
+	return err
+}
+
+// SettleObserve is Settle followed by Observe, in one round trip: the page
+// resolves its settle wait with the observation taken in the same task.
+func (t *Tab) SettleObserve(ctx context.Context, limit int) (Page, error) {
+	p, err := t.settle(ctx, limit, false)
+	if err != nil || p != nil {
+		return deref(p), err
+	}
+	return t.Observe(ctx, limit)
+}
+
+func deref(p *Page) Page {
+	if p == nil {
+		return Page{}
+	}
+	return *p
+}
+
+// settled is the page's answer to a settle wait.
+type settled struct {
+	S    string `json:"s"` // ok, timeout, nav, noscript
+	Page *Page  `json:"page"`
+}
+
+// settle runs the page's event-driven settle wait (page.js) and follows
+// navigations; with limit >= 0 the answer carries the observation. fresh
+// means a navigation just committed the current document (Open): the wait
+// then starts in that document at once instead of waiting for the
+// browser's load-stopped event, since the page's own wait covers the load.
+func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) {
+	deadline := time.Now().Add(t.MaxSettle)
+	for {
+		if w := t.nav.wait(); w != nil && !fresh {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				return nil, nil // observe the page as it is
+			}
+			timer := time.NewTimer(wait)
+			select {
+			case <-w:
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return nil, ctx.Err()
+			}
+			timer.Stop()
+		}
+		left := max(time.Until(deadline).Milliseconds(), 1)
+		expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d, %d) : {s: 'noscript'}", t.Quiet.Milliseconds(), left, limit)
+		res, err := eval[settled](ctx, t, expr, true)
+		if err != nil {
+			if errors.Is(err, ErrCrashed) || ctx.Err() != nil {
+				return nil, err
+			}
+			// The document went away under the evaluation: retry on the new one.
+			if time.Now().Before(deadline) && isNavError(err) {
+				fresh = false
+				continue
+			}
+			return nil, fmt.Errorf("browser: settle: %w", err)
+		}
+		switch {
+		case res.S == "nav" || res.S == "noscript":
+			fresh, t.mouseAt = false, nil
+			if time.Now().After(deadline) {
+				return nil, nil
+			}
+			if t.nav.wait() == nil && res.S == "nav" {
+				// beforeunload fired but the load has not been seen yet:
+				// give the event a moment without spinning hot.
+				select {
+				case <-time.After(time.Millisecond):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			continue
+		case !fresh && t.nav.wait() != nil && time.Now().Before(deadline):
+			continue // a navigation began during the quiet period
+		}
+		return res.Page, nil
+	}
+}
