@@ -16,18 +16,18 @@ type cgroup struct {
 	dirs []string
 }
 
-// newCgroup creates the groups for pid and moves it in. Children the
-// plugin starts later (a browser) are born inside.
-func newCgroup(root, name string, pid int, s Sandbox) (*cgroup, error) {
+// newCgroup creates the groups of one plugin process (leaf names it) with
+// their limits. The process joins them itself, through procsFiles, before
+// it starts the plugin: children are born inside.
+func newCgroup(root, leaf string, s Sandbox) (*cgroup, error) {
 	s = s.Limits()
-	leaf := fmt.Sprintf("envgym/%s-%d", name, pid)
 	limits := []struct{ controller, file, value string }{
 		{"memory", "memory.limit_in_bytes", strconv.Itoa(s.MemoryMB << 20)},
 		{"pids", "pids.max", strconv.Itoa(s.MaxPids)},
 	}
 	cg := &cgroup{}
 	for _, l := range limits {
-		dir := filepath.Join(root, l.controller, leaf)
+		dir := filepath.Join(root, l.controller, "envgym", leaf)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			cg.remove()
 			return nil, fmt.Errorf("cgroup %s: %w", l.controller, err)
@@ -37,12 +37,25 @@ func newCgroup(root, name string, pid int, s Sandbox) (*cgroup, error) {
 			cg.remove()
 			return nil, fmt.Errorf("cgroup %s: %w", l.file, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("cgroup %s: add pid: %w", l.controller, err)
-		}
 	}
 	return cg, nil
+}
+
+// procsFiles opens each group's cgroup.procs for writing: the sandbox
+// init writes "0" to join (its cgroup file system is read-only by then).
+func (c *cgroup) procsFiles() ([]*os.File, error) {
+	var fs []*os.File
+	for _, d := range c.dirs {
+		f, err := os.OpenFile(filepath.Join(d, "cgroup.procs"), os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range fs {
+				f.Close()
+			}
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		fs = append(fs, f)
+	}
+	return fs, nil
 }
 
 // pids lists every process still in the group.

@@ -20,6 +20,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	SandboxInitMain()
 	dir, err := os.MkdirTemp("", "envgym-plugins-test")
 	if err != nil {
 		panic(err)
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	for pkg, name := range map[string]string{
 		"../sdk/internal/faulty":                 "gym-plugin-faulty",
+		"../sdk/internal/hostile":                "gym-plugin-hostile",
 		"../examples/guess/cmd/gym-plugin-guess": "gym-plugin-guess",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
@@ -427,6 +429,11 @@ func TestCloseWaitsForTheEnvsClose(t *testing.T) {
 	for _, transport := range []string{TransportSocket, TransportGRPC} {
 		t.Run(transport, func(t *testing.T) {
 			dir := t.TempDir()
+			// The plugin runs as a uid of its own: sandbox.writable
+			// mounts the folder writable, its mode still applies.
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
 			h := newHost(t, Config{Transport: transport}, Sandbox{Writable: []string{dir}}, "faulty")
 			env := mustMake(t, h, "test/faulty-v0")
 			mustReset(t, env)

@@ -330,7 +330,7 @@ func TestIsolationHostFiles(t *testing.T) {
 	os.Remove(scratch)
 
 	// The manifest's opt-out gives the host's files back.
-	hh := newHost(t, Config{}, Sandbox{HostFiles: true}, "faulty")
+	hh := newHost(t, Config{}, Sandbox{HostFiles: true, Root: true}, "faulty")
 	envH := mustMake(t, hh, "test/faulty-v0")
 	mustReset(t, envH)
 	if got := step(t, envH, "readfile "+tmpSecret, 5*time.Second).Observation.Text; got != "readfile ok: host only" {

@@ -38,6 +38,12 @@ type Manifest struct {
 	// recorded at install so the host knows them without starting the
 	// plugin. Optional: manifests written before them still load.
 	Specs []gym.Spec `json:"specs,omitempty"`
+	// Source is the file (or script) it was installed from, and
+	// SourceStamp the sizes and times of what was copied from it: gym run
+	// and gym list warn when the source changed since (a rebuild or an
+	// edit not installed yet).
+	Source      string `json:"source,omitempty"`
+	SourceStamp string `json:"source_stamp,omitempty"`
 
 	path string // of the manifest file itself
 }
@@ -55,6 +61,17 @@ type Sandbox struct {
 	// directories; ReadOnly host paths made visible (e.g. under /root).
 	Writable []string `json:"writable,omitempty"`
 	ReadOnly []string `json:"read_only,omitempty"`
+	// Docker leaves the Docker socket reachable (and, for an unprivileged
+	// plugin, its group): Docker is root on the host, so only for a
+	// plugin that must run containers (swe). Hidden otherwise.
+	Docker bool `json:"docker,omitempty"`
+	// Root runs the plugin as root with the capabilities a sandboxing env
+	// needs (swe's namespace backend makes user namespaces, mounts and
+	// cgroups). Otherwise it runs as an unprivileged uid of its own.
+	Root bool `json:"root,omitempty"`
+	// Env names host environment variables passed to the plugin besides
+	// the sandbox's allowlist (PATH, LANG, ...; see pluginEnv).
+	Env []string `json:"env,omitempty"`
 }
 
 // Defaults for unset sandbox limits.
@@ -136,6 +153,11 @@ func (m Manifest) Validate() error {
 			}
 		}
 	}
+	for i, k := range m.Sandbox.Env {
+		if k == "" || strings.ContainsAny(k, "= \t\n\x00") {
+			return bad(fmt.Sprintf("sandbox.env[%d]", i), fmt.Sprintf("must be the name of an environment variable (got %q)", k))
+		}
+	}
 	for i, id := range m.Envs {
 		if err := gym.ValidateID(id); err != nil {
 			return bad(fmt.Sprintf("envs[%d]", i), err.Error())
@@ -190,7 +212,7 @@ func Discover(dir string) ([]Manifest, []error) {
 	var ms []Manifest
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // .NAME.installing-*: an install under way
 			continue
 		}
 		p := filepath.Join(dir, e.Name(), ManifestFile)

@@ -48,7 +48,11 @@ type fsPolicy struct {
 	cache     string   // writable cache directory, persistent
 	writable  []string // manifest's extra writable host paths
 	readOnly  []string // manifest's extra visible host paths
+	docker    bool     // the Docker socket stays (sandbox.docker)
 }
+
+// dockerSockets are hidden (/dev/null) unless the manifest asks for Docker.
+var dockerSockets = []string{"/run/docker.sock", "/var/run/docker.sock"}
 
 // hiddenDirs are covered with an empty tmpfs.
 var hiddenDirs = []string{"/root", "/home", "/tmp", "/etc/ssh"}
@@ -172,8 +176,7 @@ func enterMountNS(pol fsPolicy) error {
 		return err
 	}
 	for _, m := range mounts {
-		if m.flags&unix.MS_RDONLY != 0 || m.fstype == "proc" || m.point == "/dev" || strings.HasPrefix(m.point, "/dev/") ||
-			m.point == "/sys/fs/cgroup" || strings.HasPrefix(m.point, "/sys/fs/cgroup/") {
+		if m.flags&unix.MS_RDONLY != 0 || m.fstype == "proc" || m.point == "/dev" || strings.HasPrefix(m.point, "/dev/") {
 			continue
 		}
 		err := unix.Mount("", m.point, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|m.flags, "")
@@ -207,7 +210,11 @@ func enterMountNS(pol fsPolicy) error {
 			return fmt.Errorf("sandbox: hide %s: %w", d, err)
 		}
 	}
-	for _, f := range hiddenFiles {
+	hideFiles := hiddenFiles
+	if !pol.docker {
+		hideFiles = append(append([]string{}, hiddenFiles...), dockerSockets...)
+	}
+	for _, f := range hideFiles {
 		if _, err := os.Stat(f); err != nil {
 			continue
 		}
@@ -263,12 +270,8 @@ func enterMountNS(pol fsPolicy) error {
 		}
 	}
 
-	// 4. Keep it that way.
-	for _, c := range droppedCaps {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("sandbox: drop capability %d: %w", c, err)
-		}
-	}
+	// The capabilities that would undo this are dropped by the sandbox
+	// init (sandboxinit_linux.go), which still needs them to mount its proc.
 	return nil
 }
 

@@ -41,11 +41,17 @@ type Plugin struct {
 type process struct {
 	client *plugin.Client
 	stub   pb.EnvPluginClient
-	pid    int
-	cg     *cgroup
-	cgErr  error // why cgroup limits could not be applied, if they could not
-	gen    int
-	socket string // the plugin's session socket, "" if it offers none
+	pid    int // the sandbox init (PID 1 of the plugin's namespace)
+	// pluginPID is the plugin's own process (the init's child), as the
+	// host sees it; 0 if it could not be found.
+	pluginPID int
+	cg        *cgroup
+	cgErr     error // why cgroup limits could not be applied, if they could not
+	gen       int
+	socket    string     // the plugin's session socket, "" if it offers none
+	files     bool       // own mount namespace (option paths are exposed into it)
+	network   bool       // the host's network namespace (nothing to forward)
+	fwd       *forwarder // allowed_hosts ports of the host's loopback
 	// release lets the thread that forked the process (in the process's
 	// mount namespace) exit; nil when the process shares the host's.
 	release func()
@@ -61,12 +67,17 @@ func (p *Plugin) Restarts() int {
 	return p.restarts
 }
 
-// PID of the running process, 0 when none runs.
+// PID of the running plugin process (as the host numbers it), 0 when
+// none runs. Its parent is the sandbox init; killing either ends the
+// whole tree.
 func (p *Plugin) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.proc == nil {
 		return 0
+	}
+	if p.proc.pluginPID > 0 {
+		return p.proc.pluginPID
 	}
 	return p.proc.pid
 }
@@ -128,43 +139,88 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
 	if exe != nil {
-		defer exe.Close() // the process has its own copy once started
+		defer exe.Close() // the init has its own copy once started
 	}
 	sb := p.m.Sandbox.Limits()
+	if !initHooked.Load() {
+		return nil, fmt.Errorf("plugin %s: this program cannot sandbox plugins: its main (or TestMain) must call plugins.SandboxInitMain() first (see plugins/README.md)", p.m.Name)
+	}
 	files := !sb.HostFiles && MountNamespaceSupported() == ""
-	var pol fsPolicy
-	if files {
-		if pol, err = p.fsPolicy(); err != nil {
-			return nil, err
+	// The scratch and cache directories exist in either case: HOME and
+	// TMPDIR point there.
+	pol, err := p.fsPolicy()
+	if err != nil {
+		return nil, err
+	}
+	uid := PluginUID(p.m.Name)
+	if !sb.Root {
+		for _, d := range []string{pol.scratch, pol.cache} {
+			if err := ownTree(d, uid, uid); err != nil {
+				return nil, fmt.Errorf("plugin %s: give its directory %s to uid %d: %w", p.m.Name, d, uid, err)
+			}
 		}
 	}
-	var cmd *exec.Cmd
+	argv := []string{bin}
+	env := pluginEnv(sb.Env, pol.scratch)
+	var dir string
 	if len(p.m.Interpreter) > 0 {
 		// The interpreter is a system program; the checksum covers the
 		// plugin's own files, checked above.
-		args := append(append(pythonFlags(p.m.Interpreter[0]), p.m.Interpreter[1:]...), bin)
-		cmd = exec.Command(p.m.Interpreter[0], args...)
-		cmd.Dir = filepath.Dir(p.m.Path())
-		cmd.Env = append(hostEnv(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
-	} else {
-		cmd = exec.Command(bin)
-		// The kernel opens the file through the descriptor before the
-		// exec closes it (close-on-exec).
-		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
-		cmd.Env = hostEnv()
+		argv = append(append(append([]string{p.m.Interpreter[0]}, pythonFlags(p.m.Interpreter[0])...), p.m.Interpreter[1:]...), bin)
+		dir = filepath.Dir(p.m.Path())
+		env = append(env, "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
 	}
-	if files {
-		// Temporary files and go-plugin's socket go to the scratch
-		// directory, the same path inside the sandbox and out.
-		cmd.Env = append(cmd.Env, "TMPDIR="+pol.scratch, "PLUGIN_UNIX_SOCKET_DIR="+pol.scratch)
+	if argv[0], err = exec.LookPath(argv[0]); err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
+	ic := initConfig{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files, LoopbackUp: !sb.Network}
+	if sb.Docker && !sb.Root {
+		if g := groupID("docker"); g >= 0 {
+			ic.Groups = []int{g}
+		}
+	}
+	var cg *cgroup
+	var cgErr error
+	var cgFiles []*os.File
+	if p.cfg.cgroups {
+		if cg, cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name+"-"+randomSuffix(), sb); cgErr == nil {
+			if cgFiles, cgErr = cg.procsFiles(); cgErr != nil {
+				_ = cg.remove()
+				cg = nil
+			}
+		}
+	}
+	defer func() {
+		for _, f := range cgFiles {
+			f.Close()
+		}
+	}()
+	for i := range cgFiles {
+		ic.CgroupFDs = append(ic.CgroupFDs, 3+i)
+	}
+	extra := cgFiles
+	if exe != nil {
+		extra = append(extra[:len(extra):len(extra)], exe)
+		ic.ExecFD = 3 + len(cgFiles)
+	}
+	icJSON, err := json.Marshal(ic)
+	if err != nil {
+		return nil, err
+	}
+	// The plugin starts under the sandbox's init (sandboxinit_linux.go): this
+	// very program, re-executed. The checksum was verified just above;
+	// go-plugin's SecureConfig would hash the init, not the plugin.
+	cmd := exec.Command("/proc/self/exe", string(icJSON))
+	cmd.Args[0] = sandboxInitArg0
+	cmd.Env = env
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,            // kill the whole tree (a browser) at once
-		Pdeathsig: syscall.SIGKILL, // die with the host, even on kill -9
+		Setpgid:    true,            // kill the whole tree (a browser) at once
+		Pdeathsig:  syscall.SIGKILL, // die with the host, even on kill -9
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 	}
 	if !sb.Network {
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
-		cmd.Env = append(cmd.Env, wire.EnvLoopbackUp+"=1")
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
 	}
 	if p.stderr == nil {
 		p.stderr = &tailBuffer{max: 8 << 10}
@@ -177,7 +233,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		HandshakeConfig:  wire.Handshake,
 		Plugins:          plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}},
 		Cmd:              cmd,
-		SkipHostEnv:      true, // hostEnv() instead, so TMPDIR is ours
+		SkipHostEnv:      true, // pluginEnv: an allowlist, never the host's secrets
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     p.cfg.StartTimeout,
 		Stderr:           stderr,
@@ -196,6 +252,10 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	}
 	if err != nil {
 		client.Kill()
+		_ = cg.remove()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, fmt.Errorf("plugin %s: %w: the binary changed while starting", p.m.Name, ErrChecksum)
+		}
 		return nil, fmt.Errorf("plugin %s: start %s: %w%s", p.m.Name, bin, err, p.stderr.suffix())
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
@@ -204,6 +264,8 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		if release != nil {
 			release()
 		}
+		cg.killAll()
+		_ = cg.remove()
 		return nil, fmt.Errorf("plugin %s: dispense: %w", p.m.Name, err)
 	}
 	if p.gen > 0 {
@@ -213,10 +275,10 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen, release: release}
 	if rc := client.ReattachConfig(); rc != nil {
 		proc.pid = rc.Pid
+		proc.pluginPID = childOf(proc.pid, cg.pids())
 	}
-	if p.cfg.cgroups && proc.pid > 0 {
-		proc.cg, proc.cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name, proc.pid, sb)
-	}
+	proc.cg, proc.cgErr = cg, cgErr
+	proc.files, proc.network, proc.fwd = files, sb.Network, newForwarder(proc.pid)
 	p.proc = proc
 	if err := p.describeLocked(ctx, proc); err != nil {
 		p.stopLocked(true)
@@ -312,6 +374,7 @@ func (p *Plugin) stopLocked(force bool) {
 		_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
 	}
 	proc.cg.killAll()
+	proc.fwd.closeAll()
 	if proc.release != nil {
 		proc.release()
 	}
@@ -340,6 +403,7 @@ func (p *Plugin) fsPolicy() (fsPolicy, error) {
 		cache:     dirs[1],
 		writable:  sb.Writable,
 		readOnly:  sb.ReadOnly,
+		docker:    sb.Docker,
 	}
 	for _, d := range []string{pol.scratch, pol.cache} {
 		// 0755: sandboxes the plugin runs as nobody (swe) must traverse it.
@@ -348,17 +412,6 @@ func (p *Plugin) fsPolicy() (fsPolicy, error) {
 		}
 	}
 	return pol, nil
-}
-
-// hostEnv is the host's environment less what the sandbox sets itself.
-func hostEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "TMPDIR" && k != "PLUGIN_UNIX_SOCKET_DIR" {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // crashInfo is the tail of the plugin's stderr, for error messages.

@@ -25,6 +25,7 @@ type Remote struct {
 	p     *Plugin
 	id    string
 	opts  []byte
+	optsM map[string]any // opts as given: the host reads paths and allowed_hosts
 	spec  gym.Spec
 	caps  map[string]bool
 	sess  *session
@@ -34,8 +35,9 @@ type Remote struct {
 
 // session is one env instance in the plugin process proc.
 type session struct {
-	proc *process
-	t    transport
+	proc  *process
+	t     transport
+	ports map[int]bool // host loopback ports forwarded for this instance
 }
 
 // Make opens a remote instance of env id.
@@ -44,7 +46,7 @@ func (p *Plugin) Make(ctx context.Context, id string, opts map[string]any) (*Rem
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: make %s: options are not JSON-serialisable: %w", p.m.Name, id, err)
 	}
-	r := &Remote{p: p, id: id, opts: b}
+	r := &Remote{p: p, id: id, opts: b, optsM: opts}
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -62,7 +64,11 @@ func (r *Remote) open(ctx context.Context) error {
 		r.p.checkHealth(proc)
 		return fmt.Errorf("plugin %s: %w", r.p.m.Name, err)
 	}
-	r.sess = &session{proc: proc, t: t}
+	r.sess = &session{proc: proc, t: t, ports: map[int]bool{}}
+	if err := r.grant(r.optsM); err != nil {
+		r.drop()
+		return fmt.Errorf("plugin %s: make %s: %w", r.p.m.Name, r.id, err)
+	}
 	resp, err := r.call(ctx, &pb.Request{Kind: &pb.Request_Make{Make: &pb.Make{EnvId: r.id, OptionsJson: r.opts}}})
 	if err == nil {
 		err = wire.ErrorFromPB(resp.ErrorKind, resp.Error)
@@ -182,6 +188,7 @@ func (r *Remote) drop() {
 		return
 	}
 	r.sess.t.close()
+	r.sess.revoke()
 	r.sess = nil
 	r.reset = false
 }
@@ -204,6 +211,9 @@ func (r *Remote) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observat
 			if err := r.open(ctx); err != nil {
 				return gym.Observation{}, err
 			}
+		}
+		if err := r.grant(opts.Options); err != nil {
+			return gym.Observation{}, fmt.Errorf("plugin %s: reset %s: %w", r.p.m.Name, r.id, err)
 		}
 		resp, err := r.call(ctx, &pb.Request{Kind: &pb.Request_Reset_{Reset_: &pb.Reset{Seed: opts.Seed, TaskId: opts.TaskID, OptionsJson: optsJSON}}})
 		var f *failure
@@ -274,6 +284,7 @@ const closeTimeout = 20 * time.Second
 func (r *Remote) Close() error {
 	if r.sess != nil {
 		r.sess.t.closeWait(closeTimeout)
+		r.sess.revoke()
 		r.sess = nil
 		r.reset = false
 	}

@@ -88,8 +88,10 @@ for name in "${plugins[@]}"; do
     gym-plugin-search) args=(--memory-mb 4096) ;;
     # swe mounts a size-limited tmpfs per episode (the disk limit of its
     # sandboxes) that its Docker containers must see: it keeps the host's
-    # files; the code it runs is confined by swe's own sandboxes.
-    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096 --host-files) ;;
+    # files, root (its namespace backend) and the Docker socket; the code
+    # it runs is confined by swe's own sandboxes. Every other plugin runs
+    # as an unprivileged uid without the socket.
+    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096 --host-files --root --docker) ;;
   esac
   bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" "${args[@]}" >/dev/null
 done

@@ -30,11 +30,7 @@ import (
 //
 // Run by hand (not by a gym host), the binary says it is a plugin and exits.
 func Serve(reg *gym.Registry) {
-	if os.Getenv(wire.EnvLoopbackUp) == "1" {
-		if err := loopbackUp(); err != nil {
-			fmt.Fprintf(os.Stderr, "envgym plugin: bring loopback up in sandbox: %v\n", err)
-		}
-	}
+	sandboxSelf()
 	srv := &server{reg: reg}
 	if sock, err := listenSessions(srv); err != nil {
 		// The gRPC stream still works; only the fast path is lost.

@@ -81,7 +81,7 @@ processes (enforced where cgroups are writable). Loosen them with the flags.`,
 			fmt.Fprintf(tw, "  binary\t%s\n", m.BinaryPath())
 			fmt.Fprintf(tw, "  sha256\t%s\n", m.SHA256)
 			fmt.Fprintf(tw, "  envs\t%s\n", strings.Join(m.Envs, ", "))
-			fmt.Fprintf(tw, "  sandbox\tnetwork=%s host_files=%s memory=%d MiB max_pids=%d\n", yesNo(s.Network), yesNo(m.Sandbox.HostFiles), s.MemoryMB, s.MaxPids)
+			fmt.Fprintf(tw, "  sandbox\tnetwork=%s host_files=%s docker=%s root=%s memory=%d MiB max_pids=%d\n", yesNo(s.Network), yesNo(m.Sandbox.HostFiles), yesNo(s.Docker), yesNo(s.Root), s.MemoryMB, s.MaxPids)
 			return tw.Flush()
 		},
 	}
@@ -90,6 +90,9 @@ processes (enforced where cgroups are writable). Loosen them with the flags.`,
 	f.StringVar(&opts.Version, "version", "", "plugin version (default: the version of the first env it serves)")
 	f.BoolVar(&opts.Sandbox.Network, "network", false, "let the plugin reach the network (default: loopback only)")
 	f.BoolVar(&opts.Sandbox.HostFiles, "host-files", false, "share the host's files with the plugin as they are (default: a mount namespace with the host read-only, home dirs and /tmp hidden; the swe plugin needs this to mount its per-episode disk limits where Docker sees them)")
+	f.BoolVar(&opts.Sandbox.Docker, "docker", false, "let the plugin reach the Docker engine's socket (hidden by default: Docker is root on the host; only for plugins that run containers, like swe)")
+	f.BoolVar(&opts.Sandbox.Root, "root", false, "run the plugin as root, without the capabilities that undo its sandbox (default: an unprivileged uid of its own, no capabilities; swe's namespace backend needs root for its own sandboxes)")
+	f.StringSliceVar(&opts.Sandbox.Env, "env", nil, "host environment variables to pass besides PATH, LANG, TZ, TERM and LC_* (default: none; API keys and tokens stay with the host)")
 	f.IntVar(&opts.Sandbox.MemoryMB, "memory-mb", 0, fmt.Sprintf("memory limit in MiB (0: %d)", plugins.DefaultMemoryMB))
 	f.IntVar(&opts.Sandbox.MaxPids, "max-pids", 0, fmt.Sprintf("process limit (0: %d)", plugins.DefaultMaxPids))
 	f.StringSliceVar(&opts.Interpreter, "interpreter", nil, "run BINARY as a script with this interpreter (e.g. /usr/bin/python3)")

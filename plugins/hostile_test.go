@@ -1,0 +1,317 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/envgym/envgym/gym"
+)
+
+// The hostile-plugin suite: sdk/internal/hostile tries each attack of
+// issue #18 from inside a plugin installed with the default sandbox, and
+// each must fail. Every assertion marked "fails at 6e6bf5c" was checked
+// to fail on the code before this sandbox (the plugin ran as root in the
+// host's PID namespace with the host's environment, the Docker socket and
+// a writable cgroup tree), by running this file against a build of that
+// commit in a separate worktree.
+
+// hostListener serves one line to each connection on the host's loopback.
+func hostListener(t *testing.T, greeting string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "%s\n", greeting)
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// hostProcessWith is the pid of a host process whose command line holds
+// text, 0 if none.
+func hostProcessWith(text string) int {
+	es, _ := os.ReadDir("/proc")
+	for _, e := range es {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), text) {
+			if st, _ := os.ReadFile("/proc/" + e.Name() + "/stat"); strings.Contains(string(st), ") Z ") {
+				continue // a zombie is dead
+			}
+			return pid
+		}
+	}
+	return 0
+}
+
+func TestHostilePluginContained(t *testing.T) {
+	// Secrets in the host's environment (t.Setenv: the plugin starts at
+	// Make, after these).
+	secrets := map[string]string{"OPENAI_API_KEY": "sk-hostile-test", "AWS_SECRET_ACCESS_KEY": "aws-hostile-test", "GYM_SERVE_TOKEN": "serve-hostile-test"}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
+	// A marker process of the host: the only one the plugin may try to kill.
+	tag := fmt.Sprintf("%d%06d", os.Getpid(), time.Now().UnixNano()%1e6) // sleep 3600.TAG: a valid, unique duration
+	marker := exec.Command("/bin/sleep", "3600."+tag)
+	if err := marker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { marker.Process.Kill(); marker.Wait() })
+	allowed, blocked := hostListener(t, "hello-allowed"), hostListener(t, "hello-blocked")
+
+	h := newHost(t, Config{}, Sandbox{}, "hostile", "faulty")
+	envAny, err := h.Make(context.Background(), "test/hostile-v0", map[string]any{OptionAllowedHosts: []any{fmt.Sprintf("127.0.0.1:%d", allowed), "example.com"}})
+	if err != nil {
+		t.Fatalf("make: %v", err)
+	}
+	env := envAny.(*Remote)
+	t.Cleanup(func() { env.Close() })
+	mustReset(t, env)
+	attack := func(action string) string { return step(t, env, action, 10*time.Second).Observation.Text }
+	hp, _ := h.Plugin("test/hostile-v0")
+
+	t.Run("host environment secrets", func(t *testing.T) {
+		for k := range secrets { // fails at 6e6bf5c: the host's whole environment was passed
+			if got := attack("env " + k); got != "env unset" {
+				t.Errorf("plugin read $%s: %q", k, got)
+			}
+		}
+		if got := attack("env PATH"); !strings.HasPrefix(got, "env set ") {
+			t.Errorf("PATH not passed: %q", got)
+		}
+	})
+
+	t.Run("docker socket", func(t *testing.T) {
+		if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+			t.Fatalf("no Docker engine on this machine (%v): setup starts dockerd; without it this attack proves nothing", err)
+		}
+		// fails at 6e6bf5c: "docker ok HTTP/1.0 200 OK"
+		if got := attack("docker"); !strings.HasPrefix(got, "docker refused") {
+			t.Errorf("plugin reached the Docker engine: %q", got)
+		}
+	})
+
+	t.Run("host processes", func(t *testing.T) {
+		// fails at 6e6bf5c: the plugin listed the host's processes and found the marker
+		if got := attack("findproc 3600." + tag); !strings.HasPrefix(got, "findproc none") {
+			t.Errorf("plugin sees the host's processes: %q", got)
+		}
+		// fails at 6e6bf5c: "kill ok" and the marker died
+		if got := attack(fmt.Sprintf("kill %d", marker.Process.Pid)); got == "kill ok" && hostProcessWith("3600."+tag) == 0 {
+			t.Errorf("plugin killed a host process: %q", got)
+		}
+		if hostProcessWith("3600."+tag) != marker.Process.Pid {
+			t.Errorf("the host's marker process %d is gone", marker.Process.Pid)
+		}
+	})
+
+	t.Run("ptrace a sibling plugin", func(t *testing.T) {
+		victim := mustMake(t, h, "test/faulty-v0")
+		mustReset(t, victim)
+		fp, _ := h.Plugin("test/faulty-v0")
+		// fails at 6e6bf5c: "ptrace attach: ok; mem: ok" (same uid, no PID namespace)
+		if got := attack(fmt.Sprintf("ptrace %d", fp.PID())); strings.Contains(got, ": ok") {
+			t.Errorf("plugin attached to its sibling %d: %q", fp.PID(), got)
+		}
+		if r := step(t, victim, "a", 5*time.Second); r.Status != gym.StatusOK {
+			t.Errorf("the sibling after the attack: %+v", r)
+		}
+	})
+
+	t.Run("identity", func(t *testing.T) {
+		got := attack("whoami") // fails at 6e6bf5c: uid=0, capabilities, Seccomp=0
+		for _, want := range []string{"CapEff=0000000000000000", "CapBnd=0000000000000000", "NoNewPrivs=1", "Seccomp=2"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("whoami %q: want %s", got, want)
+			}
+		}
+		if strings.Contains(got, "uid=0 ") {
+			t.Errorf("plugin runs as root: %q", got)
+		}
+		if got := attack("mount"); !strings.Contains(got, "operation not permitted") {
+			t.Errorf("mount in the plugin: %q, want EPERM", got)
+		}
+	})
+
+	t.Run("cgroup limits", func(t *testing.T) {
+		pid := hp.PID()
+		memDir := cgroupDir(t, pid, "memory")
+		before, _ := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes"))
+		// fails at 6e6bf5c: "cgroup-raise ok" and the limit became 16 GiB
+		if got := attack("cgroup-raise"); !strings.HasPrefix(got, "cgroup-raise error") {
+			t.Errorf("plugin raised its memory limit: %q", got)
+		}
+		if after, _ := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes")); string(after) != string(before) {
+			t.Errorf("memory limit %s -> %s", before, after)
+		}
+		// fails at 6e6bf5c: "memory: ok; pids: ok", the plugin left its cgroups
+		if got := attack("cgroup-leave"); strings.Contains(got, ": ok") {
+			t.Errorf("plugin moved itself out of its cgroups: %q", got)
+		}
+		for _, c := range []string{"memory", "pids"} {
+			if d := cgroupDir(t, pid, c); !strings.Contains(d, "/envgym/") {
+				t.Errorf("plugin's %s cgroup is now %s", c, d)
+			}
+		}
+	})
+
+	t.Run("host loopback", func(t *testing.T) {
+		// fails at 6e6bf5c: connection refused (no forwarding; the site
+		// on the host's loopback was out of reach even when allowed)
+		if got := attack(fmt.Sprintf("connect 127.0.0.1:%d", allowed)); got != "connect ok hello-allowed" {
+			t.Errorf("allowed host port %d: %q", allowed, got)
+		}
+		// Passes at 6e6bf5c too (own network namespace): guards the
+		// forwarder against opening more than it was asked.
+		if got := attack(fmt.Sprintf("connect 127.0.0.1:%d", blocked)); !strings.HasPrefix(got, "connect error") {
+			t.Errorf("port %d not in allowed_hosts reached: %q", blocked, got)
+		}
+	})
+
+	t.Run("surviving daemon", func(t *testing.T) {
+		dtag := "4242." + tag
+		if got := attack("daemon " + dtag); !strings.HasPrefix(got, "daemon started") {
+			t.Fatalf("daemon: %q", got)
+		}
+		if hostProcessWith(dtag) == 0 {
+			t.Fatal("the daemon did not start")
+		}
+		// Kill the plugin's process only (not its group, not its cgroup):
+		// fails at 6e6bf5c, where the setsid child outlived it.
+		if err := syscall.Kill(hp.PID(), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		for i := 0; i < 100; i++ {
+			if left = hostProcessWith(dtag); left == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if left != 0 {
+			syscall.Kill(left, syscall.SIGKILL)
+			t.Errorf("the plugin's setsid daemon %d outlived it", left)
+		}
+	})
+}
+
+// TestHostileDockerOnlyWhenAsked: sandbox.docker gives the socket back,
+// to a plugin still running unprivileged (the docker group).
+func TestHostileDockerOnlyWhenAsked(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Fatalf("no Docker engine on this machine (%v): setup starts dockerd", err)
+	}
+	h := newHost(t, Config{}, Sandbox{Docker: true}, "hostile")
+	env := mustMake(t, h, "test/hostile-v0")
+	mustReset(t, env)
+	if got := step(t, env, "docker", 10*time.Second).Observation.Text; !strings.HasPrefix(got, "docker ok HTTP/1.") {
+		t.Errorf("sandbox.docker: %q, want the engine's answer", got)
+	}
+}
+
+// TestOptionPathsExposedReadOnly: a host path named by a path option
+// (here task_file, under the host's /tmp, which the sandbox hides)
+// becomes visible to the plugin, read-only; its neighbours stay hidden.
+func TestOptionPathsExposedReadOnly(t *testing.T) {
+	site := filepath.Join(t.TempDir(), "site")
+	other := filepath.Join(t.TempDir(), "other")
+	for _, d := range []string{site, other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task, secret := filepath.Join(site, "task.json"), filepath.Join(other, "secret")
+	for _, f := range []string{task, secret, filepath.Join(site, "index.html")} {
+		if err := os.WriteFile(f, []byte("host file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newHost(t, Config{}, Sandbox{}, "faulty")
+	env, err := h.Make(context.Background(), "test/faulty-v0", map[string]any{"task_file": task})
+	if err != nil {
+		t.Fatalf("make with task_file: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	mustReset(t, env)
+	probe := func(a string) string { return step(t, env, a, 5*time.Second).Observation.Text }
+	for _, f := range []string{task, filepath.Join(site, "index.html")} {
+		if got := probe("readfile " + f); got != "readfile ok: host file" {
+			t.Errorf("read %s: %q", f, got)
+		}
+	}
+	if got := probe("readfile " + secret); !strings.HasPrefix(got, "readfile error") {
+		t.Errorf("a folder no option named: %q", got)
+	}
+	if got := probe("writefile " + filepath.Join(site, "new")); !strings.Contains(got, "read-only file system") {
+		t.Errorf("write into the exposed folder: %q, want EROFS", got)
+	}
+	// Too broad, or unreadable to the plugin's uid: a clear error.
+	broad, err := os.CreateTemp("", "envgym-corpus-*.jsonl") // directly in /tmp
+	if err != nil {
+		t.Fatal(err)
+	}
+	broad.Close()
+	t.Cleanup(func() { os.Remove(broad.Name()) })
+	if err := os.Chmod(broad.Name(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Make(context.Background(), "test/faulty-v0", map[string]any{"corpus": broad.Name()}); err == nil || !strings.Contains(err.Error(), "too broad") {
+		t.Errorf("a path directly in /tmp: err = %v, want one naming the sandbox", err)
+	}
+	if err := os.Chmod(secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Make(context.Background(), "test/faulty-v0", map[string]any{"questions": secret}); err == nil || !strings.Contains(err.Error(), "chmod") {
+		t.Errorf("an unreadable file: err = %v, want the fix", err)
+	}
+}
+
+// Reading a line from a forwarded port works for as long as an instance
+// allows it; closing the last such instance closes the port.
+func TestAllowedHostsForwardReleased(t *testing.T) {
+	port := hostListener(t, "hi")
+	h := newHost(t, Config{}, Sandbox{}, "hostile")
+	a, err := h.Make(context.Background(), "test/hostile-v0", map[string]any{OptionAllowedHosts: []any{fmt.Sprintf("http://localhost:%d/app", port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustReset(t, a)
+	b := mustMake(t, h, "test/hostile-v0")
+	mustReset(t, b)
+	connect := fmt.Sprintf("connect 127.0.0.1:%d", port)
+	if got := step(t, b, connect, 5*time.Second).Observation.Text; got != "connect ok hi" {
+		t.Fatalf("while allowed: %q", got)
+	}
+	a.Close()
+	if got := step(t, b, connect, 5*time.Second).Observation.Text; !strings.HasPrefix(got, "connect error") {
+		t.Errorf("after the allowing instance closed: %q", got)
+	}
+	if _, err := h.Make(context.Background(), "test/hostile-v0", map[string]any{OptionAllowedHosts: 42}); err == nil || !strings.Contains(err.Error(), OptionAllowedHosts) {
+		t.Errorf("bad allowed_hosts: %v", err)
+	}
+}
