@@ -33,9 +33,9 @@ type benchServeResult struct {
 	RetrieveBatch64P50Ms float64 `json:"retrieve_batch64_p50_ms,omitempty"`
 	RetrieveBatch64P99Ms float64 `json:"retrieve_batch64_p99_ms,omitempty"`
 	RetrievePassages     int     `json:"retrieve_passages,omitempty"`
-	StepsPerS1Srv   float64 `json:"steps_per_s_1srv"`
-	StepsPerS2Srv   float64 `json:"steps_per_s_2srv"`
-	StepsPerS4Srv   float64 `json:"steps_per_s_4srv"`
+	StepsPerS1Srv        float64 `json:"steps_per_s_1srv"`
+	StepsPerS2Srv        float64 `json:"steps_per_s_2srv"`
+	StepsPerS4Srv        float64 `json:"steps_per_s_4srv"`
 	// Ramp is the load test: clients (one env each, stepping in a loop)
 	// ramped up against 1, 2 and 4 servers.
 	Ramp []rampPoint `json:"ramp,omitempty"`
