@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/envgym/envgym/plugins"
 )
 
@@ -84,59 +85,34 @@ func benchEnv(ctx context.Context, host *plugins.Host, id string, steps int, dur
 	return res, err
 }
 
-// actor picks the bench's next action for one env.
+// actor plays one env for the bench: episodes of play.First (its first
+// valid action, else its oracle's, else "noop"), seeds 1, 2, …
 type actor struct {
-	env    gym.Env
-	oracle gym.Oracle
-	seed   int64
+	env  gym.Env
+	pol  play.Policy
+	seed int64
 }
 
-func newActor(env gym.Env) *actor {
-	o, _ := gym.Capable[gym.Oracle](env)
-	return &actor{env: env, oracle: o}
-}
-
-func (a *actor) reset(ctx context.Context) (gym.Observation, error) {
-	a.seed++
-	return a.env.Reset(ctx, gym.ResetOptions{Seed: a.seed})
-}
-
-func (a *actor) act(ctx context.Context, obs gym.Observation) string {
-	if len(obs.ValidActions) > 0 {
-		return obs.ValidActions[0]
-	}
-	if a.oracle != nil {
-		if s, err := a.oracle.OracleAction(ctx); err == nil {
-			return s
-		}
-	}
-	return "noop"
-}
+func newActor(env gym.Env) *actor { return &actor{env: env, pol: play.First(env)} }
 
 // run steps until n steps are done (n > 0) or the deadline, calling each
 // with the duration of every step.
 func (a *actor) run(ctx context.Context, n int, deadline time.Time, each func(time.Duration)) error {
-	obs, err := a.reset(ctx)
-	if err != nil {
-		return err
-	}
-	for i := 0; (n > 0 && i < n) || (n == 0 && time.Now().Before(deadline)); i++ {
-		action := a.act(ctx, obs)
-		start := time.Now()
-		r, err := a.env.Step(ctx, action)
-		d := time.Since(start)
+	steps := 0
+	pol := play.Until(a.pol, func() bool { return n == 0 && !time.Now().Before(deadline) })
+	for (n > 0 && steps < n) || (n == 0 && time.Now().Before(deadline)) {
+		a.seed++
+		opts := play.Options{Reset: gym.ResetOptions{Seed: a.seed}, OnStep: func(s play.Step) { each(s.Duration) }}
+		if n > 0 {
+			opts.MaxSteps = n - steps
+		}
+		st, err := play.Episode(ctx, a.env, pol, opts)
+		steps += st.Steps
 		if err != nil {
 			return err
 		}
-		if r.Status.Infra() {
-			return fmt.Errorf("step %d: %s: %s", i, r.Status, r.Observation.Text)
-		}
-		each(d)
-		obs = r.Observation
-		if r.Done() {
-			if obs, err = a.reset(ctx); err != nil {
-				return err
-			}
+		if st.Infra {
+			return fmt.Errorf("step %d: %s: %s", steps, st.Final.Status, st.Final.Observation.Text)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -85,7 +86,7 @@ func families() []family {
 			Capabilities:     caps,
 		}
 		for _, t := range tasks {
-			s.Tasks = append(s.Tasks, gym.Task{ID: t.id, Description: t.desc})
+			s.Tasks = append(s.Tasks, gym.Task{ID: t.id, Description: t.desc, MaxSteps: t.maxSteps})
 			s.MaxSteps = max(s.MaxSteps, t.maxSteps)
 		}
 		return s
@@ -142,6 +143,10 @@ func newEnv(f family, opts map[string]any) (*Env, error) {
 			}
 			e.maxStepsOverride = n
 			e.spec.MaxSteps = n
+			e.spec.Tasks = slices.Clone(e.spec.Tasks)
+			for i := range e.spec.Tasks {
+				e.spec.Tasks[i].MaxSteps = n
+			}
 		default:
 			return nil, fmt.Errorf("unknown option %q for %s (accepted: %s)", k, f.spec.ID, optMaxSteps)
 		}

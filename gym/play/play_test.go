@@ -37,8 +37,10 @@ func (e *thirdParty) Step(_ context.Context, a string) (gym.StepResult, error) {
 	return gym.StepResult{Observation: gym.Observation{Text: "at " + strconv.Itoa(e.pos), ValidActions: []string{"left", "right", "win"}}}, nil
 }
 
-func (e *thirdParty) Spec() gym.Spec { return gym.Spec{ID: "other/third-v0", Version: "1", MaxSteps: 4} }
-func (e *thirdParty) Close() error   { return nil }
+func (e *thirdParty) Spec() gym.Spec {
+	return gym.Spec{ID: "other/third-v0", Version: "1", MaxSteps: 4}
+}
+func (e *thirdParty) Close() error { return nil }
 
 func makeEnv(t *testing.T) gym.Env {
 	t.Helper()

@@ -160,6 +160,46 @@ func (p *mixPolicy) Act(ctx context.Context, obs gym.Observation) (string, error
 	return acts[p.rng.IntN(len(acts))], nil
 }
 
+// First plays env's first listed valid action, else its oracle's, else
+// "noop": the cheapest deterministic policy, for benchmarks that time the
+// env and not the choice.
+func First(env gym.Env) Policy {
+	o, _ := gym.Capable[gym.Oracle](env)
+	return firstPolicy{o}
+}
+
+type firstPolicy struct{ o gym.Oracle }
+
+func (firstPolicy) Begin(int64) {}
+
+func (p firstPolicy) Act(ctx context.Context, obs gym.Observation) (string, error) {
+	if len(obs.ValidActions) > 0 {
+		return obs.ValidActions[0], nil
+	}
+	if p.o != nil {
+		if a, err := p.o.OracleAction(ctx); err == nil {
+			return a, nil
+		}
+	}
+	return "noop", nil
+}
+
+// Until wraps p so it stops the episode (ErrStop) once stop reports true,
+// e.g. at a benchmark's deadline.
+func Until(p Policy, stop func() bool) Policy { return untilPolicy{p, stop} }
+
+type untilPolicy struct {
+	Policy
+	stop func() bool
+}
+
+func (u untilPolicy) Act(ctx context.Context, obs gym.Observation) (string, error) {
+	if u.stop() {
+		return "", ErrStop
+	}
+	return u.Policy.Act(ctx, obs)
+}
+
 // Script plays the given actions in order, then stops (ErrStop): a
 // recorded episode, a test's fixed moves.
 func Script(actions ...string) Policy { return &scriptPolicy{actions: actions} }

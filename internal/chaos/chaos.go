@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/envgym/envgym/gym/trajectory"
 	"github.com/envgym/envgym/plugins"
 )
@@ -164,6 +165,7 @@ type runner struct {
 	cfg    Config
 	rep    Report
 	rng    *rand.Rand
+	pol    play.Policy // seeded per episode
 	plugin *plugins.Plugin
 	env    gym.Env
 	rec    *trajectory.Recorder
@@ -220,6 +222,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	r.rep.Trajectory = path
 	r.env = env
+	r.pol = play.Mix(env, 0.5, h.Sum64())
 	r.rec = trajectory.Record(env, w, "chaos")
 	r.rec.OnEpisode = func(m trajectory.Manifest) { r.last = m }
 
@@ -294,6 +297,7 @@ func (r *runner) episode(ctx context.Context, i int) (err error) {
 	if err != nil {
 		return err
 	}
+	r.pol.Begin(opts.Seed)
 	r.rep.Episodes++
 	if r.faulty[i] {
 		r.pending = true // an earlier one still pending is simply due now
@@ -428,31 +432,10 @@ func (r *runner) inject(f Fault) error {
 	return nil
 }
 
-// act chooses the next action: a random valid action, or half the time
-// the env's oracle where it has one.
+// act chooses the next action with play.Mix: the env's oracle half the
+// time where it has one, a random valid action otherwise.
 func (r *runner) act(ctx context.Context, obs gym.Observation) (string, error) {
-	if o, ok := gym.Capable[gym.Oracle](r.env); ok && r.rng.IntN(2) == 0 {
-		a, err := o.OracleAction(ctx)
-		if err == nil {
-			return a, nil
-		}
-	}
-	acts := obs.ValidActions
-	if len(acts) == 0 {
-		if va, ok := gym.Capable[gym.ValidActioner](r.env); ok {
-			var err error
-			if acts, err = va.ValidActions(ctx); err != nil {
-				return "", fmt.Errorf("valid actions: %w", err)
-			}
-		}
-	}
-	if len(acts) == 0 {
-		if o, ok := gym.Capable[gym.Oracle](r.env); ok {
-			return o.OracleAction(ctx)
-		}
-		return "", fmt.Errorf("env %s lists no valid actions and has no oracle", r.cfg.EnvID)
-	}
-	return acts[r.rng.IntN(len(acts))], nil
+	return r.pol.Act(ctx, obs)
 }
 
 // verify reads the trajectory back: every episode the loop saw end must

@@ -2,7 +2,8 @@
 // host's crash, hang, panic and isolation tests: the action "crash" exits
 // the process, "hang" blocks forever ignoring its context, "panic"
 // panics, "slow" sleeps 300 ms, "net" reports the network it sees, and
-// the sandbox probes of sandbox.go ("readfile PATH", "writefile PATH",
+// "fail STATUS" returns that status (e.g. ENV_ERROR) without ending the
+// episode, the sandbox probes of sandbox.go ("readfile PATH", "writefile PATH",
 // "forkbomb", "membomb", "netns"); "closemark PATH" makes the env's Close
 // take 500 ms and then write PATH; anything else echoes.
 package main
@@ -41,6 +42,15 @@ func (e *env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 	case "net":
 		// Report whether the sandbox lets us reach a non-loopback address.
 		return gym.StepResult{Observation: gym.Observation{Text: netProbe()}}, nil
+	}
+	if name, ok := strings.CutPrefix(action, "fail "); ok {
+		// An infrastructure failure reported the way envs used to: the
+		// status alone, the episode left open (the host must truncate).
+		st, err := gym.ParseStatus(name)
+		if err != nil {
+			return gym.Invalid(gym.Observation{Text: "ready"}, err.Error()), nil
+		}
+		return gym.StepResult{Observation: gym.Observation{Text: "failed: " + name}, Status: st}, nil
 	}
 	if p, ok := strings.CutPrefix(action, "closemark "); ok {
 		e.closeMark = p
