@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ type mcpHost struct {
 	envs      map[*mcp.ServerSession]*mcpEnv
 	perClient map[string]int // open MCP sessions per client
 	specs     map[string]*specEntry
+	output    *jsonschema.Schema // of stepOutput, every tool's structured content
 }
 
 type mcpKey struct{ envID, client string }
@@ -55,8 +57,12 @@ type mcpRoute struct {
 }
 
 func newMCPHost(s *Server) *mcpHost {
+	out, err := jsonschema.For[stepOutput](nil)
+	if err != nil {
+		panic(fmt.Sprintf("serve: the schema of stepOutput: %v", err)) // a bug in the type, found by every test
+	}
 	h := &mcpHost{s: s, servers: map[mcpKey]*mcp.Server{}, envs: map[*mcp.ServerSession]*mcpEnv{},
-		perClient: map[string]int{}, specs: map[string]*specEntry{}}
+		perClient: map[string]int{}, specs: map[string]*specEntry{}, output: out}
 	sdk := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		rt, ok := r.Context().Value(mcpRouteKey{}).(mcpRoute)
 		if !ok {
@@ -66,6 +72,10 @@ func newMCPHost(s *Server) *mcpHost {
 	}, &mcp.StreamableHTTPOptions{
 		SessionTimeout:      s.cfg.IdleTimeout,
 		MaxRequestBodyBytes: MaxRequestBytes,
+		// A tool call is answered by one JSON body rather than an SSE
+		// stream: the server sends no notifications during a call, and
+		// a step costs less.
+		JSONResponse: true,
 	})
 	// The SDK binds a session to the TokenInfo.UserID that opened it, so
 	// another client cannot use its session id; the user is the identity
@@ -284,8 +294,8 @@ func (h *mcpHost) addTools(srv *mcp.Server, spec gym.Spec, client string) {
 	if len(tasks) > 0 {
 		resetDoc += "\nTasks: " + strings.Join(tasks, "; ")
 	}
-	mcp.AddTool(srv, &mcp.Tool{Name: "reset", Description: resetDoc, InputSchema: resetSchema},
-		func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, *stepOutput, error) {
+	h.addTool(srv, &mcp.Tool{Name: "reset", Description: resetDoc}, resetSchema,
+		func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error) {
 			opts := gym.ResetOptions{}
 			if n, ok := asInt(args["seed"]); ok {
 				opts.Seed = n
@@ -298,8 +308,8 @@ func (h *mcpHost) addTools(srv *mcp.Server, spec gym.Spec, client string) {
 	stepSchema := &jsonschema.Schema{Type: "object", Required: []string{"action"}, AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}},
 		Properties: map[string]*jsonschema.Schema{"action": {Type: "string", Description: "one action in the env's action grammar"}}}
 	stepDoc := fmt.Sprintf("Take one action in %s, written in its action grammar:\n%s\n%s", spec.ID, spec.ActionSpace, resultDoc)
-	mcp.AddTool(srv, &mcp.Tool{Name: "step", Description: stepDoc, InputSchema: stepSchema},
-		func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, *stepOutput, error) {
+	h.addTool(srv, &mcp.Tool{Name: "step", Description: stepDoc}, stepSchema,
+		func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error) {
 			action, _ := args["action"].(string)
 			return h.step(ctx, req.Session, client, action)
 		})
@@ -308,15 +318,52 @@ func (h *mcpHost) addTools(srv *mcp.Server, spec gym.Spec, client string) {
 		if t.name == "reset" || t.name == "step" {
 			continue // the generic tools keep their meaning
 		}
-		mcp.AddTool(srv, &mcp.Tool{Name: t.name, Description: t.description(spec.ID), InputSchema: t.schema()},
-			func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, *stepOutput, error) {
+		h.addTool(srv, &mcp.Tool{Name: t.name, Description: t.description(spec.ID)}, t.schema(),
+			func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error) {
 				action, err := t.render(args)
 				if err != nil {
-					return nil, nil, err
+					return nil, err
 				}
 				return h.step(ctx, req.Session, client, action)
 			})
 	}
+}
+
+// toolFunc runs a tool on arguments that passed its input schema. An
+// error is reported to the agent as a tool error (isError) with its text.
+type toolFunc func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error)
+
+// addTool registers a tool whose arguments are checked against schema
+// once per call. The SDK's typed AddTool would re-encode arguments and
+// results several times more; a step is worth keeping cheap.
+func (h *mcpHost) addTool(srv *mcp.Server, t *mcp.Tool, schema *jsonschema.Schema, run toolFunc) {
+	resolved, err := schema.Resolve(nil)
+	if err != nil {
+		panic(fmt.Sprintf("serve: input schema of tool %s: %v", t.Name, err)) // derived schemas are ours: a bug
+	}
+	t.InputSchema, t.OutputSchema = schema, h.output
+	srv.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		args := map[string]any{}
+		if raw := req.Params.Arguments; len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &args); err != nil {
+				return toolError(fmt.Errorf("arguments of %s must be a JSON object: %v", t.Name, err)), nil
+			}
+		}
+		if err := resolved.Validate(args); err != nil {
+			return toolError(fmt.Errorf("arguments of %s: %v (see the tool's inputSchema)", t.Name, err)), nil
+		}
+		res, err := run(ctx, req, args)
+		if err != nil {
+			return toolError(err), nil
+		}
+		return res, nil
+	})
+}
+
+func toolError(err error) *mcp.CallToolResult {
+	res := &mcp.CallToolResult{}
+	res.SetError(err)
+	return res
 }
 
 func describe(d string) string {
@@ -328,7 +375,7 @@ func describe(d string) string {
 
 // reset starts an episode, opening the session's env on first use (or
 // again, after it was reaped or its session closed).
-func (h *mcpHost) reset(ctx context.Context, ss *mcp.ServerSession, client, envID string, opts gym.ResetOptions) (*mcp.CallToolResult, *stepOutput, error) {
+func (h *mcpHost) reset(ctx context.Context, ss *mcp.ServerSession, client, envID string, opts gym.ResetOptions) (*mcp.CallToolResult, error) {
 	e := h.open(ss, client)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -340,25 +387,25 @@ func (h *mcpHost) reset(ctx context.Context, ss *mcp.ServerSession, client, envI
 	if e.sess == nil {
 		sess, err := h.s.create(ctx, client, envID, nil)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		e.sess = sess
 	}
 	obs, err := h.s.reset(ctx, e.sess, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	return result(gym.StepResult{Observation: obs, Status: gym.StatusOK}, "")
 }
 
 // step sends one action to the session's env.
-func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, action string) (*mcp.CallToolResult, *stepOutput, error) {
+func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, action string) (*mcp.CallToolResult, error) {
 	e := h.open(ss, client)
 	e.mu.Lock()
 	sess := e.sess
 	e.mu.Unlock()
 	if sess == nil {
-		return nil, nil, errors.New("no episode yet: call reset first")
+		return nil, errors.New("no episode yet: call reset first")
 	}
 	sess.lastUsed.Store(nowNano())
 	r, err := h.s.step(ctx, sess, action)
@@ -366,11 +413,11 @@ func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, actio
 		var se *Error
 		switch {
 		case errors.As(err, &se) && se.Status == 404:
-			return nil, nil, fmt.Errorf("the env was closed (idle for %s, or the server is draining): call reset to start again", h.s.cfg.IdleTimeout)
+			return nil, fmt.Errorf("the env was closed (idle for %s, or the server is draining): call reset to start again", h.s.cfg.IdleTimeout)
 		case errors.As(err, &se) && se.Field == "action":
-			return nil, nil, fmt.Errorf("the episode is over: call reset for a new one (%v)", err)
+			return nil, fmt.Errorf("the episode is over: call reset for a new one (%v)", err)
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	return result(r, action)
 }
@@ -379,13 +426,14 @@ func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, actio
 // screenshot as an image), the rest as structured content. A status
 // other than OK is a tool error, so agents notice it, with the same
 // structured content.
-func result(r gym.StepResult, action string) (*mcp.CallToolResult, *stepOutput, error) {
+func result(r gym.StepResult, action string) (*mcp.CallToolResult, error) {
 	st := r.Status.String()
 	text := fmt.Sprintf("%s\n\n[status %s, reward %g, terminated %t, truncated %t]", r.Observation.Text, st, r.Reward, r.Terminated, r.Truncated)
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, IsError: r.Status != gym.StatusOK}
 	if len(r.Observation.Screenshot) > 0 {
 		res.Content = append(res.Content, &mcp.ImageContent{Data: r.Observation.Screenshot, MIMEType: "image/png"})
 	}
-	return res, &stepOutput{Observation: r.Observation.Text, Reward: r.Reward, Terminated: r.Terminated, Truncated: r.Truncated,
-		Status: st, Action: action, ValidActions: r.Observation.ValidActions, Info: r.Observation.Info}, nil
+	res.StructuredContent = &stepOutput{Observation: r.Observation.Text, Reward: r.Reward, Terminated: r.Terminated, Truncated: r.Truncated,
+		Status: st, Action: action, ValidActions: r.Observation.ValidActions, Info: r.Observation.Info}
+	return res, nil
 }

@@ -523,6 +523,9 @@ func TestMCPBadInputGetsProtocolErrors(t *testing.T) {
 		{"reset", map[string]any{"sed": 3}, "sed"},
 	} {
 		res, err := call(c.name, c.args)
+		if err == nil {
+			t.Logf("%s %v → %q", c.name, c.args, textOf(res))
+		}
 		if err != nil || !res.IsError || !strings.Contains(textOf(res), c.want) {
 			t.Errorf("%s %v: %v, result %q: want a tool error mentioning %q", c.name, c.args, err, textOf(res), c.want)
 		}
@@ -543,6 +546,9 @@ func TestMCPBadInputGetsProtocolErrors(t *testing.T) {
 		{"scroll", map[string]any{"value": "sideways"}, "sideways"},
 	} {
 		res, err := call(c.name, c.args)
+		if err == nil {
+			t.Logf("%s %v → %q", c.name, c.args, textOf(res))
+		}
 		if err != nil || !res.IsError || !strings.Contains(textOf(res), c.want) {
 			t.Errorf("%s %v: %v, result %q: want a tool error mentioning %q", c.name, c.args, err, textOf(res), c.want)
 		}
@@ -669,5 +675,48 @@ func TestMCPIdleSessionsAreReaped(t *testing.T) {
 	}
 	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{}}); err == nil {
 		t.Error("a reaped session still answers")
+	}
+}
+
+// BenchmarkMCPStepVsHTTP steps the in-process text maze through HTTP/JSON
+// and through MCP's step tool (Go SDK client) on one server, so the two
+// are compared in one run (gym bench serve does the same through a plugin).
+func BenchmarkMCPStepVsHTTP(b *testing.B) {
+	s := New(textRegistry(b), Config{})
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	ctx := context.Background()
+	spec, _ := textRegistry(b).Spec("text/maze-v0")
+	for _, tr := range []string{"http", "mcp"} {
+		b.Run(tr, func(b *testing.B) {
+			var env gym.Env
+			var err error
+			if tr == "http" {
+				env, err = NewHTTPEnv(ctx, ts.URL, "", "text/maze-v0", nil)
+			} else {
+				env, err = NewMCPEnv(ctx, ts.URL+"/mcp/text/maze-v0", "", spec)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer env.Close()
+			if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "hard"}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r, err := env.Step(ctx, "look")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Done() {
+					b.StopTimer()
+					env.Reset(ctx, gym.ResetOptions{Seed: int64(i), TaskID: "hard"})
+					b.StartTimer()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/step")
+		})
 	}
 }

@@ -25,6 +25,7 @@ type serveOptions struct {
 	allowPaths   []string
 	openenvMax   int
 	retriever    retrieverOptions // retriever.go
+	record       string
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -49,6 +50,12 @@ http://127.0.0.1:8080/openenv/web.shop-v0): WebSocket /ws (one env per
 connection), GET /health /metadata /schema /state, POST /reset /step.
 OpenEnv clients, TRL's environment_factory (sdk/python's EnvgymEnv) and
 verifiers use it as they use any OpenEnv server.
+
+MCP (on --http): every env id is also a Model Context Protocol server
+(streamable HTTP) at /mcp/<env id>, e.g. http://127.0.0.1:8080/mcp/web/shop-v0:
+tools reset, step and one typed tool per action form of the env's grammar
+(click, fill, …); one env per MCP session. gym mcp ENV_ID serves the same
+over stdio for agents that launch their servers.
 
 Retriever (--retriever, on --http): POST /retrieve {"queries":[…],"topk":3,
 "return_scores":true}, Search-R1's retrieval protocol (verl's search tool,
@@ -85,6 +92,9 @@ truncated with status ENV_ERROR, never silently lost).`,
   # OpenEnv and a Search-R1 retriever over a 100k-passage knowledge base
   gym serve --http 127.0.0.1:8000 --retriever --retriever-passages 100000
 
+  # MCP agents, with every served episode recorded as a trajectory
+  gym serve --http 127.0.0.1:8080 --record runs/served
+
   # then, from anywhere
   gym run text/maze-v0 --remote host1:8081,host2:8081 --episodes 100`,
 		Args: cobra.NoArgs,
@@ -102,6 +112,7 @@ truncated with status ENV_ERROR, never silently lost).`,
 	f.StringArrayVar(&o.allowPaths, "allow-path", nil, "directory under which env options may name host paths (repeatable; default none)")
 	f.IntVar(&o.openenvMax, "openenv-max-concurrent-envs", 0, "OpenEnv WebSocket sessions in all; more get CAPACITY_REACHED (0: only --max-envs-per-client)")
 	o.retriever.flags(f)
+	f.StringVar(&o.record, "record", "", "write every served episode (steps and manifest, any transport) under this directory")
 	return cmd
 }
 
@@ -154,9 +165,17 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 	if ret != nil {
 		defer ret.Close()
 	}
+	rec, err := openRecord(o.record, "served") // mcp.go
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		defer rec.Close()
+		fmt.Fprintf(a.stderr, "gym serve: recording episodes to %s\n", rec.Path())
+	}
 	srv := serve.New(reg, serve.Config{Token: tokens.Shared, Tokens: tokens.Named, MaxEnvsPerClient: o.maxEnvs, IdleTimeout: o.idle,
 		MaxConns: o.maxConns, MaxConnsPerAddr: o.maxConnsAddr, AllowPaths: allow,
-		OpenEnvMaxConcurrentEnvs: o.openenvMax, Retriever: ret.serve()})
+		OpenEnvMaxConcurrentEnvs: o.openenvMax, Retriever: ret.serve(), Record: rec})
 	errc := make(chan error, 2)
 	var hs *http.Server
 	if o.http != "" {
