@@ -52,10 +52,6 @@ func ServeEnv(spec gym.Spec, factory gym.Factory) {
 	Serve(reg)
 }
 
-// NewServer returns the gRPC service for reg. Serve uses it; tests and
-// embedders may serve it over their own transport.
-func NewServer(reg *gym.Registry) pb.EnvPluginServer { return &server{reg: reg} }
-
 type server struct {
 	pb.UnimplementedEnvPluginServer
 	reg    *gym.Registry
