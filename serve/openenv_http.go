@@ -4,14 +4,24 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/envgym/envgym/gym"
 )
 
 // openenvRoutes adds every env id's OpenEnv base URL to mux (see
-// openenv.go for the protocol).
+// openenv.go for the protocol), and Config.OpenEnvRoot's at the root.
 func (s *Server) openenvRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /openenv/{env}/health", func(w http.ResponseWriter, r *http.Request) {
+	s.openenvRoutesAt(mux, "/openenv/{env}")
+	if s.cfg.OpenEnvRoot != "" {
+		// Clients that take a server's root as the base URL (verifiers'
+		// OpenEnvEnv, one-env OpenEnv deployments) reach this env there.
+		s.openenvRoutesAt(mux, "")
+	}
+}
+
+func (s *Server) openenvRoutesAt(mux *http.ServeMux, base string) {
+	mux.HandleFunc("GET "+base+"/health", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.oeSpecOr404(w, r); !ok {
 			return
 		}
@@ -21,24 +31,24 @@ func (s *Server) openenvRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, 200, map[string]string{"status": status})
 	})
-	mux.HandleFunc("GET /openenv/{env}/metadata", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
+	mux.HandleFunc("GET "+base+"/metadata", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		if spec, ok := s.oeSpecOr404(w, r); ok {
 			writeJSON(w, 200, oeMetadata(spec))
 		}
 	}))
-	mux.HandleFunc("GET /openenv/{env}/schema", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
+	mux.HandleFunc("GET "+base+"/schema", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		if spec, ok := s.oeSpecOr404(w, r); ok {
 			writeJSON(w, 200, oeSchema(spec))
 		}
 	}))
-	mux.HandleFunc("GET /openenv/{env}/ws", s.auth(func(w http.ResponseWriter, r *http.Request, client string) {
+	mux.HandleFunc("GET "+base+"/ws", s.auth(func(w http.ResponseWriter, r *http.Request, client string) {
 		if spec, ok := s.oeSpecOr404(w, r); ok {
 			s.openenvWS(w, r, client, spec)
 		}
 	}))
-	mux.HandleFunc("POST /openenv/{env}/reset", s.auth(s.oeHTTPReset))
-	mux.HandleFunc("POST /openenv/{env}/step", s.auth(s.oeHTTPStep))
-	mux.HandleFunc("GET /openenv/{env}/state", s.auth(func(w http.ResponseWriter, r *http.Request, client string) {
+	mux.HandleFunc("POST "+base+"/reset", s.auth(s.oeHTTPReset))
+	mux.HandleFunc("POST "+base+"/step", s.auth(s.oeHTTPStep))
+	mux.HandleFunc("GET "+base+"/state", s.auth(func(w http.ResponseWriter, r *http.Request, client string) {
 		spec, ok := s.oeSpecOr404(w, r)
 		if !ok {
 			return
@@ -56,7 +66,7 @@ func (s *Server) openenvRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, 200, sess.oe.state(sess))
 	}))
-	mux.HandleFunc("POST /openenv/{env}/close", s.auth(func(w http.ResponseWriter, r *http.Request, client string) {
+	mux.HandleFunc("POST "+base+"/close", s.auth(func(w http.ResponseWriter, r *http.Request, client string) {
 		spec, ok := s.oeSpecOr404(w, r)
 		if !ok {
 			return
@@ -79,9 +89,13 @@ func (s *Server) openenvRoutes(mux *http.ServeMux) {
 }
 
 func (s *Server) oeSpecOr404(w http.ResponseWriter, r *http.Request) (gym.Spec, bool) {
-	spec, ok := s.oeSpec(r.PathValue("env"))
+	slug := r.PathValue("env")
+	if slug == "" { // the root mount
+		slug = strings.TrimPrefix(OpenEnvPath(s.cfg.OpenEnvRoot), "/openenv/")
+	}
+	spec, ok := s.oeSpec(slug)
 	if !ok {
-		writeJSON(w, 404, map[string]any{"detail": "no env " + r.PathValue("env") + " on this server; GET /v1/specs lists the env ids (base URL /openenv/<family>.<name>-vN)", "code": oeSessionError})
+		writeJSON(w, 404, map[string]any{"detail": "no env " + slug + " on this server; GET /v1/specs lists the env ids (base URL /openenv/<family>.<name>-vN)", "code": oeSessionError})
 	}
 	return spec, ok
 }

@@ -658,3 +658,25 @@ func TestOpenEnvPingsAnsweredDuringLongSteps(t *testing.T) {
 		t.Errorf("step after the long one: %v %v", r, err)
 	}
 }
+
+// TestOpenEnvRootMount: with OpenEnvRoot the server's own URL is the env's
+// base URL, as verifiers' OpenEnvEnv and one-env OpenEnv servers assume.
+func TestOpenEnvRootMount(t *testing.T) {
+	reg := textRegistry(t)
+	s, ts := startOE(t, reg, Config{OpenEnvRoot: "text/maze-v0"})
+	h := &oeHTTP{t: t, base: ts.URL}
+	if code, out := h.do("GET", "/health", nil); code != 200 || out["status"] != "healthy" {
+		t.Fatalf("root /health: %d %v", code, out)
+	}
+	if code, out := h.do("GET", "/metadata", nil); code != 200 || out["name"] != "text/maze-v0" {
+		t.Fatalf("root /metadata: %d %v", code, out)
+	}
+	c := dialOE(t, ts.URL, "")
+	playOracle(t, c, reg, "text/maze-v0", 2, "easy")
+	c.close()
+	// The per-env base URLs still work beside it.
+	if code, _ := (&oeHTTP{t: t, base: ts.URL + OpenEnvPath("text/maze-v0")}).do("GET", "/health", nil); code != 200 {
+		t.Errorf("per-env /health beside the root: %d", code)
+	}
+	waitOESessions(t, s, 0)
+}

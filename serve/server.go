@@ -58,6 +58,9 @@ type Config struct {
 	// whole server (OpenEnv's max_concurrent_envs); one more is refused
 	// with CAPACITY_REACHED. 0: only MaxEnvsPerClient applies.
 	OpenEnvMaxConcurrentEnvs int
+	// OpenEnvRoot, an env id, is also served at the root (/ws, /reset, …)
+	// for OpenEnv clients that take the server's URL as the env's.
+	OpenEnvRoot string
 	// Retriever, when set, answers Search-R1's POST /retrieve (retrieve.go).
 	Retriever Retriever
 }

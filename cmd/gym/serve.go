@@ -24,6 +24,7 @@ type serveOptions struct {
 	maxConnsAddr int
 	allowPaths   []string
 	openenvMax   int
+	openenvRoot  string
 	retriever    retrieverOptions // retriever.go
 	record       string
 }
@@ -110,6 +111,7 @@ truncated with status ENV_ERROR, never silently lost).`,
 	f.IntVar(&o.maxConns, "max-conns", 1024, "open connections in all (HTTP and stream together)")
 	f.IntVar(&o.maxConnsAddr, "max-conns-per-addr", 256, "open connections from one IP address (HTTP and stream together)")
 	f.StringArrayVar(&o.allowPaths, "allow-path", nil, "directory under which env options may name host paths (repeatable; default none)")
+	f.StringVar(&o.openenvRoot, "openenv-root", "", "also serve this env id's OpenEnv endpoints at the root (/ws, /reset, …), for clients that take the server's URL as the env's (verifiers)")
 	f.IntVar(&o.openenvMax, "openenv-max-concurrent-envs", 0, "OpenEnv WebSocket sessions in all; more get CAPACITY_REACHED (0: only --max-envs-per-client)")
 	o.retriever.flags(f)
 	f.StringVar(&o.record, "record", "", "write every served episode (steps and manifest, any transport) under this directory")
@@ -158,6 +160,11 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 	if err := host.Register(reg); err != nil {
 		a.warn("%v", err)
 	}
+	if o.openenvRoot != "" {
+		if _, err := reg.Spec(o.openenvRoot); err != nil {
+			return fmt.Errorf("--openenv-root: %w", err)
+		}
+	}
 	ret, err := o.retriever.open(ctx, a)
 	if err != nil {
 		return err
@@ -175,7 +182,7 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 	}
 	srv := serve.New(reg, serve.Config{Token: tokens.Shared, Tokens: tokens.Named, MaxEnvsPerClient: o.maxEnvs, IdleTimeout: o.idle,
 		MaxConns: o.maxConns, MaxConnsPerAddr: o.maxConnsAddr, AllowPaths: allow,
-		OpenEnvMaxConcurrentEnvs: o.openenvMax, Retriever: ret.serve(), Record: rec})
+		OpenEnvMaxConcurrentEnvs: o.openenvMax, OpenEnvRoot: o.openenvRoot, Retriever: ret.serve(), Record: rec})
 	errc := make(chan error, 2)
 	var hs *http.Server
 	if o.http != "" {
