@@ -85,8 +85,12 @@ func (m Manifest) openVerified() (*os.File, error) {
 
 func (m Manifest) checkSum(what, got string) error {
 	if got != m.SHA256 {
-		return fmt.Errorf("%w: refusing to start %s: manifest %s says sha256 %s, the plugin has %s",
-			ErrChecksum, what, m.Path(), m.SHA256, got)
+		fix := "if you changed it on purpose, run `gym plugin install` on its source again"
+		if m.Source != "" {
+			fix = fmt.Sprintf("if you changed it on purpose, install it again: gym plugin reinstall %s (from %s)", m.Name, m.Source)
+		}
+		return fmt.Errorf("%w: refusing to start %s: manifest %s says sha256 %s, the plugin has %s (%s)",
+			ErrChecksum, what, m.Path(), m.SHA256, got, fix)
 	}
 	return nil
 }

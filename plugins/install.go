@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,9 @@ type InstallOptions struct {
 	// Interpreter, when set, makes bin a script run by it (e.g.
 	// ["/usr/bin/python3"]); the script's whole directory is installed.
 	Interpreter []string
+	// Replace lets the plugin take env ids another installed plugin
+	// serves; that plugin is removed.
+	Replace bool
 }
 
 // Install copies a plugin binary into DIR/NAME/, asks it which envs it
@@ -123,20 +127,27 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
 	dest := filepath.Join(dir, name)
-	// Reinstalling starts from an empty folder: stale files of an earlier
-	// version would otherwise end up in a script plugin's tree checksum.
-	if err := os.RemoveAll(dest); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
-	if err := os.MkdirAll(dest, 0o755); err != nil {
+	// The new version is assembled and asked for its specs in a folder of
+	// its own (Discover skips it), then swapped in: an install that fails
+	// leaves the installed version as it was and nothing half-installed.
+	stage, err := os.MkdirTemp(dir, "."+name+".installing-")
+	if err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
-	m := Manifest{Name: name, Version: "0", Binary: filepath.Base(bin), Interpreter: opts.Interpreter, Sandbox: opts.Sandbox, path: filepath.Join(dest, ManifestFile)}
+	defer os.RemoveAll(stage)
+	// MkdirTemp's 0700 would lock out a plugin running as its own uid.
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+	}
+	m := Manifest{Name: name, Version: "0", Binary: filepath.Base(bin), Interpreter: opts.Interpreter, Sandbox: opts.Sandbox, path: filepath.Join(stage, ManifestFile)}
 	if len(opts.Interpreter) > 0 {
-		if err := copyTree(filepath.Dir(bin), dest); err != nil {
+		if err := copyTree(filepath.Dir(bin), stage); err != nil {
 			return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 		}
-	} else if err := copyExecutable(bin, filepath.Join(dest, filepath.Base(bin))); err != nil {
+	} else if err := copyExecutable(bin, filepath.Join(stage, filepath.Base(bin))); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
 	sum, err := m.ComputeSHA256()
@@ -144,14 +155,45 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
 	m.SHA256 = sum
-	p := &Plugin{m: m, cfg: Config{Dir: dir, HealthInterval: -1}.withDefaults()}
-	defer p.Stop()
-	specs, err := p.Specs(ctx)
+	if err := m.describe(ctx, dir); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+	}
+	m.Version = cmp.Or(opts.Version, m.Specs[0].Version)
+	owners, err := m.shadows(dir, opts.Replace)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
 	}
+	m.recordSource(bin)
+	if err := WriteManifest(m.path, m); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+	}
+	if err := os.Rename(stage, dest); err != nil {
+		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
+	}
+	m.path = filepath.Join(dest, ManifestFile)
+	for _, o := range owners { // --replace: the plugins whose envs this one now serves
+		if err := os.RemoveAll(filepath.Join(dir, o)); err != nil {
+			return m, fmt.Errorf("install %s: remove the replaced plugin %s: %w", bin, o, err)
+		}
+	}
+	return m, nil
+}
+
+// describe starts the staged plugin once and records the full specs of
+// the envs it serves. A spec that declares no capabilities gets those of
+// an instance made with no options (when that works).
+func (m *Manifest) describe(ctx context.Context, dir string) error {
+	p := &Plugin{m: *m, cfg: Config{Dir: dir, HealthInterval: -1}.withDefaults()}
+	defer p.Stop()
+	specs, err := p.Specs(ctx)
+	if err != nil {
+		return err
+	}
 	if len(specs) == 0 {
-		return Manifest{}, fmt.Errorf("install %s: the plugin serves no env", bin)
+		return errors.New("the plugin serves no env")
 	}
 	for _, s := range specs {
 		m.Envs = append(m.Envs, s.ID)
@@ -160,15 +202,44 @@ func Install(ctx context.Context, bin, dir string, opts InstallOptions) (Manifes
 		}
 		m.Specs = append(m.Specs, s)
 	}
-	m.Version = opts.Version
-	if m.Version == "" {
-		m.Version = specs[0].Version
-	}
-	if err := WriteManifest(m.path, m); err != nil {
-		return Manifest{}, fmt.Errorf("install %s: %w", bin, err)
-	}
-	return m, nil
+	return nil
 }
+
+// shadows finds the installed plugins (other than m's own name) that
+// serve one of m's env ids: an error naming them, unless replace, when
+// they are returned to be removed once m is in place. Two plugins serving
+// one id would leave it to chance which one a user gets.
+func (m Manifest) shadows(dir string, replace bool) ([]string, error) {
+	installed, _ := Discover(dir)
+	mine := map[string]bool{}
+	for _, id := range m.Envs {
+		mine[id] = true
+	}
+	var owners, clash []string
+	for _, o := range installed {
+		if o.Name == m.Name {
+			continue
+		}
+		var ids []string
+		for _, id := range o.Envs {
+			if mine[id] {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			owners = append(owners, o.Name)
+			clash = append(clash, fmt.Sprintf("%s (plugin %s)", strings.Join(ids, ", "), o.Name))
+		}
+	}
+	if len(clash) > 0 && !replace {
+		return nil, fmt.Errorf("%w: %s; remove it first (gym plugin remove NAME) or install with --replace", ErrDuplicateEnv, strings.Join(clash, "; "))
+	}
+	return owners, nil
+}
+
+// ErrDuplicateEnv is wrapped by the error of an install whose env ids
+// another installed plugin serves.
+var ErrDuplicateEnv = errors.New("env ids already served by an installed plugin")
 
 func copyExecutable(src, dst string) error {
 	in, err := os.Open(src)

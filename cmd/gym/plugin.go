@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -19,8 +20,12 @@ func newPluginCmd(a *app) *cobra.Command {
 
 Each plugin lives in DIR/NAME/ as its binary and a plugin.json manifest
 (name, version, env ids, sha256, sandbox policy).`,
+		// An unknown subcommand (gym plugin uninstall) is an error, not help
+		// and exit code 0.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newPluginInstallCmd(a), &cobra.Command{
+	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a), newPluginReinstallCmd(a), &cobra.Command{
 		Use:   "dir",
 		Short: "Print the plugin directory in use",
 		Args:  cobra.NoArgs,
@@ -96,5 +101,119 @@ processes (enforced where cgroups are writable). Loosen them with the flags.`,
 	f.IntVar(&opts.Sandbox.MemoryMB, "memory-mb", 0, fmt.Sprintf("memory limit in MiB (0: %d)", plugins.DefaultMemoryMB))
 	f.IntVar(&opts.Sandbox.MaxPids, "max-pids", 0, fmt.Sprintf("process limit (0: %d)", plugins.DefaultMaxPids))
 	f.StringSliceVar(&opts.Interpreter, "interpreter", nil, "run BINARY as a script with this interpreter (e.g. /usr/bin/python3)")
+	f.BoolVar(&opts.Replace, "replace", false, "take over env ids another installed plugin serves (that plugin is removed); without it such an install is refused")
 	return cmd
+}
+
+// pluginRow is one line of gym plugin list.
+type pluginRow struct {
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	Kind    string   `json:"kind"` // "binary" or the interpreter
+	Envs    []string `json:"envs"`
+	SHA256  string   `json:"sha256"`
+	Source  string   `json:"source,omitempty"`
+	Stale   string   `json:"stale,omitempty"` // why the source differs from the installed copy
+	Dir     string   `json:"dir"`
+}
+
+func newPluginListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the installed plugins: envs, checksum, where each was installed from, and whether that source changed since",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ms, problems := plugins.Discover(a.pluginDir)
+			for _, err := range problems {
+				a.warn("%v", err)
+			}
+			rows := []pluginRow{}
+			for _, m := range ms {
+				kind := "binary"
+				if len(m.Interpreter) > 0 {
+					kind = strings.Join(m.Interpreter, " ")
+				}
+				rows = append(rows, pluginRow{Name: m.Name, Version: m.Version, Kind: kind, Envs: m.Envs, SHA256: m.SHA256,
+					Source: m.Source, Stale: m.StaleSource(), Dir: filepath.Dir(m.Path())})
+			}
+			if a.json {
+				return a.writeJSON(rows)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tKIND\tENVS\tSHA256\tSOURCE")
+			for _, r := range rows {
+				src := r.Source
+				if r.Stale != "" {
+					src += " (changed since install: gym plugin reinstall " + r.Name + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.12s\t%s\n", r.Name, r.Version, r.Kind, len(r.Envs), r.SHA256, src)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newPluginRemoveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Aliases: []string{"uninstall"},
+		Short:   "Remove an installed plugin (its folder in the plugin directory)",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			m, err := installedPlugin(a, args[0])
+			if err != nil {
+				return err
+			}
+			if err := os.RemoveAll(filepath.Dir(m.Path())); err != nil {
+				return fmt.Errorf("remove plugin %s: %w", m.Name, err)
+			}
+			fmt.Fprintf(a.stdout, "removed plugin %s (%s)\n", m.Name, strings.Join(m.Envs, ", "))
+			return nil
+		},
+	}
+}
+
+func newPluginReinstallCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reinstall NAME",
+		Short: "Install a plugin again from the source it was installed from, with the same name, interpreter and sandbox",
+		Long: `Reinstall is the step after a rebuild or an edit: the host runs the copy it
+installed, checked against its sha256, so changes reach it only when the
+plugin is installed again. gym run and gym list warn when a plugin's source
+changed since its install.`,
+		Example: `  go build -o bin/gym-plugin-warehouse ./cmd/gym-plugin-warehouse && gym plugin reinstall warehouse`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			old, err := installedPlugin(a, args[0])
+			if err != nil {
+				return err
+			}
+			if old.Source == "" {
+				return fmt.Errorf("plugin %s was installed before sources were recorded: run gym plugin install on it again", old.Name)
+			}
+			m, err := plugins.Install(cmd.Context(), old.Source, a.pluginDir, plugins.InstallOptions{Name: old.Name, Sandbox: old.Sandbox, Interpreter: old.Interpreter})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "reinstalled plugin %s %s from %s (sha256 %.12s)\n", m.Name, m.Version, m.Source, m.SHA256)
+			return nil
+		},
+	}
+}
+
+// installedPlugin finds plugin name in the plugin directory; an unknown
+// name lists the installed ones.
+func installedPlugin(a *app, name string) (plugins.Manifest, error) {
+	if err := plugins.ValidateName(name); err != nil {
+		return plugins.Manifest{}, fmt.Errorf("plugin name: %w", err)
+	}
+	ms, _ := plugins.Discover(a.pluginDir)
+	var names []string
+	for _, m := range ms {
+		if m.Name == name {
+			return m, nil
+		}
+		names = append(names, m.Name)
+	}
+	return plugins.Manifest{}, fmt.Errorf("no plugin %q in %s (installed: %s)", name, a.pluginDir, strings.Join(names, ", "))
 }

@@ -111,6 +111,11 @@ func (a *app) openHost() *plugins.Host {
 	for _, err := range h.Problems {
 		a.warn("%v", err)
 	}
+	for _, p := range h.Plugins() {
+		if why := p.Manifest().StaleSource(); why != "" {
+			a.warn("%s", why)
+		}
+	}
 	return h
 }
 

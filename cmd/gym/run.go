@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -185,6 +186,9 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 	env = gym.WithTimeLimit(env, limit)
 	var out *trajectory.Writer
 	var rec *trajectory.Recorder
+	if o.screenshots && o.out == "" {
+		return errors.New("--screenshots saves PNGs beside the trajectory: give --out FILE.jsonl too")
+	}
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 			return fmt.Errorf("--out: %w", err)
@@ -330,7 +334,12 @@ func printSummary(a *app, s runSummary) error {
 	fmt.Fprintf(tw, "env\t%s\n", s.EnvID)
 	fmt.Fprintf(tw, "policy\t%s\n", s.Policy)
 	fmt.Fprintf(tw, "episodes\t%d\n", s.Episodes)
-	fmt.Fprintf(tw, "success rate\t%.3f\n", s.SuccessRate)
+	if s.InfraFailures > 0 {
+		// On the same line: a rate over 1 of 6 episodes must not read as over 6.
+		fmt.Fprintf(tw, "success rate\t%.3f over %d of %d episodes (%d infrastructure failures excluded)\n", s.SuccessRate, s.Episodes-s.InfraFailures, s.Episodes, s.InfraFailures)
+	} else {
+		fmt.Fprintf(tw, "success rate\t%.3f\n", s.SuccessRate)
+	}
 	fmt.Fprintf(tw, "mean reward\t%.3f\n", s.MeanReward)
 	fmt.Fprintf(tw, "mean steps\t%.1f\n", s.MeanSteps)
 	names := make([]string, 0, len(s.StatusCounts))
