@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 )
@@ -15,7 +16,9 @@ type Protection struct {
 
 // Protections lists the guards of the install and checksum (name,
 // checksum, exec of the hashed file, writable paths apart from the plugin
-// directory), then those of the process sandbox as Limits reports them.
+// directory), then those of the process sandbox: namespaces, identity,
+// seccomp, Docker socket and environment as the manifest and this program
+// set them up, network, files and cgroups as Limits reports them.
 // It hashes the plugin's files: as slow as a start's check, no slower.
 func (p *Plugin) Protections() []Protection {
 	m := p.Manifest()
@@ -48,7 +51,38 @@ func (p *Plugin) Protections() []Protection {
 		add("writable-apart", true, "cache, scratch and writable paths outside the plugin directory")
 	}
 
+	// The process containment (sandboxinit_linux.go, identity_linux.go,
+	// seccomp_linux.go), from the manifest and this program.
+	sb := m.Sandbox
 	r := p.Limits()
+	if initHooked.Load() {
+		add("namespaces", true, "own PID, IPC and UTS namespaces: the plugin sees only its own processes, and its tree dies with it")
+	} else {
+		add("namespaces", false, "this program does not call plugins.SandboxInitMain: it cannot start plugins")
+	}
+	if sb.Root {
+		add("identity", false, "sandbox.root: runs as root, keeping the capabilities a sandboxing env needs")
+	} else {
+		add("identity", true, fmt.Sprintf("uid %d of its own, no capabilities, no_new_privs, not dumpable", PluginUID(m.Name)))
+	}
+	if sb.Root {
+		add("seccomp", true, "ptrace, keyctl, bpf, perf, kexec, modules, clocks denied (mounts allowed: sandbox.root)")
+	} else {
+		add("seccomp", true, "ptrace, mount, keyctl, bpf, perf, kexec, modules, clocks denied")
+	}
+	switch {
+	case sb.Docker:
+		add("docker", false, "sandbox.docker: the Docker socket is reachable, and Docker is root on the host")
+	case !r.Files:
+		add("docker", false, "no mount namespace, so the Docker socket is not hidden")
+	default:
+		add("docker", true, "the Docker socket is hidden")
+	}
+	env := "of the host's environment only " + strings.Join(envAllowlist, ", ") + " and LC_*"
+	if len(sb.Env) > 0 {
+		env += ", and sandbox.env: " + strings.Join(sb.Env, ", ")
+	}
+	add("environment", true, env)
 	if r.Network {
 		add("network", false, "the manifest asks for the network (sandbox.network)")
 	} else {
