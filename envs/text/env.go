@@ -19,7 +19,6 @@ type Env struct {
 	id               string
 	spec             gym.Spec
 	tasks            []taskDef
-	maxStepsOverride int
 
 	task    *taskDef
 	seed    int64
@@ -101,12 +100,9 @@ func (e *Env) begin(t *taskDef, seed int64) {
 	e.oracle = nil
 }
 
-func (e *Env) maxSteps() int {
-	if e.maxStepsOverride > 0 {
-		return e.maxStepsOverride
-	}
-	return e.task.maxSteps
-}
+// maxSteps is the episode's step limit, which the registry's
+// gym.Enforced applies (the spec lists it per task).
+func (e *Env) maxSteps() int { return gym.StepLimit(e.spec, e.task.id) }
 
 // usable reports contract misuse common to every call but Reset.
 func (e *Env) usable() error {
@@ -120,8 +116,9 @@ func (e *Env) usable() error {
 }
 
 // Step parses and executes one action. Invalid actions leave the room,
-// keys and doors as they were but still count toward the step limit, so a
-// stream of garbage ends the episode too.
+// keys and doors as they were but still count toward the step limit
+// (gym.Enforced's, from the spec), so a stream of garbage ends the
+// episode too.
 func (e *Env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 	if err := e.usable(); err != nil {
 		return gym.StepResult{}, err
@@ -141,29 +138,21 @@ func (e *Env) Step(ctx context.Context, action string) (gym.StepResult, error) {
 		msg, reward := e.exec(m)
 		res = gym.StepResult{Observation: e.observe(msg), Reward: reward}
 	}
-	switch {
-	case e.success:
+	if e.success {
 		res.Terminated = true
-		res.Observation.Info = e.endInfo(res.Observation.Info, true, "")
-	case e.steps >= e.maxSteps():
-		e.done = true
-		res.Truncated = true
-		res.Observation.Text += "\n\nYou are out of steps (the limit is " + strconv.Itoa(e.maxSteps()) + "). The episode is over."
-		res.Observation.Info = e.endInfo(res.Observation.Info, false, "max_steps "+strconv.Itoa(e.maxSteps()))
+		res.Observation.Info = e.endInfo(res.Observation.Info)
 	}
 	return res, nil
 }
 
-func (e *Env) endInfo(info map[string]any, success bool, truncatedBy string) map[string]any {
+// endInfo adds the success and the step count to the last step's info.
+func (e *Env) endInfo(info map[string]any) map[string]any {
 	out := make(map[string]any, len(info)+3)
 	for k, v := range info {
 		out[k] = v
 	}
-	out["success"] = success
+	out[gym.InfoSuccess] = true
 	out["steps"] = e.steps
-	if truncatedBy != "" {
-		out["truncated_by"] = truncatedBy
-	}
 	return out
 }
 

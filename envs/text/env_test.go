@@ -34,7 +34,7 @@ func reset(t testing.TB, e *Env, task string, seed int64) gym.Observation {
 	return obs
 }
 
-func step(t testing.TB, e *Env, action string) gym.StepResult {
+func step(t testing.TB, e gym.Env, action string) gym.StepResult {
 	t.Helper()
 	r, err := e.Step(context.Background(), action)
 	if err != nil {
@@ -525,18 +525,36 @@ func TestContractErrors(t *testing.T) {
 	}
 }
 
+// madeEnv is id as a registry serves it: gym.Enforced applies the
+// step limit the spec lists per task.
+func madeEnv(t *testing.T, id string, opts map[string]any) gym.Env {
+	t.Helper()
+	reg := gym.NewRegistry()
+	if err := Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	env, err := reg.Make(context.Background(), id, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	return env
+}
+
 func TestTruncation(t *testing.T) {
 	for _, id := range ids {
-		e := newTestEnv(t, id, nil)
-		for _, task := range e.tasks {
-			reset(t, e, task.id, 3)
+		e := madeEnv(t, id, nil)
+		for _, task := range newTestEnv(t, id, nil).tasks {
+			if _, err := e.Reset(context.Background(), gym.ResetOptions{TaskID: task.id, Seed: 3}); err != nil {
+				t.Fatal(err)
+			}
 			var r gym.StepResult
 			for i := range task.maxSteps {
 				if r = step(t, e, []string{"look", "xyzzy"}[i%2]); r.Done() != (i == task.maxSteps-1) {
 					t.Fatalf("%s/%s: done=%v at step %d", id, task.id, r.Done(), i+1)
 				}
 			}
-			if !r.Truncated || r.Terminated || r.Observation.Info["success"] != false {
+			if !r.Truncated || r.Terminated || r.Success() {
 				t.Errorf("%s/%s: last step %+v", id, task.id, r)
 			}
 			if _, err := e.Step(context.Background(), "look"); !errors.Is(err, gym.ErrEpisodeDone) {
@@ -547,11 +565,13 @@ func TestTruncation(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	e := newTestEnv(t, CorridorID, map[string]any{"max_steps": float64(5)})
-	if e.Spec().MaxSteps != 5 {
-		t.Errorf("spec max steps %d", e.Spec().MaxSteps)
+	e := madeEnv(t, CorridorID, map[string]any{"max_steps": float64(5)})
+	if e.Spec().MaxSteps != 5 || gym.StepLimit(e.Spec(), "hard") != 5 {
+		t.Errorf("spec max steps %d, hard's %d", e.Spec().MaxSteps, gym.StepLimit(e.Spec(), "hard"))
 	}
-	reset(t, e, "hard", 0)
+	if _, err := e.Reset(context.Background(), gym.ResetOptions{TaskID: "hard"}); err != nil {
+		t.Fatal(err)
+	}
 	for range 4 {
 		step(t, e, "look")
 	}
@@ -578,12 +598,15 @@ func TestOptions(t *testing.T) {
 // uniform policy over valid actions must do clearly worse than the oracle.
 func TestRandomBelowOracle(t *testing.T) {
 	for _, id := range ids {
-		e := newTestEnv(t, id, nil)
+		e := madeEnv(t, id, nil) // the step limit is the registry's
 		const episodes = 100
 		wins := 0
 		rng := rand.New(rand.NewPCG(42, 0))
 		for seed := range int64(episodes) {
-			obs := reset(t, e, "hard", seed)
+			obs, err := e.Reset(context.Background(), gym.ResetOptions{TaskID: "hard", Seed: seed})
+			if err != nil {
+				t.Fatal(err)
+			}
 			for {
 				r := step(t, e, obs.ValidActions[rng.IntN(len(obs.ValidActions))])
 				if r.Done() {

@@ -141,7 +141,6 @@ func newEnv(f family, opts map[string]any) (*Env, error) {
 			if err != nil {
 				return nil, fmt.Errorf("option %q: %w", k, err)
 			}
-			e.maxStepsOverride = n
 			e.spec.MaxSteps = n
 			e.spec.Tasks = slices.Clone(e.spec.Tasks)
 			for i := range e.spec.Tasks {
