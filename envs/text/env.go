@@ -16,9 +16,9 @@ import (
 // Env is one instance of a text env id. Like every gym.Env it is driven by
 // one goroutine.
 type Env struct {
-	id               string
-	spec             gym.Spec
-	tasks            []taskDef
+	id    string
+	spec  gym.Spec
+	tasks []taskDef
 
 	task    *taskDef
 	seed    int64
