@@ -451,7 +451,7 @@ func (e *Env) failure(ctx context.Context, err error) (gym.StepResult, error) {
 	if errors.Is(err, ErrCrashed) || !e.d.alive() {
 		st = gym.StatusCrashed
 	}
-	return gym.StepResult{Observation: gym.Observation{Text: "The desktop failed: " + err.Error(), Info: map[string]any{"error": err.Error()}}, Status: st, Truncated: true}, nil
+	return gym.Failed(st, fmt.Errorf("the desktop failed: %w", err)), nil
 }
 
 func (e *Env) exec(ctx context.Context, a action.Action) error {

@@ -323,8 +323,7 @@ func (e *Env) failure(ctx context.Context, err error) (gym.StepResult, error) {
 	if errors.Is(err, ErrCrashed) || (e.tab != nil && !e.tab.alive()) {
 		st = gym.StatusCrashed
 	}
-	obs := gym.Observation{Text: "The phone failed: " + err.Error(), Info: map[string]any{"error": err.Error()}}
-	return gym.StepResult{Observation: obs, Status: st, Truncated: true}, nil
+	return gym.Failed(st, fmt.Errorf("the phone failed: %w", err)), nil
 }
 
 var appNames = []string{"Contacts", "Clock", "Notes", "Calendar", "Settings", "Expenses"}
