@@ -3,12 +3,12 @@ package web
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/envgym/envgym/envs/web/browser"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/stats"
 )
 
 // BenchConfig sets the size of Bench. Zero values pick defaults.
@@ -22,17 +22,21 @@ type BenchConfig struct {
 
 // BenchResult is what `gym bench web` prints.
 type BenchResult struct {
-	EnvID         string  `json:"env_id"`
-	Chromium      string  `json:"chromium"`
-	StepP50Ms     float64 `json:"step_p50_ms"` // click + settle + observation
-	StepP90Ms     float64 `json:"step_p90_ms"`
-	ResetP50Ms    float64 `json:"reset_p50_ms"`
-	ResetP90Ms    float64 `json:"reset_p90_ms"`
-	ActionsPerS1  float64 `json:"actions_per_s_1"`
-	ActionsPerS4  float64 `json:"actions_per_s_4"`
-	MiBPerEnv     float64 `json:"mib_per_env"`     // Chromium PSS added by one env instance
-	BrowserMiB    float64 `json:"browser_mib"`     // Chromium PSS with one env
-	ProcessRSSMiB float64 `json:"process_rss_mib"` // this process
+	EnvID      string  `json:"env_id"`
+	Chromium   string  `json:"chromium"`
+	StepP50Ms  float64 `json:"step_p50_ms"` // click + settle + observation
+	StepP90Ms  float64 `json:"step_p90_ms"`
+	ResetP50Ms float64 `json:"reset_p50_ms"` // back-to-back resets: each takes a fresh context, made on the spot when none is ready
+	ResetP90Ms float64 `json:"reset_p90_ms"`
+	// ResetFreshContextP50Ms times resets with a few steps between them,
+	// as in training: each reset takes a fresh browser context that the
+	// suite made ahead during the episode.
+	ResetFreshContextP50Ms float64 `json:"reset_fresh_context_p50_ms"`
+	ActionsPerS1           float64 `json:"actions_per_s_1"`
+	ActionsPerS4           float64 `json:"actions_per_s_4"`
+	MiBPerEnv              float64 `json:"mib_per_env"`     // Chromium PSS added by one env instance
+	BrowserMiB             float64 `json:"browser_mib"`     // Chromium PSS with one env
+	ProcessRSSMiB          float64 `json:"process_rss_mib"` // this process
 }
 
 // Bench measures the web envs in process with their own Chromium: step and
@@ -85,6 +89,20 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		}
 		resets = append(resets, time.Since(t0))
 	}
+	fresh := make([]time.Duration, 0, cfg.Resets)
+	for i := 0; i < cfg.Resets; i++ {
+		for j := 0; j < 3; j++ {
+			if _, err := first.step(ctx); err != nil {
+				return res, fmt.Errorf("web: bench: step: %w", err)
+			}
+		}
+		t0 := time.Now()
+		if err := first.reset(ctx, int64(i%5)); err != nil {
+			return res, fmt.Errorf("web: bench: reset: %w", err)
+		}
+		fresh = append(fresh, time.Since(t0))
+	}
+	res.ResetFreshContextP50Ms = quantileMs(fresh, 0.5)
 	steps := make([]time.Duration, 0, cfg.Steps)
 	for i := 0; i < cfg.Steps; i++ {
 		d, err := first.step(ctx)
@@ -193,10 +211,5 @@ func throughput(ctx context.Context, envs []*benchEnv, d time.Duration) (float64
 }
 
 func quantileMs(ds []time.Duration, q float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000
+	return float64(stats.Percentile(ds, q*100).Microseconds()) / 1000
 }

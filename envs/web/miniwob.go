@@ -88,7 +88,13 @@ func (s *Suite) miniwobFactory(spec gym.Spec) gym.Factory {
 			return &miniwobEpisode{name: name, seed: opts.Seed, origin: origin,
 				url: origin + site.prefix + "miniwob/" + url.PathEscape(name) + ".html"}, nil
 		}
-		return &env{suite: s, spec: spec, newEp: newEp, maxObs: s.opts.MaxObsNodes}, nil
+		// The instance's spec lists the folder's own tasks.
+		ispec := spec
+		ispec.Tasks = make([]gym.Task, len(site.tasks))
+		for i, t := range site.tasks {
+			ispec.Tasks[i] = gym.Task{ID: t, Description: "MiniWoB++ task " + t}
+		}
+		return &env{suite: s, spec: ispec, newEp: newEp, maxObs: s.opts.MaxObsNodes}, nil
 	}
 }
 

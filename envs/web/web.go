@@ -130,7 +130,7 @@ func (s *Suite) Register(r *gym.Registry) error {
 	}
 	miniwobSpec := gym.Spec{
 		ID: "web/miniwob-v0", Version: Version,
-		Description: "MiniWoB++ tasks from your copy of MiniWoB++'s html folder (make option \"miniwob_dir\", as BrowserGym's MINIWOB_URL); reset option task_id picks a task, else the seed does. Each reset seeds Math.random, removes the human display, sets a long episode timer and starts the episode; the goal is core.getUtterance(), the reward WOB_RAW_REWARD_GLOBAL when WOB_DONE_GLOBAL. Without miniwob_dir: envgym's own look-alike tasks (listed here).",
+		Description: "MiniWoB++ tasks from your copy of MiniWoB++'s html folder (make option \"miniwob_dir\", as BrowserGym's MINIWOB_URL); the task id picks a task, else the seed does. Each reset seeds Math.random, removes the human display, sets a long episode timer and starts the episode; the goal is core.getUtterance(), the reward WOB_RAW_REWARD_GLOBAL when WOB_DONE_GLOBAL. Without miniwob_dir: envgym's own look-alike tasks (listed here).",
 		MaxSteps:    30, ObservationSpace: obsSpace, ActionSpace: action.Grammar,
 		Deterministic: false, Components: components,
 	}

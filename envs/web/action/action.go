@@ -199,7 +199,7 @@ var variants = map[Kind]struct {
 var signatures = map[Kind][]argKind{
 	Click:  {argID},
 	Fill:   {argID, argString},
-	Select: {argID, argString},
+	Select: {argID, argStrings},
 	Check:  {argID},
 	Hover:  {argID},
 	Press:  {argString},
@@ -318,14 +318,14 @@ func Parse(s string) (Action, error) {
 		if (ak == argOptString || ak == argOptNum) && p.peek() == ')' {
 			break
 		}
-		if p.keywordAhead() {
-			return Action{}, fmt.Errorf("%w: %s: keyword arguments are not supported; give the arguments in order; usage: %s", ErrSyntax, name, usage[kind])
-		}
 		if i > 0 {
 			if !p.eat(',') {
 				return Action{}, fmt.Errorf("%w: %s takes %d arguments, expected ',' at offset %d; usage: %s", ErrSyntax, name, len(sig), p.i, usage[kind])
 			}
 			p.space()
+		}
+		if p.keywordAhead() {
+			return Action{}, fmt.Errorf("%w: %s: keyword arguments are not supported; give the arguments in order; usage: %s", ErrSyntax, name, usage[kind])
 		}
 		switch ak {
 		case argID:
@@ -391,6 +391,9 @@ func Parse(s string) (Action, error) {
 		}
 	}
 	p.space()
+	if err := p.buttonLeft(kind); err != nil {
+		return Action{}, fmt.Errorf("%w: %s: %v; usage: %s", ErrSyntax, name, err, usage[kind])
+	}
 	if !p.eat(')') {
 		if p.i < len(p.s) && p.s[p.i] == ',' {
 			return Action{}, fmt.Errorf("%w: %s takes %d argument(s), got more; usage: %s", ErrSyntax, name, len(sig), usage[kind])
@@ -411,6 +414,36 @@ func Parse(s string) (Action, error) {
 		return Action{}, fmt.Errorf("%w: upload needs a file name; usage: %s", ErrSyntax, usage[kind])
 	}
 	return a, nil
+}
+
+// buttonLeft accepts BrowserGym's trailing button="left" on clicks (the
+// only button the env presses); other keyword arguments are refused.
+func (p *parser) buttonLeft(kind Kind) error {
+	q := &parser{s: p.s, i: p.i}
+	if !q.eat(',') {
+		return nil
+	}
+	q.space()
+	if !q.keywordAhead() {
+		return nil
+	}
+	key := q.ident()
+	q.space()
+	q.eat('=')
+	q.space()
+	val, err := q.str()
+	switch kind {
+	case Click, DblClick, MouseClick, MouseDblClick, MouseDown, MouseUp:
+		if key == "button" && err == nil && val == "left" {
+			p.i = q.i
+			p.space()
+			return nil
+		}
+		if key == "button" {
+			return fmt.Errorf("only the left button is supported")
+		}
+	}
+	return fmt.Errorf("keyword argument %s= is not supported; give the arguments in order", key)
 }
 
 // maxWaitMs bounds noop(ms).

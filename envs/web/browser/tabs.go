@@ -147,20 +147,8 @@ func (s *Session) Sync(ctx context.Context) (bool, error) {
 		}
 	}
 	s.tabs = kept
-	empty := len(kept) == 0 && len(opened) == 0
 	s.mu.Unlock()
 	var errs error
-	if empty {
-		// The page closed the episode's last tab: give it a blank one.
-		t, err := s.newTab(ctx, chromedp.WithExistingBrowserContext(s.id))
-		if err != nil {
-			return true, fmt.Errorf("browser: replace the closed last tab: %w", err)
-		}
-		s.mu.Lock()
-		s.ownedBy[t.id] = true
-		s.tabs, s.active = []*Tab{t}, 0
-		s.mu.Unlock()
-	}
 	for _, id := range opened {
 		s.mu.Lock()
 		_, live := s.info[id]
@@ -171,12 +159,31 @@ func (s *Session) Sync(ctx context.Context) (bool, error) {
 		}
 		t, err := s.newTab(ctx, chromedp.WithTargetID(id))
 		if err != nil {
-			errs = errors.Join(errs, err)
+			s.mu.Lock()
+			_, live := s.info[id]
+			s.mu.Unlock()
+			if live {
+				errs = errors.Join(errs, err)
+			} // else it closed while we attached: nothing to adopt
 			continue
 		}
 		s.mu.Lock()
 		s.tabs = append(s.tabs, t)
 		s.active = len(s.tabs) - 1
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	empty := len(s.tabs) == 0
+	s.mu.Unlock()
+	if empty {
+		// The page closed the episode's last tab: give it a blank one.
+		t, err := s.newTab(ctx, chromedp.WithExistingBrowserContext(s.id))
+		if err != nil {
+			return true, fmt.Errorf("browser: replace the closed last tab: %w", err)
+		}
+		s.mu.Lock()
+		s.ownedBy[t.id] = true
+		s.tabs, s.active = []*Tab{t}, 0
 		s.mu.Unlock()
 	}
 	s.mu.Lock()

@@ -1,5 +1,6 @@
 // Command gym-plugin-web serves the web envs (web/<task>-v0, web/shop-v0,
-// web/open-v0) as a gym plugin. One Chromium serves every env instance.
+// web/open-v0, web/miniwob-v0) as a gym plugin. One Chromium serves every
+// env instance.
 package main
 
 import (
