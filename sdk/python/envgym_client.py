@@ -15,6 +15,15 @@ standard library only.
 
     env = StreamEnv("127.0.0.1:8081", "text/maze-v0")   # the fast transport
 
+OpenEnv (meta-pytorch/OpenEnv's protocol, which gym serve also speaks) and
+TRL's environment_factory:
+
+    from envgym_client import OpenEnvClient, EnvgymEnv
+    with OpenEnvClient.for_env("http://127.0.0.1:8080", "web/shop-v0") as env:
+        r = env.reset(seed=3)
+        r = env.step({"action": r.valid_actions[0]})   # r.reward, r.done, r.status, r.infra
+    ShopEnv = EnvgymEnv.for_env("http://127.0.0.1:8080", "web/shop-v0")  # GRPOTrainer(environment_factory=ShopEnv)
+
 Step returns Gymnasium's 5-tuple. `info` carries the env's own info plus
 "valid_actions", "status" (OK, INVALID_ACTION, ENV_ERROR, TIMEOUT, CRASHED)
 and "grounded"; a trainer should drop steps whose status is ENV_ERROR,
@@ -515,7 +524,29 @@ def _tool_method(tool):
     return method
 
 
-class EnvgymEnv:
+class _EnvFactory(type):
+    """EnvgymEnv's metaclass: for_env lives here so that it is callable on
+    the class but not an attribute of instances, where TRL would take it
+    for a tool (it exposes every public method but reset)."""
+
+    def for_env(cls, server_url, env_id, token=None, **reset_defaults):
+        """Make the class of env_id on the `gym serve` at server_url: one
+        method per tool the server lists for the env. reset_defaults (e.g.
+        task="1hop") apply to every reset unless the row overrides them."""
+        with OpenEnvClient.for_env(server_url, env_id, token=token) as c:
+            tools = c.list_tools()
+        attrs = {"server_url": server_url, "env_id": env_id, "token": token,
+                 "reset_defaults": dict(reset_defaults), "tools": [t["name"] for t in tools],
+                 "__doc__": f"{env_id} served by envgym at {server_url}."}
+        for t in tools:
+            if t["name"].startswith("_") or t["name"] == "reset" or hasattr(cls, t["name"]):
+                raise ValueError(f"tool name {t['name']!r} collides with the class's own")
+            attrs[t["name"]] = _tool_method(t)
+        name = "".join(p.capitalize() for p in env_id.replace("/", "_").replace("-", "_").replace(".", "_").split("_"))
+        return type(cls)(name + "Env", (cls,), attrs)
+
+
+class EnvgymEnv(metaclass=_EnvFactory):
     """Base of the classes EnvgymEnv.for_env makes for TRL's GRPOTrainer:
 
         from envgym_client import EnvgymEnv
@@ -535,7 +566,9 @@ class EnvgymEnv:
       infra       some step failed for infrastructure reasons (ENV_ERROR,
                   TIMEOUT, CRASHED): drop the rollout rather than score it
     A tool called after the episode ended raises ValueError, which TRL
-    feeds back to the model as the tool's answer.
+    feeds back to the model as the tool's answer. Public methods are the
+    tools and reset only (TRL would offer any other to the model); the
+    connection closes with the instance, or with _close().
     """
 
     server_url = None
@@ -547,22 +580,6 @@ class EnvgymEnv:
         self._client = None
         self.reward, self.done, self.terminated, self.truncated = 0.0, False, False, False
         self.status, self.infra, self.last = "OK", False, None
-
-    @classmethod
-    def for_env(cls, server_url, env_id, token=None, **reset_defaults):
-        """Make the class of env_id on the `gym serve` at server_url: one
-        method per tool the server lists for the env."""
-        with OpenEnvClient.for_env(server_url, env_id, token=token) as c:
-            tools = c.list_tools()
-        attrs = {"server_url": server_url, "env_id": env_id, "token": token,
-                 "reset_defaults": dict(reset_defaults), "tools": [t["name"] for t in tools],
-                 "__doc__": f"{env_id} served by envgym at {server_url}."}
-        for t in tools:
-            if t["name"].startswith("_") or t["name"] in ("reset", "close") or hasattr(EnvgymEnv, t["name"]):
-                raise ValueError(f"tool name {t['name']!r} collides with the class's own")
-            attrs[t["name"]] = _tool_method(t)
-        name = "".join(p.capitalize() for p in env_id.replace("/", "_").replace("-", "_").replace(".", "_").split("_"))
-        return type(name + "Env", (cls,), attrs)
 
     def reset(self, **kwargs):
         """Start an episode; returns the first observation's text."""
@@ -588,13 +605,13 @@ class EnvgymEnv:
         self.infra = self.infra or r.infra
         return r.text
 
-    def close(self):
+    def _close(self):
         if self._client is not None:
             self._client.close()
             self._client = None
 
     def __del__(self):
         try:
-            self.close()
+            self._close()
         except Exception:
             pass

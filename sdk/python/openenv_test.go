@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestOpenEnvClientAndTRLClassAgainstRealServe(t *testing.T) {
 	for !strings.Contains(serr.String(), "env ids from") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	py := exec.Command("/usr/bin/python3", "tests/openenv_episode.py", "http://"+httpAddr, "s3cret-openenv", planFile)
+	py := exec.Command("/usr/bin/python3", "tests/openenv_episode.py", "http://"+httpAddr, "s3cret-openenv", planFile, strconv.Itoa(serve.Process.Pid))
 	out, err := py.Output()
 	if err != nil {
 		var stderr string
@@ -135,9 +136,11 @@ func TestOpenEnvClientAndTRLClassAgainstRealServe(t *testing.T) {
 		"invalid_action":        map[string]any{"status": "INVALID_ACTION", "infra": false, "done": false},
 		"wrong_token":           "401",
 		"maze_tools":            []any{"act"},
+		"maze_public":           []any{"act", "reset"},
 		"maze_act_sig":          map[string]any{"action": "str"},
 		"maze_act_doc_has_args": true,
 		"shop_click_params":     map[string]any{"id": "int"},
+		"crash":                 map[string]any{"killed": true, "status": "CRASHED", "infra": true, "done": true, "truncated": true},
 	}
 	for k, w := range want {
 		if !reflect.DeepEqual(got[k], w) {

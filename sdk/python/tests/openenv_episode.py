@@ -2,12 +2,14 @@
 client and the TRL environment_factory class, the way TRL's GRPOTrainer
 calls it; prints what it saw as JSON for openenv_test.go.
 
-argv: SERVER_URL TOKEN PLANS_JSON ({"text": [actions], "shop": [actions]})
+argv: SERVER_URL TOKEN PLANS_JSON ({"text": [actions], "shop": [actions]}) SERVE_PID
 """
 
 import inspect
 import json
+import os
 import re
+import signal
 import sys
 
 sys.path.insert(0, ".")
@@ -64,7 +66,9 @@ try:
 except ValueError as e:
     after = str(e)
 out["trl_maze"] = {"first_obs": bool(first), "reward": env.reward, "done": env.done, "infra": env.infra, "after_done": after}
-env.close()
+# What TRL would offer the model: every public callable of the instance but reset.
+out["maze_public"] = sorted(n for n in dir(env) if not n.startswith("_") and callable(getattr(env, n)))
+env._close()
 
 ShopEnv = EnvgymEnv.for_env(url, "web/shop-v0", token=token)
 out["shop_tools"] = ShopEnv.tools
@@ -82,5 +86,42 @@ for a in plans["shop"]:
     getattr(shop, name)(**kwargs)
 out["trl_shop"] = {"reward": shop.reward, "done": shop.done, "terminated": shop.terminated, "status": shop.status,
                    "infra": shop.infra, "calls": calls[:3]}
-shop.close()
+shop._close()
+
+
+def descendants(pid):
+    """Process ids under pid (this test's own gym serve), from /proc."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+# An infrastructure failure is told apart from the agent's: kill the text
+# plugin's processes under our gym serve in the middle of an episode.
+with OpenEnvClient.for_env(url, "text/maze-v0", token=token) as env:
+    env.reset(seed=5, task="easy")
+    killed = 0
+    for p in descendants(int(sys.argv[4])):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"gym-plugin-text" in cmd:
+            os.kill(p, signal.SIGKILL)
+            killed += 1
+    r = env.step({"action": "look"})
+    out["crash"] = {"killed": killed > 0, "status": r.status, "infra": r.infra, "done": r.done, "truncated": r.truncated}
 print(json.dumps(out))
