@@ -109,6 +109,10 @@ type Spec struct {
 	ActionSpace      string `json:"action_space,omitempty"`
 	// Deterministic: same seed and actions give the same observations.
 	Deterministic bool `json:"deterministic"`
+	// SeedFree: the seed does not change the episode (one episode per
+	// task, e.g. a fixed puzzle). gym check's seed_sensitivity then does
+	// not expect different seeds to give different episodes.
+	SeedFree bool `json:"seed_free,omitempty"`
 	// Components records versions of parts the results depend on
 	// (e.g. "chromium": "156.0"), copied into trajectory manifests.
 	Components map[string]string `json:"components,omitempty"`
@@ -144,6 +148,9 @@ const (
 	InfoTaskID = "task_id"
 	// InfoRewardParts (map[string]float64): the terms the reward sums.
 	InfoRewardParts = "reward_parts"
+	// InfoTraceback (string, an ENV_ERROR step): the stack of the panic or
+	// exception inside the env, for its author.
+	InfoTraceback = "traceback"
 )
 
 // Invalid builds the result of an action the env could not parse or

@@ -258,6 +258,10 @@ func TestPanicInEnvIsEnvError(t *testing.T) {
 	if r.Status != gym.StatusEnvError || !r.Truncated || !strings.Contains(fmt.Sprint(r.Observation.Info["error"]), "asked to panic") {
 		t.Fatalf("%+v, want ENV_ERROR naming the panic", r)
 	}
+	// The author gets the panic's stack, down to the env's own line.
+	if tb := fmt.Sprint(r.Observation.Info["traceback"]); !strings.Contains(tb, "faulty/main.go:") {
+		t.Fatalf("info traceback %q does not reach the env's source", tb)
+	}
 	mustReset(t, env)
 	if r := step(t, env, "a", 5*time.Second); r.Status != gym.StatusOK {
 		t.Fatalf("after panic: %+v", r)

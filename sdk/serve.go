@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -112,10 +113,11 @@ func (s *session) handle(ctx context.Context, req *pb.Request) (resp *pb.Respons
 		if p := recover(); p != nil {
 			// The env is in an unknown state: drop it, and let the next
 			// Reset build a fresh one.
+			stack := string(debug.Stack())
 			s.close()
 			msg := fmt.Sprintf("env panicked: %v", p)
 			if _, isStep := req.Kind.(*pb.Request_Step); isStep {
-				resp = envErrorResult(msg)
+				resp = envErrorResult(msg, stack)
 				return
 			}
 			resp = errResponse(fmt.Errorf("%w: %v", wire.ErrPanic, p))
@@ -194,7 +196,7 @@ func (s *session) step(ctx context.Context, st *pb.Step) *pb.Response {
 		switch wire.ErrorKind(err) {
 		case pb.ErrorKind_ERROR_KIND_OTHER, pb.ErrorKind_ERROR_KIND_UNKNOWN_TASK, pb.ErrorKind_ERROR_KIND_UNKNOWN_ENV:
 			// Not contract misuse: the env failed on its own.
-			return envErrorResult(wire.ErrorText(err))
+			return envErrorResult(wire.ErrorText(err), "")
 		}
 		return errResponse(err)
 	}
@@ -272,17 +274,24 @@ func (s *session) call(ctx context.Context, c *pb.Call) *pb.Response {
 func obsResponse(obs gym.Observation) *pb.Response {
 	o, err := wire.ObservationToPB(obs)
 	if err != nil {
-		return envErrorResult(wire.ErrorText(err))
+		return envErrorResult(wire.ErrorText(err), "")
 	}
 	return &pb.Response{Observation: o}
 }
 
 // envErrorResult is gym.Failed on the wire.
-func envErrorResult(msg string) *pb.Response {
+// envErrorResult is the ENV_ERROR step of an env that failed; traceback
+// (a panic's stack, or "") goes to info for the env's author.
+func envErrorResult(msg, traceback string) *pb.Response {
 	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	r := gym.Failed(gym.StatusEnvError, errors.New(msg))
+	info := map[string]any{gym.InfoError: msg}
+	if traceback != "" {
+		info[gym.InfoTraceback] = strings.ToValidUTF8(traceback, "\uFFFD")
+	}
+	infoJSON, _ := json.Marshal(info)
 	return &pb.Response{
-		Observation: &pb.Observation{Text: []byte(r.Observation.Text)},
+		Observation: &pb.Observation{Text: []byte(r.Observation.Text), InfoJson: infoJSON},
 		Truncated:   r.Truncated,
 		Status:      int32(r.Status),
 		Error:       msg,

@@ -22,6 +22,9 @@ func (s *suite) checkSpec(ctx context.Context) error {
 	if sp.Version == "" {
 		return errors.New("Spec().Version is empty: trajectories could not say which env made them")
 	}
+	if sp.MaxSteps <= 0 {
+		s.warn = "Spec().MaxSteps is 0: an episode whose policy never finishes runs forever. Set it: the host truncates episodes at MaxSteps, the env never counts steps"
+	}
 	seen := map[string]bool{}
 	for i, t := range sp.Tasks {
 		if t.ID == "" {
@@ -70,8 +73,13 @@ func (s *suite) checkDeterminism(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if d := diff(ra, rb); d != "" {
-			return fmt.Errorf("same seed %d, task %q and actions gave different episodes: %s", seed, task, d)
+		if d := s.diff(ra, rb); d != "" {
+			s.nondeterministic = true
+			if len(ra) > 0 && len(rb) > 0 && ra[0].Text != rb[0].Text {
+				return fmt.Errorf("the reset depends on something besides the seed: seed %d, task %q gave two different first observations in two fresh instances. "+
+					"Look for the clock (time.Now, time.time()), a global or fixed generator (math/rand's top-level functions, random.random()), map iteration order, or state shared between instances, and derive all randomness from ResetOptions.Seed. %s", seed, task, d)
+			}
+			return fmt.Errorf("same seed %d, task %q and actions gave different episodes (the steps depend on something besides the seed and the actions: the clock, a global generator, map order): %s", seed, task, d)
 		}
 	}
 	return nil
@@ -104,7 +112,7 @@ func (s *suite) checkResetIsolation(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d := diff(ru, rf); d != "" {
+	if d := s.diff(ru, rf); d != "" {
 		return fmt.Errorf("state leaked between episodes (seed %d after other episodes vs fresh): %s", seed, d)
 	}
 	return nil
@@ -214,7 +222,7 @@ func (s *suite) checkConcurrent(ctx context.Context) error {
 		return err
 	}
 	for i := range got {
-		if d := diff(want[i], got[i]); d != "" {
+		if d := s.diff(want[i], got[i]); d != "" {
 			return fmt.Errorf("instance %d run concurrently differs from a sequential run: %s", i, d)
 		}
 	}
@@ -339,4 +347,124 @@ func countChildren(pid int) int {
 		}
 	}
 	return n
+}
+
+// checkSeedSensitivity plays the first seeds with a policy that ignores
+// the seed (the first valid action, else the oracle's): an env whose
+// episodes all come out the same ignores its seed (a generator seeded
+// with a constant), so every episode of a training run would be one
+// episode. Envs that declare Spec.SeedFree, or whose state nothing in the
+// observations reveals, are not judged.
+func (s *suite) checkSeedSensitivity(ctx context.Context) error {
+	if s.spec.SeedFree {
+		s.warn = "not judged: the spec declares the env seed-free"
+		return nil
+	}
+	env, err := s.make(ctx)
+	if err != nil {
+		return err
+	}
+	defer safeClose(env)
+	steps := min(s.cfg.MaxSteps, 12)
+	const seeds = 6
+	var first []step
+	probed := false
+	for seed := range int64(seeds) {
+		rec, revealing, err := s.playFixed(ctx, env, seed, s.task(0), steps)
+		if err != nil {
+			return err
+		}
+		probed = probed || revealing
+		if seed == 0 {
+			first = rec
+			continue
+		}
+		if s.diff(first, rec) != "" {
+			return nil
+		}
+	}
+	if !probed {
+		s.warn = "not judged: seeds 0-5 give the same first observation, and the env offers neither valid actions nor an oracle to look further"
+		return nil
+	}
+	return fmt.Errorf("seeds 0-%d all gave the same episode (same first observation, and the same observations and rewards over %d steps of the same actions): the env ignores ResetOptions.Seed. "+
+		"Seed every generator from it (rand.New(rand.NewPCG(uint64(opts.Seed), …)), random.Random(seed)), not from a constant; if the env really has one episode per task, set Spec.SeedFree", seeds-1, steps)
+}
+
+// playFixed plays an episode whose actions depend only on what the env
+// shows: the first valid action, else the oracle's. revealing says
+// whether any such action was available (otherwise only the first
+// observation was compared).
+func (s *suite) playFixed(ctx context.Context, env gym.Env, seed int64, task string, steps int) ([]step, bool, error) {
+	obs, err := env.Reset(ctx, gym.ResetOptions{Seed: seed, TaskID: task})
+	if err != nil {
+		return nil, false, fmt.Errorf("reset(seed=%d, task=%q): %w", seed, task, err)
+	}
+	out := []step{{Text: obs.Text, Valid: obs.ValidActions}}
+	oracle, hasOracle := gym.Capable[gym.Oracle](env)
+	revealing := false
+	for i := 0; i < steps; i++ {
+		var action string
+		switch {
+		case len(obs.ValidActions) > 0:
+			action = obs.ValidActions[0]
+		case hasOracle:
+			if action, err = oracle.OracleAction(ctx); err != nil {
+				return out, revealing, fmt.Errorf("oracle: %w", err)
+			}
+		default:
+			return out, revealing, nil
+		}
+		revealing = true
+		r, err := env.Step(ctx, action)
+		if err != nil {
+			return out, revealing, fmt.Errorf("step %d %q: %w", i, action, err)
+		}
+		obs = r.Observation
+		out = append(out, step{action, r.Observation.Text, r.Reward, r.Status, r.Terminated, r.Truncated, r.Observation.ValidActions})
+		if r.Done() {
+			break
+		}
+	}
+	return out, revealing, nil
+}
+
+// checkOracleSolves plays the first seeds with the env's oracle: each must
+// end in success (StepResult.Success) within the step limit.
+func (s *suite) checkOracleSolves(ctx context.Context) error {
+	env, err := s.make(ctx)
+	if err != nil {
+		return err
+	}
+	defer safeClose(env)
+	oracle, ok := gym.Capable[gym.Oracle](env)
+	if !ok {
+		s.warn = "not judged: the env has no oracle"
+		return nil
+	}
+	limit := s.spec.MaxSteps
+	if limit <= 0 {
+		limit = 200
+	}
+	for i := range s.cfg.Seeds {
+		seed, task := int64(500+i), s.task(i)
+		if _, err := env.Reset(ctx, gym.ResetOptions{Seed: seed, TaskID: task}); err != nil {
+			return fmt.Errorf("reset(seed=%d, task=%q): %w", seed, task, err)
+		}
+		var last gym.StepResult
+		for n := 0; n < limit && !last.Done(); n++ {
+			a, err := oracle.OracleAction(ctx)
+			if err != nil {
+				return fmt.Errorf("seed %d: oracle: %w", seed, err)
+			}
+			if last, err = env.Step(ctx, a); err != nil {
+				return fmt.Errorf("seed %d: step %q: %w", seed, a, err)
+			}
+		}
+		if !last.Success() {
+			return fmt.Errorf("the oracle did not solve seed %d, task %q: the episode ended (terminated=%v truncated=%v, reward %v, status %s) without success: %s",
+				seed, task, last.Terminated, last.Truncated, last.Reward, last.Status, clip(last.Observation.Text))
+		}
+	}
+	return nil
 }

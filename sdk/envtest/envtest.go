@@ -36,6 +36,15 @@ type Config struct {
 	// Leak tolerance: how many goroutines, files or children may remain
 	// after instances are closed. Default 2 (runtime noise).
 	Slack int
+	// StepTimeout bounds each Reset and Step of the suite (0: none of its
+	// own; a plugin host's deadline applies), so a hanging env fails a
+	// check quickly instead of holding it for the host's minute.
+	StepTimeout time.Duration
+	// Verbose keeps observations whole in the diffs of failed checks.
+	Verbose bool
+	// Oracle adds oracle_solves: the env's oracle must solve the first
+	// seeds within the step limit (envs without an oracle skip it).
+	Oracle bool
 }
 
 // ProcessStats are the resources the leak check watches.
@@ -47,9 +56,12 @@ type ProcessStats struct {
 
 // Check is one conformance check's outcome.
 type Check struct {
-	Name       string  `json:"name"`
-	Passed     bool    `json:"passed"`
-	Detail     string  `json:"detail,omitempty"`
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+	// Warning is a problem that does not fail the check (a spec without
+	// a step limit), or why the check could not judge.
+	Warning    string  `json:"warning,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 }
 
@@ -104,6 +116,7 @@ var checks = []check{
 	{"spec", (*suite).checkSpec},
 	{"step_before_reset", (*suite).checkStepBeforeReset},
 	{"determinism", (*suite).checkDeterminism},
+	{"seed_sensitivity", (*suite).checkSeedSensitivity},
 	{"reset_isolation", (*suite).checkResetIsolation},
 	{"invalid_actions", (*suite).checkGarbage},
 	{"step_after_done", (*suite).checkStepAfterDone},
@@ -115,6 +128,10 @@ type suite struct {
 	newEnv NewEnv
 	cfg    Config
 	spec   gym.Spec
+	warn   string // set by the running check: its Warning
+	// nondeterministic: the determinism check saw the same seed and
+	// actions give different episodes (not merely an error).
+	nondeterministic bool
 }
 
 // Run runs every check and reports; it never panics because the env did.
@@ -143,16 +160,38 @@ func Run(ctx context.Context, newEnv NewEnv, cfg Config) Report {
 			s.cfg.MaxSteps = m
 		}
 	}
-	for _, c := range checks {
+	all := checks
+	if cfg.Oracle {
+		all = append(all[:len(all):len(all)], check{"oracle_solves", (*suite).checkOracleSolves})
+	}
+	for _, c := range all {
 		start := time.Now()
+		s.warn = ""
 		err := protect(func() error { return c.run(s, ctx) })
-		ck := Check{Name: c.name, Passed: err == nil, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
+		ck := Check{Name: c.name, Passed: err == nil, Warning: s.warn, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
 		if err != nil {
 			ck.Detail = err.Error()
 		}
 		rep.Checks = append(rep.Checks, ck)
 	}
+	if s.nondeterministic {
+		rep.rootCause()
+	}
 	return rep
+}
+
+// rootCause keeps one message for one cause: an env that is not
+// deterministic also fails the checks that compare episodes for leaked or
+// shared state, and those failures would send its author looking in the
+// wrong place.
+func (r *Report) rootCause() {
+	for i, c := range r.Checks {
+		if (c.Name == "reset_isolation" || c.Name == "concurrent_instances") && !c.Passed {
+			r.Checks[i].Passed = true
+			r.Checks[i].Warning = "not judged: the env is not deterministic (see determinism), so a difference here cannot tell leaked state from randomness"
+			r.Checks[i].Detail = ""
+		}
+	}
 }
 
 // Test runs the suite as subtests of t.
@@ -163,6 +202,9 @@ func Test(t *testing.T, newEnv NewEnv, cfg Config) {
 		t.Run(c.Name, func(t *testing.T) {
 			if !c.Passed {
 				t.Errorf("%s: %s", rep.EnvID, c.Detail)
+			}
+			if c.Warning != "" {
+				t.Logf("%s: warning: %s", rep.EnvID, c.Warning)
 			}
 		})
 	}
@@ -192,7 +234,29 @@ func (s *suite) make(ctx context.Context) (gym.Env, error) {
 	if env == nil {
 		return nil, errors.New("make env: factory returned nil")
 	}
-	return gym.Enforce(env), nil
+	env = gym.Enforce(env)
+	if s.cfg.StepTimeout > 0 {
+		env = &deadlineEnv{Wrapper: gym.Wrapper{Env: env}, d: s.cfg.StepTimeout}
+	}
+	return env, nil
+}
+
+// deadlineEnv gives each Reset and Step the suite's StepTimeout.
+type deadlineEnv struct {
+	gym.Wrapper
+	d time.Duration
+}
+
+func (e *deadlineEnv) Reset(ctx context.Context, o gym.ResetOptions) (gym.Observation, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.d)
+	defer cancel()
+	return e.Env.Reset(ctx, o)
+}
+
+func (e *deadlineEnv) Step(ctx context.Context, a string) (gym.StepResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.d)
+	defer cancel()
+	return e.Env.Step(ctx, a)
 }
 
 func (s *suite) task(i int) string {
@@ -250,12 +314,20 @@ func (s *suite) play(ctx context.Context, env gym.Env, seed int64, task string, 
 	return out, nil
 }
 
-func diff(a, b []step) string {
+func (s *suite) diff(a, b []step) string {
+	clip := clip
+	if s.cfg.Verbose {
+		clip = func(t string) string { return "\n" + t + "\n" }
+	}
 	for i := 0; i < min(len(a), len(b)); i++ {
 		x, y := a[i], b[i]
 		if x.Text != y.Text || x.Reward != y.Reward || x.Status != y.Status || x.Terminated != y.Terminated || x.Truncated != y.Truncated || !slices.Equal(x.Valid, y.Valid) {
-			return fmt.Sprintf("step %d (action %q) differs:\n  first:  %s reward=%v status=%s\n  second: %s reward=%v status=%s",
-				i, x.Action, clip(x.Text), x.Reward, x.Status, clip(y.Text), y.Reward, y.Status)
+			what := fmt.Sprintf("step %d (action %q)", i, x.Action)
+			if i == 0 {
+				what = "the first observation (after Reset)"
+			}
+			return fmt.Sprintf("%s differs:\n  first:  %s reward=%v status=%s\n  second: %s reward=%v status=%s",
+				what, clip(x.Text), x.Reward, x.Status, clip(y.Text), y.Reward, y.Status)
 		}
 	}
 	if len(a) != len(b) {

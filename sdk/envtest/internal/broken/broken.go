@@ -5,6 +5,7 @@ package broken
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"time"
@@ -76,12 +77,71 @@ func (e *Panicky) Step(_ context.Context, a string) (gym.StepResult, error) {
 	return e.step(a)
 }
 
-// Register adds test/nondeterministic-v0, test/leaky-v0, test/panicky-v0.
+// SeedIgnored draws its target from a generator seeded with a constant:
+// every seed plays the same episode.
+type SeedIgnored struct {
+	base
+	target int64
+}
+
+func (e *SeedIgnored) Reset(ctx context.Context, o gym.ResetOptions) (gym.Observation, error) {
+	e.n, e.target = 0, rand.New(rand.NewPCG(42, 0)).Int64N(3)+1
+	return gym.Observation{Text: "count 0", ValidActions: []string{"inc", "dec"}}, nil
+}
+
+func (e *SeedIgnored) Step(_ context.Context, a string) (gym.StepResult, error) {
+	r, err := e.step(a)
+	r.Terminated = e.n == e.target
+	return r, err
+}
+
+// ClockSeeded seeds its generator from the clock: two resets with the
+// same seed differ from the first observation on.
+type ClockSeeded struct{ SeedIgnored }
+
+func (e *ClockSeeded) Reset(ctx context.Context, o gym.ResetOptions) (gym.Observation, error) {
+	e.n, e.target = 0, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0)).Int64N(1000)+1
+	return gym.Observation{Text: fmt.Sprintf("count 0, target %d", e.target), ValidActions: []string{"inc", "dec"}}, nil
+}
+
+// NoLimit is a correct env whose spec forgot MaxSteps.
+type NoLimit struct{ base }
+
+func (e *NoLimit) Step(_ context.Context, a string) (gym.StepResult, error) { return e.step(a) }
+func (e *NoLimit) Spec() gym.Spec                                           { return specs["test/nolimit-v0"] }
+
+// Counter is the correct base env with an oracle that solves it.
+type Counter struct{ base }
+
+func (e *Counter) Step(_ context.Context, a string) (gym.StepResult, error) { return e.step(a) }
+func (e *Counter) OracleAction(context.Context) (string, error)             { return "inc", nil }
+
+// BadOracle's oracle walks away from the goal.
+type BadOracle struct{ Counter }
+
+func (e *BadOracle) OracleAction(context.Context) (string, error) { return "dec", nil }
+
+// Hanging never answers a step until its context ends.
+type Hanging struct{ base }
+
+func (e *Hanging) Step(ctx context.Context, _ string) (gym.StepResult, error) {
+	<-ctx.Done()
+	return gym.StepResult{}, ctx.Err()
+}
+
+var specs = map[string]gym.Spec{
+	"test/nolimit-v0": {ID: "test/nolimit-v0", Version: "0.0.1"},
+}
+
+// Register adds the broken envs: test/nondeterministic-v0, leaky, panicky,
+// seedignored, clockseeded, nolimit, badoracle, hanging, and the correct
+// test/counter-v0 beside them.
 func Register(r *gym.Registry) error {
+	env := func(id string, f func(b base) gym.Env) gym.Factory {
+		return func(context.Context, map[string]any) (gym.Env, error) { return f(base{id: id}), nil }
+	}
 	for id, f := range map[string]gym.Factory{
-		"test/nondeterministic-v0": func(context.Context, map[string]any) (gym.Env, error) {
-			return &Nondeterministic{base{id: "test/nondeterministic-v0"}}, nil
-		},
+		"test/nondeterministic-v0": env("test/nondeterministic-v0", func(b base) gym.Env { return &Nondeterministic{b} }),
 		"test/leaky-v0": func(context.Context, map[string]any) (gym.Env, error) {
 			f, err := os.Open(os.DevNull)
 			if err != nil {
@@ -91,11 +151,19 @@ func Register(r *gym.Registry) error {
 			_ = f                     // never closed
 			return &Leaky{base{id: "test/leaky-v0"}}, nil
 		},
-		"test/panicky-v0": func(context.Context, map[string]any) (gym.Env, error) {
-			return &Panicky{base{id: "test/panicky-v0"}}, nil
-		},
+		"test/panicky-v0":     env("test/panicky-v0", func(b base) gym.Env { return &Panicky{b} }),
+		"test/seedignored-v0": env("test/seedignored-v0", func(b base) gym.Env { return &SeedIgnored{base: b} }),
+		"test/clockseeded-v0": env("test/clockseeded-v0", func(b base) gym.Env { return &ClockSeeded{SeedIgnored{base: b}} }),
+		"test/nolimit-v0":     env("test/nolimit-v0", func(b base) gym.Env { return &NoLimit{b} }),
+		"test/counter-v0":     env("test/counter-v0", func(b base) gym.Env { return &Counter{b} }),
+		"test/badoracle-v0":   env("test/badoracle-v0", func(b base) gym.Env { return &BadOracle{Counter{b}} }),
+		"test/hanging-v0":     env("test/hanging-v0", func(b base) gym.Env { return &Hanging{b} }),
 	} {
-		if err := r.Register(gym.Spec{ID: id, Version: "0.0.1", MaxSteps: 10}, f); err != nil {
+		spec, ok := specs[id]
+		if !ok {
+			spec = gym.Spec{ID: id, Version: "0.0.1", MaxSteps: 10}
+		}
+		if err := r.Register(spec, f); err != nil {
 			return err
 		}
 	}
