@@ -39,3 +39,27 @@ func BenchmarkRemoteStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPluginStart is one plugin process start: the sandbox (mount,
+// PID and network namespaces, the init, cgroups), the exec, go-plugin's
+// handshake and Describe. The process is stopped outside the timer.
+func BenchmarkPluginStart(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := Install(context.Background(), binDir+"/gym-plugin-faulty", dir, InstallOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	h := New(Config{Dir: dir, HealthInterval: -1})
+	defer h.Close()
+	p, _ := h.Plugin("test/faulty-v0")
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p.Stop()
+		b.StartTimer()
+		if _, err := p.Specs(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	p.Stop()
+}

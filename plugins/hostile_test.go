@@ -315,3 +315,51 @@ func TestAllowedHostsForwardReleased(t *testing.T) {
 		t.Errorf("bad allowed_hosts: %v", err)
 	}
 }
+
+// TestHostilePythonPluginContained: the same attacks from a Python
+// plugin (sdk/internal/hostile/python): the sandbox is the host's doing,
+// whatever the plugin is written in. Each assertion fails at 6e6bf5c.
+func TestHostilePythonPluginContained(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "sk-hostile-test")
+	tag := fmt.Sprintf("%d%06d", os.Getpid(), time.Now().UnixNano()%1e6)
+	marker := exec.Command("/bin/sleep", "3600."+tag)
+	if err := marker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { marker.Process.Kill(); marker.Wait() })
+	dir := t.TempDir()
+	if _, err := Install(context.Background(), "../sdk/internal/hostile/python/main.py", dir, InstallOptions{}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	h := New(Config{Dir: dir})
+	t.Cleanup(func() { h.Close() })
+	env, err := h.Make(context.Background(), "test/hostile-py-v0", nil)
+	if err != nil {
+		t.Fatalf("make: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	mustReset(t, env)
+	attack := func(a string) string { return step(t, env, a, 10*time.Second).Observation.Text }
+	if got := attack("env OPENAI_API_KEY"); got != "env unset" {
+		t.Errorf("read the host's secret: %q", got)
+	}
+	if got := attack("docker"); !strings.HasPrefix(got, "docker refused") {
+		t.Errorf("reached the Docker engine: %q", got)
+	}
+	if got := attack("findproc 3600." + tag); !strings.HasPrefix(got, "findproc none") {
+		t.Errorf("sees the host's processes: %q", got)
+	}
+	attack(fmt.Sprintf("kill %d", marker.Process.Pid))
+	if hostProcessWith("3600."+tag) != marker.Process.Pid {
+		t.Errorf("the host's marker process %d is gone", marker.Process.Pid)
+	}
+	got := attack("whoami")
+	for _, want := range []string{"CapEff=0000000000000000", "NoNewPrivs=1", "Seccomp=2"} {
+		if !strings.Contains(got, want) || strings.Contains(got, "uid=0 ") {
+			t.Errorf("whoami %q: want %s and not root", got, want)
+		}
+	}
+	if got := attack("cgroup-raise"); !strings.HasPrefix(got, "cgroup-raise error") {
+		t.Errorf("raised its memory limit: %q", got)
+	}
+}
