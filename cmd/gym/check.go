@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,10 @@ starts it the way ` + "`gym run`" + ` would, and runs the conformance suite (pac
   spec                  the spec is complete (id, version, tasks)
   step_before_reset     Step before Reset is a clear error
   determinism           same seed + same actions -> same observations and rewards
+                        (a reset that depends on the clock or a global generator
+                        is named as the one cause)
+  seed_sensitivity      different seeds give different episodes (an env that
+                        ignores its seed fails; Spec.SeedFree opts out)
   reset_isolation       nothing leaks from one episode into the next
   invalid_actions       empty, huge, binary and unicode garbage gives
                         INVALID_ACTION, never a crash
@@ -37,6 +42,11 @@ starts it the way ` + "`gym run`" + ` would, and runs the conformance suite (pac
   concurrent_instances  instances do not share state
   close_releases        Close releases goroutines, files and child processes
                         (of the host and of the plugin process)
+  oracle_solves         (--oracle) the env's oracle solves the first seeds
+A check can pass with a warning (WARN): a spec without MaxSteps, or a check
+that could not judge. -v prints whole observations in diffs, and every
+warning; --step-timeout bounds each Reset and Step (a hanging env fails in
+seconds instead of the host's minute).
 
 It prints a table (env, check, PASS/FAIL, time, detail), or with --json a
 JSON array with one report per env. The exit code is 1 when any check
@@ -75,6 +85,9 @@ fails, and the failing checks are named on stderr.`,
 		},
 	}
 	cmd.Flags().IntVar(&cfg.Seeds, "seeds", 0, "seeds per determinism check (0: the suite's default, 3)")
+	cmd.Flags().BoolVarP(&cfg.Verbose, "verbose", "v", false, "whole observations in the diffs of failed checks, and every line of every detail")
+	cmd.Flags().DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Second, "limit on each Reset and Step of the suite (0: the host's, a minute by default)")
+	cmd.Flags().BoolVar(&cfg.Oracle, "oracle", false, "also check that the env's oracle solves the first seeds (envs without an oracle skip it)")
 	cmd.Flags().IntVar(&cfg.MaxSteps, "max-steps", 0, "steps per played episode (0: min(the env's MaxSteps, 60))")
 	cmd.Flags().StringSliceVar(&interp, "interpreter", nil, "run PLUGIN as a script with this interpreter (default for .py files: "+plugins.DefaultPython+")")
 	return cmd
@@ -165,16 +178,31 @@ func hostAndPluginStats(p *plugins.Plugin) envtest.ProcessStats {
 func printChecks(a *app, reports []checkReport) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENV\tCHECK\tRESULT\tTIME\tDETAIL")
+	var notes []string
 	for _, r := range reports {
 		for _, c := range r.Checks {
-			res := "PASS"
-			if !c.Passed {
+			res, detail := "PASS", c.Detail
+			switch {
+			case !c.Passed:
 				res = "FAIL"
+			case c.Warning != "":
+				res, detail = "WARN", c.Warning
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0fms\t%s\n", r.EnvID, c.Name, res, c.DurationMS, firstLine(c.Detail, 120))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0fms\t%s\n", r.EnvID, c.Name, res, c.DurationMS, firstLine(detail, 120))
+			// The table shows a line; the whole message (a diff, the hint of
+			// gym.Invalid) follows it.
+			if detail != "" && detail != firstLine(detail, 120) {
+				notes = append(notes, fmt.Sprintf("%s %s %s:\n  %s", res, r.EnvID, c.Name, strings.ReplaceAll(detail, "\n", "\n  ")))
+			}
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(a.stdout, "\n%s\n", n)
+	}
+	return nil
 }
 
 func firstLine(s string, max int) string {
