@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -86,7 +85,7 @@ fails, and the failing checks are named on stderr.`,
 	}
 	cmd.Flags().IntVar(&cfg.Seeds, "seeds", 0, "seeds per determinism check (0: the suite's default, 3)")
 	cmd.Flags().BoolVarP(&cfg.Verbose, "verbose", "v", false, "whole observations in the diffs of failed checks, and every line of every detail")
-	cmd.Flags().DurationVar(&cfg.StepTimeout, "step-timeout", 10*time.Second, "limit on each Reset and Step of the suite (0: the host's, a minute by default)")
+	cmd.Flags().DurationVar(&cfg.StepTimeout, "step-timeout", 0, "limit on each Reset and Step of the suite, e.g. 5s while developing (0: the host's, a minute unless the env's spec asks for more)")
 	cmd.Flags().BoolVar(&cfg.Oracle, "oracle", false, "also check that the env's oracle solves the first seeds (envs without an oracle skip it)")
 	cmd.Flags().IntVar(&cfg.MaxSteps, "max-steps", 0, "steps per played episode (0: min(the env's MaxSteps, 60))")
 	cmd.Flags().StringSliceVar(&interp, "interpreter", nil, "run PLUGIN as a script with this interpreter (default for .py files: "+plugins.DefaultPython+")")

@@ -236,7 +236,9 @@ func (s *suite) make(ctx context.Context) (gym.Env, error) {
 	}
 	env = gym.Enforce(env)
 	if s.cfg.StepTimeout > 0 {
-		env = &deadlineEnv{Wrapper: gym.Wrapper{Env: env}, d: s.cfg.StepTimeout}
+		// An env that declares slow steps (a test run) keeps its time.
+		d := max(s.cfg.StepTimeout, time.Duration(s.spec.StepTimeoutS*float64(time.Second)))
+		env = &deadlineEnv{Wrapper: gym.Wrapper{Env: env}, d: d}
 	}
 	return env, nil
 }
