@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/gym/trajectory"
+	"github.com/envgym/envgym/plugins"
 )
 
 // binDir holds the gym binary and the plugins built by TestMain;
@@ -24,6 +25,9 @@ var binDir, pluginDir string
 // TestMain builds the real binaries once and installs the plugins the
 // way a user would, so the tests exercise the CLI end to end.
 func TestMain(m *testing.M) {
+	// runInProcess plays envs from this test binary: like gym's main, it
+	// must be able to act as a plugin's sandbox init.
+	plugins.SandboxInitMain()
 	os.Exit(testMain(m))
 }
 
