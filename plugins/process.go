@@ -256,7 +256,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
 			return nil, fmt.Errorf("plugin %s: %w: the binary changed while starting", p.m.Name, ErrChecksum)
 		}
-		return nil, fmt.Errorf("plugin %s: start %s: %w%s", p.m.Name, bin, err, p.stderr.suffix())
+		return nil, p.startError(err)
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
@@ -445,13 +445,6 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
-}
-
-func (t *tailBuffer) suffix() string {
-	if s := t.String(); s != "" {
-		return "\nplugin stderr:\n" + s
-	}
-	return ""
 }
 
 // pythonFlags are the flags a Python interpreter gets: no PYTHON*

@@ -36,8 +36,15 @@ func TestFailedInstallKeepsTheInstalledVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(src, "main.py"), []byte("import envgym\ndef broken(:\n"), 0o644)
-	if _, err := Install(ctx, filepath.Join(src, "main.py"), dir, InstallOptions{Name: "pyguess"}); err == nil {
+	_, err = Install(ctx, filepath.Join(src, "main.py"), dir, InstallOptions{Name: "pyguess"})
+	if err == nil {
 		t.Fatal("installing a script with a syntax error succeeded")
+	}
+	// The message leads with Python's own, naming the user's file (not the
+	// installed copy), without go-plugin's handshake boilerplate.
+	msg := err.Error()
+	if !strings.Contains(msg, "SyntaxError") || !strings.Contains(msg, filepath.Join(src, "main.py")) || strings.Contains(msg, "This usually means") {
+		t.Fatalf("a syntax error at install reads:\n%s", msg)
 	}
 	entries, _ := os.ReadDir(dir)
 	var names []string
@@ -138,5 +145,19 @@ func TestStaleSourceNoticed(t *testing.T) {
 	defer h.Close()
 	if _, err := h.Make(context.Background(), "example/guess-v0", nil); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "gym plugin reinstall guess") {
 		t.Fatalf("a tampered binary: %v", err)
+	}
+}
+
+func TestMissingSDKSaysHowToVendorIt(t *testing.T) {
+	src := t.TempDir()
+	b, err := os.ReadFile("../examples/python/guess/main.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "main.py"), b, 0o644)
+	_, err = Install(context.Background(), filepath.Join(src, "main.py"), t.TempDir(), InstallOptions{Name: "nosdk"})
+	var se *StartError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "No module named 'envgym'") || !strings.Contains(err.Error(), "envgym vendor") {
+		t.Fatalf("a plugin without its SDK: %v", err)
 	}
 }
