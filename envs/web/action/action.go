@@ -169,8 +169,9 @@ func Quote(s string) string { return strconv.Quote(s) }
 
 // Grammar is the action space, for specs and prompts.
 const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | noop() | answer("text") | accept_dialog() | accept_dialog("prompt text") | dismiss_dialog() | tab_focus(i) | tab_close() | new_tab("url")
-dblclick(id) | clear(id) | focus(id) | uncheck(id) | select(id, ["option", "option"]) | press(id, "Control+a") | drag(from_id, to_id) | upload(id, "file") | mouse_click(x, y) | mouse_dblclick(x, y) | mouse_move(x, y) | mouse_down(x, y) | mouse_up(x, y) | mouse_drag(x1, y1, x2, y2) | keyboard_type("text") | keyboard_insert_text("text") | scroll(dx, dy) | noop(ms)
-id is the number in [brackets] in the observation; strings are double-quoted with Go/JSON escapes (\" \\ \n \uXXXX).`
+dblclick(id) | clear(id) | focus(id) | uncheck(id) | drag(from_id, to_id) | upload(id, "file") | mouse_click(x, y) | mouse_dblclick(x, y) | mouse_move(x, y) | mouse_down(x, y) | mouse_up(x, y) | mouse_drag(x1, y1, x2, y2) | keyboard_type("text") | keyboard_insert_text("text")
+id is the number in [brackets] in the observation; x, y are viewport pixels (see box=[x,y,w,h]); strings are double-quoted with Go/JSON escapes (\" \\ \n \uXXXX).
+Also: select and upload take a list ["a", "b"]; press takes modifiers ("Control+a") and an id before the key to focus it first; scroll takes pixels dx, dy instead of up|down; noop takes milliseconds to wait; BrowserGym's names select_option, drag_and_drop, upload_file, send_msg_to_user, keyboard_press and mouse_drag_and_drop are accepted.`
 
 // argKind is the type of one argument.
 type argKind int

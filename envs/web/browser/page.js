@@ -19,6 +19,7 @@
   const oRAF = W.requestAnimationFrame ? W.requestAnimationFrame.bind(W) : null;
   const oAdd = EventTarget.prototype.addEventListener;
   const oPost = W.postMessage;
+  const oStop = Event.prototype.stopImmediatePropagation; // a page may replace it to read the bridge's token
   const now = () => performance.now();
   let pending = 0;
   let lastMut = now();
@@ -30,9 +31,13 @@
 
   // ---- what the page makes interactive
   const ACT_EVENTS = new Set(['click', 'mousedown', 'mouseup', 'pointerdown', 'pointerup', 'dblclick', 'touchstart', 'touchend', 'contextmenu', 'dragstart', 'dragover', 'drop', 'mouseenter', 'mouseover']);
-  const listened = new WeakSet();
+  const CLICK_EVENTS = new Set(['click', 'mousedown', 'mouseup', 'pointerdown', 'pointerup']);
+  const listened = new WeakSet(), clickListened = new WeakSet();
   EventTarget.prototype.addEventListener = function (type, fn, opts) {
-    if (ACT_EVENTS.has(type) && this && this.nodeType === 1) listened.add(this);
+    if (ACT_EVENTS.has(type) && this && this.nodeType === 1) {
+      listened.add(this);
+      if (CLICK_EVENTS.has(type)) clickListened.add(this);
+    }
     return oAdd.call(this, type, fn, opts);
   };
   const closedRoots = new WeakMap();
@@ -163,7 +168,7 @@
   oAdd.call(W, 'message', (e) => {
     const d = e.data;
     if (!d || typeof d !== 'object' || d[KEY] !== TOKEN) return;
-    e.stopImmediatePropagation();
+    oStop.call(e);
     if (d.reply) {
       const r = replies.get(d.seq);
       if (r) { replies.delete(d.seq); r(d.value); }
@@ -400,7 +405,8 @@
     return el.childNodes;
   }
 
-  function leafNode(el, r, cs) {
+  let focusedEl = null; // the deep active element, per observation
+  function leafNode(el, r) {
     const n = { id: bid(el), role: r === 'searchbox' ? 'textbox' : r, name: nameOf(el, r) };
     const ty = el.tagName === 'INPUT' ? inputType(el) : '';
     if (r === 'textbox' || r === 'searchbox' || r === 'slider' || r === 'spinbutton') {
@@ -419,9 +425,8 @@
     if ((r === 'textbox' || r === 'searchbox') && el.readOnly) n.readonly = true;
     if (el.getAttribute('aria-selected') === 'true' || el.getAttribute('aria-current')) n.selected = true;
     if (el.hasAttribute('aria-expanded')) n.expanded = el.getAttribute('aria-expanded') === 'true';
-    const act = deepActive(document);
-    if (act === el && r !== 'link' && r !== 'button') n.focused = true;
-    if (r === 'canvas' || isSVG(el) || cs.cursor === 'crosshair') n.box = box(el);
+    if (focusedEl === el && r !== 'link' && r !== 'button') n.focused = true;
+    if (r === 'canvas' || isSVG(el)) n.box = box(el);
     return n;
   }
 
@@ -442,11 +447,11 @@
     if (SKIP.has(el.tagName) || el.getAttribute('aria-hidden') === 'true' || !visible(el)) return false;
     const r = role(el);
     if (r === 'hidden') return false;
-    const cs = getComputedStyle(el);
     if (r === 'frame') return walkFrame(el, out, frames, limit);
     // An ARIA listbox is a container of options; a <select> is one control.
-    if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) { out.push(leafNode(el, r, cs)); return true; }
+    if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) { out.push(leafNode(el, r)); return true; }
     if (r === 'heading') { const t = clip(textOf(el), 160); if (t) out.push({ id: 0, role: 'heading', name: t }); return false; }
+    const cs = getComputedStyle(el);
     const click = clickable(el, parentCursor, cs);
     if (el.tagName === 'TR' && !click && !delegate && !el.querySelector('a[href],button,input,select,textarea,[role],[onclick],[tabindex],[contenteditable]') && !listenedBelow(el)) {
       const cells = Array.from(el.cells).map((c) => clip(c.innerText, 60));
@@ -481,7 +486,7 @@
   // its parts. Not on the page itself or an app's root element, whose
   // listeners (React's, analytics) serve everything and say nothing.
   function delegationRoot(el) {
-    if (el === document.body || el === document.documentElement || !listened.has(el)) return false;
+    if (el === document.body || el === document.documentElement || !clickListened.has(el)) return false;
     return el.getElementsByTagName('*').length <= 200;
   }
 
@@ -562,6 +567,7 @@
   // observe renders the page (frames included) and assigns ids.
   async function observe(limit, nested) {
     jqSelectors();
+    focusedEl = deepActive(document);
     const out = [], frames = [];
     if (document.body) walk(document.body, out, frames, limit, '', false);
     if (frames.length) {
