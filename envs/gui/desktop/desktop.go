@@ -368,7 +368,7 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		}
 	}
 	e.task, e.ep, e.plan, e.reset = t, ep, 0, true
-	e.turn = turn.Episode{MaxSteps: MaxSteps, AnswerTask: ep.answer}
+	e.turn = turn.Episode{AnswerTask: ep.answer}
 	obs, err := e.observe(20 * time.Millisecond)
 	if err != nil {
 		return gym.Observation{}, err
@@ -398,16 +398,8 @@ func (e *Env) observe(settle time.Duration) (gym.Observation, error) {
 	return gym.Observation{Text: b.String(), Screenshot: png, Info: map[string]any{"task": e.task.id, "width": Width, "height": Height}}, nil
 }
 
-// Step implements gym.Env.
+// Step implements gym.Env (gym.Enforced keeps the call order).
 func (e *Env) Step(ctx context.Context, act string) (gym.StepResult, error) {
-	switch {
-	case e.closed:
-		return gym.StepResult{}, gym.ErrClosed
-	case !e.reset:
-		return gym.StepResult{}, gym.ErrNotReset
-	case e.turn.Done:
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
 	return e.turn.Step(ctx, screen{e}, act)
 }
 

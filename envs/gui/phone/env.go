@@ -204,7 +204,7 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		return gym.Observation{}, fmt.Errorf("phone: reset apps: %w", err)
 	}
 	e.task, e.ep, e.plan, e.reset = t, ep, 0, true
-	e.turn = turn.Episode{MaxSteps: MaxSteps, AnswerTask: t.answer}
+	e.turn = turn.Episode{AnswerTask: t.answer}
 	obs, _, err := e.observe(ctx, "")
 	if err != nil {
 		return gym.Observation{}, err
@@ -274,16 +274,8 @@ func (e *Env) observe(ctx context.Context, answer string) (gym.Observation, read
 	return obs, ro, nil
 }
 
-// Step implements gym.Env.
+// Step implements gym.Env (gym.Enforced keeps the call order).
 func (e *Env) Step(ctx context.Context, act string) (gym.StepResult, error) {
-	switch {
-	case e.closed:
-		return gym.StepResult{}, gym.ErrClosed
-	case !e.reset:
-		return gym.StepResult{}, gym.ErrNotReset
-	case e.turn.Done:
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
 	return e.turn.Step(ctx, screen{e}, act)
 }
 

@@ -28,21 +28,24 @@ type Screen interface {
 	Failure(ctx context.Context, err error) (gym.StepResult, error)
 }
 
-// Episode is the per-episode bookkeeping of a step.
+// Episode is the per-episode bookkeeping of a step. The registry's
+// gym.Enforced keeps the call order and truncates at the spec's MaxSteps;
+// Steps (every step, invalid ones too, as Enforced counts) is for the
+// observation's "Step N of M".
 type Episode struct {
-	Steps, MaxSteps int
-	AnswerTask      bool            // the task ends with answer(), not when its state is reached
-	Last            gym.Observation // shown again with an invalid action
-	Done            bool
+	Steps      int
+	AnswerTask bool            // the task ends with answer(), not when its state is reached
+	Last       gym.Observation // shown again with an invalid action
+	Done       bool
 }
 
-// Step plays act on s. The caller checks closed / not reset / done first.
+// Step plays act on s.
 func (ep *Episode) Step(ctx context.Context, s Screen, act string) (gym.StepResult, error) {
+	ep.Steps++
 	a, err := s.Parse(act)
 	if err != nil {
 		return invalid(ep.Last, err), nil
 	}
-	ep.Steps++
 	if err := s.Exec(ctx, a); err != nil {
 		var inv *action.Error
 		if errors.As(err, &inv) {
@@ -66,10 +69,7 @@ func (ep *Episode) Step(ctx context.Context, s Screen, act string) (gym.StepResu
 			res.Reward = 1
 		}
 	}
-	obs.Info["success"] = success && res.Terminated
-	if !res.Terminated && ep.Steps >= ep.MaxSteps {
-		res.Truncated = true
-	}
+	obs.Info[gym.InfoSuccess] = success && res.Terminated
 	ep.Done = res.Done()
 	return res, nil
 }

@@ -33,27 +33,27 @@ func TestStep(t *testing.T) {
 	ctx := context.Background()
 	click := `{"action_type":"click","x":5,"y":5}`
 
-	ep := Episode{MaxSteps: 2, Last: gym.Observation{Text: "last", Info: map[string]any{}}}
+	ep := Episode{Last: gym.Observation{Text: "last", Info: map[string]any{}}}
 	r, err := ep.Step(ctx, &fake{}, `{"action_type":"click","x":500,"y":5}`)
-	if err != nil || r.Status != gym.StatusInvalidAction || r.Observation.Info["field"] != "x" || ep.Steps != 0 {
-		t.Fatalf("off-screen click: %+v %v steps %d", r, err, ep.Steps)
+	if err != nil || r.Status != gym.StatusInvalidAction || r.Observation.Info["field"] != "x" || ep.Steps != 1 {
+		t.Fatalf("off-screen click: %+v %v steps %d (invalid steps count, as gym.Enforced counts them)", r, err, ep.Steps)
 	}
 	r, _ = ep.Step(ctx, &fake{execErr: &action.Error{Field: "text", Msg: "no focus"}}, click)
 	if r.Status != gym.StatusInvalidAction || r.Observation.Info["field"] != "text" || ep.Done {
 		t.Fatalf("exec refused: %+v", r)
 	}
 	r, _ = ep.Step(ctx, &fake{}, click)
-	if r.Status != gym.StatusOK || !r.Truncated || r.Terminated || !ep.Done {
-		t.Fatalf("step limit: %+v done %v", r, ep.Done)
+	if r.Status != gym.StatusOK || r.Done() || ep.Done || ep.Steps != 3 {
+		t.Fatalf("plain step: %+v done %v steps %d", r, ep.Done, ep.Steps)
 	}
 
-	ep = Episode{MaxSteps: 5}
+	ep = Episode{}
 	r, _ = ep.Step(ctx, &fake{success: true}, click)
 	if !r.Terminated || r.Reward != 1 || r.Observation.Info["success"] != true {
 		t.Fatalf("goal reached: %+v", r)
 	}
 
-	ep = Episode{MaxSteps: 5, AnswerTask: true}
+	ep = Episode{AnswerTask: true}
 	r, _ = ep.Step(ctx, &fake{success: true}, click)
 	if r.Terminated || r.Reward != 0 {
 		t.Fatalf("answer task ended without an answer: %+v", r)
@@ -64,7 +64,7 @@ func TestStep(t *testing.T) {
 	}
 
 	f := &fake{execErr: errors.New("browser gone")}
-	ep = Episode{MaxSteps: 5}
+	ep = Episode{}
 	r, _ = ep.Step(ctx, f, click)
 	if r.Status != gym.StatusCrashed || f.failures != 1 || !ep.Done {
 		t.Fatalf("infrastructure failure: %+v failures %d", r, f.failures)
