@@ -198,7 +198,8 @@ func (s *Server) create(ctx context.Context, client, envID string, opts map[stri
 		s.perClient[client]--
 		s.mu.Unlock()
 		if errors.Is(err, gym.ErrUnknownEnvID) {
-			return nil, errorf(404, "env_id", "%v", err)
+			// The registry is read when the server starts.
+			return nil, errorf(404, "env_id", "%v (a plugin installed after this server started is served once the server restarts)", err)
 		}
 		return nil, errorf(400, "options", "make %s: %v", envID, err)
 	}
