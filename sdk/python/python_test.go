@@ -96,6 +96,7 @@ var sources = map[string]string{
 	"nondeterministic": "tests/broken/nondeterministic",
 	"raising":          "tests/broken/raising",
 	"hanging":          "tests/broken/hanging",
+	"seedignored":      "tests/broken/seedignored",
 	"counter":          "tests/capable",
 }
 
@@ -295,9 +296,11 @@ func TestBrokenEnvsFailNamingTheCheck(t *testing.T) {
 	h := newHost(t, plugins.Config{})
 	for _, tc := range []struct {
 		id, check string
+		says      string // the cause, in the failed check's detail
 	}{
-		{"broken/nondeterministic-py-v0", "determinism"},
-		{"broken/raising-py-v0", "invalid_actions"},
+		{"broken/nondeterministic-py-v0", "determinism", "the reset depends on something besides the seed"},
+		{"broken/raising-py-v0", "invalid_actions", ""},
+		{"broken/seedignored-py-v0", "seed_sensitivity", "ignores ResetOptions.Seed"},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			rep := check(t, h, context.Background(), tc.id)
@@ -306,6 +309,11 @@ func TestBrokenEnvsFailNamingTheCheck(t *testing.T) {
 			}
 			if !slices.Contains(rep.Failed(), tc.check) {
 				t.Fatalf("%s: want check %q to fail, failed: %v\n%+v", tc.id, tc.check, rep.Failed(), rep.Checks)
+			}
+			for _, c := range rep.Checks {
+				if c.Name == tc.check && !strings.Contains(c.Detail, tc.says) {
+					t.Errorf("%s: %s says %q, want the cause %q", tc.id, c.Name, c.Detail, tc.says)
+				}
 			}
 		})
 	}
