@@ -91,11 +91,12 @@
   // animation frames change the DOM in steps with gaps longer than the quiet
   // period: a step that changed the DOM marks an animation in progress.
   let mo = null;
-  const animTick = () => {
+  const animTick = (iv) => {
     if (!mo) return;
     const recs = mo.takeRecords();
     if (!recs.length) return;
     const t = now();
+    if (iv && !animIv.has(iv)) animIv.set(iv, t);
     lastMut = t;
     if (t - lastAnim > ANIM_GAP) animStart = t;
     lastAnim = t;
@@ -106,16 +107,23 @@
   // pending until it ran, unless its chain has run for ANIM_MAX (a game
   // loop, a perpetual animation: observed as it is).
   const ivFirst = new Set();
+  // Short intervals whose ticks changed the DOM, until cleared (jQuery
+  // clears its fx timer when the last animation ends): id -> first change.
+  const animIv = new Map();
   const oClearInterval = W.clearInterval.bind(W);
   W.setInterval = function (fn, ms, ...a) {
     if (typeof fn !== 'function' || !(ms <= 100)) return oSetInterval(fn, ms, ...a);
     const id = oSetInterval(function () {
-      try { return fn.apply(this, a); } finally { animTick(); if (ivFirst.delete(id)) poke(); }
+      try { return fn.apply(this, a); } finally { animTick(id); if (ivFirst.delete(id)) poke(); }
     }, ms);
     ivFirst.add(id);
     return id;
   };
-  W.clearInterval = function (id) { if (ivFirst.delete(id)) poke(); return oClearInterval(id); };
+  W.clearInterval = function (id) {
+    const was = ivFirst.delete(id) | animIv.delete(id);
+    if (was) poke();
+    return oClearInterval(id);
+  };
   const rafs = new Set();
   let inRaf = false, rafChain = -1e9;
   if (oRAF) {
@@ -132,7 +140,13 @@
     };
     W.cancelAnimationFrame = function (id) { if (rafs.delete(id)) poke(); return oCancel(id); };
   }
-  const animPending = () => ivFirst.size > 0 || rafs.size > 0 && now() - rafChain < ANIM_MAX;
+  const animPending = () => {
+    if (ivFirst.size > 0) return true;
+    const t = now();
+    if (rafs.size > 0 && t - rafChain < ANIM_MAX) return true;
+    for (const t0 of animIv.values()) if (t - t0 < ANIM_MAX) return true;
+    return false;
+  };
   // FileReader results arrive in a later task, like a fetch body.
   if (W.FileReader) {
     for (const m of ['readAsText', 'readAsDataURL', 'readAsArrayBuffer', 'readAsBinaryString']) {
@@ -356,7 +370,11 @@
   }
 
   function visible(el) {
-    if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true })) return false;
+    if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true })) {
+      // A slot (and any display: contents element) has no box of its own;
+      // its children may.
+      return getComputedStyle(el).display === 'contents';
+    }
     return true;
   }
 

@@ -228,6 +228,8 @@ func TestPatterns(t *testing.T) {
 		p.wantState("last", "closed ok")
 		p.do("click slotted", p.tab.Click(p.ctx, p.id("button", "Slotted label")))
 		p.wantState("last", "slot ok")
+		p.do("click slotted button", p.tab.Click(p.ctx, p.id("button", "Buy slotted")))
+		p.wantState("last", "buy ok")
 	})
 
 	run("frames", func(p *policy) {
@@ -243,7 +245,8 @@ func TestPatterns(t *testing.T) {
 		p.do("send", p.tab.Click(p.ctx, p.id("button", "Send")))
 		p.do("pay", p.tab.Click(p.ctx, p.id("button", "Pay now")))         // cross-origin (another site)
 		p.do("deep", p.tab.Click(p.ctx, p.id("clickable", "Deep button"))) // same origin as the top, inside the cross-origin frame
-		for _, s := range []string{"Sent Lyon", "Payment done", "Deep clicked"} {
+		p.do("srcdoc", p.tab.Click(p.ctx, p.id("button", "Open note")))
+		for _, s := range []string{"Sent Lyon", "Payment done", "Deep clicked", "note opened"} {
 			if !p.hasText(s) {
 				p.t.Fatalf("%q missing after the actions in frames:\n%s", s, dump(p.page))
 			}
