@@ -16,7 +16,9 @@ import (
 
 // app holds what every command shares: global flags and the streams.
 type app struct {
-	pluginDir string
+	pluginDir  string
+	devPlugins []string // --plugin: files installed into a temporary plugin directory
+	cleanup    []func()
 	json      bool
 	stdin     io.Reader
 	stdout    io.Writer
@@ -44,6 +46,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	for _, f := range a.cleanup {
+		f()
+	}
 	if err == nil {
 		return 0
 	}
@@ -96,6 +101,9 @@ Exit codes: 0 success; 1 an error, or a failed check; 130 interrupted
 	root.PersistentFlags().StringVar(&a.pluginDir, "plugin-dir", plugins.DefaultDir(),
 		"directory of installed plugins (env GYM_PLUGIN_DIR)")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout instead of tables")
+	root.PersistentFlags().StringSliceVar(&a.devPlugins, "plugin", nil,
+		"use this plugin file (a binary or a .py) as it is now instead of the installed plugins (repeatable): the dev loop without gym plugin install")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.useDevPlugins(cmd.Context()) }
 	root.AddCommand(newPluginCmd(a), newListCmd(a), newRunCmd(a), newCheckCmd(a), newBenchCmd(a), newServeCmd(a), newReplayCmd(a), newDoctorCmd(a), newChaosCmd(a), newTrainCmd(a), newWorldModelCmd(a), newExperimentCmd(a))
 	root.AddCommand(newEvalCmd(a))
 	root.AddCommand(newMCPCmd(a))
@@ -151,4 +159,26 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// useDevPlugins installs the --plugin files into a temporary plugin
+// directory that the command then uses instead of the installed one, each
+// with the sandbox of the installed plugin of the same binary name (if
+// any), so it runs as an install of it would.
+func (a *app) useDevPlugins(ctx context.Context) error {
+	if len(a.devPlugins) == 0 {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "gym-dev-plugins-")
+	if err != nil {
+		return fmt.Errorf("--plugin: %w", err)
+	}
+	a.cleanup = append(a.cleanup, func() { os.RemoveAll(dir) })
+	for _, bin := range a.devPlugins {
+		if _, err := plugins.Install(ctx, bin, dir, plugins.InstallOptions{Sandbox: installedSandbox(a.pluginDir, bin)}); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--plugin %s: %w", bin, err)}
+		}
+	}
+	a.pluginDir = dir
+	return nil
 }
