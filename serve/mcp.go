@@ -34,12 +34,18 @@ type mcpHost struct {
 	mu        sync.Mutex
 	servers   map[mcpKey]*mcp.Server // one per env id and client
 	envs      map[*mcp.ServerSession]*mcpEnv
-	perClient map[string]int // open MCP sessions per client
+	episodes  map[episodeKey]*mcpEnv // envs named by the client (the episode argument)
+	perClient map[string]int         // open MCP sessions per client
 	specs     map[string]*specEntry
 	output    *jsonschema.Schema // of stepOutput, every tool's structured content
 }
 
 type mcpKey struct{ envID, client string }
+
+// episodeKey names an env by the client's episode argument, for clients
+// that open an MCP session per call (verl's MCP tools do): such an env
+// outlives the session and ends with the close tool or idle reaping.
+type episodeKey struct{ client, envID, name string }
 
 // mcpEnv is the env of one MCP session.
 type mcpEnv struct {
@@ -61,7 +67,7 @@ func newMCPHost(s *Server) *mcpHost {
 	if err != nil {
 		panic(fmt.Sprintf("serve: the schema of stepOutput: %v", err)) // a bug in the type, found by every test
 	}
-	h := &mcpHost{s: s, servers: map[mcpKey]*mcp.Server{}, envs: map[*mcp.ServerSession]*mcpEnv{},
+	h := &mcpHost{s: s, servers: map[mcpKey]*mcp.Server{}, envs: map[*mcp.ServerSession]*mcpEnv{}, episodes: map[episodeKey]*mcpEnv{},
 		perClient: map[string]int{}, specs: map[string]*specEntry{}, output: out}
 	sdk := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		rt, ok := r.Context().Value(mcpRouteKey{}).(mcpRoute)
@@ -253,6 +259,15 @@ func (h *mcpHost) open(ss *mcp.ServerSession, client string) *mcpEnv {
 	return e
 }
 
+// live reports whether session id is open, without touching it (a
+// sweep must not keep sessions from being reaped).
+func (s *Server) live(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sessions[id]
+	return ok
+}
+
 // closeAll ends every MCP session (the server is closing).
 func (h *mcpHost) closeAll() {
 	h.mu.Lock()
@@ -260,6 +275,7 @@ func (h *mcpHost) closeAll() {
 	for ss := range h.envs {
 		all = append(all, ss)
 	}
+	h.episodes = map[episodeKey]*mcpEnv{} // their env sessions are the server's to close
 	h.mu.Unlock()
 	for _, ss := range all {
 		_ = ss.Close()
@@ -276,6 +292,7 @@ type stepOutput struct {
 	Action       string         `json:"action,omitempty" jsonschema:"the action string the call was sent as"`
 	ValidActions []string       `json:"valid_actions,omitempty" jsonschema:"actions that parse and apply now, where the env can list them"`
 	Info         map[string]any `json:"info,omitempty" jsonschema:"env-specific detail (success, reward parts, the error behind an invalid action)"`
+	Episode      string         `json:"episode,omitempty" jsonschema:"the episode argument of the call, when given"`
 }
 
 func (h *mcpHost) addTools(srv *mcp.Server, spec gym.Spec, client string) {
@@ -295,48 +312,68 @@ func (h *mcpHost) addTools(srv *mcp.Server, spec gym.Spec, client string) {
 		resetDoc += "\nTasks: " + strings.Join(tasks, "; ")
 	}
 	h.addTool(srv, &mcp.Tool{Name: "reset", Description: resetDoc}, resetSchema,
-		func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error) {
+		func(ctx context.Context, req *mcp.CallToolRequest, ep string, args map[string]any) (*mcp.CallToolResult, error) {
 			opts := gym.ResetOptions{}
 			if n, ok := asInt(args["seed"]); ok {
 				opts.Seed = n
 			}
 			opts.TaskID, _ = args["task"].(string)
 			opts.Options, _ = args["options"].(map[string]any)
-			return h.reset(ctx, req.Session, client, spec.ID, opts)
+			return h.reset(ctx, req.Session, client, spec.ID, ep, opts)
 		})
 
 	stepSchema := &jsonschema.Schema{Type: "object", Required: []string{"action"}, AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}},
 		Properties: map[string]*jsonschema.Schema{"action": {Type: "string", Description: "one action in the env's action grammar"}}}
 	stepDoc := fmt.Sprintf("Take one action in %s, written in its action grammar:\n%s\n%s", spec.ID, spec.ActionSpace, resultDoc)
 	h.addTool(srv, &mcp.Tool{Name: "step", Description: stepDoc}, stepSchema,
-		func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error) {
+		func(ctx context.Context, req *mcp.CallToolRequest, ep string, args map[string]any) (*mcp.CallToolResult, error) {
 			action, _ := args["action"].(string)
-			return h.step(ctx, req.Session, client, action)
+			return h.step(ctx, req.Session, client, spec.ID, ep, action)
+		})
+	h.addTool(srv, &mcp.Tool{Name: "close", Description: fmt.Sprintf("Close the env of %s now (this session's, or the named episode's); the next reset opens a new one. Sessions close theirs when they end.", spec.ID)},
+		&jsonschema.Schema{Type: "object", AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}}},
+		func(ctx context.Context, req *mcp.CallToolRequest, ep string, args map[string]any) (*mcp.CallToolResult, error) {
+			return h.closeEnv(req.Session, client, spec.ID, ep)
 		})
 
 	for _, t := range deriveActionTools(spec.ActionSpace) {
-		if t.name == "reset" || t.name == "step" {
+		if t.name == "reset" || t.name == "step" || t.name == "close" {
 			continue // the generic tools keep their meaning
 		}
 		h.addTool(srv, &mcp.Tool{Name: t.name, Description: t.description(spec.ID)}, t.schema(),
-			func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error) {
+			func(ctx context.Context, req *mcp.CallToolRequest, ep string, args map[string]any) (*mcp.CallToolResult, error) {
 				action, err := t.render(args)
 				if err != nil {
 					return nil, err
 				}
-				return h.step(ctx, req.Session, client, action)
+				return h.step(ctx, req.Session, client, spec.ID, ep, action)
 			})
 	}
 }
 
-// toolFunc runs a tool on arguments that passed its input schema. An
-// error is reported to the agent as a tool error (isError) with its text.
-type toolFunc func(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (*mcp.CallToolResult, error)
+// toolFunc runs a tool on arguments that passed its input schema; ep is
+// the episode argument ("" when absent). An error is reported to the
+// agent as a tool error (isError) with its text.
+type toolFunc func(ctx context.Context, req *mcp.CallToolRequest, ep string, args map[string]any) (*mcp.CallToolResult, error)
+
+// episodeParam is the optional argument of every tool that names an env
+// independently of the MCP session.
+func episodeParam() *jsonschema.Schema {
+	return &jsonschema.Schema{Type: "string", Pattern: `^[A-Za-z0-9._:@-]{1,128}$`,
+		Description: "optional: names an env that outlives this MCP session, for clients that open a session per call " +
+			"(a trainer's tool wrapper sets it, e.g. to its rollout id; agents leave it out). Ends with close or idle reaping."}
+}
 
 // addTool registers a tool whose arguments are checked against schema
 // once per call. The SDK's typed AddTool would re-encode arguments and
 // results several times more; a step is worth keeping cheap.
 func (h *mcpHost) addTool(srv *mcp.Server, t *mcp.Tool, schema *jsonschema.Schema, run toolFunc) {
+	if _, taken := schema.Properties["episode"]; !taken {
+		if schema.Properties == nil {
+			schema.Properties = map[string]*jsonschema.Schema{}
+		}
+		schema.Properties["episode"] = episodeParam()
+	}
 	resolved, err := schema.Resolve(nil)
 	if err != nil {
 		panic(fmt.Sprintf("serve: input schema of tool %s: %v", t.Name, err)) // derived schemas are ours: a bug
@@ -352,7 +389,9 @@ func (h *mcpHost) addTool(srv *mcp.Server, t *mcp.Tool, schema *jsonschema.Schem
 		if err := resolved.Validate(args); err != nil {
 			return toolError(fmt.Errorf("arguments of %s: %v (see the tool's inputSchema)", t.Name, err)), nil
 		}
-		res, err := run(ctx, req, args)
+		ep, _ := args["episode"].(string)
+		delete(args, "episode")
+		res, err := run(ctx, req, ep, args)
 		if err != nil {
 			return toolError(err), nil
 		}
@@ -375,8 +414,42 @@ func describe(d string) string {
 
 // reset starts an episode, opening the session's env on first use (or
 // again, after it was reaped or its session closed).
-func (h *mcpHost) reset(ctx context.Context, ss *mcp.ServerSession, client, envID string, opts gym.ResetOptions) (*mcp.CallToolResult, error) {
-	e := h.open(ss, client)
+// envOf returns the env a call addresses: the session's, or the named
+// episode's (made when create is set).
+func (h *mcpHost) envOf(ss *mcp.ServerSession, client, envID, ep string, create bool) *mcpEnv {
+	if ep == "" {
+		return h.open(ss, client)
+	}
+	h.open(ss, client) // the session is counted all the same
+	key := episodeKey{client, envID, ep}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.episodes[key]
+	if !ok && create {
+		h.sweepEpisodes()
+		e = &mcpEnv{}
+		h.episodes[key] = e
+	}
+	return e
+}
+
+// sweepEpisodes forgets named episodes whose env is gone (reaped, or
+// never opened); h.mu held. Busy ones are left for the next sweep.
+func (h *mcpHost) sweepEpisodes() {
+	for k, e := range h.episodes {
+		if !e.mu.TryLock() {
+			continue
+		}
+		dead := e.sess == nil || !h.s.live(e.sess.id)
+		e.mu.Unlock()
+		if dead {
+			delete(h.episodes, k)
+		}
+	}
+}
+
+func (h *mcpHost) reset(ctx context.Context, ss *mcp.ServerSession, client, envID, ep string, opts gym.ResetOptions) (*mcp.CallToolResult, error) {
+	e := h.envOf(ss, client, envID, ep, true)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sess != nil {
@@ -395,12 +468,15 @@ func (h *mcpHost) reset(ctx context.Context, ss *mcp.ServerSession, client, envI
 	if err != nil {
 		return nil, err
 	}
-	return result(gym.StepResult{Observation: obs, Status: gym.StatusOK}, "")
+	return result(gym.StepResult{Observation: obs, Status: gym.StatusOK}, "", ep)
 }
 
 // step sends one action to the session's env.
-func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, action string) (*mcp.CallToolResult, error) {
-	e := h.open(ss, client)
+func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, envID, ep, action string) (*mcp.CallToolResult, error) {
+	e := h.envOf(ss, client, envID, ep, false)
+	if e == nil {
+		return nil, fmt.Errorf("no episode %q: call reset with it first", ep)
+	}
 	e.mu.Lock()
 	sess := e.sess
 	e.mu.Unlock()
@@ -419,14 +495,35 @@ func (h *mcpHost) step(ctx context.Context, ss *mcp.ServerSession, client, actio
 		}
 		return nil, err
 	}
-	return result(r, action)
+	return result(r, action, ep)
+}
+
+// closeEnv closes the env a call addresses, if it has one.
+func (h *mcpHost) closeEnv(ss *mcp.ServerSession, client, envID, ep string) (*mcp.CallToolResult, error) {
+	e := h.envOf(ss, client, envID, ep, false)
+	if ep != "" {
+		h.mu.Lock()
+		delete(h.episodes, episodeKey{client, envID, ep})
+		h.mu.Unlock()
+	}
+	closed := false
+	if e != nil {
+		e.mu.Lock()
+		if e.sess != nil {
+			h.s.closeSession(e.sess)
+			e.sess, closed = nil, true
+		}
+		e.mu.Unlock()
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("closed: %t", closed)}},
+		StructuredContent: &stepOutput{Observation: fmt.Sprintf("closed: %t", closed), Status: gym.StatusOK.String(), Episode: ep}}, nil
 }
 
 // result is the tool result of a step: the observation as text (and the
 // screenshot as an image), the rest as structured content. A status
 // other than OK is a tool error, so agents notice it, with the same
 // structured content.
-func result(r gym.StepResult, action string) (*mcp.CallToolResult, error) {
+func result(r gym.StepResult, action, ep string) (*mcp.CallToolResult, error) {
 	st := r.Status.String()
 	text := fmt.Sprintf("%s\n\n[status %s, reward %g, terminated %t, truncated %t]", r.Observation.Text, st, r.Reward, r.Terminated, r.Truncated)
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, IsError: r.Status != gym.StatusOK}
@@ -434,6 +531,6 @@ func result(r gym.StepResult, action string) (*mcp.CallToolResult, error) {
 		res.Content = append(res.Content, &mcp.ImageContent{Data: r.Observation.Screenshot, MIMEType: "image/png"})
 	}
 	res.StructuredContent = &stepOutput{Observation: r.Observation.Text, Reward: r.Reward, Terminated: r.Terminated, Truncated: r.Truncated,
-		Status: st, Action: action, ValidActions: r.Observation.ValidActions, Info: r.Observation.Info}
+		Status: st, Action: action, ValidActions: r.Observation.ValidActions, Info: r.Observation.Info, Episode: ep}
 	return res, nil
 }

@@ -63,6 +63,12 @@ func TestDeriveActionToolsFromGrammars(t *testing.T) {
 	if v := tools["view"]; len(v.params) != 3 || v.params[1].kind != paramInt || !v.params[1].optional || v.params[0].optional {
 		t.Errorf("view %+v: want path and optional integer start, end", v.params)
 	}
+	conflict := deriveActionTools(`scroll(up|down) | drag(from_id, to_id) | scroll(dx, dy)
+id is the number in [brackets]`)
+	if len(conflict) != 2 || len(conflict[0].params) != 1 || conflict[0].params[0].kind != paramEnum ||
+		!strings.Contains(conflict[0].description("x"), "scroll(dx, dy), use the step tool") || conflict[1].params[1].kind != paramInt {
+		t.Errorf("forms that do not line up: %+v", conflict)
+	}
 	if len(deriveActionTools(`One command per step: "go north|east" (or just "north", "n", ...), "look".`)) != 0 {
 		t.Error("a grammar without call forms yields tools")
 	}
@@ -145,13 +151,17 @@ func newMCPFixture() (*mcpFixture, error) {
 	return f, nil
 }
 
-// TestMain closes the shared fixture: its plugin processes must not
-// outlive the tests.
+// TestMain lets this test binary start sandboxed plugins (the host
+// re-executes it as the sandbox's init) and closes the shared fixture:
+// its plugin processes must not outlive the tests.
 func TestMain(m *testing.M) {
+	plugins.SandboxInitMain()
 	code := m.Run()
 	if mcpFix != nil {
-		mcpFix.ts.Close()
+		// The server first: closing its MCP sessions ends their streams,
+		// which the HTTP server's Close waits for.
 		mcpFix.srv.Close()
+		mcpFix.ts.Close()
 		mcpFix.host.Close()
 	}
 	os.Exit(code)
@@ -383,7 +393,8 @@ func waitMCPSessions(t *testing.T, s *Server, want int) {
 
 func TestMCPStdioPlaysWebShop(t *testing.T) {
 	f := webFixture(t)
-	cmd := exec.Command(f.gym, "--plugin-dir", f.dir, "mcp", "web/shop-v0")
+	record := t.TempDir()
+	cmd := exec.Command(f.gym, "--plugin-dir", f.dir, "mcp", "web/shop-v0", "--record", record)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	c := mcp.NewClient(&mcp.Implementation{Name: "envgym-test", Version: "0"}, nil)
@@ -403,6 +414,23 @@ func TestMCPStdioPlaysWebShop(t *testing.T) {
 	}
 	if cmd.ProcessState == nil || !cmd.ProcessState.Exited() {
 		t.Errorf("gym mcp still running after the client closed: %v", cmd.ProcessState)
+	}
+	// --record: the solved episode and the crashed one, with manifests.
+	files, _ := filepath.Glob(filepath.Join(record, "*.manifest.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("--record wrote %v", files)
+	}
+	ms, err := trajectory.ReadManifests(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var solved, crashed bool
+	for _, m := range ms {
+		solved = solved || (m.Return == 1 && m.Success && m.Seed == 3)
+		crashed = crashed || (m.FinalStatus == gym.StatusCrashed && m.Truncated)
+	}
+	if !solved || !crashed {
+		t.Errorf("recorded manifests %+v: want the solved and the crashed episode", ms)
 	}
 }
 
@@ -645,9 +673,8 @@ func TestMCPTypeScriptSDKClient(t *testing.T) {
 // its session (no DELETE) loses it, and its env, after the idle timeout.
 func TestMCPIdleSessionsAreReaped(t *testing.T) {
 	s := New(textRegistry(t), Config{IdleTimeout: 300 * time.Millisecond})
-	defer s.Close()
 	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
+	defer func() { s.Close(); ts.Close() }()
 	c := mcp.NewClient(&mcp.Implementation{Name: "envgym-test", Version: "0"}, nil)
 	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/mcp/text/maze-v0"}, nil)
 	if err != nil {
@@ -661,9 +688,9 @@ func TestMCPIdleSessionsAreReaped(t *testing.T) {
 	if err != nil || res.IsError || s.Sessions() != 1 {
 		t.Fatalf("reset: %v %q, %d sessions", err, textOf(res), s.Sessions())
 	}
-	// A text env has no call forms: reset and step only.
+	// A text env has no call forms: reset, step and close only.
 	lt, err := cs.ListTools(context.Background(), nil)
-	if err != nil || len(lt.Tools) != 2 {
+	if err != nil || len(lt.Tools) != 3 {
 		t.Fatalf("tools of text/maze-v0: %v %d", err, len(lt.Tools))
 	}
 	// The client goes away without a DELETE.
@@ -683,9 +710,8 @@ func TestMCPIdleSessionsAreReaped(t *testing.T) {
 // are compared in one run (gym bench serve does the same through a plugin).
 func BenchmarkMCPStepVsHTTP(b *testing.B) {
 	s := New(textRegistry(b), Config{})
-	defer s.Close()
 	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
+	defer func() { s.Close(); ts.Close() }()
 	ctx := context.Background()
 	spec, _ := textRegistry(b).Spec("text/maze-v0")
 	for _, tr := range []string{"http", "mcp"} {
@@ -719,4 +745,124 @@ func BenchmarkMCPStepVsHTTP(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/step")
 		})
 	}
+}
+
+// TestMCPSharesIdentityLimitsMetricsAndDrain: MCP sessions belong to the
+// client whose token opened them, count against its limit, show in the
+// metrics, and end with the server's drain.
+func TestMCPSharesIdentityLimitsMetricsAndDrain(t *testing.T) {
+	const alice, bob = "alice-token-0123456789", "bob-token-0123456789ab"
+	s := New(textRegistry(t), Config{Tokens: map[string]string{alice: "alice", bob: "bob"}, MaxEnvsPerClient: 1})
+	ts := httptest.NewServer(s.Handler())
+	defer func() { s.Close(); ts.Close() }()
+	url := ts.URL + "/mcp/text/maze-v0"
+	ctx := context.Background()
+	connect := func(token string) (*mcp.ClientSession, error) {
+		c := mcp.NewClient(&mcp.Implementation{Name: "envgym-test", Version: "0"}, nil)
+		return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: bearer{token}}}, nil)
+	}
+	cs, err := connect(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "reset", Arguments: map[string]any{"task": "easy"}}); err != nil || res.IsError {
+		t.Fatalf("reset: %v", err)
+	}
+	// Alice's limit is one session: a second is refused before it starts.
+	if _, err := connect(alice); err == nil || !strings.Contains(err.Error(), "Too Many Requests") {
+		t.Fatalf("second session over the limit: %v", err)
+	}
+	// Bob cannot use Alice's session id; his own session is his.
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/list"}`))
+	req.Header.Set("Authorization", "Bearer "+bob)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", cs.ID())
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 && resp.StatusCode != 404 {
+		t.Fatalf("bob on alice's session: HTTP %d, want 403 or 404", resp.StatusCode)
+	}
+	if len(s.list("token:alice")) != 1 || len(s.list("token:bob")) != 0 {
+		t.Fatalf("sessions: alice %v, bob %v", s.list("token:alice"), s.list("token:bob"))
+	}
+	mreq, _ := http.NewRequest("GET", ts.URL+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+alice)
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), "envgym_mcp_sessions 1") || !regexp.MustCompile(`envgym_requests_total\{transport="mcp"\} [1-9]`).Match(metrics) {
+		t.Fatalf("metrics:\n%s", metrics)
+	}
+	// Drain: no new episodes, then every session ends.
+	s.Drain(ctx, 50*time.Millisecond)
+	if s.Sessions() != 0 || s.metrics.mcpSessions.Load() != 0 {
+		t.Fatalf("after drain: %d env sessions, %d MCP sessions", s.Sessions(), s.metrics.mcpSessions.Load())
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "step", Arguments: map[string]any{"action": "look"}}); err == nil {
+		t.Error("a drained session still answers")
+	}
+}
+
+// TestMCPNamedEpisodesOutliveSessions plays the way verl's MCP tools
+// call: a new MCP session for every call, the env named by the episode
+// argument; close ends it.
+func TestMCPNamedEpisodesOutliveSessions(t *testing.T) {
+	s := New(textRegistry(t), Config{})
+	ts := httptest.NewServer(s.Handler())
+	defer func() { s.Close(); ts.Close() }()
+	ctx := context.Background()
+	call := func(name string, args map[string]any) *mcp.CallToolResult {
+		t.Helper()
+		c := mcp.NewClient(&mcp.Implementation{Name: "per-call", Version: "0"}, nil)
+		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ts.URL + "/mcp/text/maze-v0"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cs.Close()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	local, _ := textRegistry(t).Make(ctx, "text/maze-v0", nil)
+	defer local.Close()
+	oracle, _ := gym.Capable[gym.Oracle](local)
+	local.Reset(ctx, gym.ResetOptions{Seed: 4, TaskID: "easy"})
+	if res := call("reset", map[string]any{"seed": 4, "task": "easy", "episode": "rollout-1"}); res.IsError {
+		t.Fatalf("reset: %s", textOf(res))
+	}
+	if res := call("step", map[string]any{"action": "look", "episode": "rollout-2"}); !res.IsError || !strings.Contains(textOf(res), "rollout-2") {
+		t.Fatalf("step of an episode never reset: %q", textOf(res))
+	}
+	for i := 0; ; i++ {
+		a, _ := oracle.OracleAction(ctx)
+		lr, _ := local.Step(ctx, a)
+		out := structured(t, call("step", map[string]any{"action": a, "episode": "rollout-1"}))
+		if out.Observation != lr.Observation.Text || out.Episode != "rollout-1" {
+			t.Fatalf("step %d: served %+v, in process %q", i, out, lr.Observation.Text)
+		}
+		if out.Terminated {
+			if out.Reward <= 0 {
+				t.Fatalf("final step %+v", out)
+			}
+			break
+		}
+		if i > 60 {
+			t.Fatal("the oracle did not finish")
+		}
+	}
+	if s.Sessions() != 1 {
+		t.Fatalf("%d env sessions while the named episode lives", s.Sessions())
+	}
+	call("close", map[string]any{"episode": "rollout-1"})
+	waitMCPSessions(t, s, 0)
 }

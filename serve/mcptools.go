@@ -32,8 +32,9 @@ const (
 // intPlaceholders are bare argument names that stand for integers in the
 // grammars we know of (element ids, line numbers, ranges, coordinates).
 var intPlaceholders = map[string]bool{
-	"id": true, "n": true, "line": true, "start": true, "end": true, "x": true, "y": true,
-	"index": true, "count": true, "k": true, "top_k": true, "offset": true, "limit": true,
+	"id": true, "n": true, "i": true, "line": true, "start": true, "end": true, "index": true, "count": true,
+	"k": true, "top_k": true, "offset": true, "limit": true, "ms": true,
+	"x": true, "y": true, "dx": true, "dy": true, "x1": true, "y1": true, "x2": true, "y2": true,
 }
 
 // actionParam is one argument of an action tool.
@@ -52,6 +53,7 @@ type actionTool struct {
 	name   string
 	params []actionParam
 	usage  []string // the forms as the grammar writes them
+	others []string // forms of the same name the tool does not cover
 	gloss  string   // what the grammar says about them
 }
 
@@ -95,8 +97,27 @@ func deriveActionTools(grammar string) []actionTool {
 		byName[f.name] = append(byName[f.name], f)
 	}
 	notes := paramNotes(grammar)
+	intIDs := strings.Contains(notes["id"], "number")
+	parse := func(a string) actionParam {
+		p := parseParam(a)
+		// from_id, to_id are ids too where the grammar says ids are numbers.
+		if p.bare && intIDs && strings.HasSuffix(p.name, "_id") {
+			p.kind, p.bare, p.enum = paramInt, false, nil
+		}
+		return p
+	}
 	for i := range tools {
-		fs := byName[tools[i].name]
+		// Forms whose arguments do not line up with the first form's
+		// (scroll(up|down) and scroll(dx, dy)) are left to the step tool
+		// and named in the description.
+		var fs []form
+		for _, f := range byName[tools[i].name] {
+			if len(fs) == 0 || compatible(fs[0].args, f.args, parse) {
+				fs = append(fs, f)
+			} else {
+				tools[i].others = append(tools[i].others, f.usage)
+			}
+		}
 		minArgs, maxArgs := len(fs[0].args), 0
 		var glosses []string
 		for _, f := range fs {
@@ -115,7 +136,7 @@ func deriveActionTools(grammar string) []actionTool {
 				if pos >= len(f.args) {
 					continue
 				}
-				q := parseParam(f.args[pos])
+				q := parse(f.args[pos])
 				if q.kind == paramEnum || (q.bare && q.kind == paramString) {
 					words = append(words, q.enum...)
 				}
@@ -144,6 +165,22 @@ func deriveActionTools(grammar string) []actionTool {
 		}
 	}
 	return tools
+}
+
+// compatible reports whether two forms of an action can be one tool: at
+// every position both have, the same kind, or bare words (an enum).
+func compatible(a, b []string, parse func(string) actionParam) bool {
+	for i := range min(len(a), len(b)) {
+		p, q := parse(a[i]), parse(b[i])
+		wordy := func(x actionParam) bool { return x.kind == paramEnum || x.bare }
+		if p.kind != q.kind && !(wordy(p) && wordy(q)) {
+			return false
+		}
+		if p.kind == paramString && q.kind == paramString && p.bare != q.bare {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedCopy(s []string) []string {
@@ -277,6 +314,9 @@ func (t actionTool) description(envID string) string {
 	fmt.Fprintf(&b, "One action in %s: %s.", envID, strings.Join(t.usage, " or "))
 	if t.gloss != "" {
 		fmt.Fprintf(&b, " %s.", strings.TrimRight(t.gloss, ".:"))
+	}
+	if len(t.others) > 0 {
+		fmt.Fprintf(&b, " For %s, use the step tool.", strings.Join(t.others, " or "))
 	}
 	for _, p := range t.params {
 		kind := map[paramKind]string{paramString: "string", paramInt: "integer", paramEnum: "one of " + strings.Join(p.enum, ", ")}[p.kind]
