@@ -28,6 +28,10 @@ type benchServeResult struct {
 	// stream's in this run.
 	OpenEnvWSStepP50US  float64 `json:"openenv_ws_step_p50_us"`
 	OpenEnvWSOverStream float64 `json:"openenv_ws_over_stream"`
+	// MCP steps (the step tool over streamable HTTP, official Go SDK
+	// client), and their ratio to HTTP/JSON's in this run.
+	MCPStepP50US float64 `json:"mcp_step_p50_us"`
+	MCPOverHTTP  float64 `json:"mcp_over_http"`
 	// Search-R1 /retrieve: batches of 64 queries over HTTP, top 3, over
 	// RetrievePassages passages (0: not measured).
 	RetrieveBatch64P50Ms float64 `json:"retrieve_batch64_p50_ms,omitempty"`
@@ -66,6 +70,8 @@ with its own plugin host (so its own plugin process), serving ` + benchenv.ID + 
   http_step_p50_us     through HTTP/JSON → server → plugin
   stream_step_p50_us   through the line-JSON stream → server → plugin
   openenv_ws_step_p50_us  through OpenEnv's WebSocket /ws → server → plugin
+  mcp_step_p50_us      through MCP's step tool (streamable HTTP, Go SDK
+                       client) → server → plugin
   retrieve_batch64_p50_ms  POST /retrieve of 64 queries (top 3) over the
                        search env's BM25 index of --retrieve-passages
                        passages (built once into the search cache)
@@ -89,6 +95,7 @@ server has its own machine.`,
 			fmt.Fprintf(tw, "step p50 µs, HTTP\t%.1f\t\n", res.HTTPStepP50US)
 			fmt.Fprintf(tw, "step p50 µs, stream\t%.1f\t\n", res.StreamStepP50US)
 			fmt.Fprintf(tw, "step p50 µs, OpenEnv WebSocket\t%.1f\t(%.2f× stream)\n", res.OpenEnvWSStepP50US, res.OpenEnvWSOverStream)
+			fmt.Fprintf(tw, "step p50 µs, MCP (streamable HTTP)\t%.1f\t(%.2f× HTTP)\n", res.MCPStepP50US, res.MCPOverHTTP)
 			if res.RetrievePassages > 0 {
 				fmt.Fprintf(tw, "retrieve 64 queries p50 ms, %d passages\t%.2f\t(p99 %.2f)\n", res.RetrievePassages, res.RetrieveBatch64P50Ms, res.RetrieveBatch64P99Ms)
 			}
@@ -221,6 +228,14 @@ func benchServe(ctx context.Context, a *app, steps int, dur time.Duration, ramp 
 		return res, err
 	}
 	res.OpenEnvWSOverStream = res.OpenEnvWSStepP50US / res.StreamStepP50US
+	menv, err := serve.NewMCPEnv(ctx, "http://"+servers[0].httpLn.Addr().String()+"/mcp/"+benchenv.ID, "", benchenv.Spec())
+	if err != nil {
+		return res, err
+	}
+	if res.MCPStepP50US, err = measure(menv); err != nil {
+		return res, err
+	}
+	res.MCPOverHTTP = res.MCPStepP50US / res.HTTPStepP50US
 	if retrievePassages > 0 {
 		if err := benchRetrieve(ctx, a, retrievePassages, &res); err != nil {
 			return res, err
