@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/envgym/envgym/plugins/sandboxinit"
 )
 
 // The plugin's view of the host's files. A plugin process gets its own
@@ -57,22 +59,13 @@ var dockerSockets = []string{"/run/docker.sock", "/var/run/docker.sock"}
 // hiddenDirs are covered with an empty tmpfs.
 var hiddenDirs = []string{"/root", "/home", "/tmp", "/etc/ssh"}
 
-// hiddenFiles are covered with /dev/null.
-var hiddenFiles = []string{"/etc/shadow", "/etc/gshadow", "/proc/sysrq-trigger", "/proc/kcore"}
+// hiddenFiles are covered with /dev/null (the /proc ones again by the
+// sandbox init, on the proc of the plugin's PID namespace).
+var hiddenFiles = append([]string{"/etc/shadow", "/etc/gshadow"}, sandboxinit.ProcHidden...)
 
 // devNodes are bound from the host's /dev into the sandbox's.
 // (/dev/ptmx is a link into the sandbox's own devpts instance.)
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
-
-// droppedCaps leave the plugin root over its files but without the power
-// to undo its mounts or look outside them.
-var droppedCaps = []uintptr{
-	unix.CAP_SYS_ADMIN, unix.CAP_SYS_PTRACE, unix.CAP_DAC_READ_SEARCH, unix.CAP_SYS_MODULE,
-	unix.CAP_SYS_RAWIO, unix.CAP_SYS_BOOT, unix.CAP_SYS_TIME, unix.CAP_MAC_ADMIN,
-	unix.CAP_MAC_OVERRIDE, unix.CAP_SYSLOG, unix.CAP_BPF, unix.CAP_PERFMON, unix.CAP_MKNOD,
-	unix.CAP_LINUX_IMMUTABLE, unix.CAP_SYS_PACCT, unix.CAP_AUDIT_CONTROL, unix.CAP_WAKE_ALARM,
-	unix.CAP_BLOCK_SUSPEND, unix.CAP_CHECKPOINT_RESTORE,
-}
 
 // startInMountNS runs start on a new locked OS thread that first moved
 // into a fresh mount namespace set up by policy. The thread must outlive

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/plugins/sandboxinit"
 	"github.com/envgym/envgym/wire"
 	"github.com/envgym/envgym/wire/pb"
 )
@@ -142,8 +143,9 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		defer exe.Close() // the init has its own copy once started
 	}
 	sb := p.m.Sandbox.Limits()
-	if !initHooked.Load() {
-		return nil, fmt.Errorf("plugin %s: this program cannot sandbox plugins: its main (or TestMain) must call plugins.SandboxInitMain() first (see plugins/README.md)", p.m.Name)
+	initProg, err := initPath()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
 	files := !sb.HostFiles && MountNamespaceSupported() == ""
 	// The scratch and cache directories exist in either case: HOME and
@@ -173,7 +175,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	if argv[0], err = exec.LookPath(argv[0]); err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
-	ic := initConfig{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files, LoopbackUp: !sb.Network}
+	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files, LoopbackUp: !sb.Network}
 	if sb.Docker && !sb.Root {
 		if g := groupID("docker"); g >= 0 {
 			ic.Groups = []int{g}
@@ -210,8 +212,8 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	// The plugin starts under the sandbox's init (sandboxinit_linux.go): this
 	// very program, re-executed. The checksum was verified just above;
 	// go-plugin's SecureConfig would hash the init, not the plugin.
-	cmd := exec.Command("/proc/self/exe", string(icJSON))
-	cmd.Args[0] = sandboxInitArg0
+	cmd := exec.Command(initProg, string(icJSON))
+	cmd.Args[0] = sandboxinit.Arg0
 	cmd.Env = env
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{

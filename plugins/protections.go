@@ -55,10 +55,10 @@ func (p *Plugin) Protections() []Protection {
 	// seccomp_linux.go), from the manifest and this program.
 	sb := m.Sandbox
 	r := p.Limits()
-	if initHooked.Load() {
+	if _, err := initPath(); err == nil {
 		add("namespaces", true, "own PID, IPC and UTS namespaces: the plugin sees only its own processes, and its tree dies with it")
 	} else {
-		add("namespaces", false, "this program does not call plugins.SandboxInitMain: it cannot start plugins")
+		add("namespaces", false, err.Error())
 	}
 	if sb.Root {
 		add("identity", false, "sandbox.root: runs as root, keeping the capabilities a sandboxing env needs")

@@ -4,44 +4,21 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/envgym/envgym/plugins/sandboxinit"
 )
 
-// The sandbox init. A plugin is not started directly: the host re-executes
-// its own program (/proc/self/exe) as the init of the plugin's new PID,
-// IPC, UTS and network namespaces (and, unless sandbox.host_files, inside
-// the plugin's mount namespace). Running as root, before any code of the
-// plugin, the init
-//
-//   - mounts a proc of the new PID namespace (the host's processes vanish
-//     from /proc) and covers its secrets again;
-//   - brings loopback up;
-//   - drops every capability from the bounding set (root plugins: those
-//     a sandboxing env does not need), becomes the plugin's own
-//     unprivileged uid (sandbox.root keeps root), sets no_new_privs and
-//     loads the seccomp filter of seccomp_linux.go;
-//   - starts the plugin as its only child, reaps every orphan of the
-//     namespace, forwards SIGTERM/SIGINT, and exits with the plugin: the
-//     kernel then kills whatever is left in the namespace (a setsid
-//     daemon included).
-//
-// A hostile plugin runs none of our code, so all of this happens here, in
-// the host's program, before the plugin's first instruction. A program
-// that starts plugins calls SandboxInitMain first thing in main (and in
-// TestMain); the host refuses to start plugins otherwise.
-
-// sandboxInitArg0 is argv[0] of the re-executed init.
-const sandboxInitArg0 = "envgym-sandbox-init"
+// A plugin starts under the sandbox init (package sandboxinit): the host
+// executes gym-sandbox-init (cmd/gym-sandbox-init, built beside gym) into
+// the plugin's new namespaces; a program without it beside it, such as a
+// test binary, re-executes itself, which works when its main (or TestMain)
+// calls SandboxInitMain first.
 
 // initHooked records that this program calls SandboxInitMain, so the
 // host may re-execute it as a plugin's init. Set once, at start-up.
@@ -52,197 +29,26 @@ var initHooked atomic.Bool
 // first in main (and TestMain) of every program that starts plugins.
 func SandboxInitMain() {
 	initHooked.Store(true)
-	if len(os.Args) < 2 || os.Args[0] != sandboxInitArg0 {
-		return
-	}
-	var cfg initConfig
-	if err := json.Unmarshal([]byte(os.Args[1]), &cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "envgym sandbox init: bad configuration: %v\n", err)
-		os.Exit(125)
-	}
-	code, err := runInit(cfg)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "envgym sandbox init: %v\n", err)
-		os.Exit(125)
-	}
-	os.Exit(code)
+	sandboxinit.Main()
 }
 
-// initConfig is what the host tells the init (argv[1], JSON).
-type initConfig struct {
-	Argv []string `json:"argv"` // the plugin's program and arguments
-	Dir  string   `json:"dir"`
-	// UID, GID: the plugin's identity; ignored when Root.
-	UID    int   `json:"uid"`
-	GID    int   `json:"gid"`
-	Groups []int `json:"groups,omitempty"` // supplementary (the docker group)
-	Root   bool  `json:"root"`
-	// MountProc: the init runs in the plugin's own mount namespace and
-	// mounts a proc of its PID namespace there.
-	MountProc  bool `json:"mount_proc"`
-	LoopbackUp bool `json:"loopback_up"`
-	// ExecFD, when set, is the descriptor of the plugin binary the host
-	// opened and hashed: it is executed, not the path in Argv[0] (hash.go).
-	ExecFD int `json:"exec_fd,omitempty"`
-	// CgroupFDs are open cgroup.procs files of the plugin's groups: the
-	// init joins them before it starts the plugin.
-	CgroupFDs []int `json:"cgroup_fds,omitempty"`
-}
+// InitBinary is the name of the sandbox init's own program.
+const InitBinary = "gym-sandbox-init"
 
-func runInit(cfg initConfig) (int, error) {
-	if len(cfg.Argv) == 0 {
-		return 0, errors.New("no plugin program")
-	}
-	// Capabilities (bounding set) are per thread and the child is forked
-	// from this one.
-	runtime.LockOSThread()
-	for _, fd := range cfg.CgroupFDs {
-		_, err := unix.Write(fd, []byte("0"))
-		unix.Close(fd)
-		if err != nil {
-			return 0, fmt.Errorf("join cgroup: %w", err)
+// initPath is the program to execute as a plugin's sandbox init: the
+// small gym-sandbox-init beside this program (a re-executed gym would load
+// libtorch for nothing on every plugin start), else this program itself.
+func initPath() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), InitBinary)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
 		}
 	}
-	if cfg.MountProc {
-		if err := mountOwnProc(); err != nil {
-			return 0, err
-		}
+	if initHooked.Load() {
+		return "/proc/self/exe", nil
 	}
-	if cfg.LoopbackUp {
-		if err := loopbackUp(); err != nil {
-			return 0, fmt.Errorf("bring loopback up: %w", err)
-		}
-	}
-	drop := allCaps()
-	if cfg.Root {
-		drop = droppedCaps
-	}
-	for _, c := range drop {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-			return 0, fmt.Errorf("drop capability %d: %w", c, err)
-		}
-	}
-	if !cfg.Root {
-		if err := syscall.Setgroups(cfg.Groups); err != nil {
-			return 0, fmt.Errorf("setgroups: %w", err)
-		}
-		if err := syscall.Setresgid(cfg.GID, cfg.GID, cfg.GID); err != nil {
-			return 0, fmt.Errorf("setgid %d: %w", cfg.GID, err)
-		}
-		if err := syscall.Setresuid(cfg.UID, cfg.UID, cfg.UID); err != nil {
-			return 0, fmt.Errorf("setuid %d: %w", cfg.UID, err)
-		}
-		// A change of uid clears the parent-death signal the host set.
-		// (getppid is 0 in a new PID namespace: there is no telling here
-		// whether the host died meanwhile; its cgroup kill covers that.)
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
-			return 0, fmt.Errorf("pdeathsig: %w", err)
-		}
-	}
-	// Not dumpable until exec: no process of the same uid attaches to the
-	// init. (exec makes the plugin dumpable again; the SDK clears it.)
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return 0, fmt.Errorf("dumpable: %w", err)
-	}
-	if err := loadSeccomp(cfg.Root); err != nil {
-		return 0, err
-	}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	exe := cfg.Argv[0]
-	if cfg.ExecFD > 0 {
-		// Closed by the exec, after the kernel opened the file through it.
-		unix.CloseOnExec(cfg.ExecFD)
-		exe = fmt.Sprintf("/proc/self/fd/%d", cfg.ExecFD)
-	}
-	pid, err := syscall.ForkExec(exe, cfg.Argv, &syscall.ProcAttr{
-		Dir:   cfg.Dir,
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("start %s: %w", cfg.Argv[0], err)
-	}
-	go func() {
-		for s := range sigs {
-			_ = syscall.Kill(pid, s.(syscall.Signal))
-		}
-	}()
-	// Reap every process of the namespace; end with the plugin.
-	for {
-		var ws syscall.WaitStatus
-		got, err := syscall.Wait4(-1, &ws, 0, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("wait: %w", err)
-		}
-		if got != pid {
-			continue
-		}
-		if ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ws.ExitStatus(), nil
-	}
-}
-
-// mountOwnProc replaces the host's /proc (inherited from the mount
-// namespace) with one of the plugin's PID namespace, covered like the
-// host's was.
-func mountOwnProc() error {
-	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mount proc: %w", err)
-	}
-	for _, f := range hiddenFiles {
-		if len(f) > 6 && f[:6] == "/proc/" {
-			if _, err := os.Stat(f); err == nil {
-				if err := unix.Mount("/dev/null", f, "", unix.MS_BIND, ""); err != nil {
-					return fmt.Errorf("hide %s: %w", f, err)
-				}
-			}
-		}
-	}
-	if err := unix.Mount("/proc/sys", "/proc/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("/proc/sys: %w", err)
-	}
-	if err := unix.Mount("", "/proc/sys", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("/proc/sys read-only: %w", err)
-	}
-	return nil
-}
-
-// loopbackUp brings "lo" up: a fresh network namespace has it down, and
-// envs serve their pages to their own browser over it.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("socket: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("get lo flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("set lo up: %w", err)
-	}
-	return nil
-}
-
-// allCaps is every capability the kernel may know.
-func allCaps() []uintptr {
-	caps := make([]uintptr, 0, 64)
-	for c := uintptr(0); c <= 63; c++ {
-		caps = append(caps, c)
-	}
-	return caps
+	return "", errors.New("this program cannot sandbox plugins: build " + InitBinary + " beside it (go build -o DIR/ ./cmd/gym-sandbox-init; scripts/setup.sh does) or call plugins.SandboxInitMain() first in its main (see plugins/README.md)")
 }
 
 // childOf finds the child of parent among pids (the plugin's cgroup), or

@@ -70,6 +70,9 @@ export GOFLAGS=${GOFLAGS:--mod=mod}
 mkdir -p bin
 log "building bin/gym and plugins"
 go build -o bin/gym ./cmd/gym
+# The plugin sandbox's init, executed at every plugin start: small, so that
+# no start loads gym's libraries (libtorch).
+go build -o bin/gym-sandbox-init ./cmd/gym-sandbox-init
 plugins=()
 for dir in envs/*/cmd/gym-plugin-* examples/*/cmd/gym-plugin-* internal/*/cmd/gym-plugin-*; do
   [[ -d $dir ]] || continue
