@@ -20,6 +20,7 @@ type metrics struct {
 	unauthorized   atomic.Int64
 	refusedConns   atomic.Int64 // over a connection limit
 	mcpRequests    atomic.Int64
+	oeMessages     atomic.Int64 // OpenEnv WebSocket messages (openenv_ws.go)
 	mcpSessions    atomic.Int64 // open MCP sessions (mcp.go)
 	start          time.Time
 
@@ -82,6 +83,7 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintf(w, "envgym_requests_total{transport=\"http\"} %d\n", m.httpRequests.Load())
 	fmt.Fprintf(w, "envgym_requests_total{transport=\"stream\"} %d\n", m.streamRequests.Load())
 	fmt.Fprintf(w, "envgym_requests_total{transport=\"mcp\"} %d\n", m.mcpRequests.Load())
+	fmt.Fprintf(w, "envgym_requests_total{transport=\"openenv_ws\"} %d\n", m.oeMessages.Load())
 	fmt.Fprintln(w, "# TYPE envgym_unauthorized_total counter")
 	fmt.Fprintf(w, "envgym_unauthorized_total %d\n", m.unauthorized.Load())
 	fmt.Fprintln(w, "# TYPE envgym_refused_connections_total counter")

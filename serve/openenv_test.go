@@ -679,4 +679,60 @@ func TestOpenEnvRootMount(t *testing.T) {
 		t.Errorf("per-env /health beside the root: %d", code)
 	}
 	waitOESessions(t, s, 0)
+	// The messages are counted in the server's metrics, as a transport.
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(m), `envgym_requests_total{transport="openenv_ws"} `) || strings.Contains(string(m), `envgym_requests_total{transport="openenv_ws"} 0`) {
+		t.Errorf("metrics lack the OpenEnv messages:\n%s", m)
+	}
+}
+
+// FuzzOpenEnvMessages feeds arbitrary WebSocket text messages to one
+// session: every reply is one OpenEnv message of a known type, nothing
+// panics, and the session is neither lost nor duplicated.
+func FuzzOpenEnvMessages(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"reset","data":{"seed":1,"task":"easy"}}`,
+		`{"type":"step","data":{"action":"north"}}`,
+		`{"type":"state"}`,
+		`{"type":"mcp","data":{"jsonrpc":"2.0","id":1,"method":"tools/list"}}`,
+		`{"type":"mcp","data":{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"act","arguments":{"action":"look"}}}}`,
+		`{"type":"reset","data":{"seed":-1,"options":[]}}`,
+		`{"type":"step","data":null}`,
+		`{"type":7}`, `[]`, `{`, ``,
+	} {
+		f.Add(seed)
+	}
+	ctx := context.Background()
+	s := New(textRegistry(f), Config{})
+	defer s.Close()
+	sess, err := s.create(ctx, "fuzz", "text/maze-v0", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		if strings.Contains(msg, `"close"`) {
+			return // a close ends the connection, by design
+		}
+		reply, _ := s.oeHandle(ctx, sess, websocket.MessageText, []byte(msg))
+		var out struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(reply, &out); err != nil {
+			t.Fatalf("reply to %q is not JSON: %v: %s", msg, err, reply)
+		}
+		switch out.Type {
+		case "observation", "state", "error", "mcp":
+		default:
+			t.Fatalf("reply to %q has type %q", msg, out.Type)
+		}
+		if n := s.Sessions(); n != 1 {
+			t.Fatalf("after %q the server holds %d sessions", msg, n)
+		}
+	})
 }

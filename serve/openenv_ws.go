@@ -87,7 +87,7 @@ func (s *Server) openenvWS(w http.ResponseWriter, r *http.Request, client string
 			// (message too big), as RFC 6455 says.
 			return
 		}
-		s.metrics.httpRequests.Add(1)
+		s.metrics.oeMessages.Add(1)
 		sess.lastUsed.Store(nowNano())
 		ch := make(chan oeFrame, 1)
 		t := time.AfterFunc(oeReadAheadAfter, func() {
