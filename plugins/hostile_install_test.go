@@ -1,19 +1,17 @@
 package plugins
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Hostile installs and hostile plugin folders (issue #18): names that
@@ -205,7 +203,9 @@ func TestHostilePythonPycAndSymlinkNeverRun(t *testing.T) {
 }
 
 // On 6e6bf5c the file was hashed by path and executed by path, so a
-// rename in between ran the swapped file (the issue saw 5 of 25 starts).
+// rename in between ran the swapped file (the issue saw 5 of 25 starts;
+// this swapper made it run in 3 of 4 runs of 40 starts at load 60: it is
+// a race, hence 80 starts).
 // Now it is opened once, hashed and executed through that descriptor.
 func TestHostileRenameSwapDuringStartNeverRuns(t *testing.T) {
 	dir := t.TempDir()
@@ -226,58 +226,26 @@ func TestHostileRenameSwapDuringStartNeverRuns(t *testing.T) {
 	}
 	os.WriteFile(evil, []byte("#!/bin/sh\necho ran >> "+marker+"\nexit 1\n"), 0o755)
 
-	// The swapper waits for the host to finish reading the binary (each
-	// close, seen through inotify), then puts the other file in its place
+	// The swapper, a process of its own, waits for the host to finish
+	// reading the binary (inotify), then puts the other file in its place
 	// for a millisecond: on 6e6bf5c the exec by path came right after the
-	// second hash.
-	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
+	// second hash; now the file opened is the one hashed and run.
+	swapper := exec.Command(pythonForPlugins, "-c", swapperPy, filepath.Dir(bin), filepath.Base(bin), good, evil)
+	swapper.Stderr = os.Stderr
+	out, _ := swapper.StdoutPipe()
+	if err := swapper.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := unix.InotifyAddWatch(ino, filepath.Dir(bin), unix.IN_CLOSE_NOWRITE); err != nil {
-		t.Fatal(err)
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("swapper did not start: %q", lines.Text())
 	}
-	stop := make(chan struct{})
-	var swaps atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer unix.Close(ino)
-		tmp := filepath.Join(filepath.Dir(bin), "swap.tmp")
-		put := func(src string) {
-			os.Remove(tmp)
-			if os.Link(src, tmp) == nil {
-				os.Rename(tmp, bin)
-			}
-		}
-		buf := make([]byte, 64<<10)
-		for {
-			select {
-			case <-stop:
-				put(good)
-				return
-			default:
-			}
-			n, err := unix.Read(ino, buf)
-			if err != nil || n <= 0 {
-				time.Sleep(20 * time.Microsecond)
-				continue
-			}
-			if !strings.Contains(string(buf[:n]), filepath.Base(bin)) {
-				continue
-			}
-			put(evil)
-			swaps.Add(1)
-			time.Sleep(time.Millisecond)
-			put(good)
-		}
-	}()
 	h := New(Config{Dir: dir, HealthInterval: -1})
 	defer h.Close()
 	p, _ := h.Plugin("example/guess-v0")
+	const starts = 80
 	started, refused := 0, 0
-	for i := 0; i < 25; i++ {
+	for i := 0; i < starts; i++ {
 		_, err := p.Specs(context.Background())
 		switch {
 		case err == nil:
@@ -289,16 +257,96 @@ func TestHostileRenameSwapDuringStartNeverRuns(t *testing.T) {
 		}
 		p.Stop()
 	}
-	close(stop)
-	wg.Wait()
+	swapper.Process.Signal(syscall.SIGTERM)
+	lines.Scan()
+	swaps, _ := strconv.Atoi(lines.Text())
+	swapper.Wait()
 	if b, err := os.ReadFile(marker); err == nil {
-		t.Fatalf("the swapped-in file ran %d times in 25 starts (%d started, %d refused)", strings.Count(string(b), "ran"), started, refused)
+		t.Fatalf("the swapped-in file ran %d times in %d starts (%d started, %d refused)", strings.Count(string(b), "ran"), starts, started, refused)
 	}
 	if _, err := p.Specs(context.Background()); err != nil {
 		t.Fatalf("with the binary restored, the plugin does not start: %v", err)
 	}
-	if swaps.Load() == 0 {
+	if swaps == 0 {
 		t.Fatal("the swapper never swapped: the test proves nothing")
 	}
-	t.Logf("25 starts, %d swaps: %d started the good binary, %d refused the swapped one", swaps.Load(), started, refused)
+	t.Logf("%d starts, %d swaps: %d started the good binary, %d refused the swapped one", starts, swaps, started, refused)
 }
+
+// Protections (gym list, gym doctor) says which guard is off, and why.
+func TestProtectionsSayWhatIsOff(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Install(context.Background(), filepath.Join(binDir, "gym-plugin-guess"), dir, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() map[string]Protection {
+		h := New(Config{Dir: dir, HealthInterval: -1})
+		defer h.Close()
+		p, _ := h.Plugin("example/guess-v0")
+		out := map[string]Protection{}
+		for _, pr := range p.Protections() {
+			out[pr.Name] = pr
+		}
+		return out
+	}
+	for _, name := range []string{"name", "checksum", "exec-hashed", "writable-apart", "identity", "docker", "network"} {
+		if pr := state()[name]; !pr.On || pr.Why == "" {
+			t.Errorf("fresh install: protection %q = %+v, want on with a reason", name, pr)
+		}
+	}
+	m.Sandbox.Root, m.Sandbox.Docker, m.Sandbox.Network = true, true, true
+	if err := WriteManifest(m.Path(), m); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(m.BinaryPath(), os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte("tampered"))
+	f.Close()
+	got := state()
+	for name, why := range map[string]string{"checksum": "changed", "identity": "sandbox.root", "docker": "sandbox.docker", "network": "sandbox.network"} {
+		if pr := got[name]; pr.On || !strings.Contains(pr.Why, why) {
+			t.Errorf("protection %q = %+v, want off, saying %q", name, pr, why)
+		}
+	}
+}
+
+// swapperPy renames evil over the binary at every second close of the
+// binary after reading, and good back a millisecond later; on SIGTERM it puts good
+// back and prints how many swaps it made.
+const swapperPy = `import ctypes, os, select, signal, sys, time
+d, name, good, evil = sys.argv[1:5]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(os.O_CLOEXEC)
+libc.inotify_add_watch(fd, d.encode(), 0x10)  # IN_CLOSE_NOWRITE
+bin_, tmp = os.path.join(d, name), os.path.join(d, "swap.tmp")
+swaps = 0
+def put(src):
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.link(src, tmp)
+    os.rename(tmp, bin_)
+def stop(*_):
+    put(good)
+    print(swaps, flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+closes = 0
+while True:
+    buf = os.read(fd, 65536)
+    closes += buf.count(name.encode())
+    # Every second close: a start on 6e6bf5c read the binary twice (its
+    # check, then go-plugin's) and executed the path right after.
+    if closes < 2:
+        continue
+    closes = 0
+    put(evil)
+    swaps += 1
+    time.sleep(0.001)
+    put(good)
+    # Closes during the swap are the swap's own doing (a refused start).
+    while select.select([fd], [], [], 0)[0]:
+        os.read(fd, 65536)
+`
