@@ -49,8 +49,9 @@ OpenEnv (on --http): every env id also speaks meta-pytorch/OpenEnv's
 protocol at its own base URL, /openenv/<family>.<name>-vN (e.g.
 http://127.0.0.1:8080/openenv/web.shop-v0): WebSocket /ws (one env per
 connection), GET /health /metadata /schema /state, POST /reset /step.
-OpenEnv clients, TRL's environment_factory (sdk/python's EnvgymEnv) and
-verifiers use it as they use any OpenEnv server.
+OpenEnv clients and TRL's environment_factory (sdk/python's EnvgymEnv)
+use it as any OpenEnv server; --openenv-root ENV_ID also serves one env
+at / for clients that take the server's URL as the env's.
 
 MCP (on --http): every env id is also a Model Context Protocol server
 (streamable HTTP) at /mcp/<env id>, e.g. http://127.0.0.1:8080/mcp/web/shop-v0:
