@@ -75,6 +75,7 @@ func (e *env) Close() error {
 		err = e.sess.Close()
 		e.sess, e.tab = nil, nil
 	}
+	e.suite.spares.release()
 	return err
 }
 

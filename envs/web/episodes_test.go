@@ -19,6 +19,7 @@ import (
 	"github.com/envgym/envgym/envs/web/browser"
 	"github.com/envgym/envgym/envs/web/sites"
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/sdk/envtest"
 )
 
 // The tests of this file play the patterns of the web users bring
@@ -615,5 +616,28 @@ func TestMiniWoB(t *testing.T) {
 	}
 	if _, err := r.Make(context.Background(), "web/miniwob-v0", map[string]any{"miniwob_dir": t.TempDir()}); err == nil || !strings.Contains(err.Error(), "core/core.js") {
 		t.Errorf("a folder that is not MiniWoB++'s: %v", err)
+	}
+}
+
+// TestConformanceNewEnvs runs the conformance suite (what gym check runs
+// through the plugin) on the envs this file covers, in process: web/open-v0
+// on a task with setup/goal/validator hooks, and web/miniwob-v0 on the
+// look-alike fixture. Close must leave nothing behind, spare contexts
+// included.
+func TestConformanceNewEnvs(t *testing.T) {
+	srv := site(t, map[string]string{"/": `<title>Counter</title><button onclick="n++; document.getElementById('c').textContent = n">Add</button><p id="c">0</p><script>var n = 0;</script>`})
+	task := map[string]any{"start_url": srv.URL + "/", "setup_js": "n = seed % 3; document.getElementById('c').textContent = n",
+		"goal_js": "'Reach ' + (n + 2) + '.'", "validator": "n >= 5 ? {reward: 1, done: true} : (n == 4 ? {reward: -0.5, done: true} : 0)"}
+	r, _ := registry(t)
+	for _, tc := range []struct {
+		id   string
+		opts map[string]any
+	}{
+		{"web/open-v0", map[string]any{"task": task}},
+		{"web/miniwob-v0", nil},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			envtest.Test(t, func(ctx context.Context) (gym.Env, error) { return r.Make(ctx, tc.id, tc.opts) }, envtest.Config{Seeds: 1, MaxSteps: 4})
+		})
 	}
 }

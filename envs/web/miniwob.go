@@ -94,7 +94,7 @@ func (s *Suite) miniwobFactory(spec gym.Spec) gym.Factory {
 		for i, t := range site.tasks {
 			ispec.Tasks[i] = gym.Task{ID: t, Description: "MiniWoB++ task " + t}
 		}
-		return &env{suite: s, spec: ispec, newEp: newEp, maxObs: s.opts.MaxObsNodes}, nil
+		return s.newEnv(ispec, newEp), nil
 	}
 }
 

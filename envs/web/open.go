@@ -258,7 +258,7 @@ func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 			}
 			return &openEpisode{task: t, policy: append(own, extra...), goalText: t.Goal}, nil
 		}
-		return &env{suite: s, spec: spec, newEp: newEp, maxObs: s.opts.MaxObsNodes}, nil
+		return s.newEnv(spec, newEp), nil
 	}
 }
 

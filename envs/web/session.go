@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/envgym/envgym/envs/web/browser"
+	"github.com/envgym/envgym/gym"
 )
 
 // sparePool keeps a few browser contexts made ahead of time, shared by
@@ -21,7 +22,32 @@ type sparePool struct {
 	mu       sync.Mutex
 	ready    []*browser.Session
 	inflight int
+	epoch    int // bumped by drain: sessions of an earlier epoch are closed when made
+	users    int // live envs; the pool empties when the last one closes
 	closed   bool
+}
+
+// acquire and release count the live envs: with none, the pool keeps
+// nothing (a closed env leaves no browser context or proxy behind).
+func (p *sparePool) acquire() {
+	p.mu.Lock()
+	p.users++
+	p.mu.Unlock()
+}
+
+func (p *sparePool) release() {
+	p.mu.Lock()
+	p.users--
+	var ready []*browser.Session
+	if p.users <= 0 {
+		p.users = 0
+		ready, p.ready = p.ready, nil
+		p.epoch++
+	}
+	p.mu.Unlock()
+	for _, s := range ready {
+		s.Close()
+	}
 }
 
 // take returns a ready session of a live browser, or nil, and starts
@@ -43,8 +69,9 @@ func (p *sparePool) take() *browser.Session {
 
 // refillLocked starts making sessions until the pool will be full.
 func (p *sparePool) refillLocked() {
-	for !p.closed && len(p.ready)+p.inflight < p.size {
+	for !p.closed && p.users > 0 && len(p.ready)+p.inflight < p.size {
 		p.inflight++
+		epoch := p.epoch
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -56,7 +83,7 @@ func (p *sparePool) refillLocked() {
 			case err != nil:
 				// The next take makes its own and says why; refilling
 				// again here could spin on a dead browser.
-			case p.closed:
+			case p.closed || epoch != p.epoch:
 				go s.Close()
 			default:
 				p.ready = append(p.ready, s)
@@ -74,6 +101,13 @@ func (p *sparePool) close() {
 	for _, s := range ready {
 		s.Close()
 	}
+}
+
+// newEnv makes an env instance; it counts as a user of the spare pool
+// until Close.
+func (s *Suite) newEnv(spec gym.Spec, newEp episodeFunc) *env {
+	s.spares.acquire()
+	return &env{suite: s, spec: spec, newEp: newEp, maxObs: s.opts.MaxObsNodes}
 }
 
 // session returns a fresh browser context for an episode: a spare when

@@ -210,7 +210,7 @@ func (s *Suite) factory(spec gym.Spec, newEp episodeFunc) gym.Factory {
 		if _, _, err := s.server(); err != nil {
 			return nil, err
 		}
-		return &env{suite: s, spec: spec, newEp: newEp, maxObs: s.opts.MaxObsNodes}, nil
+		return s.newEnv(spec, newEp), nil
 	}
 }
 

@@ -76,6 +76,11 @@ func HeadlessFlags(execPath string) []chromedp.ExecAllocatorOption {
 		// would need a CDP session each. Chromium runs without its sandbox
 		// here, so site isolation's process boundary would add little.
 		chromedp.Flag("disable-site-isolation-trials", true),
+		// Chromium's own calls home (form autofill hints, translation,
+		// optimization hints) would go through the web env's policy proxy
+		// and show as requests the page made. One flag: a second
+		// disable-features would replace this one.
+		chromedp.Flag("disable-features", "AutofillServerCommunication,Translate,OptimizationHints"),
 	}
 }
 

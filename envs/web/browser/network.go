@@ -121,9 +121,11 @@ func startProxy() (*policyProxy, error) {
 // addr is the proxy's "http://127.0.0.1:PORT".
 func (p *policyProxy) addr() string { return "http://" + p.ln.Addr().String() }
 
+// setHosts starts an episode's policy; what was refused before (the
+// context's idle time in the spare pool) is not the episode's.
 func (p *policyProxy) setHosts(h Hosts) {
 	p.mu.Lock()
-	p.hosts = h
+	p.hosts, p.blocked, p.dropped = h, nil, 0
 	p.mu.Unlock()
 }
 

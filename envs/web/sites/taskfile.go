@@ -114,24 +114,29 @@ func ParseUserTasks(source string, b []byte) ([]UserTask, error) {
 	return tasks, nil
 }
 
-// body turns a user's snippet into a function body: an expression gets
-// a return.
-func body(js string) string {
-	if strings.Contains(js, "return") {
-		return js
+// fn is a page expression giving an async function of params (JS
+// identifiers) that runs the user's snippet src: an expression's value,
+// or a function body (statements, return) when src is not an expression.
+// Runtime.evaluate allows the Function constructor even under a page's
+// Content-Security-Policy.
+func fn(src string, params ...string) string {
+	q, _ := json.Marshal(src)
+	ps := ""
+	for _, p := range params {
+		ps += strconv.Quote(p) + ", "
 	}
-	return "return (" + js + ");"
+	return "(() => { const AF = (async () => {}).constructor; try { return new AF(" + ps + "'return (' + " + string(q) + " + '\\n)'); } catch (e) { return new AF(" + ps + string(q) + "); } })()"
 }
 
 // SetupExpr is the page expression running t.SetupJS with seed.
 func (t *UserTask) SetupExpr(seed int64) string {
-	return "(async (seed) => { " + body(t.SetupJS) + "\n})(" + strconv.FormatInt(seed, 10) + ")"
+	return fn(t.SetupJS, "seed") + "(" + strconv.FormatInt(seed, 10) + ")"
 }
 
 // GoalExpr is the page expression reading the goal (a string, "" when
 // goal_js gave nothing).
 func (t *UserTask) GoalExpr() string {
-	return "(async () => { const g = await (async () => { " + body(t.GoalJS) + "\n})(); return g == null ? '' : String(g); })()"
+	return "(async () => { const g = await " + fn(t.GoalJS) + "(); return g == null ? '' : String(g); })()"
 }
 
 // Verdict is what the validator and done_js said about the page.
@@ -150,8 +155,7 @@ func (t *UserTask) JudgeExpr(answer string) string {
 	b.WriteString(`(async (answer) => {
 const out = {reward: 0, done: false, message: "", by: "", error: ""};
 try {
-  const r = await (async () => { ` + body(t.Validator) + `
-})();
+  const r = await ` + fn(t.Validator, "answer") + `(answer);
   if (r !== null && typeof r === "object") {
     out.reward = r.reward === undefined ? 0 : Number(r.reward);
     out.done = !!r.done;
@@ -168,8 +172,7 @@ try {
 `)
 	if strings.TrimSpace(t.DoneJS) != "" {
 		b.WriteString(`if (!out.done) {
-  try { if (await (async () => { ` + body(t.DoneJS) + `
-})()) { out.done = true; out.by = "done_js"; } }
+  try { if (await ` + fn(t.DoneJS) + `()) { out.done = true; out.by = "done_js"; } }
   catch (e) { out.error += (out.error ? "; " : "") + "done_js threw: " + (e && e.message ? e.message : String(e)); }
 }
 `)
