@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -17,16 +18,22 @@ import (
 )
 
 // SimToRealConfig is the sim-to-real experiment: one policy trained only
-// in the dream env of Model, one in the real env, with the same trainer
-// settings and the same env-step budget, both evaluated in the real env.
+// in the dream env of Model, one in the real env (the model's), with the
+// same trainer settings, warm start and env-step budget, both evaluated
+// in the evaluation env (by default the real env; for a model of
+// web/shop-text-v0, the Chromium shop web/shop-v0).
 type SimToRealConfig struct {
 	Model *worldmodel.Model
-	Real  *gym.Registry // makes Model.Meta.EnvID (the env the policies are evaluated in)
-	// Train, when set, makes the env the real arm trains in (e.g.
-	// web/shop-text-v0, the browser-free shop, while Real serves the
-	// Chromium shop for evaluation); default Real.
-	Train        *gym.Registry
-	TrainID      string // the real arm's training env id (default Model.Meta.EnvID)
+	Real  *gym.Registry // makes Model.Meta.EnvID: the real arm trains there
+	// Eval makes EvalID, the env both policies are evaluated in (defaults:
+	// Real and Model.Meta.EnvID).
+	Eval   *gym.Registry
+	EvalID string
+	// BCEpisodes is the arms' shared warm start: per seed, one policy
+	// behaviour-cloned from the real env's oracle, then trained by RL in
+	// the dream or in the real env (0: none).
+	BCEpisodes   int
+	Policy       trainer.PolicyConfig // network sizes and goal features of both arms
 	Task         string
 	Seeds        int // training seeds 1..Seeds (default 1)
 	Iterations   int // PPO iterations per arm (default 10)
@@ -123,13 +130,7 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 		c.OutDir = d
 	}
 	realID := c.Model.Meta.EnvID
-	trainReg, trainID := c.Real, realID
-	if c.Train != nil {
-		trainReg = c.Train
-	}
-	if c.TrainID != "" {
-		trainID = c.TrainID
-	}
+	evalReg, evalID := cmp.Or(c.Eval, c.Real), cmp.Or(c.EvalID, realID)
 	dreamReg := gym.NewRegistry()
 	if err := worldmodel.RegisterModel(dreamReg, c.Real, c.Model); err != nil {
 		return SimToRealReport{}, err
@@ -137,11 +138,11 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 	if c.Variations <= 0 {
 		c.Variations = 200
 	}
-	rep := SimToRealReport{EnvID: realID, TrainEnvID: trainID, Task: c.Task, EnvSteps: c.Iterations * c.StepsPerIter,
+	rep := SimToRealReport{EnvID: evalID, TrainEnvID: realID, Task: c.Task, EnvSteps: c.Iterations * c.StepsPerIter,
 		Seeds: c.Seeds, EvalEpisodes: c.EvalEpisodes,
-		Budget: fmt.Sprintf("equal env steps: %d iterations × %d steps (%d envs) per arm, PPO, outcome reward (1 on success); no warm start; text templates filled from the goal in every arm (FillTemplates)",
-			c.Iterations, c.StepsPerIter, c.NumEnvs)}
-	realEnv0, err := c.Real.Make(ctx, realID, nil)
+		Budget: fmt.Sprintf("equal env steps: %d iterations × %d steps (%d envs) per arm, PPO, outcome reward (1 on success); warm start %d oracle episodes of %s shared by the arms; text templates filled from the goal in every arm (FillTemplates)",
+			c.Iterations, c.StepsPerIter, c.NumEnvs, c.BCEpisodes, realID)}
+	realEnv0, err := evalReg.Make(ctx, evalID, nil)
 	if err != nil {
 		return rep, fmt.Errorf("experiment: real env: %w", err)
 	}
@@ -152,11 +153,21 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 	curves := map[string]*plot.Series{}
 	for s := int64(1); s <= int64(c.Seeds); s++ {
 		run := SimToRealRun{Seed: s}
+		base := trainer.Config{Registry: c.Real, EnvID: realID, Task: c.Task, Iterations: c.Iterations,
+			StepsPerIter: c.StepsPerIter, NumEnvs: c.NumEnvs, Seed: s, EvalEpisodes: c.EvalEpisodes,
+			BCEpisodes: c.BCEpisodes, Policy: c.Policy, Wrap: worldmodel.NewFillTemplates}
+		base, err := trainer.Resolve(ctx, base)
+		if err != nil {
+			return rep, err
+		}
+		ws, err := warmStart(ctx, base)
+		if err != nil {
+			return rep, err
+		}
 		arm := func(name string, reg *gym.Registry, id string) (trainer.Report, []float64, float64, error) {
 			dir := filepath.Join(c.OutDir, fmt.Sprintf("%s-seed%d", name, s))
-			cfg := trainer.Config{Registry: reg, EnvID: id, Task: c.Task, Iterations: c.Iterations,
-				StepsPerIter: c.StepsPerIter, NumEnvs: c.NumEnvs, Seed: s, EvalEpisodes: c.EvalEpisodes, OutDir: dir,
-				Wrap: worldmodel.NewFillTemplates}
+			cfg := base
+			cfg.Registry, cfg.EnvID, cfg.OutDir = reg, id, dir
 			key := fmt.Sprintf("%s seed %d (training batch)", name, s)
 			curves[key] = &plot.Series{Name: key}
 			cfg.Progress = func(st trainer.IterStats) {
@@ -167,7 +178,11 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 				}
 			}
 			t0 := time.Now()
-			tr, err := trainer.Run(ctx, cfg)
+			var tr trainer.Report
+			err := torch.OnThread("experiment", func() (err error) {
+				tr, err = ws.Train(ctx, cfg)
+				return err
+			})
 			secs := time.Since(t0).Seconds()
 			if err != nil {
 				return tr, nil, secs, fmt.Errorf("experiment: %s arm: %w", name, err)
@@ -193,7 +208,7 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 			run.CurSuccess, run.CurInDream, run.Curriculum = mean(curWins), ct.SuccessAfter, &st
 			rep.CurSuccess += run.CurSuccess / float64(c.Seeds)
 		}
-		real, realWins, realSecs, err := arm("real", trainReg, trainID)
+		real, realWins, realSecs, err := arm("real", c.Real, realID)
 		if err != nil {
 			return rep, err
 		}
@@ -238,6 +253,16 @@ func SimToReal(ctx context.Context, c SimToRealConfig) (SimToRealReport, error) 
 		rep.Plot = c.Plot
 	}
 	return rep, nil
+}
+
+// warmStart makes cfg's shared warm start on a libtorch thread.
+func warmStart(ctx context.Context, cfg trainer.Config) (*trainer.WarmStart, error) {
+	var ws *trainer.WarmStart
+	err := torch.OnThread("experiment", func() (err error) {
+		ws, err = trainer.NewWarmStart(ctx, cfg)
+		return err
+	})
+	return ws, err
 }
 
 // ratio is sim ÷ real of a resample's means (0 when real is 0: a resample

@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/envgym/envgym/gym"
@@ -55,8 +54,6 @@ func describe(els map[string]string, action string) string {
 	return action
 }
 
-const textPlaceholder = `"<text>"`
-
 // goalTexts proposes texts to type, from the observation's "Goal:" line:
 // for a shopping goal ("I am looking for a blue lightweight sneakers,
 // size 7, ...") the wanted item ("blue lightweight sneakers") and the
@@ -64,14 +61,8 @@ const textPlaceholder = `"<text>"`
 // matches best when the first word is a colour); otherwise the goal's
 // quoted strings.
 func goalTexts(text string) []string {
-	var goal string
-	for l := range strings.Lines(text) {
-		if g, ok := strings.CutPrefix(strings.TrimSpace(l), "Goal:"); ok {
-			goal = strings.TrimSpace(g)
-			break
-		}
-	}
-	if goal == "" {
+	goal, ok := gym.Goal(text)
+	if !ok || goal == "" {
 		return nil
 	}
 	for _, lead := range []string{"looking for an ", "looking for a "} {
@@ -100,7 +91,7 @@ func expandTemplates(text string, actions []string) []string {
 	proposed := false
 	out := make([]string, 0, len(actions)+2)
 	for _, a := range actions {
-		if !strings.Contains(a, textPlaceholder) {
+		if !gym.IsTemplate(a) {
 			out = append(out, a)
 			continue
 		}
@@ -108,51 +99,15 @@ func expandTemplates(text string, actions []string) []string {
 			texts, proposed = goalTexts(text), true
 		}
 		for _, t := range texts {
-			out = append(out, strings.Replace(a, textPlaceholder, strconv.Quote(t), 1))
+			out = append(out, gym.FillTemplate(a, t))
 		}
 	}
 	return out
 }
 
-// hasGoal reports whether an observation states a goal on a "Goal:" line
-// (the web envs); the policy then gets the goal-overlap feature.
+// hasGoal reports whether an observation states a goal (gym.Goal: the
+// web envs); the policy then gets the goal features.
 func hasGoal(o gym.Observation) bool {
-	for l := range strings.Lines(o.Text) {
-		if strings.HasPrefix(strings.TrimSpace(l), "Goal:") {
-			return true
-		}
-	}
-	return false
-}
-
-// goalOverlap is the share of a candidate's words that occur on the
-// observation's "Goal:" line: a direct signal for "click the link named
-// like what the goal asks for" (color blue, size 7), which a mean over
-// the observation's lines dilutes.
-func goalOverlap(goalWords map[string]bool, cand string) float32 {
-	ws := splitWords(cand)
-	if len(ws) == 0 || len(goalWords) == 0 {
-		return 0
-	}
-	n := 0
-	for _, w := range ws {
-		if goalWords[w] {
-			n++
-		}
-	}
-	return float32(n) / float32(len(ws))
-}
-
-// goalWordSet is the set of words on text's "Goal:" line (nil if none).
-func goalWordSet(text string) map[string]bool {
-	for l := range strings.Lines(text) {
-		if g, ok := strings.CutPrefix(strings.TrimSpace(l), "Goal:"); ok {
-			set := map[string]bool{}
-			for _, w := range splitWords(g) {
-				set[w] = true
-			}
-			return set
-		}
-	}
-	return nil
+	_, ok := gym.Goal(o.Text)
+	return ok
 }

@@ -93,6 +93,10 @@ type Config struct {
 	// episodes per minibatch (default 8) and the FIFO buffer of recent
 	// episodes it draws from (default 256).
 	ProgressSteps, ProgressBatch, ProgressBuffer int
+	// SPAWarmup is the number of first iterations that train on the
+	// outcome while the estimator learns from on-policy episodes (default
+	// 2; negative: none). After it, SPA's rewards are gated (learn.go).
+	SPAWarmup int
 
 	// PPO: discount γ (default 0.99), GAE λ (default 0.95), the ratio clip
 	// ε (default 0.2) and the value-loss weight (default 0.5).
@@ -124,6 +128,12 @@ func (c Config) withDefaults() Config {
 	def(&c.ProgressSteps, 50)
 	def(&c.ProgressBatch, 8)
 	def(&c.ProgressBuffer, 256)
+	switch {
+	case c.SPAWarmup == 0:
+		c.SPAWarmup = 2
+	case c.SPAWarmup < 0:
+		c.SPAWarmup = 0
+	}
 	if c.EntropyCoef == 0 {
 		c.EntropyCoef = 0.01
 	}

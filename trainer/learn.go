@@ -133,6 +133,15 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 			}
 			contrib := prog.Contributions(scored)
 			st.ProgressSec = time.Since(t2).Seconds()
+			// The gate: SPA's credit replaces the outcome only after the
+			// warm-up iterations and while the estimator, on this batch's
+			// episodes before it trained on them, predicts their outcomes
+			// better than a constant (the batch mean) would. Otherwise the
+			// iteration trains on the outcome alone.
+			st.SPAGate = it-rep.resumedIters >= cfg.SPAWarmup && st.ProgressHeldMSE < st.OutcomeVar
+			if st.SPAGate {
+				rep.SPAGateOpen++
+			}
 			var nOr, nOther float64
 			for i, e := range scored {
 				for t, s := range e.steps {
@@ -144,6 +153,9 @@ func learn(ctx context.Context, cfg Config, pol *Policy, envs []gym.Env, rep Rep
 							nOther++
 							st.ContribOther += contrib[i][t]
 						}
+					}
+					if !st.SPAGate {
+						continue
 					}
 					r := contrib[i][t]
 					if cfg.Reward != RewardSPANoGrounding && !s.grounded {

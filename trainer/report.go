@@ -17,7 +17,10 @@ type IterStats struct {
 	// iteration, and on this iteration's fresh episodes before it saw them;
 	// OutcomeVar is the MSE of predicting the batch's mean outcome (what a
 	// constant estimator would get).
-	ProgressMSE     float64 `json:"progress_mse,omitempty"`
+	ProgressMSE float64 `json:"progress_mse,omitempty"`
+	// SPAGate: SPA's stepwise rewards were used this iteration (past the
+	// warm-up, and ProgressHeldMSE < OutcomeVar); else the outcome.
+	SPAGate         bool    `json:"spa_gate"`
 	ProgressHeldMSE float64 `json:"progress_held_mse,omitempty"`
 	OutcomeVar      float64 `json:"outcome_var,omitempty"`
 	// Credit assignment (SPA, envs with an oracle): the share of steps whose
@@ -43,6 +46,7 @@ type Report struct {
 	SuccessBefore    float64     `json:"success_before"`    // sampled, after the BC warm start (if any)
 	SuccessAfter     float64     `json:"success_after"`
 	Task             string      `json:"task"`
+	SPAGateOpen      int         `json:"spa_gate_open_iters"` // iterations that trained on SPA's rewards (the gate open)
 	BCSteps          int         `json:"bc_steps,omitempty"`  // oracle steps cloned in the warm start
 	BCMissed         int         `json:"bc_missed,omitempty"` // oracle actions that were not among the candidates (not cloned)
 	ReturnAfter      float64     `json:"return_after"`        // mean env return of the evaluation episodes after training

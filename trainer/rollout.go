@@ -244,21 +244,15 @@ func (p *Policy) sample(obs string, hist, cands []string) Sample {
 		s.Hist = append(s.Hist, p.Tok.Encode(h))
 	}
 	els := elements(obs)
-	var goal map[string]bool
-	if p.Config.Overlap {
-		goal = goalWordSet(obs)
-		s.Overlap = make([]float32, len(cands))
+	ng := p.Config.goalFeatures()
+	goal, _ := parseGoal(obs)
+	if ng > 0 {
+		s.Goal = make([][]float32, len(cands))
 	}
 	for j, a := range cands {
 		s.Cands[j] = p.Tok.Encode(describe(els, a))
-		if p.Config.Overlap {
-			// The element's own text, not the action's verb and id (an id
-			// 7 must not match "size 7" in the goal).
-			content := a
-			if m := idAction.FindStringSubmatch(a); m != nil {
-				content = els[m[2]]
-			}
-			s.Overlap[j] = goalOverlap(goal, content)
+		if ng > 0 {
+			s.Goal[j] = goal.features(candidateContent(els, a), ng)
 		}
 	}
 	return s

@@ -199,7 +199,7 @@ func (ws *WarmStart) Report() Report { return ws.w.rep }
 // Train trains a copy of the warm-started policy under cfg (the warm
 // start's config, typically with another Reward), reseeding libtorch with
 // cfg.Seed first so that every copy starts from the same random state.
-// Call it on the libtorch thread that made ws.
+// Call it on a libtorch thread (torch.OnThread).
 func (ws *WarmStart) Train(ctx context.Context, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {

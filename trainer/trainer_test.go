@@ -294,3 +294,32 @@ func TestGRPOAndSPARun(t *testing.T) {
 		}
 	}
 }
+
+// TestGoalFeatures: overlap, coverage and the price test on a shop goal.
+func TestGoalFeatures(t *testing.T) {
+	obs := "Goal: I am looking for a black slim fit t-shirt, size S, and price lower than 35.00 dollars\nURL: /shop/search\n"
+	g, ok := parseGoal(obs)
+	if !ok || g.limit != 35 {
+		t.Fatalf("goal %+v ok %v, want the limit 35", g, ok)
+	}
+	in := g.features(`link "B01217 Hooli Slim Fit T-Shirt — $24.75"`, 3)
+	over := g.features(`link "B01343 Hooli Organic Slim Fit T-Shirt — $38.40"`, 3)
+	if in[2] != 1 || over[2] != -1 {
+		t.Fatalf("price feature %v (in budget) %v (over), want +1 and -1", in[2], over[2])
+	}
+	// Content words: black slim fit t shirt size s 35 00 (9); the first
+	// link has slim fit t shirt.
+	if want := float32(4) / 9; in[1] != want {
+		t.Fatalf("coverage %v, want %v", in[1], want)
+	}
+	// Overlap: link b01217 hooli slim fit t shirt 24 75 → slim fit t shirt.
+	if want := float32(4) / 9; in[0] != want {
+		t.Fatalf("overlap %v, want %v", in[0], want)
+	}
+	if s := g.features(`link "size S"`, 3); s[0] != float32(2)/3 || s[2] != 0 {
+		t.Fatalf("size S: %v", s)
+	}
+	if _, ok := parseGoal("no goal here"); ok {
+		t.Fatal("a text without a Goal: line has a goal")
+	}
+}

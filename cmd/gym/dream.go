@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/envgym/envgym/envs/web/shop"
 	"github.com/envgym/envgym/experiment"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
@@ -106,6 +107,9 @@ func newWorldModelTrainCmd(a *app) *cobra.Command {
 			if err := host.Register(reg); err != nil {
 				a.warn("%v", err)
 			}
+			if err := addTextShop(reg); err != nil {
+				return err
+			}
 			steps, spec, err := d.load(cmd.Context(), reg)
 			if err != nil {
 				return err
@@ -162,6 +166,9 @@ func newWorldModelEvalCmd(a *app) *cobra.Command {
 			if err := host.Register(reg); err != nil {
 				a.warn("%v", err)
 			}
+			if err := addTextShop(reg); err != nil {
+				return err
+			}
 			if d.env == "" {
 				d.env = m.Meta.EnvID
 			}
@@ -213,12 +220,16 @@ func newSimToRealCmd(a *app) *cobra.Command {
 budget: one only in the world model's dream env, one in the real env (and,
 with --curriculum, a third in the dream with DreamGym's curriculum: start
 states where the policy's reward varies most, plus synthesised task
-variations). All are evaluated in the real env on the same held-out seeds.
-Text-entry templates (fill(N, "<text>")) are filled from the goal in every
-arm (worldmodel.FillTemplates). JSON: sim_success, real_success,
-transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
+variations). All are evaluated on the same held-out seeds in --env (default:
+the model's env); a model of web/shop-text-v0 can be evaluated in the Chromium
+shop web/shop-v0 (the same pages), its real arm training in the text shop.
+--bc N gives every arm of a seed the same behaviour-cloned warm start (oracle
+episodes of the model's env). Text-entry templates (fill(N, "<text>")) are filled from the goal in every
+arm (worldmodel.FillTemplates). JSON: sim_success, real_success (each with
+its standard error and 95 % bootstrap CI), transfer_ratio with
+transfer_ratio_ci95, speedup (dream arm's training steps/s ÷ real arm's).`,
 		Example: `  gym experiment sim-to-real --model models/maze --task easy --seeds 3 --iters 12 --out maze-s2r.png --json
-  gym experiment sim-to-real --model models/shop --env web/shop-v0 --iters 8 --steps 256 --envs 4 --curriculum --out shop-s2r.png`,
+  gym experiment sim-to-real --model models/shop-text --env web/shop-v0 --bc 200 --iters 16 --steps 256 --seeds 3 --out shop-s2r.png --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" {
@@ -228,8 +239,9 @@ transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
 			if err != nil {
 				return err
 			}
-			if env != "" && env != m.Meta.EnvID {
-				return fmt.Errorf("--env %s: the model in %s imitates %s", env, model, m.Meta.EnvID)
+			textShop := m.Meta.EnvID == shop.TextID && env == "web/shop-v0"
+			if env != "" && env != m.Meta.EnvID && !textShop {
+				return fmt.Errorf("--env %s: the model in %s imitates %s (a model of %s may be evaluated in web/shop-v0)", env, model, m.Meta.EnvID, shop.TextID)
 			}
 			host := a.openHost()
 			defer host.Close()
@@ -237,7 +249,13 @@ transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
 			if err := host.Register(reg); err != nil {
 				a.warn("%v", err)
 			}
-			c.Model, c.Real = m, reg
+			if err := addTextShop(reg); err != nil {
+				return err
+			}
+			c.Model, c.Real, c.EvalID = m, reg, env
+			if strings.HasPrefix(m.Meta.EnvID, "web/") {
+				c.Policy.GoalFeatures = trainer.NumGoalFeatures // as gym train on web/*
+			}
 			c.Progress = func(arm string, seed int64, st trainer.IterStats) {
 				fmt.Fprintf(a.stderr, "%s seed %d iter %d: success %.2f, %.0f steps/s\n", arm, seed, st.Iter, st.Success, st.StepsPerSec)
 			}
@@ -269,6 +287,7 @@ transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
 	cmd.Flags().StringVar(&env, "env", "", "the real env id (checked against the model's)")
 	cmd.Flags().StringVar(&c.Task, "task", "", "task id")
 	cmd.Flags().IntVar(&c.Seeds, "seeds", 1, "training seeds per arm")
+	cmd.Flags().IntVar(&c.BCEpisodes, "bc", 0, "oracle episodes of the model's env for the arms' shared warm start (0: none)")
 	cmd.Flags().IntVar(&c.Iterations, "iters", 10, "PPO iterations per arm")
 	cmd.Flags().IntVar(&c.StepsPerIter, "steps", 512, "env steps per iteration")
 	cmd.Flags().IntVar(&c.NumEnvs, "envs", 8, "parallel envs per arm")
@@ -278,4 +297,16 @@ transfer_ratio, speedup (dream arm's training steps/s ÷ real arm's).`,
 	cmd.Flags().StringVar(&c.Plot, "out", "", "write the plot (PNG) here")
 	cmd.Flags().StringVar(&c.OutDir, "checkpoints", "", "keep the policy checkpoints here")
 	return cmd
+}
+
+// addTextShop registers the browser-free shop in reg unless the plugins
+// already serve it (a plugin dir installed before it existed does not).
+func addTextShop(reg *gym.Registry) error {
+	if _, err := reg.Spec(shop.TextID); err == nil {
+		return nil
+	}
+	if err := shop.RegisterText(reg); err != nil {
+		return fmt.Errorf("register %s: %w", shop.TextID, err)
+	}
+	return nil
 }
