@@ -376,7 +376,9 @@ func (h *mcpHost) addTool(srv *mcp.Server, t *mcp.Tool, schema *jsonschema.Schem
 	}
 	resolved, err := schema.Resolve(nil)
 	if err != nil {
-		panic(fmt.Sprintf("serve: input schema of tool %s: %v", t.Name, err)) // derived schemas are ours: a bug
+		// Derived from a plugin's grammar: leave the tool out (step
+		// still takes every action) rather than fail the server.
+		return
 	}
 	t.InputSchema, t.OutputSchema = schema, h.output
 	srv.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {

@@ -866,3 +866,43 @@ func TestMCPNamedEpisodesOutliveSessions(t *testing.T) {
 	call("close", map[string]any{"episode": "rollout-1"})
 	waitMCPSessions(t, s, 0)
 }
+
+// FuzzMCPToolsFromGrammar: any grammar (a plugin's, so hostile) gives a
+// bounded set of tools whose schemas resolve, and arguments that pass a
+// tool's schema render into its action (or fail only on optional
+// arguments given out of order).
+func FuzzMCPToolsFromGrammar(f *testing.F) {
+	f.Add(action.Grammar, []byte(`{"id": 3, "text": "a \"b\"", "value": "down"}`))
+	f.Add(`search("query") | open(doc_id) | judge(useful) | judge(not_useful) | answer("text")`, []byte(`{"value": "useful", "doc_id": "d1"}`))
+	f.Add(`[bash("cmd") view("path") view("path", start, end) insert("path", line, "text") run_tests() submit()]`, []byte(`{"path": "a.go", "start": 1}`))
+	f.Add(`scroll(up|down) | scroll(dx, dy) | drag(from_id, to_id)`+"\nid is the number", []byte(`{"from_id": 1, "to_id": 2}`))
+	f.Fuzz(func(t *testing.T, grammar string, rawArgs []byte) {
+		tools := deriveActionTools(grammar)
+		if len(tools) > maxActionTools {
+			t.Fatalf("%d tools", len(tools))
+		}
+		var args map[string]any
+		if json.Unmarshal(rawArgs, &args) != nil {
+			args = map[string]any{}
+		}
+		for _, tl := range tools {
+			resolved, err := tl.schema().Resolve(nil)
+			if err != nil {
+				t.Fatalf("tool %s: schema does not resolve: %v", tl.name, err)
+			}
+			if resolved.Validate(args) != nil {
+				continue
+			}
+			a, err := tl.render(args)
+			if err != nil {
+				if !strings.Contains(err.Error(), "needs") {
+					t.Fatalf("tool %s: schema-valid %v does not render: %v", tl.name, args, err)
+				}
+				continue
+			}
+			if !strings.HasPrefix(a, tl.name+"(") || !strings.HasSuffix(a, ")") {
+				t.Fatalf("tool %s rendered %q", tl.name, a)
+			}
+		}
+	})
+}

@@ -62,10 +62,22 @@ var (
 	identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 )
 
+// Bounds on what a grammar can make (it comes from a plugin, which may
+// be hostile): tools, arguments of one form, and the grammar read.
+const (
+	maxActionTools = 64
+	maxActionArgs  = 16
+	maxEnumWords   = 64
+	maxGrammarLen  = 64 << 10
+)
+
 // deriveActionTools reads the call forms of an action grammar, merging
 // forms of the same name: extra trailing arguments become optional, and
 // bare words that differ between forms of one arity become an enum.
 func deriveActionTools(grammar string) []actionTool {
+	if len(grammar) > maxGrammarLen {
+		grammar = grammar[:maxGrammarLen]
+	}
 	type form struct {
 		name, usage, gloss string
 		args               []string
@@ -78,11 +90,15 @@ func deriveActionTools(grammar string) []actionTool {
 			if i+1 < len(locs) {
 				end = locs[i+1][0]
 			}
+			args := splitArgs(line[m[4]:m[5]])
+			if len(args) > maxActionArgs {
+				continue
+			}
 			forms = append(forms, form{
 				name:  line[m[2]:m[3]],
 				usage: line[m[0]:m[1]],
 				gloss: strings.Trim(line[m[1]:end], " \t|,;[]"),
-				args:  splitArgs(line[m[4]:m[5]]),
+				args:  args,
 			})
 		}
 	}
@@ -91,6 +107,9 @@ func deriveActionTools(grammar string) []actionTool {
 	byName := map[string][]form{}
 	for _, f := range forms {
 		if _, ok := index[f.name]; !ok {
+			if len(tools) == maxActionTools {
+				continue
+			}
 			index[f.name] = len(tools)
 			tools = append(tools, actionTool{name: f.name})
 		}
@@ -145,6 +164,9 @@ func deriveActionTools(grammar string) []actionTool {
 				}
 			}
 			words = slices.Compact(sortedCopy(words))
+			if len(words) > maxEnumWords {
+				words = words[:maxEnumWords]
+			}
 			if len(words) > 1 {
 				p = actionParam{name: "value", kind: paramEnum, enum: words}
 			}
