@@ -42,8 +42,8 @@ func OnThread(pkg string, f func() error) error {
 	return err
 }
 
-// Setup seeds libtorch, fixes its intra-op thread count (threads ≤ 0:
-// DefaultThreads) and picks the device: CUDA when libtorch reports it,
+// Setup seeds libtorch, fixes its intra-op thread count and OpenBLAS's
+// (threads ≤ 0: DefaultThreads) and picks the device: CUDA when libtorch reports it,
 // else CPU. Call it on the thread that will use libtorch.
 func Setup(seed int64, threads int) (gotch.Device, error) {
 	if threads <= 0 {
@@ -55,6 +55,7 @@ func Setup(seed int64, threads int) (gotch.Device, error) {
 	if err := ts.SetNumThreads(threads); err != nil {
 		return gotch.CPU, fmt.Errorf("torch: threads: %w", err)
 	}
+	setBLASThreads(threads)
 	return gotch.CudaIfAvailable(), nil
 }
 
