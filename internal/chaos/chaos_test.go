@@ -19,6 +19,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	plugins.SandboxInitMain() // the host in this test binary re-executes it as a plugin's sandbox init
 	os.Exit(testMain(m))
 }
 

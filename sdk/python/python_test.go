@@ -148,6 +148,7 @@ func installed(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	plugins.SandboxInitMain() // the host in this test binary re-executes it as a plugin's sandbox init
 	code := m.Run()
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)
