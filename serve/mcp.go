@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,8 +135,75 @@ func (s *Server) ServeMCP(ctx context.Context, envID, client string, r io.ReadCl
 	if err != nil {
 		return err
 	}
-	return s.mcp.server(spec, client).Run(ctx, &mcp.IOTransport{Reader: r, Writer: w, MaxLineLength: MaxRequestBytes})
+	lw := &lockedWriter{w: w}
+	in, pw := io.Pipe()
+	go filterLines(r, pw, lw)
+	return s.mcp.server(spec, client).Run(ctx, &mcp.IOTransport{Reader: in, Writer: lw, MaxLineLength: MaxRequestBytes})
 }
+
+// filterLines passes the well-formed lines of r (one JSON-RPC message
+// each, as MCP's stdio transport frames them) to the SDK through pw and
+// answers the rest itself: the SDK's stream decoder would lose the
+// session on a malformed or oversized line, where JSON-RPC answers a
+// parse error and goes on.
+func filterLines(r io.Reader, pw *io.PipeWriter, out io.Writer) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, tooLong, err := readMCPLine(br, MaxRequestBytes)
+		switch {
+		case tooLong:
+			writeRPCError(out, -32700, fmt.Sprintf("Parse error: message over %d bytes", MaxRequestBytes))
+		case len(bytes.TrimSpace(line)) == 0:
+		case !json.Valid(line):
+			writeRPCError(out, -32700, "Parse error: a line is not one JSON value (MCP's stdio transport sends one JSON-RPC message a line)")
+		default:
+			if _, werr := pw.Write(append(line, '\n')); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+	}
+}
+
+// readMCPLine reads one line without its newline, keeping at most limit
+// bytes; tooLong reports that more were dropped.
+func readMCPLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > limit {
+			tooLong = true
+		} else {
+			line = append(line, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(line, "\r\n"), tooLong, err
+	}
+}
+
+func writeRPCError(w io.Writer, code int, msg string) {
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": code, "message": msg}})
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// lockedWriter keeps whole lines whole: the SDK writes each message in
+// one Write, and filterLines its errors in one Write.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.WriteCloser
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) Close() error { return l.w.Close() }
 
 // specEntry is an env id's full spec, learnt once.
 type specEntry struct {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -905,4 +906,49 @@ func FuzzMCPToolsFromGrammar(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMCPStdioBadLines: over stdio (gym mcp), a malformed line and an
+// oversized one get JSON-RPC parse errors and the session goes on.
+func TestMCPStdioBadLines(t *testing.T) {
+	s := New(textRegistry(t), Config{})
+	defer s.Close()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- s.ServeMCP(context.Background(), "text/maze-v0", "stdio", inR, outW) }()
+	out := bufio.NewReader(outR)
+	send := func(line string) { io.WriteString(inW, line+"\n") }
+	recv := func() map[string]any {
+		t.Helper()
+		b, err := out.ReadBytes('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		return m
+	}
+	send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`)
+	if m := recv(); m["id"] != 1.0 || m["result"] == nil {
+		t.Fatalf("initialize: %v", m)
+	}
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	for _, bad := range []string{`{"jsonrpc":"2.0","id":2,"method":`, `{"id":3} {"id":4}`, `{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"x":"` + strings.Repeat("a", MaxRequestBytes) + `"}}`} {
+		send(bad)
+		if m := recv(); m["error"] == nil || m["error"].(map[string]any)["code"] != -32700.0 || m["id"] != nil {
+			t.Fatalf("bad line %.40q: %v", bad, m)
+		}
+	}
+	send(`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"reset","arguments":{"task":"easy"}}}`)
+	if m := recv(); m["id"] != 6.0 || m["result"].(map[string]any)["isError"] == true {
+		t.Fatalf("reset after the bad lines: %v", m)
+	}
+	inW.Close()
+	if err := <-done; err != nil && !errors.Is(err, io.EOF) {
+		t.Logf("ServeMCP: %v", err)
+	}
+	waitMCPSessions(t, s, 0)
 }
