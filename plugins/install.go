@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/fspath"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -42,10 +43,10 @@ var errOverlap = errors.New("overlaps the plugin directory")
 // directory dir or contain it: a plugin that can write there can rewrite
 // any plugin and its manifest (checksum included).
 func checkWritable(dir, name string, writable []string) error {
-	pd := realPath(dir)
+	pd := fspath.Real(dir)
 	paths := append(sandboxDirs(name), writable...)
 	for _, w := range paths {
-		rw := realPath(w)
+		rw := fspath.Real(w)
 		if rw == pd || strings.HasPrefix(rw, pd+string(filepath.Separator)) || strings.HasPrefix(pd, rw+string(filepath.Separator)) || rw == "/" {
 			return fmt.Errorf("plugin %s: writable path %s %w %s: refused", name, w, errOverlap, dir)
 		}
@@ -61,27 +62,6 @@ func sandboxDirs(name string) []string {
 		cache = filepath.Join(c, "envgym", name)
 	}
 	return []string{scratch, cache}
-}
-
-// realPath is p absolute, with symbolic links resolved in the longest
-// prefix that exists.
-func realPath(p string) string {
-	p, err := filepath.Abs(p)
-	if err != nil {
-		return filepath.Clean(p)
-	}
-	rest := ""
-	for {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return filepath.Join(p, rest)
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-		p = parent
-	}
 }
 
 // InstallOptions tune Install.

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/envgym/envgym/gym"
 )
 
 // The options the host itself reads from a Make or Reset: the one place
@@ -15,22 +17,8 @@ import (
 // plugin and which options are host paths the plugin may read. Every env
 // reads the same keys; plugins/README.md documents them.
 
-// OptionAllowedHosts lists the hosts an env may reach: "host",
-// "host:port" or URLs. Entries on the host's loopback (localhost,
-// 127.0.0.1, ::1) with a port — explicit, or http's 80 / https's 443 for
-// a URL — are forwarded into the plugin's network namespace: the plugin
-// reaches exactly those ports of the host's loopback, nothing else.
-const OptionAllowedHosts = "allowed_hosts"
-
-// pathOptionKeys are options whose (string) value is a host path, besides
-// any key ending in "_file", "_dir" or "_path".
-var pathOptionKeys = map[string]bool{"corpus": true, "questions": true, "tasks": true}
-
-// IsPathOption reports whether an option's value names a host path, which
-// the host makes visible (read-only) inside the plugin's sandbox.
-func IsPathOption(key string) bool {
-	return pathOptionKeys[key] || strings.HasSuffix(key, "_file") || strings.HasSuffix(key, "_dir") || strings.HasSuffix(key, "_path")
-}
+// OptionAllowedHosts is gym.OptionAllowedHosts (see there).
+const OptionAllowedHosts = gym.OptionAllowedHosts
 
 // optionPaths are the absolute host paths named by path options.
 // Relative paths are left to the env (they name nothing on the host the
@@ -38,7 +26,7 @@ func IsPathOption(key string) bool {
 func optionPaths(opts map[string]any) []string {
 	var out []string
 	for k, v := range opts {
-		if s, ok := v.(string); ok && IsPathOption(k) && filepath.IsAbs(s) {
+		if s, ok := v.(string); ok && gym.IsPathOption(k) && filepath.IsAbs(s) {
 			out = append(out, filepath.Clean(s))
 		}
 	}

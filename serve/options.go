@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/internal/fspath"
 )
 
 // Env options are passed to the plugin as given, and some envs read files
@@ -15,8 +18,8 @@ import (
 // refused unless it lies under a directory the operator allowed
 // (Config.AllowPaths, gym serve --allow-path).
 //
-// An option names a host path when its key says so (ends in dir, path,
-// file or files, or is "tasks") or its string value looks like one
+// An option names a host path when its key says so (gym.IsPathOption) or
+// its string value looks like one
 // (starts with /, ~, ./ or ../, is . or .., or is a file: URL). Values
 // in nested objects and lists are checked too.
 
@@ -47,7 +50,7 @@ func (s *Server) checkOption(field, key string, v any) error {
 			}
 		}
 	case string:
-		if !pathKey(key) && !pathValue(v) {
+		if !gym.IsPathOption(key) && !pathValue(v) {
 			return nil
 		}
 		if len(s.cfg.AllowPaths) == 0 {
@@ -58,16 +61,6 @@ func (s *Server) checkOption(field, key string, v any) error {
 		}
 	}
 	return nil
-}
-
-func pathKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, suf := range []string{"dir", "path", "file", "files"} {
-		if strings.HasSuffix(k, suf) {
-			return true
-		}
-	}
-	return k == "tasks"
 }
 
 func pathValue(v string) bool {
@@ -86,31 +79,14 @@ func (s *Server) pathAllowed(p string) bool {
 	if !filepath.IsAbs(p) {
 		return false
 	}
-	real := resolveExisting(filepath.Clean(p))
+	real := fspath.Real(filepath.Clean(p))
 	for _, dir := range s.cfg.AllowPaths {
-		d := resolveExisting(filepath.Clean(dir))
+		d := fspath.Real(filepath.Clean(dir))
 		if real == d || strings.HasPrefix(real, strings.TrimSuffix(d, "/")+"/") {
 			return true
 		}
 	}
 	return false
-}
-
-// resolveExisting resolves symlinks in the longest existing prefix of p,
-// so a link inside an allowed directory cannot point outside it.
-func resolveExisting(p string) string {
-	rest := ""
-	for {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return filepath.Join(p, rest)
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-		p = parent
-	}
 }
 
 // CheckAllowPaths validates --allow-path directories: each must exist and
