@@ -138,7 +138,7 @@ func TestRemoteEpisodeThroughPlugin(t *testing.T) {
 			t.Fatalf("status %v", r.Status)
 		}
 		if r.Terminated {
-			if r.Reward != 1 || r.Observation.Info["success"] != true {
+			if r.Reward != 1 || !r.Success() {
 				t.Fatalf("final step %+v, want reward 1 and success", r)
 			}
 			if _, err := env.Step(context.Background(), "guess 1"); !errors.Is(err, gym.ErrEpisodeDone) {
