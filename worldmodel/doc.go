@@ -35,7 +35,8 @@
 //     model predicts beside it and reports its divergence in Info);
 //   - Curriculum: DreamGym's curriculum, start states weighted by the
 //     policy's reward variance plus synthesised goal variations
-//     (RegisterCurriculum), and SimToReal, the sim-to-real experiment.
+//     (RegisterCurriculum); the sim-to-real experiment that uses them is
+//     experiment.SimToReal.
 //
 // Fidelity measures a model on held-out transitions and both envs' speed.
 package worldmodel
