@@ -35,7 +35,13 @@ image when the env renders one: web envs with reset options
 {"screenshot": true}) and, as structured content, reward, terminated,
 truncated, status (OK, INVALID_ACTION, ENV_ERROR, TIMEOUT, CRASHED) and
 valid_actions. The env runs in its sandboxed plugin process and is closed
-when the agent disconnects.
+when the agent disconnects (or calls close). Every tool also takes an
+optional episode argument naming an env that outlives the MCP session,
+for clients that open a session per call (verl's MCP tools).
+
+Bad input: invalid arguments are tool errors that say what the schema
+wants; an unknown tool is JSON-RPC error -32602; a malformed or oversized
+line is answered with a parse error (-32700) and the session goes on.
 
 The same tools are served over MCP's streamable HTTP by gym serve, at
 /mcp/<env id> (e.g. http://127.0.0.1:8080/mcp/web/shop-v0).`,
