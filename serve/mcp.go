@@ -205,11 +205,12 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 
 func (l *lockedWriter) Close() error { return l.w.Close() }
 
-// specEntry is an env id's full spec, learnt once.
+// specEntry is an env id's full spec, learnt once (a failure is tried
+// again on the next request: a plugin may start later).
 type specEntry struct {
-	once sync.Once
-	spec gym.Spec
-	err  error
+	mu    sync.Mutex
+	known bool
+	spec  gym.Spec
 }
 
 // spec returns the full spec of env id, which the tools are derived
@@ -224,8 +225,19 @@ func (h *mcpHost) spec(id string) (gym.Spec, error) {
 		h.specs[id] = e
 	}
 	h.mu.Unlock()
-	e.once.Do(func() { e.spec, e.err = h.describe(id) })
-	return e.spec, e.err
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.known {
+		sp, err := h.describe(id)
+		if err != nil {
+			h.mu.Lock()
+			delete(h.specs, id) // unknown ids leave nothing behind
+			h.mu.Unlock()
+			return sp, err
+		}
+		e.spec, e.known = sp, true
+	}
+	return e.spec, nil
 }
 
 func (h *mcpHost) describe(id string) (gym.Spec, error) {
