@@ -214,6 +214,17 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	// go-plugin's SecureConfig would hash the init, not the plugin.
 	cmd := exec.Command(initProg, string(icJSON))
 	cmd.Args[0] = sandboxinit.Arg0
+	if initProg != "/proc/self/exe" {
+		// Executed through a descriptor opened here: the fork happens in
+		// the plugin's mount namespace, where the init's folder may be
+		// hidden (a gym under /home, /root or /tmp).
+		f, err := os.Open(initProg)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: sandbox init: %w", p.m.Name, err)
+		}
+		defer f.Close()
+		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	}
 	cmd.Env = env
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{
