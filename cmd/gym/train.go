@@ -218,6 +218,9 @@ func newTrainCompareCmd(a *app) *cobra.Command {
 		Short: "Outcome-only vs SPA rewards at an equal budget and warm start, over several seeds",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("seeds") && o.seeds < 1 {
+				return fmt.Errorf("--seeds %d: want at least 1", o.seeds)
+			}
 			if o.seeds == 0 {
 				o.seeds = 3
 				if o.env == shop.TextID {

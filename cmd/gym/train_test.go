@@ -175,13 +175,16 @@ func TestExperimentSPAVsOutcome(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"spa_success", "outcome_success", "delta_pts", "seeds", "env_steps"} {
+	for _, k := range []string{"spa_success", "outcome_success", "delta_pts", "delta_ci95", "seeds", "eval_episodes", "env_steps"} {
 		if _, ok := rep[k]; !ok {
 			t.Fatalf("no %q in %s", k, out)
 		}
 	}
 	if s := rep["seeds"].([]any); len(s) != 2 || rep["env_steps"].(float64) < 64 {
 		t.Fatalf("seeds %v, env_steps %v", rep["seeds"], rep["env_steps"])
+	}
+	if ci := rep["delta_ci95"].([]any); len(ci) != 2 || ci[0].(float64) > ci[1].(float64) {
+		t.Fatalf("delta_ci95 %v: want two numbers, low first", ci)
 	}
 	d := 100 * (rep["spa_success"].(float64) - rep["outcome_success"].(float64))
 	if math.Abs(d-rep["delta_pts"].(float64)) > 1e-9 {
