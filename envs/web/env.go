@@ -330,17 +330,13 @@ func (e *env) apply(ctx context.Context, a action.Action) error {
 		}
 		return t.HandleDialog(ctx, a.Kind == action.AcceptDialog, text)
 	case action.TabFocus:
-		if err := e.sess.Focus(ctx, a.ID); err != nil {
-			return err
-		}
-		e.tab = e.sess.Active()
-		return nil
+		err := e.sess.Focus(ctx, a.ID)
+		e.tab = e.sess.Active() // a dialog open on it (ErrDialog) shows next
+		return err
 	case action.TabClose:
-		if err := e.sess.CloseActive(ctx); err != nil {
-			return err
-		}
+		err := e.sess.CloseActive(ctx)
 		e.tab = e.sess.Active()
-		return nil
+		return err
 	case action.NewTab:
 		u, _ := e.resolve(a.Text)
 		err := e.sess.OpenTab(ctx, u.String())

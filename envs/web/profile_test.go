@@ -85,6 +85,13 @@ func TestProfilePhases(t *testing.T) {
 		})
 		tm(&rp, "render text", func() error { _, err := e.observation(ctx, nil); return err })
 		rp.add("TOTAL reset", time.Since(t0))
+		// For comparison, the reset before fresh contexts: the same page
+		// opened again in the tab that already shows it.
+		tm(&rp, "open again in the same context (old reset)", func() error {
+			p, err := tab.Open(ctx, ep.startURL(), e.maxObs)
+			e.setPage(p)
+			return err
+		})
 		t1 := time.Now()
 		_, err = e.Reset(ctx, gym.ResetOptions{Seed: int64(i % 5)})
 		if err != nil {
@@ -93,6 +100,7 @@ func TestProfilePhases(t *testing.T) {
 		rp.add("TOTAL env.Reset", time.Since(t1))
 	}
 	t.Logf("reset phases:\n%s", &rp)
+	tab = e.tab
 
 	var id int
 	for _, n := range e.page.Nodes {
