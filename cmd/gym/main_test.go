@@ -323,7 +323,18 @@ func TestRunInterrupted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Interrupt once episodes are under way: the plugin has started (on a
+	// loaded machine that can take longer than any fixed sleep).
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		started := false
+		for _, p := range pluginProcesses() {
+			started = started || strings.Contains(p, pluginDir)
+		}
+		if started || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
