@@ -104,6 +104,9 @@ type mcpFixture struct {
 	gym    string // a gym binary built for this test run
 	dir    string // its plugin dir
 	record string
+
+	oracleMu sync.Mutex
+	oracle   map[int64][]string // solutions by seed, played once
 }
 
 var (
@@ -241,6 +244,14 @@ func textOf(res *mcp.CallToolResult) string {
 // the same plugin) and returns the actions that solve seed.
 func oracleActions(t *testing.T, f *mcpFixture, seed int64) []string {
 	t.Helper()
+	f.oracleMu.Lock()
+	defer f.oracleMu.Unlock()
+	if a, ok := f.oracle[seed]; ok {
+		return a
+	}
+	if f.oracle == nil {
+		f.oracle = map[int64][]string{}
+	}
 	ctx := context.Background()
 	env, err := f.reg.Make(ctx, "web/shop-v0", nil)
 	if err != nil {
@@ -269,6 +280,7 @@ func oracleActions(t *testing.T, f *mcpFixture, seed int64) []string {
 			if r.Reward != 1 {
 				t.Fatalf("in-process oracle: reward %v", r.Reward)
 			}
+			f.oracle[seed] = actions
 			return actions
 		}
 	}
