@@ -197,9 +197,9 @@ func (e *TextEnv) precheck(a action.Action) string {
 		}
 		switch {
 		case a.Kind == action.Fill && n.role != "textbox":
-			return fmt.Sprintf("[%d] is a %s, not a textbox; fill works on textboxes", a.ID, n.role)
+			return fmt.Sprintf("[%d] is a %s, not a text field; fill works on textboxes, sliders and date/time/color inputs", a.ID, n.role)
 		case a.Kind == action.Select:
-			return fmt.Sprintf("[%d] is a %s, not a drop-down; select works on comboboxes", a.ID, n.role)
+			return fmt.Sprintf("[%d] is a %s, not a drop-down; select works on comboboxes and list boxes", a.ID, n.role)
 		case a.Kind == action.Check:
 			return fmt.Sprintf("[%d] is a %s, not a checkbox or radio; use click(%d)", a.ID, n.role, a.ID)
 		}
