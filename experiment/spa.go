@@ -97,8 +97,8 @@ func (r SPAReport) Curves() []plot.Series {
 
 // Plot writes the arms' learning curves with their intervals into one PNG.
 func (r SPAReport) Plot(path string) error {
-	title := fmt.Sprintf("%s %s: training success, mean of %d seeds, 95%% CI; held-out delta %+.1f pts [%+.1f, %+.1f]",
-		r.EnvID, r.Task, len(r.Seeds), r.DeltaPts, r.DeltaCI95[0], r.DeltaCI95[1])
+	title := fmt.Sprintf("%s: training success, %d seeds, 95%% CI; held-out delta %+.1f pts (%+.1f, %+.1f)",
+		r.EnvID, len(r.Seeds), r.DeltaPts, r.DeltaCI95[0], r.DeltaCI95[1])
 	return plot.Write(path, title, "env steps", r.Curves())
 }
 

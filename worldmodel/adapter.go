@@ -37,18 +37,17 @@ func (f FillTemplates) Step(ctx context.Context, action string) (gym.StepResult,
 	return r, err
 }
 
-const fillTemplate = `"<text>")`
+// fillTemplate is the end of a text-entry template: the placeholder
+// (gym.Placeholder) as the last argument.
+const fillTemplate = gym.Placeholder + ")"
 
 func expandFills(text string, valid []string) []string {
 	var phrases []string
-	for l := range strings.SplitSeq(text, "\n") {
-		if g, ok := strings.CutPrefix(l, "Goal:"); ok {
-			clause, _, _ := strings.Cut(g, ",")
-			w := strings.Fields(clause)
-			for n := 2; n <= 4 && n <= len(w); n++ {
-				phrases = append(phrases, strings.Join(w[len(w)-n:], " "))
-			}
-			break
+	if g, ok := gym.Goal(text); ok {
+		clause, _, _ := strings.Cut(g, ",")
+		w := strings.Fields(clause)
+		for n := 2; n <= 4 && n <= len(w); n++ {
+			phrases = append(phrases, strings.Join(w[len(w)-n:], " "))
 		}
 	}
 	if len(phrases) == 0 {
