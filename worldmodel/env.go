@@ -210,7 +210,10 @@ func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	}
 	e.task, e.steps, e.done, e.started, e.diverged, e.ret = task, 0, false, true, 0, 0
 	e.pages = nil
-	e.limit = e.spec.MaxSteps
+	// The task's own limit, where the real env's spec lists one, is the
+	// one the registry's gym.Enforced truncates at: the dream must end its
+	// episode there itself, or the curriculum never records it.
+	e.limit = gym.StepLimit(e.spec, task)
 	if n := e.m.Meta.MaxSteps[task]; n > 0 {
 		e.limit = min(e.limit, n)
 	}
