@@ -21,9 +21,10 @@ import (
 // right before the fork (Go cannot run code between fork and exec), in
 // which:
 //
-//   - every mount of the host is read-only, but the cgroup hierarchies
-//     (plugins that sandbox their own children, like swe, make cgroups)
-//     and /proc, whose /proc/sys is read-only;
+//   - every mount of the host is read-only, the cgroup hierarchies
+//     included, and /proc/sys (the sandbox init then mounts a proc of the
+//     plugin's PID namespace over /proc);
+//   - the Docker socket is /dev/null unless sandbox.docker;
 //   - /root, /home, /tmp, /etc/ssh and the plugin directory are empty
 //     tmpfs, /etc/shadow and /etc/gshadow are /dev/null, and /dev is a
 //     tmpfs with only the character devices programs expect (null, zero,
@@ -37,11 +38,8 @@ import (
 //     manifest's sandbox.writable paths;
 //   - visible read-only: its own plugin folder and sandbox.read_only.
 //
-// The thread also drops from its capability bounding set what would let a
-// root plugin undo this (CAP_SYS_ADMIN: umount), look through another
-// process's root (CAP_SYS_PTRACE: /proc/PID/root of the host), open files
-// by handle across mounts (CAP_DAC_READ_SEARCH) or reach the kernel
-// (modules, raw I/O, BPF, ...). The exec'd plugin never regains them.
+// The capabilities that would undo this are dropped by the sandbox init
+// (package sandboxinit), which first needs them to mount its proc.
 
 // fsPolicy is what a plugin may see and write.
 type fsPolicy struct {
