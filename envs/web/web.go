@@ -115,6 +115,9 @@ func (s *Suite) Register(r *gym.Registry) error {
 	if err := r.Register(shopSpec, s.factory(shopSpec, s.shopEpisodes)); err != nil {
 		return fmt.Errorf("web: register: %w", err)
 	}
+	if err := shop.RegisterText(r); err != nil { // the same shop without a browser, for fast training
+		return fmt.Errorf("web: register: %w", err)
+	}
 	openSpec := gym.Spec{
 		ID: "web/open-v0", Version: Version,
 		Description: "User tasks on their own sites from a JSON task file (make or reset option \"task_file\", or \"task\" inline): start_url, allowed_hosts, goal, a JavaScript validator. goto to other hosts is an invalid action.",
