@@ -51,6 +51,12 @@ func NewManager(opts Options) *Manager {
 // FindChromium returns the path of the real Chromium binary.
 func FindChromium() (string, error) { return chromium.FindChromium() }
 
+// HeadlessFlags are the launch options of the gym's headless Chromium, for
+// programs outside envs/ that drive one of their own (gym view's tests).
+func HeadlessFlags(execPath string) []chromedp.ExecAllocatorOption {
+	return chromium.HeadlessFlags(execPath)
+}
+
 // ProbeVersion asks the binary its version without starting a browser.
 func ProbeVersion(ctx context.Context, execPath string) (string, error) {
 	return chromium.ProbeVersion(ctx, execPath)
