@@ -15,6 +15,11 @@ const OptionAllowedHosts = "allowed_hosts"
 // whose key ends in "dir", "path", "file" or "files".
 var pathOptionKeys = map[string]bool{"corpus": true, "questions": true, "tasks": true}
 
+// IsCacheOption reports whether a path option names where the env
+// writes (its cache), not what it reads: hosts do not expose it
+// read-only to the env's sandbox, where the env's own scratch serves.
+func IsCacheOption(key string) bool { return strings.HasPrefix(strings.ToLower(key), "cache") }
+
 // IsPathOption reports whether the option key names a host path (a task
 // file, a site or corpus folder) that the env reads: the plugin host makes
 // such paths visible read-only in the plugin's sandbox, and gym serve

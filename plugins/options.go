@@ -26,7 +26,7 @@ const OptionAllowedHosts = gym.OptionAllowedHosts
 func optionPaths(opts map[string]any) []string {
 	var out []string
 	for k, v := range opts {
-		if s, ok := v.(string); ok && gym.IsPathOption(k) && filepath.IsAbs(s) {
+		if s, ok := v.(string); ok && gym.IsPathOption(k) && !gym.IsCacheOption(k) && filepath.IsAbs(s) {
 			out = append(out, filepath.Clean(s))
 		}
 	}

@@ -20,7 +20,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	gymBin = filepath.Join(dir, "gym")
-	out, err := exec.Command("go", "build", "-o", gymBin, "../cmd/gym").CombinedOutput()
+	// The sandbox init beside gym, as setup.sh builds it.
+	out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../cmd/gym", "../cmd/gym-sandbox-init").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build gym: %v\n%s", err, out)
 		os.Exit(2)

@@ -42,6 +42,7 @@ func testMain(m *testing.M) int {
 	// -s -w: no symbol tables or DWARF, so the five links are quicker.
 	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", binDir+string(filepath.Separator),
 		"github.com/envgym/envgym/cmd/gym",
+		"github.com/envgym/envgym/cmd/gym-sandbox-init", // beside gym, as setup.sh builds it: plugins start without loading libtorch
 		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
 		"github.com/envgym/envgym/examples/guess/cmd/gym-plugin-guess",
 		"github.com/envgym/envgym/internal/benchenv/cmd/gym-plugin-bench",

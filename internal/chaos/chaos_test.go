@@ -157,7 +157,7 @@ func TestChaosSearch(t *testing.T) {
 	h := newHost(t, "search")
 	rep, err := Run(context.Background(), Config{
 		Host: h, EnvID: "search/fictional-v0", Dir: t.TempDir(), Episodes: episodes, Seed: 2,
-		Options:   map[string]any{"passages": 500, "questions_per_hop": 5, "cache_dir": t.TempDir()},
+		Options:   map[string]any{"passages": 500, "questions_per_hop": 5}, // the index goes to the plugin's own cache
 		FaultRate: 0.3, Faults: []Fault{Kill, Stop}, StepTimeout: 2 * time.Second, SoakResets: 40,
 	})
 	if err != nil {

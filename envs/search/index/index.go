@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -185,6 +187,10 @@ func newMapping() *mapping.IndexMappingImpl {
 
 func build(ctx context.Context, dir, hash string, c *corpus.Corpus, opts Options) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			// In a plugin sandbox the host's folders are read-only.
+			return fmt.Errorf("create index cache dir: %w (inside a plugin's sandbox only its own cache is writable: leave cache_dir unset, or install the plugin with --writable %s)", err, dir)
+		}
 		return fmt.Errorf("create index cache dir: %w", err)
 	}
 	removeStale(dir, hash)
