@@ -19,10 +19,10 @@ type app struct {
 	pluginDir  string
 	devPlugins []string // --plugin: files installed into a temporary plugin directory
 	cleanup    []func()
-	json      bool
-	stdin     io.Reader
-	stdout    io.Writer
-	stderr    io.Writer
+	json       bool
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
 }
 
 // exitError ends the program with code after its message (if any) has
