@@ -415,3 +415,18 @@ func CheckFileIsolation() error {
 	}
 	return nil
 }
+
+// NamespacesSupported says why this process cannot give plugins their own
+// PID, IPC and UTS namespaces ("" when it can): that takes CAP_SYS_ADMIN,
+// which a default container (our images) does not grant. Plugins then
+// start without them, and gym doctor and gym list say so.
+func NamespacesSupported() string {
+	ok, err := hasCapSysAdmin()
+	switch {
+	case err != nil:
+		return "cannot read this process's capabilities: " + err.Error()
+	case !ok:
+		return "no CAP_SYS_ADMIN (a default container): plugins share this PID, IPC and UTS namespace"
+	}
+	return ""
+}

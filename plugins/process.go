@@ -228,9 +228,11 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	cmd.Env = env
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:    true,            // kill the whole tree (a browser) at once
-		Pdeathsig:  syscall.SIGKILL, // die with the host, even on kill -9
-		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		Setpgid:   true,            // kill the whole tree (a browser) at once
+		Pdeathsig: syscall.SIGKILL, // die with the host, even on kill -9
+	}
+	if NamespacesSupported() == "" {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	}
 	if !sb.Network {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET

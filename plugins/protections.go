@@ -55,7 +55,9 @@ func (p *Plugin) Protections() []Protection {
 	// seccomp_linux.go), from the manifest and this program.
 	sb := m.Sandbox
 	r := p.Limits()
-	if _, err := initPath(); err == nil {
+	if why := NamespacesSupported(); why != "" {
+		add("namespaces", false, why)
+	} else if _, err := initPath(); err == nil {
 		add("namespaces", true, "own PID, IPC and UTS namespaces: the plugin sees only its own processes, and its tree dies with it")
 	} else {
 		add("namespaces", false, err.Error())
