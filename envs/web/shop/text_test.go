@@ -52,10 +52,7 @@ func TestTextShopMatchesChromium(t *testing.T) {
 	suite := web.New(web.Options{})
 	defer suite.Close()
 	reg := gym.NewRegistry()
-	if err := suite.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	if err := shop.RegisterText(reg); err != nil {
+	if err := suite.Register(reg); err != nil { // web/shop-v0 and web/shop-text-v0
 		t.Fatal(err)
 	}
 	real, err := reg.Make(ctx, "web/shop-v0", nil)
