@@ -123,6 +123,9 @@ func (s *Suite) Register(r *gym.Registry) error {
 		Description: "User tasks on their own sites from a JSON task file (make or reset option \"task_file\", or \"task\" inline): start_url, allowed_hosts, goal, a JavaScript validator. goto to other hosts is an invalid action.",
 		MaxSteps:    50, ObservationSpace: obsSpace, ActionSpace: action.Grammar,
 		Deterministic: false, Components: components,
+		// The user's site decides what a seed changes (setup_js gets it);
+		// the built-in example has one episode.
+		SeedFree: true,
 	}
 	if err := r.Register(openSpec, s.openFactory(openSpec)); err != nil {
 		return fmt.Errorf("web: register: %w", err)
