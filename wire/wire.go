@@ -32,11 +32,6 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "b6f1c3e2-envgym-env-plugin",
 }
 
-// Env variables the host sets for the plugin's sandbox set-up.
-const (
-	EnvLoopbackUp = "ENVGYM_SANDBOX_NETNS" // "1": the plugin runs in its own network namespace; bring loopback up
-)
-
 // GRPCPlugin adapts an EnvPluginServer (plugin side) or returns a client
 // stub (host side) for go-plugin.
 type GRPCPlugin struct {
