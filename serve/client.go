@@ -7,71 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/envgym/envgym/gym"
 )
 
-// Pool makes envs on a set of `gym serve` stream addresses. Envs are
-// spread round-robin over servers that are up; when a server dies, the
-// step in flight is reported CRASHED and the env is made again on another
-// server at its next Reset.
-type Pool struct {
-	addrs       []string
-	token       string
-	stepTimeout time.Duration
-
-	mu   sync.Mutex
-	next int
-	down map[string]time.Time // server → when it may be tried again
-}
-
-// PoolOptions tune a Pool.
-type PoolOptions struct {
-	Token       string        // the servers' bearer token
-	StepTimeout time.Duration // default 60s
-}
-
-// NewPool returns a pool over stream addresses ("host:port").
-func NewPool(addrs []string, o PoolOptions) *Pool {
-	if o.StepTimeout <= 0 {
-		o.StepTimeout = 60 * time.Second
-	}
-	return &Pool{addrs: addrs, token: o.Token, stepTimeout: o.StepTimeout, down: map[string]time.Time{}}
-}
-
-// Make creates env id on some live server.
+// Make creates env id on some live replica.
 func (p *Pool) Make(ctx context.Context, id string, opts map[string]any) (*RemoteEnv, error) {
 	e := &RemoteEnv{pool: p, id: id, opts: opts}
 	if err := e.connect(ctx); err != nil {
 		return nil, err
 	}
 	return e, nil
-}
-
-// pick returns the servers to try, starting round-robin, live ones first.
-func (p *Pool) pick() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var up, down []string
-	now := time.Now()
-	for i := range p.addrs {
-		a := p.addrs[(p.next+i)%len(p.addrs)]
-		if t, ok := p.down[a]; ok && now.Before(t) {
-			down = append(down, a)
-		} else {
-			up = append(up, a)
-		}
-	}
-	p.next++
-	return append(up, down...)
-}
-
-func (p *Pool) markDown(addr string) {
-	p.mu.Lock()
-	p.down[addr] = time.Now().Add(5 * time.Second)
-	p.mu.Unlock()
 }
 
 // RemoteEnv is a gym.Env served by `gym serve`.
@@ -101,18 +48,24 @@ func (e *errServer) Error() string { return e.err.Error() }
 func (e *errServer) Unwrap() error { return e.err }
 
 func (e *RemoteEnv) connect(ctx context.Context) error {
+	e.pool.refresh(ctx)
+	addrs, err := e.pool.pick()
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, addr := range e.pool.pick() {
+	for _, addr := range addrs {
 		sc, spec, err := e.dialMake(ctx, addr)
 		if err == nil {
 			e.c, e.spec = sc, spec
+			e.pool.attach(addr)
 			return nil
 		}
 		var se *errServer
 		if !errors.As(err, &se) {
 			return err // the server answered: a bad id or options won't work elsewhere either
 		}
-		e.pool.markDown(addr)
+		e.pool.connectFailed(addr)
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("serve: no server could make %s: %w", e.id, errors.Join(errs...))
@@ -181,15 +134,22 @@ func (sc *streamConn) call(ctx context.Context, timeout time.Duration, req strea
 func (e *RemoteEnv) drop() {
 	if e.c != nil {
 		e.c.c.Close()
+		e.pool.detach(e.c.addr)
 		e.c = nil
 	}
 	e.live = false
 }
 
 // Reset implements gym.Env; after a server died it first makes the env
-// again on another server.
+// again on another server, and it moves the env when the pool is
+// unbalanced (see Pool).
 func (e *RemoteEnv) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
-	for attempt := 0; attempt < len(e.pool.addrs)+1; attempt++ {
+	e.pool.refresh(ctx)
+	if e.c != nil && e.pool.shouldMove(e.c.addr) {
+		e.closeRemote()
+	}
+	tries := len(e.pool.Replicas(ctx)) + 2
+	for attempt := 0; attempt < tries; attempt++ {
 		if e.c == nil {
 			if err := e.connect(ctx); err != nil {
 				return gym.Observation{}, err
@@ -210,6 +170,7 @@ func (e *RemoteEnv) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Obser
 			return gym.Observation{}, err
 		}
 		e.done, e.live = false, true
+		e.pool.episodeStarted(e.c.addr)
 		return *resp.Observation, nil
 	}
 	return gym.Observation{}, fmt.Errorf("serve: reset %s: every server failed", e.id)
@@ -224,12 +185,14 @@ func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, er
 	if e.c == nil || !e.live {
 		return gym.StepResult{}, gym.ErrNotReset
 	}
+	addr, sent := e.c.addr, time.Now()
 	resp, err := e.c.call(ctx, e.pool.stepTimeout, streamRequest{Op: "step", Action: &action})
 	var lost *Error
 	if errors.As(err, &lost) && lost.Field == "session_id" {
 		e.drop()
 		e.done = true
-		return gym.StepResult{Status: gym.StatusEnvError, Truncated: true, Observation: gym.Observation{Text: "The environment server lost this env: " + lost.Msg, Info: map[string]any{"error": lost.Msg}}}, nil
+		e.pool.stepped(addr, sent, time.Now(), gym.StatusEnvError.String(), true)
+		return gym.StepResult{Status: gym.StatusEnvError, Truncated: true, Observation: gym.Observation{Text: "The environment server lost this env: " + lost.Msg, Info: map[string]any{"error": lost.Msg, InfoReplica: addr}}}, nil
 	}
 	var se *errServer
 	if errors.As(err, &se) {
@@ -238,26 +201,25 @@ func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, er
 		if errors.As(err, &ne) && ne.Timeout() {
 			status = gym.StatusTimeout
 		} else {
-			e.pool.markDown(e.c.addr)
+			e.pool.markDown(addr)
 		}
 		e.drop()
 		e.done = true
-		msg := fmt.Sprintf("server %s failed: %v", e.addrOr(), err)
-		return gym.StepResult{Status: status, Truncated: true, Observation: gym.Observation{Text: "The environment server failed: " + msg, Info: map[string]any{"error": msg}}}, nil
+		e.pool.stepped(addr, sent, time.Now(), status.String(), true)
+		msg := fmt.Sprintf("server %s failed: %v", addr, err)
+		return gym.StepResult{Status: status, Truncated: true, Observation: gym.Observation{Text: "The environment server failed: " + msg, Info: map[string]any{"error": msg, InfoReplica: addr}}}, nil
 	}
 	if err != nil {
 		return gym.StepResult{}, err
 	}
+	e.pool.stepped(addr, sent, time.Now(), resp.Result.Status.String(), resp.Result.Status.Infra())
 	e.done = resp.Result.Done()
 	return *resp.Result, nil
 }
 
-func (e *RemoteEnv) addrOr() string {
-	if e.c != nil {
-		return e.c.addr
-	}
-	return "?"
-}
+// InfoReplica is the info key of a step that a replica failed: the
+// replica's address (the env has left it by the time the caller looks).
+const InfoReplica = "replica"
 
 // Server is the address of the server holding the env now ("" if none).
 func (e *RemoteEnv) Server() string {
@@ -272,12 +234,19 @@ func (e *RemoteEnv) Spec() gym.Spec { return e.spec }
 
 // Close implements gym.Env.
 func (e *RemoteEnv) Close() error {
-	if e.c != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, _ = e.c.call(ctx, time.Second, streamRequest{Op: "close"})
-		cancel()
-		e.drop()
-	}
+	e.closeRemote()
 	e.done = true
 	return nil
+}
+
+// closeRemote closes the env on its server, briefly waiting for the
+// answer, and hangs up.
+func (e *RemoteEnv) closeRemote() {
+	if e.c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_, _ = e.c.call(ctx, time.Second, streamRequest{Op: "close"})
+	cancel()
+	e.drop()
 }

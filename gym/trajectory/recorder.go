@@ -65,6 +65,9 @@ func (r *Recorder) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observ
 		Start:        time.Now().UTC(),
 		StatusCounts: map[string]int{},
 	}
+	if s, ok := gym.Capable[Served](r.Env); ok {
+		r.m.Replica = s.Server()
+	}
 	r.lastShot = r.saveScreenshot(ctx, obs, 0)
 	return obs, nil
 }

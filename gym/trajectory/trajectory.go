@@ -69,6 +69,16 @@ type Manifest struct {
 	// "prompt_tokens" and "completion_tokens" of the steps' PolicyInfo.
 	PromptTokens     int `json:"prompt_tokens,omitempty"`
 	CompletionTokens int `json:"completion_tokens,omitempty"`
+	// Replica is the server (ip:port) that served the episode, for envs
+	// played on remote replicas (see Served); empty for local envs.
+	Replica string `json:"replica,omitempty"`
+}
+
+// Served is implemented by envs played on a remote server, such as
+// serve.RemoteEnv: Server is the address of the replica holding the env
+// now ("" when none).
+type Served interface {
+	Server() string
 }
 
 // ManifestPath is where the manifests of the steps file path go.

@@ -1,0 +1,314 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/trajectory"
+	"github.com/envgym/envgym/internal/dnstest"
+)
+
+// replicaSet runs stream servers on one port of several loopback IPs
+// (all of 127/8 is local on Linux), as replicas of a service share a
+// port on their own IPs.
+type replicaSet struct {
+	t     *testing.T
+	maker Maker
+	port  int
+	stops map[string]func()
+}
+
+func newReplicaSet(t *testing.T, maker Maker, ips ...string) *replicaSet {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		ln, err := net.Listen("tcp", ips[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := &replicaSet{t: t, maker: maker, port: ln.Addr().(*net.TCPAddr).Port, stops: map[string]func(){}}
+		rs.serve(ips[0], ln)
+		ok := true
+		for _, ip := range ips[1:] {
+			if err := rs.start(ip); err != nil {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rs
+		}
+		for ip := range rs.stops {
+			rs.kill(ip)
+		}
+	}
+	t.Fatal("no port free on every loopback IP")
+	return nil
+}
+
+func (rs *replicaSet) start(ip string) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(rs.port)))
+	if err != nil {
+		return err
+	}
+	rs.serve(ip, ln)
+	return nil
+}
+
+func (rs *replicaSet) serve(ip string, ln net.Listener) {
+	s := New(rs.maker, Config{Token: "tok"})
+	go s.ServeStream(ln)
+	var once sync.Once
+	stop := func() { once.Do(func() { ln.Close(); s.Close() }) }
+	rs.stops[ip] = stop
+	rs.t.Cleanup(stop)
+}
+
+// kill closes the replica's listener and every connection, as a killed
+// container does.
+func (rs *replicaSet) kill(ip string) { rs.stops[ip]() }
+
+func (rs *replicaSet) addr(ip string) string { return net.JoinHostPort(ip, strconv.Itoa(rs.port)) }
+
+// TestPoolFindsReplicasByDNSAndSurvivesAKill plays 6 envs over three
+// replicas found through a real DNS server, kills one mid-episode, then
+// brings up a replacement on a new IP and restarts the killed one on its
+// old IP: only the episodes in flight on the killed replica are CRASHED,
+// every episode is on disk naming its replica, both new replicas get envs
+// after re-resolution, and the per-replica figures add up to the totals.
+func TestPoolFindsReplicasByDNSAndSurvivesAKill(t *testing.T) {
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	const name = "replicas.envgym.test"
+	rs := newReplicaSet(t, textRegistry(t), "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	dns.Set(name, "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	pool := NewPool([]string{fmt.Sprintf("%s:%d", name, rs.port)}, PoolOptions{
+		Token: "tok", Resolver: dns.Resolver(), ResolveEvery: 100 * time.Millisecond, DownFor: 200 * time.Millisecond,
+	})
+	ctx := context.Background()
+	if got := pool.Replicas(ctx); len(got) != 3 {
+		t.Fatalf("replicas from DNS: %v, want 3", got)
+	}
+	path := filepath.Join(t.TempDir(), "run.jsonl")
+	w, err := trajectory.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nenv = 6
+	envs := make([]*trajectory.Recorder, nenv)
+	remotes := make([]*RemoteEnv, nenv)
+	for i := range envs {
+		if remotes[i], err = pool.Make(ctx, "text/maze-v0", nil); err != nil {
+			t.Fatal(err)
+		}
+		envs[i] = trajectory.Record(remotes[i], w, "random")
+	}
+	for _, s := range pool.Stats() {
+		if s.LiveEnvs != 2 {
+			t.Fatalf("6 envs over 3 replicas: %+v, want 2 each", pool.Stats())
+		}
+	}
+
+	var mu sync.Mutex
+	episodes, steps, crashed := 0, 0, map[string]int{}
+	finish := func(env gym.Env, rng *rand.Rand, obs gym.Observation) error {
+		for {
+			r, err := env.Step(ctx, obs.ValidActions[rng.IntN(len(obs.ValidActions))])
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			steps++
+			if r.Done() {
+				episodes++
+				if r.Status == gym.StatusCrashed {
+					crashed[r.Observation.Info[InfoReplica].(string)]++
+				}
+			}
+			mu.Unlock()
+			if r.Done() {
+				return nil
+			}
+			obs = r.Observation
+		}
+	}
+	seed := func(g, ep int) gym.ResetOptions { return gym.ResetOptions{Seed: int64(g*1000 + ep), TaskID: "easy"} }
+	// play runs n whole episodes on every env at once.
+	play := func(phase, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for g, env := range envs {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), uint64(phase)))
+				for ep := range n {
+					obs, err := env.Reset(ctx, seed(g, phase*100+ep))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if err := finish(env, rng, obs); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	play(0, 3)
+
+	// Every env one step into an episode, then replica 2 dies.
+	obs := make([]gym.Observation, nenv)
+	onKilled := 0
+	for g, env := range envs {
+		o, err := env.Reset(ctx, seed(g, 100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if remotes[g].Server() == rs.addr("127.0.0.2") {
+			onKilled++
+		}
+		r, err := env.Step(ctx, o.ValidActions[0])
+		if err != nil || r.Done() {
+			t.Fatalf("first step: %+v %v", r, err)
+		}
+		mu.Lock()
+		steps++
+		mu.Unlock()
+		obs[g] = r.Observation
+	}
+	if onKilled == 0 {
+		t.Fatal("no env on the replica about to be killed")
+	}
+	rs.kill("127.0.0.2")
+	dns.Set(name, "127.0.0.1", "127.0.0.3")
+	for g, env := range envs {
+		if err := finish(env, rand.New(rand.NewPCG(uint64(g), 9)), obs[g]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if crashed[rs.addr("127.0.0.2")] != onKilled || len(crashed) != 1 {
+		t.Fatalf("crashed episodes by replica %v, want %d on the killed one only", crashed, onKilled)
+	}
+	play(2, 3)
+	for _, s := range pool.Stats() {
+		if s.Addr == rs.addr("127.0.0.2") && (s.LiveEnvs != 0 || s.Resolved) {
+			t.Fatalf("the killed replica still holds envs: %+v", s)
+		}
+	}
+
+	// A replacement on a new IP, and the killed one back on its old IP.
+	if err := rs.start("127.0.0.4"); err != nil {
+		t.Fatal(err)
+	}
+	dns.Set(name, "127.0.0.1", "127.0.0.3", "127.0.0.4")
+	time.Sleep(150 * time.Millisecond) // past ResolveEvery
+	play(3, 3)
+	if err := rs.start("127.0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	before := episodesOn(pool, rs.addr("127.0.0.2"))
+	dns.Set(name, "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	time.Sleep(250 * time.Millisecond) // past ResolveEvery and DownFor
+	play(4, 3)
+	if n := episodesOn(pool, rs.addr("127.0.0.4")); n == 0 {
+		t.Errorf("the replacement replica served no episode: %+v", pool.Stats())
+	}
+	if n := episodesOn(pool, rs.addr("127.0.0.2")); n == before {
+		t.Errorf("the restarted replica served no episode after re-resolution: %+v", pool.Stats())
+	}
+	for _, e := range envs {
+		e.Close()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	want := nenv * (3 + 1 + 3 + 3 + 3)
+	if episodes != want {
+		t.Fatalf("%d episodes ended, want %d", episodes, want)
+	}
+	ms, err := trajectory.ReadManifests(trajectory.ManifestPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != want {
+		t.Fatalf("%d manifests on disk, want %d", len(ms), want)
+	}
+	byReplica := map[string]int{}
+	crashedOnDisk := 0
+	for _, m := range ms {
+		if m.Replica == "" {
+			t.Fatalf("manifest names no replica: %+v", m)
+		}
+		byReplica[m.Replica]++
+		if m.FinalStatus == gym.StatusCrashed {
+			crashedOnDisk++
+			if m.Replica != rs.addr("127.0.0.2") {
+				t.Errorf("a CRASHED episode on %s, which was not killed", m.Replica)
+			}
+		}
+	}
+	if crashedOnDisk != onKilled {
+		t.Errorf("%d CRASHED episodes on disk, want %d", crashedOnDisk, onKilled)
+	}
+	var sumEps int
+	var sumSteps int64
+	for _, s := range pool.Stats() {
+		sumEps += s.Episodes
+		sumSteps += s.Steps
+		if s.Episodes != byReplica[s.Addr] {
+			t.Errorf("%s: %d episodes in the stats, %d manifests name it", s.Addr, s.Episodes, byReplica[s.Addr])
+		}
+		if s.Steps > 0 && s.StepsPerS <= 0 {
+			t.Errorf("%s: %d steps at %v steps/s", s.Addr, s.Steps, s.StepsPerS)
+		}
+		if s.Addr == rs.addr("127.0.0.2") && s.Failures["CRASHED"] != onKilled {
+			t.Errorf("killed replica's failures %v, want CRASHED=%d", s.Failures, onKilled)
+		}
+	}
+	if sumEps != want || sumSteps != int64(steps) {
+		t.Errorf("per-replica totals: %d episodes, %d steps; played %d, %d", sumEps, sumSteps, want, steps)
+	}
+	t.Logf("%d episodes, %d CRASHED by the kill, per replica %v", want, onKilled, byReplica)
+}
+
+func episodesOn(p *Pool, addr string) int {
+	for _, s := range p.Stats() {
+		if s.Addr == addr {
+			return s.Episodes
+		}
+	}
+	return 0
+}
+
+// TestPoolAddressErrors: a malformed address or a name nothing answers
+// for is an error naming it, not a hang.
+func TestPoolAddressErrors(t *testing.T) {
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	ctx := context.Background()
+	for _, addr := range []string{"no-port", ":8081", "missing.envgym.test:8081"} {
+		_, err := NewPool([]string{addr}, PoolOptions{Resolver: dns.Resolver()}).Make(ctx, "text/maze-v0", nil)
+		if err == nil || !strings.Contains(err.Error(), addr) {
+			t.Errorf("%q: %v, want an error naming the address", addr, err)
+		}
+	}
+}
