@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/envgym/envgym/internal/torch"
 )
 
@@ -96,40 +97,18 @@ func EvalCheckpoint(ctx context.Context, dir string, env gym.Env, task string, s
 	var steps int
 	for e := range episodes {
 		s := seed + int64(e)
-		o, err := env.Reset(ctx, gym.ResetOptions{Seed: s, TaskID: task})
+		st, err := play.Episode(ctx, env, a, play.Options{Reset: gym.ResetOptions{Seed: s, TaskID: task}})
 		if err != nil {
-			return rep, fmt.Errorf("trainer: eval reset (seed %d): %w", s, err)
+			return rep, fmt.Errorf("trainer: eval (seed %d): %w", s, err)
 		}
-		a.Begin(s)
-		ret, n, infra, win := 0.0, 0, false, false
-		for {
-			act, err := a.Act(ctx, o)
-			if err != nil {
-				return rep, err
-			}
-			r, err := env.Step(ctx, act)
-			if err != nil {
-				return rep, fmt.Errorf("trainer: eval step (seed %d): %w", s, err)
-			}
-			n++
-			ret += r.Reward
-			if r.Status.Infra() {
-				infra = true
-			}
-			if r.Done() {
-				win = r.Success()
-				break
-			}
-			o = r.Observation
-		}
-		if infra {
+		if st.Infra {
 			rep.InfraEpisodes++
 			continue
 		}
 		rep.Episodes++
-		steps += n
-		rep.MeanReturn += ret
-		if win {
+		steps += st.Steps
+		rep.MeanReturn += st.Return
+		if st.Success {
 			rep.Success++
 		}
 	}

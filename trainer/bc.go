@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -21,51 +22,20 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 	if !ok {
 		return nil, 0, fmt.Errorf("%w: BCEpisodes set but %s has no oracle", ErrConfig, cfg.EnvID)
 	}
-	var items []trainItem
 	var demos []episode
-	missed := 0
+	bp := &bcPolicy{p: p, or: or, distract: cfg.Distractors}
 	for e := range cfg.BCEpisodes {
-		o, err := env.Reset(ctx, gym.ResetOptions{Seed: cfg.Seed + bcSeedOffset + int64(e), TaskID: cfg.Task})
+		st, err := play.Episode(ctx, env, bp, play.Options{Reset: gym.ResetOptions{Seed: cfg.Seed + bcSeedOffset + int64(e), TaskID: cfg.Task}})
 		if err != nil {
-			return nil, 0, fmt.Errorf("trainer: bc reset: %w", err)
+			return nil, 0, fmt.Errorf("trainer: bc: %w", err)
 		}
-		var hist []string
-		var ep episode
-		for {
-			a, err := or.OracleAction(ctx)
-			if err != nil {
-				return nil, 0, fmt.Errorf("trainer: oracle: %w", err)
-			}
-			c := candidates(o, cfg.Distractors)
-			idx := -1
-			for j, x := range c {
-				if x == a {
-					idx = j
-				}
-			}
-			if idx >= 0 {
-				s := p.sample(o.Text, hist, c)
-				items = append(items, trainItem{s: s, act: idx})
-				ep.steps = append(ep.steps, step{sample: s, act: idx, status: gym.StatusOK, grounded: true, oracle: true})
-			} else {
-				missed++
-			}
-			hist = pushHist(hist, label(o.Text, a), p.Config.History)
-			r, err := env.Step(ctx, a)
-			if err != nil {
-				return nil, 0, fmt.Errorf("trainer: bc step: %w", err)
-			}
-			ep.ret += r.Reward
-			if r.Done() {
-				ep.success = r.Success()
-				break
-			}
-			o = r.Observation
-		}
+		ep := bp.ep
+		ep.ret, ep.success = st.Return, st.Success
 		if ep.success && len(ep.steps) > 0 {
 			demos = append(demos, ep)
 		}
 	}
+	items, missed := bp.items, bp.missed
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), bcStream))
 	// Small minibatches: a warm start has a few hundred oracle steps, and
 	// with the PPO minibatch (256) 10 epochs were 10 gradient steps, which
@@ -89,4 +59,41 @@ func behaviourClone(ctx context.Context, p *Policy, opt *nn.Optimizer, env gym.E
 		}
 	}
 	return demos, missed, nil
+}
+
+// bcPolicy plays the env's oracle and keeps, for each oracle action found
+// among the candidates, the sample and the candidate to clone.
+type bcPolicy struct {
+	p        *Policy
+	or       gym.Oracle
+	distract int
+	hist     []string
+	ep       episode // the current episode's cloned steps
+	items    []trainItem
+	missed   int // oracle actions not among the candidates
+}
+
+func (b *bcPolicy) Begin(int64) { b.hist, b.ep = nil, episode{} }
+
+func (b *bcPolicy) Act(ctx context.Context, o gym.Observation) (string, error) {
+	a, err := b.or.OracleAction(ctx)
+	if err != nil {
+		return "", fmt.Errorf("oracle: %w", err)
+	}
+	c := candidates(o, b.distract)
+	idx := -1
+	for j, x := range c {
+		if x == a {
+			idx = j
+		}
+	}
+	if idx >= 0 {
+		s := b.p.sample(o.Text, b.hist, c)
+		b.items = append(b.items, trainItem{s: s, act: idx})
+		b.ep.steps = append(b.ep.steps, step{sample: s, act: idx, status: gym.StatusOK, grounded: true, oracle: true})
+	} else {
+		b.missed++
+	}
+	b.hist = pushHist(b.hist, label(o.Text, a), b.p.Config.History)
+	return a, nil
 }

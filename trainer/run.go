@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/envgym/envgym/internal/torch"
 	"github.com/sugarme/gotch/nn"
 )
@@ -41,29 +42,36 @@ func makeEnvs(ctx context.Context, cfg Config, n int) ([]gym.Env, error) {
 // vocabText gathers env text for the tokenizer: oracle (else first-action)
 // walks from a few seeds.
 func vocabText(ctx context.Context, env gym.Env, task string, seed int64, distract int) ([]string, error) {
-	var texts []string
+	vp := &vocabPolicy{env: env, distract: distract}
 	for s := range int64(8) {
-		o, err := env.Reset(ctx, gym.ResetOptions{Seed: seed + vocabSeedOffset + s, TaskID: task})
+		_, err := play.Episode(ctx, env, vp, play.Options{Reset: gym.ResetOptions{Seed: seed + vocabSeedOffset + s, TaskID: task}, MaxSteps: 60})
 		if err != nil {
-			return nil, fmt.Errorf("trainer: vocab reset: %w", err)
-		}
-		for range 60 {
-			texts = append(texts, o.Text)
-			texts = append(texts, candidates(o, distract)...)
-			a := candidates(o, 0)[0]
-			if or, ok := gym.Capable[gym.Oracle](env); ok {
-				if x, err := or.OracleAction(ctx); err == nil {
-					a = x
-				}
-			}
-			r, err := env.Step(ctx, a)
-			if err != nil || r.Done() {
-				break
-			}
-			o = r.Observation
+			return nil, fmt.Errorf("trainer: vocab: %w", err)
 		}
 	}
-	return texts, nil
+	return vp.texts, nil
+}
+
+// vocabPolicy walks with the oracle (else the first candidate) and keeps
+// every observation's text and candidates.
+type vocabPolicy struct {
+	env      gym.Env
+	distract int
+	texts    []string
+}
+
+func (*vocabPolicy) Begin(int64) {}
+
+func (v *vocabPolicy) Act(ctx context.Context, o gym.Observation) (string, error) {
+	v.texts = append(v.texts, o.Text)
+	v.texts = append(v.texts, candidates(o, v.distract)...)
+	a := candidates(o, 0)[0]
+	if or, ok := gym.Capable[gym.Oracle](v.env); ok {
+		if x, err := or.OracleAction(ctx); err == nil {
+			a = x
+		}
+	}
+	return a, nil
 }
 
 // warm is a policy after its (optional) behaviour-cloning warm start.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 	"github.com/envgym/envgym/gym/trajectory"
 )
 
@@ -241,41 +242,48 @@ func Collect(ctx context.Context, env gym.Env, o CollectOptions) ([]trajectory.S
 	if o.Invalid == 0 {
 		o.Invalid = 0.1
 	}
-	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc011ec7))
-	or, hasOracle := gym.Capable[gym.Oracle](env)
+	pol := &collectPolicy{rng: rand.New(rand.NewPCG(uint64(o.Seed), 0xc011ec7)), o: o}
+	pol.or, pol.hasOracle = gym.Capable[gym.Oracle](env)
 	id := env.Spec().ID
 	var out []trajectory.Step
 	for e := range o.Episodes {
 		seed := o.Seed + int64(e)
-		obs, err := env.Reset(ctx, gym.ResetOptions{Seed: seed, TaskID: o.Task})
-		if err != nil {
-			return out, fmt.Errorf("worldmodel: collect reset: %w", err)
-		}
 		epID := fmt.Sprintf("%s/%s/%d", id, o.Task, seed)
-		for t := 0; o.MaxSteps <= 0 || t < o.MaxSteps; t++ {
-			a := pickAction(ctx, rng, obs, or, hasOracle, o)
-			r, err := env.Step(ctx, a)
-			if err != nil {
-				return out, fmt.Errorf("worldmodel: collect step: %w", err)
-			}
-			out = append(out, trajectory.Step{
-				EpisodeID: epID, EnvID: id, TaskID: o.Task, Seed: seed, Step: t,
-				Obs: obs.Text, ValidActions: obs.ValidActions, Action: a,
-				NextObs: r.Observation.Text, Reward: r.Reward, Status: r.Status, Grounded: r.Grounded(),
-				Terminated: r.Terminated, Truncated: r.Truncated,
-			})
-			if r.Done() {
-				out[len(out)-1].Info = map[string]any{gym.InfoSuccess: r.Success()}
-			}
-			// The final observation's valid actions are not in any step:
-			// keep them on the last record's Info.
-			if r.Done() {
-				break
-			}
-			obs = r.Observation
+		_, err := play.Episode(ctx, env, pol, play.Options{
+			Reset: gym.ResetOptions{Seed: seed, TaskID: o.Task}, MaxSteps: o.MaxSteps,
+			OnStep: func(s play.Step) {
+				r := s.Result
+				out = append(out, trajectory.Step{
+					EpisodeID: epID, EnvID: id, TaskID: o.Task, Seed: seed, Step: s.Index,
+					Obs: s.Obs.Text, ValidActions: s.Obs.ValidActions, Action: s.Action,
+					NextObs: r.Observation.Text, Reward: r.Reward, Status: r.Status, Grounded: r.Grounded(),
+					Terminated: r.Terminated, Truncated: r.Truncated,
+				})
+				if r.Done() {
+					out[len(out)-1].Info = map[string]any{gym.InfoSuccess: r.Success()}
+				}
+			},
+		})
+		if err != nil {
+			return out, fmt.Errorf("worldmodel: collect: %w", err)
 		}
 	}
 	return out, nil
+}
+
+// collectPolicy mixes oracle, random valid and invalid actions, from one
+// generator for the whole collection (seeded by its first seed).
+type collectPolicy struct {
+	rng       *rand.Rand
+	or        gym.Oracle
+	hasOracle bool
+	o         CollectOptions
+}
+
+func (*collectPolicy) Begin(int64) {}
+
+func (p *collectPolicy) Act(ctx context.Context, obs gym.Observation) (string, error) {
+	return pickAction(ctx, p.rng, obs, p.or, p.hasOracle, p.o), nil
 }
 
 // junk are malformed actions the collector mixes in.

@@ -2,8 +2,6 @@ package play
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -26,7 +24,9 @@ type Options struct {
 
 // Step is one step of an episode, as OnStep sees it.
 type Step struct {
-	Index      int             // 0-based
+	Env        int             // the env's index in Batch's envs (Episode: 0)
+	Episode    int             // the episode's index in Batch (Episode: 0)
+	Index      int             // the step's, 0-based
 	Obs        gym.Observation // the observation the action was chosen on
 	Action     string
 	Result     gym.StepResult
@@ -55,60 +55,41 @@ type Stats struct {
 // the episode ends, and returns what happened. Errors are the reset's,
 // the policy's, contract misuse, or the context's (an infrastructure
 // failure that coincides with a cancelled context is the cancellation,
-// not the env's failure).
+// not the env's failure). It is Batch with one env and one episode.
 func Episode(ctx context.Context, env gym.Env, pol Policy, opts Options) (Stats, error) {
-	st := Stats{StatusCounts: map[string]int{}}
-	obs, err := env.Reset(ctx, opts.Reset)
-	if err != nil {
-		return st, fmt.Errorf("reset: %w", err)
+	l := loop{
+		envs: []gym.Env{env}, pol: single{pol}, episodes: 1,
+		reset:    func(int) gym.ResetOptions { return opts.Reset },
+		maxSteps: opts.MaxSteps, onStep: opts.OnStep,
 	}
-	pol.Begin(opts.Reset.Seed)
-	rep, _ := pol.(Reporter)
-	inf, _ := pol.(Informer)
-	for {
-		if opts.MaxSteps > 0 && st.Steps >= opts.MaxSteps {
-			st.Unfinished = true
-			return st, nil
-		}
-		action, err := pol.Act(ctx, obs)
-		if errors.Is(err, ErrStop) {
-			st.Unfinished = true
-			return st, nil
-		}
-		if err != nil {
-			return st, err
-		}
-		var info map[string]any
-		if inf != nil {
-			info = inf.PolicyInfo()
-		}
-		if opts.Record != nil {
-			opts.Record.SetPolicyInfo(info)
-		}
-		start := time.Now()
-		res, err := env.Step(ctx, action)
-		took := time.Since(start)
-		if err != nil {
-			return st, fmt.Errorf("step %d: %w", st.Steps, err)
-		}
-		if opts.OnStep != nil {
-			opts.OnStep(Step{Index: st.Steps, Obs: obs, Action: action, Result: res, PolicyInfo: info, Duration: took})
-		}
-		st.Steps++
-		st.Return += res.Reward
-		st.StatusCounts[res.Status.String()]++
-		st.Final = res
-		if rep != nil {
-			rep.Report(res, res.Done())
-		}
-		if res.Done() {
-			if res.Status.Infra() && ctx.Err() != nil {
-				return st, ctx.Err()
+	if inf, ok := pol.(Informer); ok || opts.Record != nil {
+		l.info = func(int) map[string]any {
+			var info map[string]any
+			if ok {
+				info = inf.PolicyInfo()
 			}
-			st.Infra = res.Status.Infra()
-			st.Success = !st.Infra && res.Success()
-			return st, nil
+			if opts.Record != nil {
+				opts.Record.SetPolicyInfo(info)
+			}
+			return info
 		}
-		obs = res.Observation
 	}
+	if rep, ok := pol.(Reporter); ok {
+		l.report = func(_ int, res gym.StepResult, done bool) { rep.Report(res, done) }
+	}
+	stats, err := l.run(ctx)
+	return stats[0], err
+}
+
+// single plays one env with a Policy.
+type single struct{ p Policy }
+
+func (s single) Begin(_ int, seed int64) { s.p.Begin(seed) }
+
+func (s single) ActBatch(ctx context.Context, _ []int, obs []gym.Observation) ([]string, error) {
+	a, err := s.p.Act(ctx, obs[0])
+	if err != nil {
+		return nil, err
+	}
+	return []string{a}, nil
 }

@@ -7,8 +7,10 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,4 +205,78 @@ func isSuccessKey(e ast.Expr) bool {
 		return k.Name == "InfoSuccess"
 	}
 	return false
+}
+
+// seededBatch picks a random listed action per env from a generator
+// seeded by the episode's seed, the way the trainer's evaluation samples.
+type seededBatch struct {
+	rngs  map[int]*rand.Rand
+	calls [][]int
+}
+
+func (p *seededBatch) Begin(env int, seed int64) {
+	p.rngs[env] = rand.New(rand.NewPCG(uint64(seed), 1))
+}
+
+func (p *seededBatch) ActBatch(_ context.Context, envs []int, obs []gym.Observation) ([]string, error) {
+	p.calls = append(p.calls, slices.Clone(envs))
+	acts := make([]string, len(envs))
+	for j, i := range envs {
+		acts[j] = obs[j].ValidActions[p.rngs[i].IntN(len(obs[j].ValidActions))]
+	}
+	return acts, nil
+}
+
+// TestBatchLockstep: N envs in lockstep play the same episodes as one env
+// (episode e reset with its seed, sampled from its own generator), the
+// policy scores every live env in one call, and a loop cap ends episodes
+// unfinished.
+func TestBatchLockstep(t *testing.T) {
+	ctx := context.Background()
+	const episodes = 9
+	run := func(n, maxSteps int) ([]play.Stats, *seededBatch, map[int][]string) {
+		envs := make([]gym.Env, n)
+		for i := range envs {
+			envs[i] = makeEnv(t)
+		}
+		pol := &seededBatch{rngs: map[int]*rand.Rand{}}
+		acts := map[int][]string{}
+		stats, err := play.Batch(ctx, envs, pol, play.BatchOptions{
+			Episodes: episodes, MaxSteps: maxSteps,
+			Reset:  func(e int) gym.ResetOptions { return gym.ResetOptions{Seed: 100 + int64(e)} },
+			OnStep: func(s play.Step) { acts[s.Episode] = append(acts[s.Episode], s.Action) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stats, pol, acts
+	}
+	one, _, oneActs := run(1, 0)
+	three, pol, threeActs := run(3, 0)
+	wins := 0
+	for e := range episodes {
+		a, b := one[e], three[e]
+		if a.Steps != b.Steps || a.Return != b.Return || a.Success != b.Success || a.Unfinished || b.Unfinished ||
+			strings.Join(oneActs[e], ",") != strings.Join(threeActs[e], ",") {
+			t.Errorf("episode %d: one env %+v %v, three envs %+v %v", e, a, oneActs[e], b, threeActs[e])
+		}
+		if a.Steps != len(oneActs[e]) {
+			t.Errorf("episode %d: %d steps, OnStep saw %d", e, a.Steps, len(oneActs[e]))
+		}
+		if a.Success {
+			wins++
+		}
+	}
+	if wins == 0 || wins == episodes {
+		t.Fatalf("%d of %d episodes won: the test env should mix outcomes", wins, episodes)
+	}
+	if len(pol.calls[0]) != 3 || !slices.Equal(pol.calls[0], []int{0, 1, 2}) {
+		t.Fatalf("first round scored envs %v, want all three at once", pol.calls[0])
+	}
+	capped, _, _ := run(2, 1)
+	for e, st := range capped {
+		if st.Steps != 1 || (!st.Unfinished && !st.Final.Done()) {
+			t.Errorf("episode %d with a 1-step cap: %+v", e, st)
+		}
+	}
 }
