@@ -13,17 +13,39 @@ import (
 // cgroup confines one plugin process tree with cgroup v1 memory and pids
 // controllers, where the machine lets us write them.
 type cgroup struct {
-	dirs []string
+	dirs []string // the plugin's group in each hierarchy; dirs[0] is memory's
+	// delegated are the subgroups (one per hierarchy, DelegatedCgroup
+	// under dirs) a root plugin may write: it makes its sandboxes'
+	// groups there, inside its own limits. Nil when nothing is delegated.
+	delegated []string
+	// rel is the delegated subtree's path relative to each hierarchy's
+	// mount, what the plugin is told (wire.EnvCgroupDir).
+	rel string
 }
+
+// DelegatedCgroup names the subgroup of a root plugin's cgroup that the
+// plugin may write (its sandboxes' groups go there); the rest of the
+// cgroup tree, its own group's limits included, is read-only to it.
+const DelegatedCgroup = "sandboxes"
+
+// delegatedHierarchies are the cgroup v1 controllers a root plugin gets a
+// subtree of: swe's namespace backend limits memory, pids and CPU.
+var delegatedHierarchies = []string{"memory", "pids", "cpu"}
 
 // newCgroup creates the groups of one plugin process (leaf names it) with
 // their limits. The process joins them itself, through procsFiles, before
-// it starts the plugin: children are born inside.
-func newCgroup(root, leaf string, s Sandbox) (*cgroup, error) {
+// it starts the plugin: children are born inside. With delegate, each
+// hierarchy (cpu too, without a limit) also gets the DelegatedCgroup
+// subgroup; its limits are bounded by the plugin's (cgroup v1 limits are
+// hierarchical).
+func newCgroup(root, leaf string, s Sandbox, delegate bool) (*cgroup, error) {
 	s = s.Limits()
 	limits := []struct{ controller, file, value string }{
 		{"memory", "memory.limit_in_bytes", strconv.Itoa(s.MemoryMB << 20)},
 		{"pids", "pids.max", strconv.Itoa(s.MaxPids)},
+	}
+	if delegate {
+		limits = append(limits, struct{ controller, file, value string }{"cpu", "", ""})
 	}
 	cg := &cgroup{}
 	for _, l := range limits {
@@ -33,10 +55,23 @@ func newCgroup(root, leaf string, s Sandbox) (*cgroup, error) {
 			return nil, fmt.Errorf("cgroup %s: %w", l.controller, err)
 		}
 		cg.dirs = append(cg.dirs, dir)
-		if err := os.WriteFile(filepath.Join(dir, l.file), []byte(l.value), 0o644); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("cgroup %s: %w", l.file, err)
+		if l.file != "" {
+			if err := os.WriteFile(filepath.Join(dir, l.file), []byte(l.value), 0o644); err != nil {
+				cg.remove()
+				return nil, fmt.Errorf("cgroup %s: %w", l.file, err)
+			}
 		}
+		if delegate {
+			sub := filepath.Join(dir, DelegatedCgroup)
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				cg.remove()
+				return nil, fmt.Errorf("cgroup %s: delegated subgroup: %w", l.controller, err)
+			}
+			cg.delegated = append(cg.delegated, sub)
+		}
+	}
+	if delegate {
+		cg.rel = filepath.Join("envgym", leaf, DelegatedCgroup)
 	}
 	return cg, nil
 }
@@ -58,22 +93,38 @@ func (c *cgroup) procsFiles() ([]*os.File, error) {
 	return fs, nil
 }
 
-// pids lists every process still in the group.
+// pids lists every process still in the group or in a group under it
+// (a root plugin's sandboxes).
 func (c *cgroup) pids() []int {
 	if c == nil || len(c.dirs) == 0 {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(c.dirs[0], "cgroup.procs"))
-	if err != nil {
-		return nil
-	}
 	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			out = append(out, pid)
+	for _, d := range subgroups(c.dirs[0]) {
+		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				out = append(out, pid)
+			}
 		}
 	}
 	return out
+}
+
+// subgroups lists dir and every group under it, deepest first (the order
+// in which they can be removed).
+func subgroups(dir string) []string {
+	var out []string
+	es, _ := os.ReadDir(dir)
+	for _, e := range es {
+		if e.IsDir() {
+			out = append(out, subgroups(filepath.Join(dir, e.Name()))...)
+		}
+	}
+	return append(out, dir)
 }
 
 // killAll kills every process in the group, including any that left the
@@ -84,18 +135,21 @@ func (c *cgroup) killAll() {
 	}
 }
 
-// remove deletes the groups; they must be empty.
+// remove deletes the groups and any the plugin made under them; they
+// must be empty.
 func (c *cgroup) remove() error {
 	if c == nil {
 		return nil
 	}
 	var errs []error
 	for _, d := range c.dirs {
-		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
+		for _, g := range subgroups(d) {
+			if err := os.Remove(g); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
 	}
-	c.dirs = nil
+	c.dirs, c.delegated = nil, nil
 	return errors.Join(errs...)
 }
 

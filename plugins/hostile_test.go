@@ -217,6 +217,52 @@ func TestHostilePluginContained(t *testing.T) {
 	})
 }
 
+// TestHostileRootPluginCgroupSubtree: a root plugin with the host's files
+// (swe's manifest: sandbox.root, host_files) may make groups only in the
+// subtree the host delegated to it, inside its own limits; the rest of
+// the cgroup tree, its own group's limits included, is read-only to it.
+// Each "fails before" was checked against a build of 2a3f07a (the root
+// plugin saw the host's cgroup tree writable).
+func TestHostileRootPluginCgroupSubtree(t *testing.T) {
+	h := newHost(t, Config{}, Sandbox{Root: true, HostFiles: true}, "hostile")
+	env := mustMake(t, h, "test/hostile-v0")
+	mustReset(t, env)
+	attack := func(action string) string { return step(t, env, action, 10*time.Second).Observation.Text }
+	hp, _ := h.Plugin("test/hostile-v0")
+	pid := hp.PID()
+	memDir := cgroupDir(t, pid, "memory")
+	before, _ := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes"))
+
+	// fails before: "cgroup-raise ok" and the limit became 16 GiB
+	if got := attack("cgroup-raise"); !strings.HasPrefix(got, "cgroup-raise error") {
+		t.Errorf("root plugin raised its memory limit: %q", got)
+	}
+	if after, _ := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes")); string(after) != string(before) {
+		t.Errorf("memory limit %s -> %s", before, after)
+	}
+	// fails before: "memory: ok; pids: ok"
+	if got := attack("cgroup-leave"); strings.Contains(got, ": ok") {
+		t.Errorf("root plugin moved itself out of its cgroups: %q", got)
+	}
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if d := cgroupDir(t, pid, c); !strings.Contains(d, "/envgym/") {
+			t.Errorf("root plugin's %s cgroup is now %s", c, d)
+		}
+	}
+	// fails before: "memory: ok; pids: ok; cpu: ok"
+	if got := attack("cgroup-mkdir"); strings.Contains(got, ": ok") {
+		t.Errorf("root plugin made a cgroup outside its subtree: %q", got)
+	}
+	// What swe's namespace backend needs keeps working (fails before: no
+	// delegated subtree); the subgroup lives under the plugin's own group.
+	if got := attack("cgroup-delegate"); got != "cgroup-delegate memory: ok; pids: ok; cpu: ok" {
+		t.Errorf("root plugin could not use its delegated subtree: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(memDir, DelegatedCgroup)); err != nil {
+		t.Errorf("the delegated subtree is not under the plugin's group %s: %v", memDir, err)
+	}
+}
+
 // TestHostileDockerOnlyWhenAsked: sandbox.docker gives the socket back,
 // to a plugin still running unprivileged (the docker group).
 func TestHostileDockerOnlyWhenAsked(t *testing.T) {
@@ -361,5 +407,20 @@ func TestHostilePythonPluginContained(t *testing.T) {
 	}
 	if got := attack("cgroup-raise"); !strings.HasPrefix(got, "cgroup-raise error") {
 		t.Errorf("raised its memory limit: %q", got)
+	}
+	// Not dumpable (the SDK's serve() clears it again after exec): no
+	// process of its uid may attach to it or read its memory. Fails at
+	// 2a3f07a: "dumpable 1", /proc/PID/status owned by the plugin's uid.
+	if got := attack("dumpable"); got != "dumpable 0" {
+		t.Errorf("prctl(PR_GET_DUMPABLE) in the plugin: %q, want 0", got)
+	}
+	hp, _ := h.Plugin("test/hostile-py-v0")
+	var st syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/status", hp.PID()), &st); err != nil {
+		t.Fatal(err)
+	} else if st.Uid != 0 {
+		// The kernel gives a non-dumpable process's /proc/PID files
+		// (not the directory) to root.
+		t.Errorf("/proc/%d/status belongs to uid %d: the plugin is dumpable", hp.PID(), st.Uid)
 	}
 }

@@ -71,11 +71,16 @@ var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 // exits), so it waits until release is called; then it exits without
 // unlocking, and the runtime destroys it with its namespace.
 func startInMountNS(pol fsPolicy, start func() error) (release func(), err error) {
+	return startInThreadNS(func() error { return enterMountNS(pol) }, start)
+}
+
+// startInThreadNS is startInMountNS with the namespace made by enter.
+func startInThreadNS(enter, start func() error) (release func(), err error) {
 	errc := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
-		runtime.LockOSThread() // never unlocked: see above
-		if err := enterMountNS(pol); err != nil {
+		runtime.LockOSThread() // never unlocked: see startInMountNS
+		if err := enter(); err != nil {
 			errc <- err
 			return
 		}
@@ -265,6 +270,47 @@ func enterMountNS(pol fsPolicy) error {
 	// init (sandboxinit_linux.go), which still needs them to mount its proc.
 	return nil
 }
+
+// enterHostViewNS moves the calling (locked) thread into a new mount
+// namespace for a plugin with the host's files (sandbox.host_files: swe):
+// the host's mounts as they are, and those the host makes later (a slave
+// of the host's), but every cgroup hierarchy is read-only except the
+// delegated subtrees, bound writable onto themselves. Without
+// CAP_SYS_ADMIN (the sandbox init drops it for root plugins too) and
+// with mounts locked in any user namespace the plugin makes, it cannot
+// undo that.
+func enterHostViewNS(delegated []string) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		return fmt.Errorf("sandbox: unshare mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("sandbox: make mounts slaves: %w", err)
+	}
+	mounts, err := mountPoints()
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		if m.fstype != "cgroup" && m.fstype != "cgroup2" && m.point != cgroupMount {
+			continue
+		}
+		if err := unix.Mount("", m.point, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|m.flags, ""); err != nil {
+			return fmt.Errorf("sandbox: remount %s read-only: %w", m.point, err)
+		}
+	}
+	for _, d := range delegated {
+		if err := unix.Mount(d, d, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("sandbox: delegate %s: %w", d, err)
+		}
+		if err := unix.Mount("", d, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("sandbox: delegate %s writable: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// cgroupMount is where the cgroup hierarchies are mounted (a tmpfs).
+const cgroupMount = "/sys/fs/cgroup"
 
 // fdPath names an open descriptor of this thread for mount(2).
 func fdPath(fd int) string { return fmt.Sprintf("/proc/thread-self/fd/%d", fd) }

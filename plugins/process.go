@@ -185,7 +185,9 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	var cgErr error
 	var cgFiles []*os.File
 	if p.cfg.cgroups {
-		if cg, cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name+"-"+randomSuffix(), sb); cgErr == nil {
+		// A root plugin (swe) makes cgroups for its own sandboxes: it gets
+		// a subtree of its group, and nothing else of the tree.
+		if cg, cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name+"-"+randomSuffix(), sb, sb.Root); cgErr == nil {
 			if cgFiles, cgErr = cg.procsFiles(); cgErr != nil {
 				_ = cg.remove()
 				cg = nil
@@ -200,6 +202,12 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	for i := range cgFiles {
 		ic.CgroupFDs = append(ic.CgroupFDs, 3+i)
 	}
+	if cg != nil && cg.rel != "" {
+		env = append(env, wire.EnvCgroupDir+"="+cg.rel)
+	}
+	// A plugin with the host's files still gets the cgroup tree read-only
+	// but for its delegated subtree (enterHostViewNS).
+	hostView := sb.HostFiles && MountNamespaceSupported() == ""
 	extra := cgFiles
 	if exe != nil {
 		extra = append(extra[:len(extra):len(extra)], exe)
@@ -260,9 +268,16 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		return err
 	}
 	var release func()
-	if files {
+	switch {
+	case files:
 		release, err = startInMountNS(pol, connect)
-	} else {
+	case hostView:
+		var delegated []string
+		if cg != nil {
+			delegated = cg.delegated
+		}
+		release, err = startInThreadNS(func() error { return enterHostViewNS(delegated) }, connect)
+	default:
 		err = connect()
 	}
 	if err != nil {

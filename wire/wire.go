@@ -24,6 +24,13 @@ const PluginName = "env"
 // SDKVersion is reported by plugins in Describe.
 const SDKVersion = "0.1.0"
 
+// EnvCgroupDir is the environment variable in which the host tells a root
+// plugin (sandbox.root: swe) the cgroup subtree delegated to it: a path
+// relative to each cgroup v1 hierarchy's mount (memory, pids, cpu) under
+// which it may create its sandboxes' groups. The rest of the tree is
+// read-only to it. Unset when nothing is delegated.
+const EnvCgroupDir = "ENVGYM_CGROUP_DIR"
+
 // Handshake keeps a gym host from running arbitrary binaries as plugins
 // and a plugin from being run by a host speaking another protocol.
 var Handshake = plugin.HandshakeConfig{

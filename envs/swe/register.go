@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/wire"
 )
 
 // Register adds swe/gomut-v0 (generated tasks) and swe/custom-v0 (tasks
@@ -103,7 +104,9 @@ func newEnv(ctx context.Context, spec gym.Spec, opts map[string]any) (*Env, erro
 		}
 		e.backend, e.closeBackend = d, d.Close
 	} else {
-		backend, err := NewNamespace(NamespaceConfig{Dir: sandboxDir, GoCache: gocache})
+		// Under the plugin host, its sandboxes' cgroups go in the subtree
+		// the host delegated (the rest of the tree is read-only to us).
+		backend, err := NewNamespace(NamespaceConfig{Dir: sandboxDir, GoCache: gocache, CgroupDir: os.Getenv(wire.EnvCgroupDir)})
 		if err != nil {
 			return nil, err
 		}

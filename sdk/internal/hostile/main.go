@@ -10,6 +10,10 @@
 //	ptrace PID          attach to a process, then open its memory for writing
 //	cgroup-raise        raise its own memory limit to 16 GiB
 //	cgroup-leave        move itself to the root memory and pids cgroups
+//	cgroup-mkdir        make a group of its own at the top of the memory,
+//	                    pids and cpu hierarchies (and remove it)
+//	cgroup-delegate     make a group with a limit in the subtree the host
+//	                    delegated ($ENVGYM_CGROUP_DIR; and remove it)
 //	daemon TEXT         start a setsid child (sleep) meant to outlive it
 //	connect HOST:PORT   open a TCP connection and read a line
 //	whoami              uid, capabilities, no_new_privs, seccomp mode
@@ -32,6 +36,7 @@ import (
 
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/sdk"
+	"github.com/envgym/envgym/wire"
 )
 
 type env struct{}
@@ -146,6 +151,41 @@ var attacks = map[string]func(string) string{
 			} else {
 				out = append(out, c+": ok")
 			}
+		}
+		return strings.Join(out, "; ")
+	},
+	"cgroup-mkdir": func(string) string {
+		var out []string
+		for _, c := range []string{"memory", "pids", "cpu"} {
+			dir := fmt.Sprintf("/sys/fs/cgroup/%s/envgym-hostile-%d", c, os.Getpid())
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				out = append(out, c+": "+err.Error())
+				continue
+			}
+			os.Remove(dir)
+			out = append(out, c+": ok")
+		}
+		return strings.Join(out, "; ")
+	},
+	"cgroup-delegate": func(string) string {
+		rel := os.Getenv(wire.EnvCgroupDir)
+		if rel == "" {
+			return "error no delegated cgroup"
+		}
+		var out []string
+		for _, c := range []string{"memory", "pids", "cpu"} {
+			dir := fmt.Sprintf("/sys/fs/cgroup/%s/%s/box", c, rel)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				out = append(out, c+": "+err.Error())
+				continue
+			}
+			limit := map[string][2]string{"memory": {"memory.limit_in_bytes", "104857600"}, "pids": {"pids.max", "10"}, "cpu": {"cpu.cfs_quota_us", "50000"}}[c]
+			if err := os.WriteFile(dir+"/"+limit[0], []byte(limit[1]), 0o644); err != nil {
+				out = append(out, c+": limit: "+err.Error())
+			} else {
+				out = append(out, c+": ok")
+			}
+			os.Remove(dir)
 		}
 		return strings.Join(out, "; ")
 	},

@@ -11,7 +11,7 @@ same messages without HTTP/2 (see wire/frame.go).
 
 from __future__ import annotations
 
-import fcntl
+import ctypes
 import json
 import os
 import shutil
@@ -157,14 +157,17 @@ def _accept(ln: socket.socket, registry: dict, live: LiveSet) -> None:
         threading.Thread(target=_serve_conn, args=(conn, registry, live), daemon=True).start()
 
 
-def _loopback_up() -> None:
-    """A fresh network namespace has loopback down; envs that serve pages
-    to their own browser need it (sdk/sandbox_linux.go)."""
-    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP, IFF_RUNNING = 0x8913, 0x8914, 0x1, 0x40
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifr = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifr))[1]
-        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP | IFF_RUNNING))
+def _not_dumpable() -> None:
+    """No other process of this uid may attach to the plugin or read its
+    memory: exec made it dumpable again after the host's sandbox init
+    cleared the flag (the Go SDK does the same, sdk/sandbox_linux.go)."""
+    if not sys.platform.startswith("linux"):
+        return
+    PR_SET_DUMPABLE = 4
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        sys.stderr.write(f"envgym plugin: not dumpable: {os.strerror(err)}\n")
 
 
 def serve(*envs: Union[Registry, type]) -> None:
@@ -186,11 +189,7 @@ def serve(*envs: Union[Registry, type]) -> None:
     # The host manages this process; a Ctrl-C at the host's terminal is
     # the host's to handle (go-plugin plugins ignore SIGINT too).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if os.environ.get("ENVGYM_SANDBOX_NETNS") == "1":
-        try:
-            _loopback_up()
-        except OSError as e:
-            sys.stderr.write(f"envgym plugin: bring loopback up in sandbox: {e}\n")
+    _not_dumpable()
 
     tmp = tempfile.mkdtemp(prefix="envgym-py-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
     live, stop = LiveSet(), threading.Event()

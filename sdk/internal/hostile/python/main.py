@@ -7,7 +7,10 @@ one attack from inside the sandbox and reports what happened in one line.
   kill PID          SIGKILL a process
   whoami            uid, capabilities, no_new_privs, seccomp mode
   cgroup-raise      raise its own memory limit to 16 GiB
+  dumpable          prctl(PR_GET_DUMPABLE): 0 when no process of its uid
+                    may attach to it or read its memory
 """
+import ctypes
 import os
 import signal
 import socket
@@ -68,6 +71,9 @@ def attack(verb, arg):
                     except OSError as e:
                         return "error " + str(e)
         return "error no memory cgroup"
+    if verb == "dumpable":
+        PR_GET_DUMPABLE = 3
+        return str(ctypes.CDLL(None, use_errno=True).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
     return None
 
 
