@@ -389,3 +389,15 @@ func (p *Pool) Replicas(ctx context.Context) []string {
 	defer p.mu.Unlock()
 	return slices.Clone(p.current)
 }
+
+// ResolverAt returns a resolver that asks only the DNS server at addr
+// (host:port), e.g. Docker's embedded DNS at 127.0.0.11:53 or a cluster's.
+func ResolverAt(addr string) (*net.Resolver, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("DNS server %q: want host:port such as 127.0.0.11:53: %w", addr, err)
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}, nil
+}

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -30,6 +33,8 @@ type runOptions struct {
 	screenshots bool
 	maxSteps    int
 	remote      string
+	dns         string // --dns: the DNS server that resolves --remote names
+	envs        int    // --envs: envs played at once
 	options     string     // --options: the env's make-time options as a JSON object
 	resetOpt    string     // --reset-options: every episode's reset options as a JSON object
 	llm         llmOptions // --policy openai
@@ -49,6 +54,9 @@ type runSummary struct {
 	StatusCounts  map[string]int `json:"status_counts"`
 	InfraFailures int            `json:"infra_failures"`
 	Out           string         `json:"out"`
+	// Envs is --envs; Replicas the pool's per-replica figures (--remote).
+	Envs     int                  `json:"envs"`
+	Replicas []serve.ReplicaStats `json:"replicas,omitempty"`
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -99,7 +107,24 @@ Those are the infrastructure's fault, not the policy's: they are excluded
 from success_rate, mean_reward and mean_steps (whose denominator is
 episodes - infra_failures), and only counted. With --json, stdout is one
 JSON object with keys env_id, policy, episodes, success_rate, mean_reward,
-mean_steps, status_counts, infra_failures, out.`,
+mean_steps, status_counts, infra_failures, out, envs and, with --remote,
+replicas.
+
+With --envs N, N envs are made and played at once, each taking the next
+episode when it finishes one; episode i keeps seed --seed+i and its task,
+so the episodes are the same as with one env (their order on disk is not).
+
+With --remote, episodes are played on gym serve stream servers. A host that
+is a name stands for every IP it resolves to, one replica each: Docker
+Swarm's tasks.SERVICE, a Kubernetes headless Service. Names are resolved
+again every few seconds and after a failure. Envs go to the live replica
+with the fewest envs; a replica that dies ends the steps in flight as
+CRASHED (counted in infra_failures, never lost) and its envs are made again
+on live replicas at their next reset, which also moves envs onto new
+replicas. The summary ends with a table per replica (with --json, the key
+replicas: a list of {addr, envs, live_envs, episodes, steps, steps_per_s,
+failures (steps by infrastructure status), connect_failures, resolved}),
+and each manifest of --out names its replica.`,
 		Example: `  # solve every task of the maze twice, recording the trajectories
   gym run text/maze-v0 --policy oracle --episodes 6 --out runs/maze.jsonl
 
@@ -113,7 +138,10 @@ mean_steps, status_counts, infra_failures, out.`,
   gym run swe/gomut-v0 --policy oracle --episodes 4 --options '{"sandbox":"docker"}'
 
   # an LLM served by vLLM on this machine, token usage recorded per step
-  gym run text/maze-v0 --policy openai --model Qwen/Qwen2.5-7B-Instruct --out runs/llm.jsonl`,
+  gym run text/maze-v0 --policy openai --model Qwen/Qwen2.5-7B-Instruct --out runs/llm.jsonl
+
+  # 32 envs at once over every replica of a Swarm service, per-replica table at the end
+  GYM_SERVE_TOKEN=... gym run web/shop-v0 --remote tasks.envgym_web:8081 --envs 32 --episodes 300 --out runs/shop.jsonl`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEpisodes(cmd.Context(), a, args[0], o)
@@ -127,7 +155,9 @@ mean_steps, status_counts, infra_failures, out.`,
 	f.StringVar(&o.out, "out", "", "record steps to FILE.jsonl and episode manifests to FILE.manifest.jsonl")
 	f.BoolVar(&o.screenshots, "screenshots", false, "with --out: save the PNG of every observation in FILE.screenshots/ (envs that render: web, gui), named in the step lines, for gym view")
 	f.IntVar(&o.maxSteps, "max-steps", 0, "truncate episodes after this many steps (0: the env's limit)")
-	f.StringVar(&o.remote, "remote", "", "play on `gym serve` stream servers (host:port,host:port,…; token from GYM_SERVE_TOKEN) instead of local plugins")
+	f.StringVar(&o.remote, "remote", "", "play on `gym serve` stream servers (host:port,…; a name means every IP it resolves to, e.g. tasks.SERVICE:8081; token from GYM_SERVE_TOKEN) instead of local plugins")
+	f.StringVar(&o.dns, "dns", "", "with --remote: resolve names with this DNS server (host:port, e.g. 127.0.0.11:53) instead of the system's")
+	f.IntVar(&o.envs, "envs", 1, "envs played at once (each on the least loaded replica with --remote)")
 	f.StringVar(&o.options, "options", "", "the env's options when it is made, a JSON object (each env's README lists them), e.g. '{\"sandbox\":\"docker\"}'")
 	f.StringVar(&o.resetOpt, "reset-options", "", "options of every episode's reset, a JSON object (each env's README lists them), e.g. '{\"question_id\":\"q17\"}'")
 	addLLMFlags(cmd, &o.llm)
@@ -156,56 +186,102 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 			return fmt.Errorf("--reset-options: want a JSON object such as '{\"question_id\":\"q17\"}': %w", err)
 		}
 	}
-	var env gym.Env
-	if o.remote != "" {
-		pool := serve.NewPool(strings.Split(o.remote, ","), serve.PoolOptions{Token: os.Getenv("GYM_SERVE_TOKEN")})
-		renv, err := pool.Make(ctx, id, envOpts)
-		if err != nil {
-			return fmt.Errorf("--remote: %w", err)
-		}
-		env = renv
-	} else {
-		reg := gym.NewRegistry()
-		defer a.hostEnvs(reg).Close()
-		lenv, err := reg.Make(ctx, id, envOpts)
-		if err != nil {
-			return fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
-		}
-		env = lenv
+	if o.envs < 1 {
+		return fmt.Errorf("--envs %d: want at least 1", o.envs)
 	}
-	defer env.Close()
-	spec := env.Spec()
-	tasks, err := pickTasks(spec, o.task)
-	if err != nil {
-		return err
+	if o.envs > 1 && o.policy == "human" {
+		return fmt.Errorf("--envs %d: --policy human plays one env at a time; drop --envs", o.envs)
 	}
-	limit := o.maxSteps
-	if limit == 0 && spec.MaxSteps == 0 {
-		limit = fallbackMaxSteps
+	if o.dns != "" && o.remote == "" {
+		return errors.New("--dns resolves the names of --remote: give --remote too")
 	}
-	env = gym.WithTimeLimit(env, limit)
-	var out *trajectory.Writer
-	var rec *trajectory.Recorder
 	if o.screenshots && o.out == "" {
 		return errors.New("--screenshots saves PNGs beside the trajectory: give --out FILE.jsonl too")
 	}
-	if o.out != "" {
-		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-			return fmt.Errorf("--out: %w", err)
+	var makeEnv func(context.Context) (gym.Env, error)
+	var pool *serve.Pool
+	if o.remote != "" {
+		popts := serve.PoolOptions{Token: os.Getenv("GYM_SERVE_TOKEN")}
+		if o.dns != "" {
+			r, err := serve.ResolverAt(o.dns)
+			if err != nil {
+				return fmt.Errorf("--dns: %w", err)
+			}
+			popts.Resolver = r
 		}
-		if out, err = trajectory.Create(o.out); err != nil {
-			return fmt.Errorf("--out: %w", err)
+		pool = serve.NewPool(strings.Split(o.remote, ","), popts)
+		makeEnv = func(ctx context.Context) (gym.Env, error) {
+			e, err := pool.Make(ctx, id, envOpts)
+			if err != nil {
+				return nil, fmt.Errorf("--remote: %w", err)
+			}
+			return e, nil
 		}
-		rec = trajectory.Record(env, out, o.policy)
-		rec.Screenshots = o.screenshots
-		env = rec
+	} else {
+		reg := gym.NewRegistry()
+		defer a.hostEnvs(reg).Close()
+		makeEnv = func(ctx context.Context) (gym.Env, error) {
+			e, err := reg.Make(ctx, id, envOpts)
+			if err != nil {
+				return nil, fmt.Errorf("%w (envs come from the plugins in %s; see `gym list`)", err, a.pluginDir)
+			}
+			return e, nil
+		}
 	}
-	pol, err := newPolicy(a, o, env)
-	if err != nil {
+	var out *trajectory.Writer
+	defer func() {
 		if out != nil {
-			_ = out.Close()
+			_ = out.Close() // an early return
 		}
-		return err
+	}()
+	var tasks []string
+	players := make([]*player, 0, o.envs)
+	defer func() {
+		for _, p := range players {
+			p.env.Close()
+		}
+	}()
+	for i := range o.envs {
+		env, err := makeEnv(ctx)
+		if err != nil {
+			if i > 0 {
+				err = fmt.Errorf("env %d of --envs %d: %w", i+1, o.envs, err)
+			}
+			return err
+		}
+		spec := env.Spec()
+		if i == 0 {
+			if tasks, err = pickTasks(spec, o.task); err != nil {
+				env.Close()
+				return err
+			}
+			if o.out != "" {
+				if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+					env.Close()
+					return fmt.Errorf("--out: %w", err)
+				}
+				if out, err = trajectory.Create(o.out); err != nil {
+					env.Close()
+					return fmt.Errorf("--out: %w", err)
+				}
+			}
+		}
+		limit := o.maxSteps
+		if limit == 0 && spec.MaxSteps == 0 {
+			limit = fallbackMaxSteps
+		}
+		p := &player{env: env}
+		players = append(players, p)
+		played := gym.WithTimeLimit(env, limit)
+		if out != nil {
+			p.rec = trajectory.Record(played, out, o.policy)
+			p.rec.Screenshots = o.screenshots
+			played = p.rec
+		}
+		p.played = played
+		if p.pol, err = newPolicy(a, o, played); err != nil {
+			return err
+		}
 	}
 
 	var bar *progressbar.ProgressBar
@@ -220,44 +296,83 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		)
 	}
 
-	sum := runSummary{EnvID: id, Policy: o.policy, StatusCounts: map[string]int{}, Out: o.out}
-	var eps []play.Stats
-	var runErr error
-	for i := 0; i < o.episodes; i++ {
-		if err := ctx.Err(); err != nil {
-			runErr = err
-			break
-		}
-		seed := o.seed + int64(i)
-		task := tasks[i%len(tasks)]
-		popts := play.Options{Reset: gym.ResetOptions{Seed: seed, TaskID: task, Options: resetOpts}}
-		if rec != nil {
-			popts.Record = rec
-		}
-		ep, err := play.Episode(ctx, env, pol, popts)
-		for k, n := range ep.StatusCounts {
-			sum.StatusCounts[k] += n
-		}
-		if err != nil {
-			runErr = fmt.Errorf("episode %d (seed %d, task %q): %w", i, seed, task, err)
-			break
-		}
-		eps = append(eps, ep)
-		if bar != nil {
-			succ, _ := rates(eps)
-			bar.Describe(fmt.Sprintf("%s success %.0f%%", id, 100*succ))
-			_ = bar.Add(1)
-		}
+	sum := runSummary{EnvID: id, Policy: o.policy, StatusCounts: map[string]int{}, Out: o.out, Envs: o.envs}
+	results := make([]*play.Stats, o.episodes)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		next   int
+		runErr error
+		wg     sync.WaitGroup
+	)
+	// Each env takes the next episode when it is free; the first error
+	// stops them all.
+	for _, p := range players {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := i >= o.episodes || runErr != nil
+				mu.Unlock()
+				if stop {
+					return
+				}
+				seed := o.seed + int64(i)
+				task := tasks[i%len(tasks)]
+				err := ctx.Err()
+				var ep play.Stats
+				if err == nil {
+					popts := play.Options{Reset: gym.ResetOptions{Seed: seed, TaskID: task, Options: resetOpts}}
+					if p.rec != nil {
+						popts.Record = p.rec
+					}
+					ep, err = play.Episode(ctx, p.played, p.pol, popts)
+				}
+				mu.Lock()
+				for k, n := range ep.StatusCounts {
+					sum.StatusCounts[k] += n
+				}
+				if err != nil {
+					if runErr == nil {
+						runErr = fmt.Errorf("episode %d (seed %d, task %q): %w", i, seed, task, err)
+						cancel()
+					}
+					mu.Unlock()
+					return
+				}
+				results[i] = &ep
+				if bar != nil {
+					done := collect(results)
+					succ, _ := rates(done)
+					bar.Describe(fmt.Sprintf("%s success %.0f%%", id, 100*succ))
+					_ = bar.Add(1)
+				}
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	if bar != nil {
 		_ = bar.Finish()
 	}
+	for _, p := range players {
+		p.env.Close()
+	}
+	players = nil
 	if out != nil {
-		if err := out.Close(); err != nil && runErr == nil {
+		err := out.Close()
+		out = nil
+		if err != nil && runErr == nil {
 			runErr = fmt.Errorf("--out: %w", err)
 		}
 	}
+	eps := collect(results)
 	summarise(&sum, eps)
+	if pool != nil {
+		sum.Replicas = pool.Stats()
+	}
 	if runErr != nil && len(eps) == 0 {
 		return runErr
 	}
@@ -268,6 +383,26 @@ func runEpisodes(ctx context.Context, a *app, id string, o runOptions) error {
 		return fmt.Errorf("stopped after %d of %d episodes: %w", len(eps), o.episodes, runErr)
 	}
 	return nil
+}
+
+// player is one of the --envs envs: the env as made, as played (time
+// limit, recorder) and its policy.
+type player struct {
+	env    gym.Env
+	played gym.Env
+	rec    *trajectory.Recorder
+	pol    policy
+}
+
+// collect returns the finished episodes in episode order.
+func collect(results []*play.Stats) []play.Stats {
+	var eps []play.Stats
+	for _, r := range results {
+		if r != nil {
+			eps = append(eps, *r)
+		}
+	}
+	return eps
 }
 
 // pickTasks returns the tasks to cycle over: the one asked for, or all
@@ -355,6 +490,30 @@ func printSummary(a *app, s runSummary) error {
 	fmt.Fprintf(tw, "infra failures\t%d (excluded from the rates above)\n", s.InfraFailures)
 	if s.Out != "" {
 		fmt.Fprintf(tw, "trajectories\t%s, %s\n", s.Out, trajectory.ManifestPath(s.Out))
+	}
+	if err := tw.Flush(); err != nil || len(s.Replicas) == 0 {
+		return err
+	}
+	return printReplicas(a.stdout, s.Replicas)
+}
+
+// printReplicas is the per-replica table of a run on a pool.
+func printReplicas(w io.Writer, rs []serve.ReplicaStats) error {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "replica\tenvs\tepisodes\tsteps\tsteps/s\tfailures\tin DNS")
+	for _, r := range rs {
+		fails := make([]string, 0, len(r.Failures)+1)
+		for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
+			fails = append(fails, fmt.Sprintf("%s=%d", k, r.Failures[k]))
+		}
+		if r.ConnectFailures > 0 {
+			fails = append(fails, fmt.Sprintf("connect=%d", r.ConnectFailures))
+		}
+		if len(fails) == 0 {
+			fails = append(fails, "-")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%v\n", r.Addr, r.Envs, r.Episodes, r.Steps, r.StepsPerS, strings.Join(fails, " "), r.Resolved)
 	}
 	return tw.Flush()
 }
