@@ -33,8 +33,8 @@ type runOptions struct {
 	screenshots bool
 	maxSteps    int
 	remote      string
-	dns         string // --dns: the DNS server that resolves --remote names
-	envs        int    // --envs: envs played at once
+	dns         string     // --dns: the DNS server that resolves --remote names
+	envs        int        // --envs: envs played at once
 	options     string     // --options: the env's make-time options as a JSON object
 	resetOpt    string     // --reset-options: every episode's reset options as a JSON object
 	llm         llmOptions // --policy openai
