@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/envgym/envgym/gym"
@@ -205,6 +206,39 @@ func TestGoalAndTemplates(t *testing.T) {
 	for _, a := range []string{`fill(4, "x")`, `fill(3, x)`, tpl[:5]} {
 		if gym.FillsTemplate(a, tpl) {
 			t.Errorf("%s fills %s", a, tpl)
+		}
+	}
+}
+
+// TestExpandTemplates: the one rule the trainer and the world model's
+// FillTemplates fill "<text>" templates by.
+func TestExpandTemplates(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		actions    []string
+		want       []string
+	}{
+		{"shopping goal", "Goal: I am looking for a blue lightweight sneakers, size 7\nURL: /shop/",
+			[]string{`fill(1, "<text>")`, "click(2)"},
+			[]string{`fill(1, "blue lightweight sneakers")`, `fill(1, "lightweight sneakers")`, "click(2)"}},
+		{"two-word item", "Goal: i am looking for an oak desk, and price lower than 90 dollars",
+			[]string{"click(4)", `type(3, "<text>", enter)`},
+			[]string{"click(4)", `type(3, "oak desk", enter)`}},
+		{"quoted strings", `Goal: Enter "Ada" as the name and "ada@example.com" as the email`,
+			[]string{`fill(5, "<text>")`},
+			[]string{`fill(5, "Ada")`, `fill(5, "ada@example.com")`}},
+		{"nothing to propose: the template is dropped", "Goal: press the button",
+			[]string{`fill(1, "<text>")`, "click(2)"}, []string{"click(2)"}},
+		{"no goal, no templates", "Location: row 1", []string{"go north"}, []string{"go north"}},
+	} {
+		got := gym.ExpandTemplates(tc.text, tc.actions)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s: ExpandTemplates = %q, want %q", tc.name, got, tc.want)
+		}
+		for _, a := range got {
+			if gym.IsTemplate(a) {
+				t.Errorf("%s: %s is still a template", tc.name, a)
+			}
 		}
 	}
 }

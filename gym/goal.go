@@ -1,6 +1,7 @@
 package gym
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -44,4 +45,64 @@ func FillsTemplate(action, template string) bool {
 	}
 	_, err := strconv.Unquote(action[len(head) : len(action)-len(tail)])
 	return err == nil
+}
+
+// GoalTexts proposes what to type into a template, from text's goal
+// line: for a shopping goal ("I am looking for a blue lightweight
+// sneakers, size 7, ...") the wanted item ("blue lightweight sneakers")
+// and, when it has three words or more, the item without its first word
+// ("lightweight sneakers": what a search matches best when the first
+// word is a colour); otherwise the goal's quoted strings (at most 4). Nil
+// when there is no goal or nothing to propose.
+func GoalTexts(text string) []string {
+	goal, ok := Goal(text)
+	if !ok || goal == "" {
+		return nil
+	}
+	for _, lead := range []string{"looking for an ", "looking for a "} {
+		if _, rest, ok := strings.Cut(goal, lead); ok {
+			item, _, _ := strings.Cut(rest, ",")
+			item = strings.TrimSpace(item)
+			out := []string{item}
+			if w := strings.Fields(item); len(w) >= 3 {
+				out = append(out, strings.Join(w[1:], " "))
+			}
+			return out
+		}
+	}
+	var out []string
+	for _, q := range quoted.FindAllStringSubmatch(goal, 4) {
+		out = append(out, q[1])
+	}
+	return out
+}
+
+var quoted = regexp.MustCompile(`"([^"]+)"`)
+
+// ExpandTemplates is the one rule by which a policy that chooses among
+// listed actions gets concrete ones where text's valid actions list
+// templates: each template becomes one action per GoalTexts proposal, in
+// place, and is dropped when there is none (a placeholder is not
+// something to type). Other actions pass through. The result is a new
+// slice: callers append to it.
+func ExpandTemplates(text string, actions []string) []string {
+	if len(actions) == 0 {
+		return actions
+	}
+	var texts []string
+	proposed := false
+	out := make([]string, 0, len(actions)+2)
+	for _, a := range actions {
+		if !IsTemplate(a) {
+			out = append(out, a)
+			continue
+		}
+		if !proposed {
+			texts, proposed = GoalTexts(text), true
+		}
+		for _, t := range texts {
+			out = append(out, FillTemplate(a, t))
+		}
+	}
+	return out
 }

@@ -14,7 +14,7 @@ import (
 // text is on the observation line "[7] button \"Buy Now\"": an id alone
 // means nothing to a policy that scores candidates by their words, so
 // describe appends the element's line. They list a text field as the
-// template fill(1, "<text>"): expandTemplates replaces the placeholder
+// template fill(1, "<text>"): gym.ExpandTemplates replaces the placeholder
 // with texts taken from the goal. Observations without such lines (the
 // text envs) pass through unchanged.
 
@@ -52,57 +52,6 @@ func describe(els map[string]string, action string) string {
 		return action + " " + line
 	}
 	return action
-}
-
-// goalTexts proposes texts to type, from the observation's "Goal:" line:
-// for a shopping goal ("I am looking for a blue lightweight sneakers,
-// size 7, ...") the wanted item ("blue lightweight sneakers") and the
-// item without its first word ("lightweight sneakers", what a search
-// matches best when the first word is a colour); otherwise the goal's
-// quoted strings.
-func goalTexts(text string) []string {
-	goal, ok := gym.Goal(text)
-	if !ok || goal == "" {
-		return nil
-	}
-	for _, lead := range []string{"looking for an ", "looking for a "} {
-		if _, rest, ok := strings.Cut(goal, lead); ok {
-			item, _, _ := strings.Cut(rest, ",")
-			item = strings.TrimSpace(item)
-			out := []string{item}
-			if w := strings.Fields(item); len(w) >= 3 {
-				out = append(out, strings.Join(w[1:], " "))
-			}
-			return out
-		}
-	}
-	var out []string
-	for _, q := range regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(goal, 4) {
-		out = append(out, q[1])
-	}
-	return out
-}
-
-// expandTemplates replaces each action with a "<text>" placeholder by one
-// action per proposed text (dropping it when there is none: a policy
-// cannot type a placeholder).
-func expandTemplates(text string, actions []string) []string {
-	var texts []string
-	proposed := false
-	out := make([]string, 0, len(actions)+2)
-	for _, a := range actions {
-		if !gym.IsTemplate(a) {
-			out = append(out, a)
-			continue
-		}
-		if !proposed {
-			texts, proposed = goalTexts(text), true
-		}
-		for _, t := range texts {
-			out = append(out, gym.FillTemplate(a, t))
-		}
-	}
-	return out
 }
 
 // hasGoal reports whether an observation states a goal (gym.Goal: the

@@ -58,7 +58,7 @@ func pushHist(hist []string, action string, k int) []string {
 // candidates is what the policy chooses among: the env's valid actions
 // plus distract distractors (see distractors).
 func candidates(o gym.Observation, distract int) []string {
-	valid := expandTemplates(o.Text, o.ValidActions)
+	valid := gym.ExpandTemplates(o.Text, o.ValidActions)
 	if len(valid) == 0 {
 		valid = []string{"look"}
 	}

@@ -318,7 +318,7 @@ func (e *Env) dream(action string) gym.StepResult {
 	p := e.m.Predict(cur.Text, cur.ValidActions, action)
 	wm := predictionInfo(p)
 	na := normAction(action)
-	listed := slices.ContainsFunc(cur.ValidActions, func(v string) bool { return normAction(v) == na || fillsTemplate(action, v) })
+	listed := slices.ContainsFunc(cur.ValidActions, func(v string) bool { return normAction(v) == na || gym.FillsTemplate(action, v) })
 	status := p.Status
 	switch {
 	case listed:

@@ -65,25 +65,6 @@ func TestFillSubstitution(t *testing.T) {
 	}
 }
 
-func TestExpandFills(t *testing.T) {
-	got := expandFills("Goal: I am looking for a blue lightweight sneakers, size 7\nURL: /shop/", []string{`fill(1, "<text>")`, "click(2)"})
-	want := []string{`fill(1, "lightweight sneakers")`, `fill(1, "blue lightweight sneakers")`, `fill(1, "a blue lightweight sneakers")`, "click(2)"}
-	if len(got) != len(want) {
-		t.Fatalf("expandFills = %q", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("expandFills = %q, want %q", got, want)
-		}
-	}
-	if !fillsTemplate(`fill(1, "blue socks")`, `fill(1, "<text>")`) || fillsTemplate(`fill(2, "x")`, `fill(1, "<text>")`) || fillsTemplate("click(1)", `fill(1, "<text>")`) {
-		t.Fatal("fillsTemplate")
-	}
-	if v := expandFills("Location: row 1", []string{"go north"}); len(v) != 1 || v[0] != "go north" {
-		t.Fatalf("no goal: %q", v)
-	}
-}
-
 func TestGoalFeatures(t *testing.T) {
 	var steps []trajectory.Step
 	for _, g := range []string{"blue socks, size 7", "red mug", "black lamp", "white hoodie, size M"} {
