@@ -94,12 +94,13 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		old.end()
 	}
 	e.shots, _ = opts.Options["screenshot"].(bool)
+	defer e.suite.spares.beginReset()()
 	sess, err := e.suite.session(ctx)
 	if err != nil {
 		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
 	}
 	if old := e.sess; old != nil {
-		go old.Close()
+		e.suite.spares.dispose(old)
 	}
 	e.sess, e.tab = sess, sess.Active()
 	sess.SetHosts(ep.hosts())

@@ -15,6 +15,11 @@ import (
 // Chromium to make one (~110-170 ms here, most of it the new page's
 // renderer), and the pool refills in the background. Sharing bounds the
 // cost to a few idle contexts whatever the number of envs.
+//
+// Making a context and disposing of an old one cost Chromium more CPU than
+// the reset's own page load: run alongside a reset they slowed it several
+// times over. So both wait while a reset loads its page (see beginReset),
+// for at most maxDefer, so that envs resetting back to back still refill.
 type sparePool struct {
 	make func(ctx context.Context) (*browser.Session, error)
 	size int
@@ -25,6 +30,76 @@ type sparePool struct {
 	epoch    int // bumped by drain: sessions of an earlier epoch are closed when made
 	users    int // live envs; the pool empties when the last one closes
 	closed   bool
+	resets   int           // resets loading their first page
+	idle     chan struct{} // closed when resets drops to 0
+	deferred int           // old sessions waiting for resets to close
+}
+
+// maxDefer bounds how long background context work waits for resets.
+const maxDefer = 2 * time.Second
+
+// beginReset marks a reset loading its page; the returned func ends it.
+func (p *sparePool) beginReset() func() {
+	p.mu.Lock()
+	if p.resets == 0 {
+		p.idle = make(chan struct{})
+	}
+	p.resets++
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.resets--
+			if p.resets == 0 {
+				close(p.idle)
+			}
+			p.mu.Unlock()
+		})
+	}
+}
+
+// waitResets waits until no reset is loading its page, at most maxDefer.
+func (p *sparePool) waitResets() {
+	p.mu.Lock()
+	var idle chan struct{}
+	if p.resets > 0 {
+		idle = p.idle
+	}
+	p.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	t := time.NewTimer(maxDefer)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+}
+
+// maxDeferredClose bounds the old sessions waiting to close, so envs that
+// reset back to back keep no more than that many extra contexts alive.
+const maxDeferredClose = 2
+
+// dispose closes an old episode's session once no reset is loading (at
+// once when maxDeferredClose are already waiting).
+func (p *sparePool) dispose(s *browser.Session) {
+	p.mu.Lock()
+	wait := p.deferred < maxDeferredClose
+	if wait {
+		p.deferred++
+	}
+	p.mu.Unlock()
+	go func() {
+		if wait {
+			p.waitResets()
+			p.mu.Lock()
+			p.deferred--
+			p.mu.Unlock()
+		}
+		s.Close()
+	}()
 }
 
 // acquire and release count the live envs: with none, the pool keeps
@@ -73,6 +148,7 @@ func (p *sparePool) refillLocked() {
 		p.inflight++
 		epoch := p.epoch
 		go func() {
+			p.waitResets()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			s, err := p.make(ctx)
