@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -30,6 +32,9 @@ type RemoteEnv struct {
 	spec gym.Spec
 	done bool
 	live bool // a Reset succeeded on the current connection
+	// failed is a connection failure met outside Step (the oracle op),
+	// reported by the next Step.
+	failed error
 }
 
 type streamConn struct {
@@ -137,7 +142,7 @@ func (e *RemoteEnv) drop() {
 		e.pool.detach(e.c.addr)
 		e.c = nil
 	}
-	e.live = false
+	e.live, e.failed = false, nil
 }
 
 // Reset implements gym.Env; after a server died it first makes the env
@@ -186,6 +191,9 @@ func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, er
 		return gym.StepResult{}, gym.ErrNotReset
 	}
 	addr, sent := e.c.addr, time.Now()
+	if err := e.failed; err != nil {
+		return e.serverFailed(addr, sent, err), nil
+	}
 	resp, err := e.c.call(ctx, e.pool.stepTimeout, streamRequest{Op: "step", Action: &action})
 	var lost *Error
 	if errors.As(err, &lost) && lost.Field == "session_id" {
@@ -196,18 +204,7 @@ func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, er
 	}
 	var se *errServer
 	if errors.As(err, &se) {
-		status := gym.StatusCrashed
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			status = gym.StatusTimeout
-		} else {
-			e.pool.markDown(addr)
-		}
-		e.drop()
-		e.done = true
-		e.pool.stepped(addr, sent, time.Now(), status.String(), true)
-		msg := fmt.Sprintf("server %s failed: %v", addr, err)
-		return gym.StepResult{Status: status, Truncated: true, Observation: gym.Observation{Text: "The environment server failed: " + msg, Info: map[string]any{"error": msg, InfoReplica: addr}}}, nil
+		return e.serverFailed(addr, sent, err), nil
 	}
 	if err != nil {
 		return gym.StepResult{}, err
@@ -215,6 +212,23 @@ func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, er
 	e.pool.stepped(addr, sent, time.Now(), resp.Result.Status.String(), resp.Result.Status.Infra())
 	e.done = resp.Result.Done()
 	return *resp.Result, nil
+}
+
+// serverFailed ends the episode on the connection's failure: TIMEOUT when
+// it timed out, else CRASHED (and the replica is marked down).
+func (e *RemoteEnv) serverFailed(addr string, sent time.Time, err error) gym.StepResult {
+	status := gym.StatusCrashed
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		status = gym.StatusTimeout
+	} else {
+		e.pool.markDown(addr)
+	}
+	e.drop()
+	e.done = true
+	e.pool.stepped(addr, sent, time.Now(), status.String(), true)
+	msg := fmt.Sprintf("server %s failed: %v", addr, err)
+	return gym.StepResult{Status: status, Truncated: true, Observation: gym.Observation{Text: "The environment server failed: " + msg, Info: map[string]any{"error": msg, InfoReplica: addr}}}
 }
 
 // InfoReplica is the info key of a step that a replica failed: the
@@ -227,6 +241,35 @@ func (e *RemoteEnv) Server() string {
 		return ""
 	}
 	return e.c.addr
+}
+
+// OracleAction implements gym.Oracle for envs whose spec lists it, on
+// servers started with --oracle.
+func (e *RemoteEnv) OracleAction(ctx context.Context) (string, error) {
+	if e.c == nil || !e.live {
+		return "", gym.ErrNotReset
+	}
+	resp, err := e.c.call(ctx, e.pool.stepTimeout, streamRequest{Op: "oracle"})
+	var se *errServer
+	if errors.As(err, &se) {
+		// The replica failed: the next Step reports it as the step would
+		// have (CRASHED or TIMEOUT), so the episode is accounted for.
+		e.failed = err
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("oracle of %s on %s: %w", e.id, e.c.addr, err)
+	}
+	return resp.Action, nil
+}
+
+// Supports says whether the capability methods the client forwards work:
+// Oracle only when the served env's spec lists it.
+func (e *RemoteEnv) Supports(capability string) bool {
+	if capability == reflect.TypeFor[gym.Oracle]().Name() {
+		return slices.Contains(e.spec.Capabilities, capability)
+	}
+	return true
 }
 
 // Spec implements gym.Env.

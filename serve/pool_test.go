@@ -312,3 +312,69 @@ func TestPoolAddressErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamOracle: on a server started with Config.Oracle the pool's env
+// is a gym.Oracle that solves the maze; without it the op is refused
+// saying how to turn it on; a replica that dies under the oracle's call
+// ends the episode CRASHED at the next step.
+func TestStreamOracle(t *testing.T) {
+	ctx := context.Background()
+	s := New(textRegistry(t), Config{Token: "tok", Oracle: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ServeStream(ln)
+	defer func() { ln.Close(); s.Close() }()
+	env, err := NewPool([]string{ln.Addr().String()}, PoolOptions{Token: "tok"}).Make(ctx, "text/maze-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	o, ok := gym.Capable[gym.Oracle](env)
+	if !ok {
+		t.Fatalf("served maze is no gym.Oracle; spec capabilities %v", env.Spec().Capabilities)
+	}
+	if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 5, TaskID: "easy"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		a, err := o.OracleAction(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := env.Step(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Done() {
+			if !r.Success() {
+				t.Fatalf("the oracle's episode ended without success: %+v", r)
+			}
+			break
+		}
+		if i > 200 {
+			t.Fatal("the oracle did not finish")
+		}
+	}
+
+	addr, _, stop := startStream(t, textRegistry(t)) // Oracle off
+	off, err := NewPool([]string{addr}, PoolOptions{Token: "tok"}).Make(ctx, "text/maze-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := off.Reset(ctx, gym.ResetOptions{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := off.OracleAction(ctx); err == nil || !strings.Contains(err.Error(), "--oracle") {
+		t.Fatalf("oracle on a server without --oracle: %v", err)
+	}
+	stop()
+	if a, err := off.OracleAction(ctx); err != nil || a != "" {
+		t.Fatalf("oracle on a dead server: %q %v, want no error (the step reports it)", a, err)
+	}
+	r, err := off.Step(ctx, "")
+	if err != nil || r.Status != gym.StatusCrashed || !r.Truncated {
+		t.Fatalf("step after the server died under the oracle: %+v %v, want CRASHED", r, err)
+	}
+}

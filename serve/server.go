@@ -63,6 +63,11 @@ type Config struct {
 	OpenEnvRoot string
 	// Retriever, when set, answers Search-R1's POST /retrieve (retrieve.go).
 	Retriever Retriever
+	// Oracle lets stream clients ask for the env's scripted next action
+	// (the "oracle" op, envs that implement gym.Oracle): oracle baselines
+	// and infrastructure tests through the pool. Off by default: it hands
+	// the client the answer.
+	Oracle bool
 }
 
 func (c Config) withDefaults() Config {
@@ -229,6 +234,29 @@ func (s *Server) get(client, id string) (*session, error) {
 	}
 	sess.lastUsed.Store(time.Now().UnixNano())
 	return sess, nil
+}
+
+// oracle returns the env's scripted next action (Config.Oracle).
+func (s *Server) oracle(ctx context.Context, sess *session) (string, error) {
+	if !s.cfg.Oracle {
+		return "", errorf(403, "op", "this server hands out no oracle actions (start it with gym serve --oracle)")
+	}
+	o, ok := gym.Capable[gym.Oracle](sess.env)
+	if !ok {
+		return "", errorf(404, "op", "env %s has no oracle", sess.spec.ID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StepTimeout)
+	defer cancel()
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed {
+		return "", errorf(404, "session_id", "session closed")
+	}
+	a, err := o.OracleAction(ctx)
+	if err != nil {
+		return "", errorf(409, "", "oracle: %v", err)
+	}
+	return a, nil
 }
 
 func (s *Server) reset(ctx context.Context, sess *session, opts gym.ResetOptions) (gym.Observation, error) {

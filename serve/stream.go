@@ -21,6 +21,7 @@ import (
 //	{"op":"make","env_id":"…","options":{…}}       → {"session_id","spec"}
 //	{"op":"reset","seed":1,"task_id":"…"}          → {"observation":{…}}
 //	{"op":"step","action":"…"}                     → {"result":{…}}
+//	{"op":"oracle"}                                → {"action":"…"}, the env's scripted next action (gym serve --oracle)
 //	{"op":"close"}                                 → {"closed":true}, then the server hangs up
 //
 // Errors come back as {"error":"…","field":"…","code":400} and the
@@ -44,6 +45,7 @@ type streamResponse struct {
 	Observation *gym.Observation `json:"observation,omitempty"`
 	Result      *gym.StepResult  `json:"result,omitempty"`
 	Closed      bool             `json:"closed,omitempty"`
+	Action      string           `json:"action,omitempty"` // the oracle's`
 	OK          bool             `json:"ok,omitempty"`
 	Error       string           `json:"error,omitempty"`
 	Field       string           `json:"field,omitempty"`
@@ -202,12 +204,12 @@ func (s *Server) handleLine(ctx context.Context, line []byte, remoteAddr string,
 		}
 		*sess = ns
 		return streamResponse{SessionID: ns.id, Spec: &ns.spec}
-	case "reset", "step", "close":
+	case "reset", "step", "oracle", "close":
 		if *sess == nil {
 			return errResponse(errorf(409, "op", `send {"op":"make","env_id":"…"} first`))
 		}
 	default:
-		return errResponse(errorf(400, "op", "unknown op %q (want auth, make, reset, step or close)", req.Op))
+		return errResponse(errorf(400, "op", "unknown op %q (want auth, make, reset, step, oracle or close)", req.Op))
 	}
 	(*sess).lastUsed.Store(nowNano())
 	switch req.Op {
@@ -226,6 +228,12 @@ func (s *Server) handleLine(ctx context.Context, line []byte, remoteAddr string,
 			return errResponse(err)
 		}
 		return streamResponse{Result: &res}
+	case "oracle":
+		a, err := s.oracle(ctx, *sess)
+		if err != nil {
+			return errResponse(err)
+		}
+		return streamResponse{Action: a}
 	default: // close
 		s.closeSession(*sess)
 		*sess = nil

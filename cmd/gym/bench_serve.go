@@ -59,6 +59,7 @@ func newBenchServeCmd(a *app) *cobra.Command {
 	var dur time.Duration
 	var ramp bool
 	var retrievePassages int
+	var ro remoteBenchOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Step latency over HTTP and the stream vs in-process and plugin; throughput on 1/2/4 servers",
@@ -79,9 +80,36 @@ with its own plugin host (so its own plugin process), serving ` + benchenv.ID + 
 
 On a 2-core machine more servers share the same cores, so the throughput
 column shows the cost of scale-out rather than its gain; on a cluster each
-server has its own machine.`,
+server has its own machine.
+
+With --remote ADDR it starts nothing and measures servers already running
+(token from GYM_SERVE_TOKEN): --envs envs of --env, spread over the
+replicas (a name in ADDR means every IP it resolves to, e.g. Docker
+Swarm's tasks.SERVICE:8081), each stepping its first valid action in a
+loop for --duration. It prints steps/s and step latency p50/p99 per
+replica and in total; with --json one object with keys remote, env_id,
+envs, duration_s, steps, steps_per_s, p50_us, p99_us and replicas, a list
+of {addr, envs, steps, steps_per_s, p50_us, p99_us, failures}.`,
+		Example: `  gym bench serve
+  gym bench serve --ramp --json
+  # every replica of a Swarm service (from a container on its network)
+  GYM_SERVE_TOKEN=... gym bench serve --remote tasks.envgym_core:8081 --env text/maze-v0 --envs 32 --duration 10s --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ro.remote != "" {
+				ro.dur = dur
+				res, err := benchRemote(cmd.Context(), ro)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.writeJSON(res)
+				}
+				return printBenchRemote(a.stdout, res)
+			}
+			if ro.dns != "" {
+				return errors.New("--dns resolves the names of --remote: give --remote too")
+			}
 			res, err := benchServe(cmd.Context(), a, steps, dur, ramp, retrievePassages)
 			if err != nil {
 				return err
@@ -117,6 +145,10 @@ server has its own machine.`,
 	cmd.Flags().IntVar(&steps, "steps", 3000, "timed steps per latency measurement")
 	cmd.Flags().DurationVar(&dur, "duration", 2*time.Second, "length of each throughput run")
 	cmd.Flags().IntVar(&retrievePassages, "retrieve-passages", 100_000, "passages of the retriever benchmark's knowledge base (0: skip it)")
+	cmd.Flags().StringVar(&ro.remote, "remote", "", "measure running `gym serve` stream servers instead (host:port,…; a name means every IP it resolves to)")
+	cmd.Flags().StringVar(&ro.dns, "dns", "", "with --remote: resolve names with this DNS server (host:port, e.g. 127.0.0.11:53)")
+	cmd.Flags().StringVar(&ro.envID, "env", benchenv.ID, "with --remote: the env to step (the servers must serve it)")
+	cmd.Flags().IntVar(&ro.envs, "envs", 16, "with --remote: envs stepping at once, spread over the replicas")
 	cmd.Flags().BoolVar(&ramp, "ramp", false, "also ramp 1..64 clients against 1, 2 and 4 servers (a load test; each cell runs --duration)")
 	return cmd
 }

@@ -18,7 +18,7 @@ import (
 
 // startReplicas runs one `gym serve` per loopback IP, all on one stream
 // port (as the replicas of a service share a port on their own IPs), with
-// token "tok"; they are interrupted and waited for at cleanup.
+// token "tok" and the oracle op on; they are interrupted and waited for at cleanup.
 func startReplicas(t *testing.T, ips ...string) (port int) {
 	t.Helper()
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -33,7 +33,7 @@ func startReplicas(t *testing.T, ips ...string) (port int) {
 	ln.Close()
 	for _, ip := range ips {
 		cmd := exec.Command(filepath.Join(binDir, "gym"), "--plugin-dir", pluginDir, "serve",
-			"--stream", net.JoinHostPort(ip, strconv.Itoa(port)), "--http", ip+":0", "--token-file", tokenFile, "--drain", "1s")
+			"--stream", net.JoinHostPort(ip, strconv.Itoa(port)), "--http", ip+":0", "--token-file", tokenFile, "--drain", "1s", "--oracle")
 		cmd.Env = append(os.Environ(), "GYM_PLUGIN_DIR=")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -132,6 +132,27 @@ func TestRunRemoteSpreadsEnvsOverDNSReplicas(t *testing.T) {
 		if !strings.Contains(table, fmt.Sprintf("%s:%d", ip, port)) {
 			t.Errorf("the replica table lacks %s:\n%s", ip, table)
 		}
+	}
+
+	// The oracle through the pool (gym serve --oracle) solves every task.
+	o := decode[runSummary](t, mustGym(t, "run", "text/maze-v0", "--policy", "oracle", "--episodes", "6", "--envs", "3",
+		"--remote", fmt.Sprintf("replicas.envgym.test:%d", port), "--dns", dns.Addr(), "--json").stdout)
+	if o.SuccessRate != 1 || o.Episodes != 6 {
+		t.Errorf("oracle over the pool: %+v", o)
+	}
+
+	// gym bench serve --remote: every replica steps, the parts add up.
+	b := decode[benchRemoteResult](t, mustGym(t, "bench", "serve", "--remote", fmt.Sprintf("replicas.envgym.test:%d", port),
+		"--dns", dns.Addr(), "--env", "text/maze-v0", "--envs", "3", "--duration", "300ms", "--json").stdout)
+	sum := 0
+	for _, r := range b.Replicas {
+		if r.Steps == 0 || r.Envs != 1 || r.P99US < r.P50US {
+			t.Errorf("bench replica %+v", r)
+		}
+		sum += r.Steps
+	}
+	if len(b.Replicas) != 3 || sum != b.Steps || b.Steps == 0 || b.StepsPerS <= 0 {
+		t.Errorf("bench over the pool: %+v", b)
 	}
 }
 

@@ -27,6 +27,7 @@ type serveOptions struct {
 	openenvRoot  string
 	retriever    retrieverOptions // retriever.go
 	record       string
+	oracle       bool
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -115,6 +116,7 @@ truncated with status ENV_ERROR, never silently lost).`,
 	f.StringVar(&o.openenvRoot, "openenv-root", "", "also serve this env id's OpenEnv endpoints at the root (/ws, /reset, …), for clients that take the server's URL as the env's (verifiers)")
 	f.IntVar(&o.openenvMax, "openenv-max-concurrent-envs", 0, "OpenEnv WebSocket sessions in all; more get CAPACITY_REACHED (0: only --max-envs-per-client)")
 	o.retriever.flags(f)
+	f.BoolVar(&o.oracle, "oracle", false, "answer the stream's oracle op (the env's scripted next action), so gym run --remote --policy oracle works; off by default: it hands clients the answer")
 	f.StringVar(&o.record, "record", "", "write every served episode (steps and manifest, any transport) under this directory")
 	return cmd
 }
@@ -183,7 +185,7 @@ func runServe(ctx context.Context, a *app, o serveOptions) error {
 	}
 	srv := serve.New(reg, serve.Config{Token: tokens.Shared, Tokens: tokens.Named, MaxEnvsPerClient: o.maxEnvs, IdleTimeout: o.idle,
 		MaxConns: o.maxConns, MaxConnsPerAddr: o.maxConnsAddr, AllowPaths: allow,
-		OpenEnvMaxConcurrentEnvs: o.openenvMax, OpenEnvRoot: o.openenvRoot, Retriever: ret.serve(), Record: rec})
+		OpenEnvMaxConcurrentEnvs: o.openenvMax, OpenEnvRoot: o.openenvRoot, Retriever: ret.serve(), Record: rec, Oracle: o.oracle})
 	errc := make(chan error, 2)
 	var hs *http.Server
 	if o.http != "" {
