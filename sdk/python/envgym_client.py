@@ -15,6 +15,10 @@ standard library only.
 
     env = StreamEnv("127.0.0.1:8081", "text/maze-v0")   # the fast transport
 
+    pool = Pool("tasks.envgym_core:8081")   # every replica the name resolves to
+    envs = pool.vector("text/maze-v0", 16)  # spread over them; survives a replica's death
+    print(pool.stats())                      # per replica: episodes, steps, steps_per_s, failures
+
 OpenEnv (meta-pytorch/OpenEnv's protocol, which gym serve also speaks) and
 TRL's environment_factory:
 
@@ -34,6 +38,8 @@ import base64
 import json
 import os
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -211,6 +217,285 @@ class VectorEnv:
     def close(self):
         for env in self.envs:
             env.close()
+
+
+# --- Pool: replicas found by DNS ----------------------------------------------
+
+
+def _system_resolve(host):
+    """The IPs host resolves to, from the system resolver (getaddrinfo)."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _join(ip, port):
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _is_ip(host):
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+class Pool:
+    """Envs spread over every replica of `gym serve` stream servers.
+
+        pool = Pool("tasks.envgym_core:8081")     # Swarm; a k8s headless Service alike
+        envs = pool.vector("text/maze-v0", 16, seed=0)
+        ...
+        print(pool.stats())   # per replica: envs, episodes, steps, steps_per_s, failures
+
+    An address whose host is a name stands for every IP it resolves to, one
+    replica each; a literal IP:port is one replica. Names are resolved again
+    every `resolve_every` seconds and after a connection failure. An env is
+    made on the live replica holding the fewest envs; when its replica dies
+    the step in flight returns CRASHED (truncated, info["status"]), and the
+    env is made again on a live replica at its next reset. At a reset an env
+    also moves when its replica left the DNS answer or holds two envs more
+    than the least loaded one, so a replacement replica gets its share.
+    `resolve(host) -> [ip, ...]` replaces the system resolver (tests, a
+    cluster's own DNS server). Safe to share between threads.
+    """
+
+    def __init__(self, addresses, token=None, timeout=60.0, resolve_every=5.0, down_for=5.0, resolve=None):
+        if isinstance(addresses, str):
+            addresses = addresses.split(",")
+        self.targets = []
+        for a in addresses:
+            host, sep, port = a.strip().rpartition(":")
+            host = host.strip("[]")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"address {a!r}: want host:port (a name such as tasks.envgym:8081 means every IP it resolves to)")
+            self.targets.append({"given": a, "host": host, "port": int(port), "literal": _is_ip(host),
+                                 "addrs": [_join(host, port)] if _is_ip(host) else []})
+        self.token = token if token is not None else os.environ.get("GYM_SERVE_TOKEN")
+        self.timeout, self.resolve_every, self.down_for = timeout, resolve_every, down_for
+        self.resolve = resolve or _system_resolve
+        self.lock = threading.Lock()
+        self.replicas = {}   # addr -> stats and state
+        self.current = []
+        self.resolved_at = 0.0
+        self.force = False
+        self.resolve_error = None
+        self.next = 0
+        self._install()
+
+    def _replica(self, addr):
+        r = self.replicas.get(addr)
+        if r is None:
+            r = self.replicas[addr] = {"addr": addr, "live": 0, "envs": 0, "episodes": 0, "steps": 0,
+                                       "failures": {}, "connect_failures": 0, "down_until": 0.0,
+                                       "first": None, "last": None}
+        return r
+
+    def _install(self):
+        cur = sorted({a for t in self.targets for a in t["addrs"]})
+        self.current = cur
+        for a in cur:
+            self._replica(a)
+        self.resolved_at = time.monotonic()
+
+    def refresh(self):
+        """Resolve the names again if the answer is old or a failure asked."""
+        if all(t["literal"] for t in self.targets):
+            return
+        with self.lock:
+            age = time.monotonic() - self.resolved_at
+            stale = not self.current or age >= self.resolve_every or (self.force and age >= 0.5)
+        if not stale:
+            return
+        found, err = {}, None
+        for i, t in enumerate(self.targets):
+            if t["literal"]:
+                continue
+            try:
+                found[i] = [_join(ip, t["port"]) for ip in self.resolve(t["host"])]
+            except OSError as e:
+                err = f"resolve {t['given']}: {e}"
+        with self.lock:
+            for i, addrs in found.items():
+                self.targets[i]["addrs"] = addrs
+            self.resolve_error = err
+            self.force = False
+            self._install()
+
+    def addresses(self):
+        """The replicas of the last resolution (resolving first if due)."""
+        self.refresh()
+        with self.lock:
+            return list(self.current)
+
+    def _pick(self):
+        with self.lock:
+            if not self.current:
+                raise ConnectionError("no replica to make envs on" + (f": {self.resolve_error}" if self.resolve_error else ""))
+            now, n = time.monotonic(), len(self.current)
+            order = [self.replicas[self.current[(self.next + i) % n]] for i in range(n)]
+            self.next += 1
+            up = sorted((r for r in order if now >= r["down_until"]), key=lambda r: r["live"])
+            return [r["addr"] for r in up + [r for r in order if now < r["down_until"]]]
+
+    def _down(self, addr):
+        with self.lock:
+            self._replica(addr)["down_until"] = time.monotonic() + self.down_for
+            self.force = True
+
+    def _should_move(self, addr):
+        with self.lock:
+            if addr not in self.current:
+                return True
+            mine, now = self.replicas[addr]["live"], time.monotonic()
+            return any(a != addr and now >= self.replicas[a]["down_until"] and self.replicas[a]["live"] + 2 <= mine
+                       for a in self.current)
+
+    def _count(self, addr, **changes):
+        with self.lock:
+            r = self._replica(addr)
+            for k, v in changes.items():
+                r[k] += v
+
+    def _stepped(self, addr, sent, status):
+        with self.lock:
+            r = self._replica(addr)
+            r["steps"] += 1
+            r["first"] = sent if r["first"] is None else min(r["first"], sent)
+            r["last"] = time.monotonic()
+            if status in INFRA:
+                r["failures"][status] = r["failures"].get(status, 0) + 1
+
+    def _connect(self, env_id, options):
+        self.refresh()
+        errors = []
+        for addr in self._pick():
+            try:
+                env = StreamEnv(addr, env_id, token=self.token, timeout=self.timeout, **(options or {}))
+            except ServeError:
+                raise  # the server answered: a bad id or options fail everywhere
+            except OSError as e:
+                self._count(addr, connect_failures=1)
+                self._down(addr)
+                errors.append(f"{addr}: {e}")
+                continue
+            self._count(addr, live=1, envs=1)
+            return addr, env
+        raise ConnectionError(f"no replica could make {env_id}: " + "; ".join(errors))
+
+    def make(self, env_id, **options):
+        """An env (Gymnasium's reset/step) on the least loaded live replica."""
+        return PoolEnv(self, env_id, options)
+
+    def vector(self, env_id, n, seed=0, task=None, **options):
+        """A VectorEnv of n envs of env_id spread over the replicas."""
+        return VectorEnv([self.make(env_id, **options) for _ in range(n)], seed=seed, task=task)
+
+    def stats(self):
+        """Per replica, sorted by address: addr, envs (made), live_envs,
+        episodes (resets answered), steps, steps_per_s (over its first to
+        last step), failures (steps by infrastructure status),
+        connect_failures, resolved (in the last DNS answer)."""
+        with self.lock:
+            out = []
+            for addr in sorted(self.replicas):
+                r = self.replicas[addr]
+                span = (r["last"] - r["first"]) if r["first"] is not None else 0
+                out.append({"addr": addr, "envs": r["envs"], "live_envs": r["live"], "episodes": r["episodes"],
+                            "steps": r["steps"], "steps_per_s": r["steps"] / span if span > 0 else 0.0,
+                            "failures": dict(r["failures"]), "connect_failures": r["connect_failures"],
+                            "resolved": addr in self.current})
+            return out
+
+
+class PoolEnv:
+    """One env of a Pool: a StreamEnv that survives its replica (see Pool)."""
+
+    def __init__(self, pool, env_id, options):
+        self.pool, self.env_id, self.options = pool, env_id, options
+        self.addr, self.env = pool._connect(env_id, options)
+        self.spec = self.env.spec
+        self.live = False
+
+    @property
+    def replica(self):
+        """The address of the replica holding the env now (None if none)."""
+        return self.addr
+
+    def _drop(self, close=False):
+        if self.env is not None:
+            if close:
+                self.env.close()
+            else:
+                try:
+                    self.env.file.close()
+                    self.env.sock.close()
+                except OSError:
+                    pass
+            self.pool._count(self.addr, live=-1)
+        self.env, self.addr, self.live = None, None, False
+
+    def reset(self, seed=0, task=None, options=None):
+        self.pool.refresh()
+        if self.env is not None and self.pool._should_move(self.addr):
+            self._drop(close=True)
+        for _ in range(len(self.pool.addresses()) + 2):
+            if self.env is None:
+                self.addr, self.env = self.pool._connect(self.env_id, self.options)
+                self.spec = self.env.spec
+            try:
+                out = self.env.reset(seed=seed, task=task, options=options)
+            except ServeError as e:
+                if e.field != "session_id":
+                    raise
+                self._drop()  # the server closed our env: make it again
+                continue
+            except OSError:
+                self.pool._down(self.addr)
+                self._drop()
+                continue
+            self.live = True
+            self.pool._count(self.addr, episodes=1)
+            return out
+        raise ConnectionError(f"reset {self.env_id}: every replica failed")
+
+    def step(self, action):
+        if self.env is None or not self.live:
+            raise ServeError(409, "reset first: the env has no episode under way", "action")
+        addr, sent = self.addr, time.monotonic()
+        try:
+            out = self.env.step(action)
+        except ServeError as e:
+            if e.field != "session_id":
+                raise
+            return self._failed(addr, sent, "ENV_ERROR", f"the server lost this env: {e.message}")
+        except socket.timeout as e:
+            return self._failed(addr, sent, "TIMEOUT", f"server {addr} timed out: {e}")
+        except (OSError, ValueError) as e:
+            self.pool._down(addr)
+            return self._failed(addr, sent, "CRASHED", f"server {addr} failed: {e}")
+        self.pool._stepped(addr, sent, out[4]["status"])
+        if out[2] or out[3]:
+            self.live = False
+        return out
+
+    def _failed(self, addr, sent, status, msg):
+        self.pool._stepped(addr, sent, status)
+        self._drop()
+        text = "The environment server failed: " + msg
+        info = {"valid_actions": [], "status": status, "grounded": False, "error": msg, "replica": addr}
+        return text, 0.0, False, True, info
+
+    def close(self):
+        self._drop(close=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # --- OpenEnv -----------------------------------------------------------------
