@@ -37,6 +37,7 @@ func Register(r *gym.Registry) error {
 	components := map[string]string{}
 	if v, err := chromium.ProbeVersion(ctx, ""); err == nil {
 		components["chromium"] = v
+		components["chromium_sandbox"] = chromium.DetectSandbox().String()
 	}
 	suite := phone.NewSuite(phone.Options{})
 	phoneSpec := gym.Spec{

@@ -91,7 +91,10 @@ func (s *Suite) Register(r *gym.Registry) error {
 		return fmt.Errorf("web: register: %w", err)
 	}
 	s.version = ver
-	components := map[string]string{"chromium": ver, "chromedp": "v0.23.0"}
+	// Whether Chromium's own sandbox guards the host from the pages (off
+	// as root, e.g. in-process tests; on in the installed plugin where
+	// the kernel allows it).
+	components := map[string]string{"chromium": ver, "chromedp": "v0.23.0", "chromium_sandbox": browser.DetectSandbox().String()}
 	obsSpace := "Text: Goal, URL, Title, optional 'Last action error', then one line per element: `[id] role \"name\" value=\"…\" checked …` (interactive elements carry an id) and `text \"…\"`/`heading`/`row` lines. ValidActions lists concrete actions; Screenshot (PNG) when reset with options {\"screenshot\": true}."
 	for _, t := range sites.Tasks() {
 		spec := gym.Spec{

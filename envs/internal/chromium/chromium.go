@@ -39,7 +39,9 @@ type Options struct {
 	Flags []chromedp.ExecAllocatorOption
 	// DataDirPrefix names the temporary profile dir; default "envgym-chromium-".
 	DataDirPrefix string
-	Logf          func(format string, args ...any)
+	// NoSandbox keeps Chromium's own sandbox off even where it works.
+	NoSandbox bool
+	Logf      func(format string, args ...any)
 }
 
 // Process is one Chromium process, started on the first Start and started
@@ -54,6 +56,7 @@ type Process struct {
 	cancel  func()
 	dataDir string
 	version string
+	sandbox Sandbox
 	closed  bool
 }
 
@@ -91,12 +94,40 @@ func (p *Process) Start(ctx context.Context) (context.Context, uint64, error) {
 			return nil, 0, err
 		}
 	}
+	sb := DetectSandbox()
+	if p.opts.NoSandbox {
+		sb = Sandbox{Why: "turned off by the caller"}
+	}
+	bctx, cancel, dir, err := p.launch(ctx, path, sb.On)
+	if err != nil && sb.On && ctx.Err() == nil {
+		// The probe passed but Chromium's own checks did not: run without
+		// its sandbox rather than not at all, and say why.
+		sb = Sandbox{Why: "Chromium failed to start with it: " + err.Error()}
+		bctx, cancel, dir, err = p.launch(ctx, path, false)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("chromium: start %s: %w", path, err)
+	}
+	p.opts.Logf("chromium: own sandbox %s", sb)
+	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
+		p.version = v.Product[strings.LastIndexByte(v.Product, '/')+1:]
+	}
+	p.gen++
+	p.bctx, p.dataDir, p.cancel, p.sandbox = bctx, dir, cancel, sb
+	return bctx, p.gen, nil
+}
+
+// launch starts one Chromium process in a new profile dir.
+func (p *Process) launch(ctx context.Context, path string, sandbox bool) (context.Context, func(), string, error) {
 	dir, err := os.MkdirTemp("", p.opts.DataDirPrefix)
 	if err != nil {
-		return nil, 0, fmt.Errorf("chromium: user data dir: %w", err)
+		return nil, nil, "", fmt.Errorf("user data dir: %w", err)
 	}
 	flags := append(HeadlessFlags(path), p.opts.Flags...)
 	flags = append(flags, chromedp.WindowSize(p.opts.Width, p.opts.Height), chromedp.UserDataDir(dir))
+	if sandbox {
+		flags = append(flags, chromedp.Flag("no-sandbox", false))
+	}
 	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(), flags...)
 	bctx, bcancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(p.opts.Logf), chromedp.WithErrorf(p.opts.Logf))
 	// The first Do binds the browser's life to bctx, which the process
@@ -112,15 +143,17 @@ func (p *Process) Start(ctx context.Context) (context.Context, uint64, error) {
 		bcancel()
 		alloc()
 		os.RemoveAll(dir)
-		return nil, 0, fmt.Errorf("chromium: start %s: %w", path, err)
+		return nil, nil, "", err
 	}
-	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
-		p.version = v.Product[strings.LastIndexByte(v.Product, '/')+1:]
-	}
-	p.gen++
-	p.bctx, p.dataDir = bctx, dir
-	p.cancel = func() { bcancel(); alloc() }
-	return bctx, p.gen, nil
+	return bctx, func() { bcancel(); alloc() }, dir, nil
+}
+
+// Sandbox says whether the running browser has its own sandbox, and why
+// not; the zero value before the first start.
+func (p *Process) Sandbox() Sandbox {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sandbox
 }
 
 func (p *Process) aliveLocked() bool {

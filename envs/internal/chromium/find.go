@@ -51,7 +51,8 @@ func ProbeVersion(ctx context.Context, execPath string) (string, error) {
 }
 
 // HeadlessFlags are the launch options every headless Chromium of the gym
-// uses: no sandbox (we run as root), and nothing that would reach the
+// uses: no sandbox (Process.Start turns Chromium's own sandbox back on
+// where DetectSandbox finds it works), and nothing that would reach the
 // network or run in the background (this machine's network is closed).
 func HeadlessFlags(execPath string) []chromedp.ExecAllocatorOption {
 	return []chromedp.ExecAllocatorOption{
@@ -73,8 +74,9 @@ func HeadlessFlags(execPath string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("hide-scrollbars", true),
 		// Cross-site iframes stay in the page's renderer, where the page
 		// script (web observation) runs in every frame; out-of-process ones
-		// would need a CDP session each. Chromium runs without its sandbox
-		// here, so site isolation's process boundary would add little.
+		// would need a CDP session each. Every page of an env is one
+		// agent's episode, so a process per site would guard the agent's
+		// pages from each other, at a renderer per site.
 		chromedp.Flag("disable-site-isolation-trials", true),
 		// Chromium's own calls home (form autofill hints, translation,
 		// optimization hints) would go through the web env's policy proxy

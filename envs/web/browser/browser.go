@@ -34,7 +34,9 @@ type Options struct {
 	ExecPath string // the real binary; default: the Debian package's /usr/lib/chromium/chromium
 	Width    int    // viewport; default 1024
 	Height   int    // default 768
-	Logf     func(format string, args ...any)
+	// NoSandbox keeps Chromium's own sandbox off even where it works.
+	NoSandbox bool
+	Logf      func(format string, args ...any)
 }
 
 // Manager owns one Chromium process shared by all sessions of this
@@ -45,8 +47,15 @@ type Manager struct {
 
 // NewManager returns a manager; Chromium starts on the first session.
 func NewManager(opts Options) *Manager {
-	return &Manager{proc: chromium.New(chromium.Options{ExecPath: opts.ExecPath, Width: opts.Width, Height: opts.Height, Logf: opts.Logf})}
+	return &Manager{proc: chromium.New(chromium.Options{ExecPath: opts.ExecPath, Width: opts.Width, Height: opts.Height, NoSandbox: opts.NoSandbox, Logf: opts.Logf})}
 }
+
+// DetectSandbox says whether Chromium's own sandbox can run in this
+// process, and why not.
+func DetectSandbox() chromium.Sandbox { return chromium.DetectSandbox() }
+
+// Sandbox says whether the running browser has its own sandbox.
+func (m *Manager) Sandbox() chromium.Sandbox { return m.proc.Sandbox() }
 
 // FindChromium returns the path of the real Chromium binary.
 func FindChromium() (string, error) { return chromium.FindChromium() }

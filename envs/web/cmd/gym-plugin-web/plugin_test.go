@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/envgym/envgym/envs/internal/chromium"
 	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/plugins"
 )
@@ -84,6 +87,7 @@ function done() {
 	if m == nil {
 		t.Fatalf("the dev server's page did not load in the sandboxed plugin:\n%s", obs.Text)
 	}
+	checkChromiumSandbox(t, e.Spec().Components["chromium_sandbox"])
 	r, err := e.Step(ctx, "click("+m[1]+")")
 	if err != nil {
 		t.Fatal(err)
@@ -97,5 +101,75 @@ function done() {
 	}
 	if otherHits.Load() != 0 {
 		t.Errorf("the other loopback port was reached %d times", otherHits.Load())
+	}
+}
+
+// checkChromiumSandbox checks Chromium's own sandbox in the installed
+// plugin (#18): where the plugin's uid can make user namespaces, the spec
+// says it is on and every renderer of the page runs in a user and PID
+// namespace of its own under more seccomp filters than the browser;
+// elsewhere the spec says it is off and why.
+func checkChromiumSandbox(t *testing.T, reported string) {
+	t.Helper()
+	// As the plugin's uid: Go would switch uid inside the new namespace,
+	// where it has no mapping.
+	probe := exec.Command("unshare", "--user", "--pid", "--net", "--fork", "true")
+	uid := uint32(plugins.PluginUID("web"))
+	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	canNS := probe.Run()
+	t.Logf("chromium_sandbox: %s (plugin uid can make namespaces: %v)", reported, canNS == nil)
+	if canNS != nil {
+		if !strings.HasPrefix(reported, "off: ") {
+			t.Fatalf("the plugin's uid cannot make user namespaces (%v), yet the spec says Chromium's sandbox is %q", canNS, reported)
+		}
+		return
+	}
+	if !strings.HasPrefix(reported, "on") {
+		t.Fatalf("the plugin's uid can make user namespaces, yet Chromium's own sandbox is %q", reported)
+	}
+	var browserPID int
+	var renderers []int
+	for _, pid := range chromium.ProcessTree(os.Getpid()) {
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(cmd), "chromium") {
+			continue
+		}
+		switch {
+		case strings.Contains(string(cmd), "--type=renderer"):
+			renderers = append(renderers, pid)
+		case !strings.Contains(string(cmd), "--type="):
+			browserPID = pid
+		}
+	}
+	if browserPID == 0 || len(renderers) == 0 {
+		t.Fatalf("no Chromium browser (%d) or renderer (%v) under the plugin", browserPID, renderers)
+	}
+	ns := func(pid int, kind string) string {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
+		if err != nil {
+			t.Fatalf("pid %d: %v", pid, err)
+		}
+		return l
+	}
+	filters := func(pid int) int {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Seccomp_filters:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				return n
+			}
+		}
+		return -1
+	}
+	t.Logf("browser %d: %s, %d seccomp filters; renderers %v: %s, %d filters", browserPID, ns(browserPID, "user"), filters(browserPID), renderers, ns(renderers[0], "user"), filters(renderers[0]))
+	for _, r := range renderers {
+		for _, kind := range []string{"user", "pid"} {
+			if ns(r, kind) == ns(browserPID, kind) {
+				t.Errorf("renderer %d shares the browser's %s namespace (%s): not sandboxed", r, kind, ns(r, kind))
+			}
+		}
+		if fr, fb := filters(r), filters(browserPID); fr <= fb {
+			t.Errorf("renderer %d has %d seccomp filters, the browser %d: Chromium's own filter is missing", r, fr, fb)
+		}
 	}
 }
