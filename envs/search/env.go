@@ -16,15 +16,13 @@ import (
 
 // env is one search env instance. The database is shared and read-only;
 // everything an episode changes lives in episode, which is what Snapshot
-// saves.
+// saves. The call order is gym.Enforced's to guard (Registry.Make).
 type env struct {
-	spec   gym.Spec
-	cfg    config
-	db     *database
-	st     episode
-	gold   map[string]bool
-	ready  bool
-	closed bool
+	spec gym.Spec
+	cfg  config
+	db   *database
+	st   episode
+	gold map[string]bool
 }
 
 // episode is the whole mutable state of an episode.
@@ -63,11 +61,9 @@ func newEnv(spec gym.Spec, c config, db *database) *env {
 
 func (e *env) Spec() gym.Spec { return e.spec }
 
-func (e *env) Close() error {
-	// The database belongs to the store and outlives instances.
-	e.closed = true
-	return nil
-}
+// Close has nothing to release: the database belongs to the store and
+// outlives instances.
+func (e *env) Close() error { return nil }
 
 func (e *env) question() *corpus.Question { return &e.db.questions[e.st.Question] }
 
@@ -82,9 +78,6 @@ func splitmix64(x uint64) uint64 {
 // Reset picks the question: ResetOptions.Seed indexes the task's question
 // pool deterministically; Options {"question_id": "q0042"} picks one by id.
 func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
-	if e.closed {
-		return gym.Observation{}, gym.ErrClosed
-	}
 	if err := ctx.Err(); err != nil {
 		return gym.Observation{}, err
 	}
@@ -109,9 +102,8 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	}
 	e.st = episode{Corpus: e.db.hash, Task: task, Seed: opts.Seed, Question: qi, Totals: map[string]float64{}}
 	e.setGold()
-	e.ready = true
 	text := fmt.Sprintf("Question: %s\n\nFind the answer by searching a corpus of %d passages.\n%s\n\nYou have %d steps.",
-		e.question().Question, e.db.corpus.Len(), actionSpace, e.cfg.maxSteps)
+		e.question().Question, e.db.corpus.Len(), actionSpace, e.limit())
 	e.st.Obs = text
 	return gym.Observation{Text: text, ValidActions: e.validActions(), Info: e.baseInfo()}, nil
 }
@@ -131,10 +123,11 @@ func (e *env) baseInfo() map[string]any {
 	}
 }
 
-// Step parses and applies one action. (Registry.Make's gym.Enforced
-// keeps the call order; the env counts steps itself because its
-// observation shows the budget left and its last step reveals the gold
-// answers.)
+// Step parses and applies one action. Registry.Make's gym.Enforced keeps
+// the call order. The env counts steps and ends the episode at the step
+// limit itself (the same limit, gym.StepLimit, so Enforced never has to):
+// its observation shows the steps left, and the last step scores the
+// episode and reveals the gold answers, which a wrapper cannot know to do.
 func (e *env) Step(ctx context.Context, raw string) (gym.StepResult, error) {
 	if err := ctx.Err(); err != nil {
 		return gym.StepResult{}, err
@@ -165,10 +158,10 @@ func (e *env) Step(ctx context.Context, raw string) (gym.StepResult, error) {
 	}
 	if a.verb == verbAnswer && err == nil {
 		res.Terminated = true
-	} else if e.st.Steps >= e.cfg.maxSteps {
+	} else if e.st.Steps >= e.limit() {
 		res.Truncated = true
-		info["truncated_by"] = fmt.Sprintf("max_steps (%d)", e.cfg.maxSteps)
-		info["em"], info["f1"], info["success"] = 0.0, 0.0, false
+		info[gym.InfoTruncatedBy] = fmt.Sprintf("max_steps (%d)", e.limit())
+		info["em"], info["f1"], info[gym.InfoSuccess] = 0.0, 0.0, false
 		info["gold_answers"] = e.question().Answers
 	}
 	process := parts["retrieve"] + parts["open"] + parts["judge"]
@@ -183,7 +176,7 @@ func (e *env) Step(ctx context.Context, raw string) (gym.StepResult, error) {
 	res.Observation.Info = e.baseInfo()
 	maps.Copy(res.Observation.Info, info)
 	if err != nil && infra == nil {
-		res.Observation.Info["error"] = err.Error()
+		res.Observation.Info[gym.InfoError] = err.Error()
 	}
 	res.Observation.Info["reward_parts"] = parts
 	res.Observation.Info["process_reward"] = process
@@ -197,6 +190,9 @@ func (e *env) Step(ctx context.Context, raw string) (gym.StepResult, error) {
 	return res, nil
 }
 
+// limit is the episode's step limit: the one gym.Enforced applies too.
+func (e *env) limit() int { return gym.StepLimit(e.spec, e.st.Task) }
+
 // envError marks a failure of the env (the index), as opposed to a bad
 // action.
 type envError struct{ err error }
@@ -205,7 +201,7 @@ func (e *envError) Error() string { return e.err.Error() }
 func (e *envError) Unwrap() error { return e.err }
 
 func (e *env) footer() string {
-	left := e.cfg.maxSteps - e.st.Steps
+	left := e.limit() - e.st.Steps
 	return fmt.Sprintf("Question: %s\nSteps left: %d", e.question().Question, max(left, 0))
 }
 
@@ -353,7 +349,7 @@ func (e *env) answer(text string, parts map[string]float64, info map[string]any)
 	if e.cfg.finalReward == "em" {
 		parts["answer"] = em
 	}
-	info["em"], info["f1"], info["success"] = em, f1, em == 1
+	info["em"], info["f1"], info[gym.InfoSuccess] = em, f1, em == 1
 	info["gold_answers"] = q.Answers
 	info["answer"] = text
 	verdict := "incorrect"
@@ -370,9 +366,6 @@ func (e *env) answer(text string, parts map[string]float64, info map[string]any)
 // ValidActions lists open(id) for the last results, judge when there is
 // an unjudged result, and templates for search and answer.
 func (e *env) ValidActions(ctx context.Context) ([]string, error) {
-	if !e.ready {
-		return nil, gym.ErrNotReset
-	}
 	return e.validActions(), nil
 }
 
@@ -396,12 +389,6 @@ func (e *env) validActions() []string {
 // order, search for it (its entity name), open it, judge it useful; then
 // answer with the gold answer.
 func (e *env) OracleAction(ctx context.Context) (string, error) {
-	switch {
-	case !e.ready:
-		return "", gym.ErrNotReset
-	case e.st.Done:
-		return "", gym.ErrEpisodeDone
-	}
 	if e.st.LastKind == "open" && !e.st.Judged && e.gold[e.st.Last[0]] {
 		return "judge(useful)", nil
 	}
@@ -434,9 +421,6 @@ func (e *env) oracleQuery(q *corpus.Question, i int) string {
 
 // Snapshot saves the episode; the shared corpus and index are not copied.
 func (e *env) Snapshot(ctx context.Context) ([]byte, error) {
-	if !e.ready {
-		return nil, gym.ErrNotReset
-	}
 	b, err := json.Marshal(e.st)
 	if err != nil {
 		return nil, fmt.Errorf("search: snapshot: %w", err)
@@ -446,9 +430,6 @@ func (e *env) Snapshot(ctx context.Context) ([]byte, error) {
 
 // Restore resumes a snapshot taken on the same corpus.
 func (e *env) Restore(ctx context.Context, snapshot []byte) (gym.Observation, error) {
-	if e.closed {
-		return gym.Observation{}, gym.ErrClosed
-	}
 	var st episode
 	if err := json.Unmarshal(snapshot, &st); err != nil {
 		return gym.Observation{}, fmt.Errorf("search: restore: %w", err)
@@ -462,15 +443,12 @@ func (e *env) Restore(ctx context.Context, snapshot []byte) (gym.Observation, er
 	if st.Totals == nil {
 		st.Totals = map[string]float64{}
 	}
-	e.st, e.ready = st, true
+	e.st = st
 	e.setGold()
 	return gym.Observation{Text: st.Obs, ValidActions: e.validActions(), Info: e.baseInfo()}, nil
 }
 
 // Render returns the last observation.
 func (e *env) Render(ctx context.Context) (string, error) {
-	if !e.ready {
-		return "", gym.ErrNotReset
-	}
 	return e.st.Obs, nil
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // Env is one instance of a text env id. Like every gym.Env it is driven by
-// one goroutine.
+// one goroutine. It has no call-order guard or step limit of its own:
+// Registry.Make wraps it in gym.Enforced, which applies both.
 type Env struct {
 	id    string
 	spec  gym.Spec
@@ -27,8 +28,6 @@ type Env struct {
 	steps   int
 	done    bool
 	success bool
-	started bool
-	closed  bool
 
 	buf    []move         // scratch for legal moves
 	oracle map[state]move // the last plan, by the state each move starts from
@@ -48,18 +47,15 @@ const lookMove move = 4
 // Spec describes the id; MaxSteps is the largest task limit.
 func (e *Env) Spec() gym.Spec { return e.spec }
 
-// Close ends the instance; it is safe to call twice.
+// Close ends the instance.
 func (e *Env) Close() error {
-	e.closed, e.lv, e.oracle = true, nil, nil
+	e.lv, e.oracle = nil, nil
 	return nil
 }
 
 // Reset generates the level of opts.TaskID (the first task when empty) for
 // opts.Seed and puts the agent at its start.
 func (e *Env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation, error) {
-	if e.closed {
-		return gym.Observation{}, gym.ErrClosed
-	}
 	if err := ctx.Err(); err != nil {
 		return gym.Observation{}, fmt.Errorf("%s: reset: %w", e.id, err)
 	}
@@ -96,7 +92,7 @@ func (e *Env) begin(t *taskDef, seed int64) {
 	e.task, e.seed = t, seed
 	e.lv = generate(e.id, t, seed)
 	e.st = state{pos: e.lv.start}
-	e.steps, e.done, e.success, e.started = 0, false, false, true
+	e.steps, e.done, e.success = 0, false, false
 	e.oracle = nil
 }
 
@@ -104,28 +100,11 @@ func (e *Env) begin(t *taskDef, seed int64) {
 // gym.Enforced applies (the spec lists it per task).
 func (e *Env) maxSteps() int { return gym.StepLimit(e.spec, e.task.id) }
 
-// usable reports contract misuse common to every call but Reset.
-func (e *Env) usable() error {
-	switch {
-	case e.closed:
-		return gym.ErrClosed
-	case !e.started:
-		return gym.ErrNotReset
-	}
-	return nil
-}
-
 // Step parses and executes one action. Invalid actions leave the room,
 // keys and doors as they were but still count toward the step limit
 // (gym.Enforced's, from the spec), so a stream of garbage ends the
 // episode too.
 func (e *Env) Step(ctx context.Context, action string) (gym.StepResult, error) {
-	if err := e.usable(); err != nil {
-		return gym.StepResult{}, err
-	}
-	if e.done {
-		return gym.StepResult{}, gym.ErrEpisodeDone
-	}
 	if err := ctx.Err(); err != nil {
 		return gym.StepResult{}, fmt.Errorf("%s: step: %w", e.id, err)
 	}
@@ -498,9 +477,6 @@ func offset(dx, dy int) string {
 
 // ValidActions lists the canonical actions that apply in the current state.
 func (e *Env) ValidActions(ctx context.Context) ([]string, error) {
-	if err := e.usable(); err != nil {
-		return nil, err
-	}
 	return e.validActions(), nil
 }
 
@@ -508,12 +484,6 @@ func (e *Env) ValidActions(ctx context.Context) ([]string, error) {
 // from the current state. The plan is kept and reused while the agent
 // follows it; any other state gets a fresh search.
 func (e *Env) OracleAction(ctx context.Context) (string, error) {
-	if err := e.usable(); err != nil {
-		return "", err
-	}
-	if e.done {
-		return "", gym.ErrEpisodeDone
-	}
 	if m, ok := e.oracle[e.st]; ok {
 		return e.lv.actionString(m), nil
 	}

@@ -472,16 +472,25 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	}
 }
 
+// TestContractErrors: the call order as users meet it, through the
+// registry (gym.Enforced guards it; the env itself has no guard), and the
+// env's own errors (unknown task or option, a cancelled context).
 func TestContractErrors(t *testing.T) {
 	ctx := context.Background()
-	e := newTestEnv(t, MazeID, nil)
+	e := madeEnv(t, MazeID, nil)
+	or, _ := gym.Capable[gym.Oracle](e)
+	rd, _ := gym.Capable[gym.Renderer](e)
+	sn, _ := gym.Capable[gym.Snapshotter](e)
+	if or == nil || rd == nil || sn == nil {
+		t.Fatalf("capabilities %v", gym.Capabilities(e))
+	}
 	if _, err := e.Step(ctx, "look"); !errors.Is(err, gym.ErrNotReset) {
 		t.Errorf("step before reset: %v", err)
 	}
-	if _, err := e.OracleAction(ctx); !errors.Is(err, gym.ErrNotReset) {
+	if _, err := or.OracleAction(ctx); !errors.Is(err, gym.ErrNotReset) {
 		t.Errorf("oracle before reset: %v", err)
 	}
-	if _, err := e.Render(ctx); !errors.Is(err, gym.ErrNotReset) {
+	if _, err := rd.Render(ctx); !errors.Is(err, gym.ErrNotReset) {
 		t.Errorf("render before reset: %v", err)
 	}
 	_, err := e.Reset(ctx, gym.ResetOptions{TaskID: "nightmare"})
@@ -492,16 +501,31 @@ func TestContractErrors(t *testing.T) {
 		t.Errorf("unknown reset option: %v", err)
 	}
 
-	reset(t, e, "easy", 0)
-	playOracle(t, e)
+	if _, err := e.Reset(ctx, gym.ResetOptions{TaskID: "easy"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		a, err := or.OracleAction(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := step(t, e, a); r.Done() {
+			if !r.Success() {
+				t.Fatalf("oracle episode ended without success: %+v", r)
+			}
+			break
+		}
+	}
 	if _, err := e.Step(ctx, "look"); !errors.Is(err, gym.ErrEpisodeDone) {
 		t.Errorf("step after done: %v", err)
 	}
-	if _, err := e.OracleAction(ctx); !errors.Is(err, gym.ErrEpisodeDone) {
+	if _, err := or.OracleAction(ctx); !errors.Is(err, gym.ErrEpisodeDone) {
 		t.Errorf("oracle after done: %v", err)
 	}
 
-	reset(t, e, "easy", 0)
+	if _, err := e.Reset(ctx, gym.ResetOptions{TaskID: "easy"}); err != nil {
+		t.Fatal(err)
+	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := e.Step(cancelled, "look"); !errors.Is(err, context.Canceled) {
@@ -520,7 +544,7 @@ func TestContractErrors(t *testing.T) {
 	if _, err := e.Reset(ctx, gym.ResetOptions{}); !errors.Is(err, gym.ErrClosed) {
 		t.Errorf("reset after close: %v", err)
 	}
-	if _, err := e.Snapshot(ctx); !errors.Is(err, gym.ErrClosed) {
+	if _, err := sn.Snapshot(ctx); !errors.Is(err, gym.ErrClosed) {
 		t.Errorf("snapshot after close: %v", err)
 	}
 }

@@ -114,7 +114,10 @@ func Register(r *gym.Registry) error {
 	return nil
 }
 
-// New builds an instance of id directly, without a registry.
+// New builds an instance of id directly, without a registry and so
+// without the call-order guard and step limit gym.Enforced adds (wrap it
+// with gym.Enforce for those): for tests and programs that use the
+// concrete type.
 func New(id string, opts map[string]any) (*Env, error) {
 	for _, f := range families() {
 		if f.spec.ID == id {

@@ -25,9 +25,6 @@ type snapshot struct {
 
 // Snapshot serialises the current episode as JSON.
 func (e *Env) Snapshot(ctx context.Context) ([]byte, error) {
-	if err := e.usable(); err != nil {
-		return nil, err
-	}
 	b, err := json.Marshal(snapshot{
 		Env: e.id, Version: Version, Task: e.task.id, Seed: e.seed,
 		Pos: e.st.pos, Held: e.st.held, Open: e.st.open,
@@ -43,9 +40,6 @@ func (e *Env) Snapshot(ctx context.Context) ([]byte, error) {
 // and returns the observation of the restored room. A snapshot that does
 // not describe a reachable state is rejected and the env is left as it was.
 func (e *Env) Restore(ctx context.Context, b []byte) (gym.Observation, error) {
-	if e.closed {
-		return gym.Observation{}, gym.ErrClosed
-	}
 	var s snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
 		return gym.Observation{}, fmt.Errorf("%s: restore: %w", e.id, err)
@@ -59,7 +53,7 @@ func (e *Env) Restore(ctx context.Context, b []byte) (gym.Observation, error) {
 		return gym.Observation{}, fmt.Errorf("restore: %w", err)
 	}
 	lv := e.lv
-	if !e.started || e.task != t || e.seed != s.Seed {
+	if e.lv == nil || e.task != t || e.seed != s.Seed {
 		lv = generate(e.id, t, s.Seed)
 	}
 	mask := uint16(1)<<lv.pairs() - 1
@@ -83,6 +77,6 @@ func (e *Env) Restore(ctx context.Context, b []byte) (gym.Observation, error) {
 	}
 	e.task, e.seed, e.lv = t, s.Seed, lv
 	e.st = state{pos: s.Pos, held: s.Held, open: s.Open}
-	e.steps, e.done, e.success, e.started = s.Steps, s.Done, s.Success, true
+	e.steps, e.done, e.success = s.Steps, s.Done, s.Success
 	return e.observe(""), nil
 }
