@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/envgym/envgym/gym"
 	"github.com/envgym/envgym/gym/trajectory"
 	"github.com/envgym/envgym/internal/dnstest"
 )
@@ -19,7 +21,7 @@ import (
 // startReplicas runs one `gym serve` per loopback IP, all on one stream
 // port (as the replicas of a service share a port on their own IPs), with
 // token "tok" and the oracle op on; they are interrupted and waited for at cleanup.
-func startReplicas(t *testing.T, ips ...string) (port int) {
+func startReplicas(t *testing.T, ips ...string) (port int, procs map[string]*exec.Cmd) {
 	t.Helper()
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
@@ -31,6 +33,7 @@ func startReplicas(t *testing.T, ips ...string) (port int) {
 	}
 	port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	procs = map[string]*exec.Cmd{}
 	for _, ip := range ips {
 		cmd := exec.Command(filepath.Join(binDir, "gym"), "--plugin-dir", pluginDir, "serve",
 			"--stream", net.JoinHostPort(ip, strconv.Itoa(port)), "--http", ip+":0", "--token-file", tokenFile, "--drain", "1s", "--oracle")
@@ -40,6 +43,7 @@ func startReplicas(t *testing.T, ips ...string) (port int) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		procs[ip] = cmd
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		t.Cleanup(func() {
@@ -64,7 +68,7 @@ func startReplicas(t *testing.T, ips ...string) (port int) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return port
+	return port, procs
 }
 
 // TestRunRemoteSpreadsEnvsOverDNSReplicas: `gym run --remote NAME:PORT
@@ -78,7 +82,7 @@ func TestRunRemoteSpreadsEnvsOverDNSReplicas(t *testing.T) {
 	}
 	defer dns.Close()
 	ips := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
-	port := startReplicas(t, ips...)
+	port, _ := startReplicas(t, ips...)
 	dns.Set("replicas.envgym.test", ips...)
 	t.Setenv("GYM_SERVE_TOKEN", "tok")
 	out := filepath.Join(t.TempDir(), "remote.jsonl")
@@ -154,6 +158,83 @@ func TestRunRemoteSpreadsEnvsOverDNSReplicas(t *testing.T) {
 	if len(b.Replicas) != 3 || sum != b.Steps || b.Steps == 0 || b.StepsPerS <= 0 {
 		t.Errorf("bench over the pool: %+v", b)
 	}
+}
+
+// TestRunRemoteReplicaKilledMidRun: a replica SIGKILLed while `gym run
+// --remote --envs 6` plays costs only its episodes in flight (CRASHED,
+// counted as infrastructure failures); the run finishes every episode on
+// the other replicas, and the summary and manifests account for all.
+func TestRunRemoteReplicaKilledMidRun(t *testing.T) {
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	ips := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+	port, procs := startReplicas(t, ips...)
+	dns.Set("replicas.envgym.test", ips...)
+	out := filepath.Join(t.TempDir(), "kill.jsonl")
+	cmd := exec.Command(filepath.Join(binDir, "gym"), "--plugin-dir", pluginDir, "run", "text/maze-v0", "--policy", "random",
+		"--episodes", "300", "--envs", "6", "--remote", fmt.Sprintf("replicas.envgym.test:%d", port), "--dns", dns.Addr(), "--json", "--out", out)
+	cmd.Env = append(os.Environ(), "GYM_PLUGIN_DIR=", "GYM_SERVE_TOKEN=tok")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill replica 2 once some episodes are on disk.
+	manifests := trajectory.ManifestPath(out)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(manifests)
+		if strings.Count(string(b), "\n") >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no 20 episodes after 30s:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	procs["127.0.0.2"].Process.Signal(syscall.SIGKILL)
+	dns.Set("replicas.envgym.test", "127.0.0.1", "127.0.0.3")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gym run: %v\n%s", err, stderr.String())
+	}
+	s := decode[runSummary](t, stdout.String())
+	killed := fmt.Sprintf("127.0.0.2:%d", port)
+	var crashed, episodes int
+	for _, r := range s.Replicas {
+		episodes += r.Episodes
+		if r.Addr == killed {
+			crashed = r.Failures["CRASHED"]
+			if r.Resolved {
+				t.Errorf("the killed replica is still resolved: %+v", r)
+			}
+		} else if r.Failures["CRASHED"] != 0 {
+			t.Errorf("a live replica crashed steps: %+v", r)
+		}
+	}
+	if s.Episodes != 300 || episodes != 300 || crashed == 0 || s.InfraFailures != crashed || s.StatusCounts["CRASHED"] != crashed {
+		t.Fatalf("summary after the kill: %+v (killed replica CRASHED %d)", s, crashed)
+	}
+	ms, err := trajectory.ReadManifests(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk := 0
+	for _, m := range ms {
+		if m.FinalStatus == gym.StatusCrashed {
+			onDisk++
+			if m.Replica != killed {
+				t.Errorf("a CRASHED episode on %s", m.Replica)
+			}
+		}
+	}
+	if len(ms) != 300 || onDisk != crashed {
+		t.Errorf("%d manifests, %d CRASHED; want 300, %d", len(ms), onDisk, crashed)
+	}
+	t.Logf("300 episodes, %d CRASHED by the kill, replicas %+v", crashed, s.Replicas)
 }
 
 // TestRunEnvsLocalMatchesOneEnv: --envs without --remote plays local
