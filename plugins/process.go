@@ -175,7 +175,12 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	if argv[0], err = exec.LookPath(argv[0]); err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
 	}
-	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files, LoopbackUp: !sb.Network}
+	// A plugin with the host's files still gets the cgroup tree read-only
+	// but for its delegated subtree (enterHostViewNS), and a proc of its
+	// own PID namespace: the host's would name other processes by the
+	// numbers of its children (swe writes their uid maps there).
+	hostView := sb.HostFiles && MountNamespaceSupported() == "" && NamespacesSupported() == ""
+	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files || hostView, ProcUncovered: hostView, LoopbackUp: !sb.Network}
 	if sb.Docker && !sb.Root {
 		if g := groupID("docker"); g >= 0 {
 			ic.Groups = []int{g}
@@ -205,9 +210,6 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	if cg != nil && cg.rel != "" {
 		env = append(env, wire.EnvCgroupDir+"="+cg.rel)
 	}
-	// A plugin with the host's files still gets the cgroup tree read-only
-	// but for its delegated subtree (enterHostViewNS).
-	hostView := sb.HostFiles && MountNamespaceSupported() == ""
 	extra := cgFiles
 	if exe != nil {
 		extra = append(extra[:len(extra):len(extra)], exe)

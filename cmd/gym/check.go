@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 func newCheckCmd(a *app) *cobra.Command {
 	var cfg envtest.Config
 	var interp []string
+	var options string
 	cmd := &cobra.Command{
 		Use:   "check PLUGIN_BINARY...",
 		Short: "Run the conformance suite against every env a plugin binary serves",
@@ -53,12 +55,19 @@ fails, and the failing checks are named on stderr.`,
 		Example: `  gym check bin/gym-plugin-text
   gym check examples/python/guess/main.py
   gym check bin/gym-plugin-guess --seeds 5
+  gym check bin/gym-plugin-swe --options '{"sandbox":"docker"}'
   gym check bin/gym-plugin-* --json | jq '.[] | select(.ok | not)'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var envOpts map[string]any
+			if options != "" {
+				if err := json.Unmarshal([]byte(options), &envOpts); err != nil {
+					return fmt.Errorf("--options: want a JSON object such as '{\"sandbox\":\"docker\"}': %w", err)
+				}
+			}
 			var reports []checkReport
 			for _, bin := range args {
-				rs, err := checkBinary(cmd.Context(), bin, interp, installedSandbox(a.pluginDir, bin), cfg)
+				rs, err := checkBinary(cmd.Context(), bin, interp, installedSandbox(a.pluginDir, bin), envOpts, cfg)
 				if err != nil {
 					return err
 				}
@@ -88,6 +97,7 @@ fails, and the failing checks are named on stderr.`,
 	cmd.Flags().DurationVar(&cfg.StepTimeout, "step-timeout", 0, "limit on each Reset and Step of the suite, e.g. 5s while developing (0: the host's, a minute unless the env's spec asks for more)")
 	cmd.Flags().BoolVar(&cfg.Oracle, "oracle", false, "also check that the env's oracle solves the first seeds (envs without an oracle skip it)")
 	cmd.Flags().IntVar(&cfg.MaxSteps, "max-steps", 0, "steps per played episode (0: min(the env's MaxSteps, 60))")
+	cmd.Flags().StringVar(&options, "options", "", "options every env is made with, a JSON object (each env's README lists them), e.g. '{\"sandbox\":\"docker\"}' for swe's Docker backend")
 	cmd.Flags().StringSliceVar(&interp, "interpreter", nil, "run PLUGIN as a script with this interpreter (default for .py files: "+plugins.DefaultPython+")")
 	return cmd
 }
@@ -114,8 +124,8 @@ func installedSandbox(dir, bin string) plugins.Sandbox {
 }
 
 // checkBinary installs bin into a temporary plugin directory, with the
-// sandbox sb, and runs the suite on each env it serves.
-func checkBinary(ctx context.Context, bin string, interp []string, sb plugins.Sandbox, cfg envtest.Config) (_ []checkReport, err error) {
+// sandbox sb, and runs the suite on each env it serves, made with opts.
+func checkBinary(ctx context.Context, bin string, interp []string, sb plugins.Sandbox, opts map[string]any, cfg envtest.Config) (_ []checkReport, err error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
@@ -140,7 +150,7 @@ func checkBinary(ctx context.Context, bin string, interp []string, sb plugins.Sa
 	var out []checkReport
 	for _, id := range m.Envs {
 		newEnv := func(ctx context.Context) (gym.Env, error) {
-			env, err := host.Make(ctx, id, nil)
+			env, err := host.Make(ctx, id, opts)
 			if err != nil {
 				return nil, err
 			}

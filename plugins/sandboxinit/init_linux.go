@@ -85,8 +85,13 @@ type Config struct {
 	Root   bool  `json:"root"`
 	// MountProc: the init runs in the plugin's own mount namespace and
 	// mounts a proc of its PID namespace there.
-	MountProc  bool `json:"mount_proc"`
-	LoopbackUp bool `json:"loopback_up"`
+	MountProc bool `json:"mount_proc"`
+	// ProcUncovered: the proc is mounted without the covers over its
+	// secrets. A root plugin that builds its own sandboxes (swe) mounts
+	// procs in user namespaces, which the kernel refuses while a visible
+	// proc has locked mounts on it (mount_too_revealing).
+	ProcUncovered bool `json:"proc_uncovered,omitempty"`
+	LoopbackUp    bool `json:"loopback_up"`
 	// ExecFD, when set, is the descriptor of the plugin binary the host
 	// opened and hashed: it is executed, not the path in Argv[0] (hash.go).
 	ExecFD int `json:"exec_fd,omitempty"`
@@ -110,7 +115,7 @@ func run(cfg Config) (int, error) {
 		}
 	}
 	if cfg.MountProc {
-		if err := mountOwnProc(); err != nil {
+		if err := mountOwnProc(!cfg.ProcUncovered); err != nil {
 			return 0, err
 		}
 	}
@@ -197,10 +202,13 @@ func run(cfg Config) (int, error) {
 
 // mountOwnProc replaces the host's /proc (inherited from the mount
 // namespace) with one of the plugin's PID namespace, covered like the
-// host's was.
-func mountOwnProc() error {
+// host's was when cover.
+func mountOwnProc(cover bool) error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount proc: %w", err)
+	}
+	if !cover {
+		return nil
 	}
 	for _, f := range ProcHidden {
 		if _, err := os.Stat(f); err == nil {
