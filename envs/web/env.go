@@ -104,6 +104,13 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	}
 	e.sess, e.tab = sess, sess.Active()
 	sess.SetHosts(ep.hosts())
+	if g, ok := ep.(granter); ok {
+		if origin, perms := g.grants(); len(perms) > 0 {
+			if err := sess.Grant(ctx, origin, perms); err != nil {
+				return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+			}
+		}
+	}
 	e.ep, e.lastErr, e.navs, e.started = ep, "", 0, true
 	// Open also forgets the history behind the first page, so go_back
 	// cannot leave the episode.
@@ -125,6 +132,12 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	}
 	e.blocked = sess.TakeBlocked()
 	return e.observation(ctx, nil)
+}
+
+// granter is implemented by episodes whose pages get permissions (a task
+// file's permissions), granted in the episode's fresh context only.
+type granter interface {
+	grants() (origin string, permissions []string)
 }
 
 // starter is implemented by episodes that run code in the page once it

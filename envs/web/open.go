@@ -278,6 +278,14 @@ func (o *openEpisode) info() map[string]any {
 	return map[string]any{"task": o.task.ID}
 }
 
+func (o *openEpisode) grants() (string, []string) {
+	u, err := url.Parse(o.task.StartURL)
+	if err != nil {
+		return "", nil
+	}
+	return u.Scheme + "://" + u.Host, o.task.Permissions
+}
+
 func (o *openEpisode) allowed(u *url.URL) error {
 	if o.policy.AllowsURL(u) {
 		return nil

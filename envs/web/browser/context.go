@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -161,6 +162,23 @@ func (s *Session) SetHosts(h Hosts) {
 	if s.proxy != nil {
 		s.proxy.setHosts(h)
 	}
+}
+
+// Grant grants the named permissions (Permissions API names, e.g.
+// "geolocation") to origin's pages in this context only.
+func (s *Session) Grant(ctx context.Context, origin string, names []string) error {
+	return s.m.proc.Call(ctx, s.bctx, s.gen, func(c context.Context) error {
+		for _, n := range names {
+			_, err := chromedp.CallBrowser(c, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: n}, Setting: browser.PermissionSettingGranted,
+				Origin: origin, BrowserContextID: s.id,
+			})
+			if err != nil {
+				return fmt.Errorf("browser: grant %s to %s: %w", n, origin, err)
+			}
+		}
+		return nil
+	})
 }
 
 // TakeBlocked lists the requests the policy refused since the last call,

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,6 +44,19 @@ type UserTask struct {
 	DoneJS string `json:"done_js,omitempty"`
 	// Oracle optionally lists the actions of a scripted solution.
 	Oracle []string `json:"oracle,omitempty"`
+	// Permissions are granted to start_url's origin at every reset before
+	// the page loads, by their Permissions API names (geolocation,
+	// notifications, clipboard-read, ...); a headless browser grants
+	// nothing else. Each episode's context starts without any.
+	Permissions []string `json:"permissions,omitempty"`
+}
+
+// Permissions a task file may grant: the Permissions API names Chromium's
+// Browser.setPermission takes.
+var Permissions = []string{
+	"accelerometer", "ambient-light-sensor", "background-sync", "camera", "clipboard-read", "clipboard-write",
+	"geolocation", "gyroscope", "idle-detection", "local-fonts", "magnetometer", "microphone", "midi",
+	"notifications", "payment-handler", "persistent-storage", "screen-wake-lock", "storage-access", "window-management",
 }
 
 // LoadUserTasks reads a task file: one task object or an array of them.
@@ -103,6 +117,11 @@ func ParseUserTasks(source string, b []byte) ([]UserTask, error) {
 			return nil, fmt.Errorf("%s: validator is required (JavaScript giving true/false, a reward, or {reward, done, message})", where)
 		case t.Goal == "" && t.GoalJS == "":
 			return nil, fmt.Errorf("%s: goal or goal_js is required", where)
+		}
+		for j, p := range t.Permissions {
+			if !slices.Contains(Permissions, p) {
+				return nil, fmt.Errorf("%s: permissions[%d] %q is not one of %s", where, j, p, strings.Join(Permissions, ", "))
+			}
 		}
 		if len(t.AllowedHosts) == 0 {
 			tasks[i].AllowedHosts = []string{u.Host}
