@@ -15,6 +15,9 @@
 //	cgroup-delegate     make a group with a limit in the subtree the host
 //	                    delegated ($ENVGYM_CGROUP_DIR; and remove it)
 //	daemon TEXT         start a setsid child (sleep) meant to outlive it
+//	userns              run /bin/true as root of new user, mount and PID
+//	                    namespaces mapped to nobody, as swe's namespace
+//	                    backend runs every command (root plugins only)
 //	connect HOST:PORT   open a TCP connection and read a line
 //	whoami              uid, capabilities, no_new_privs, seccomp mode
 //	mount               mount a tmpfs on /mnt
@@ -188,6 +191,19 @@ var attacks = map[string]func(string) string{
 			os.Remove(dir)
 		}
 		return strings.Join(out, "; ")
+	},
+	"userns": func(string) string {
+		cmd := exec.Command("/bin/true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+		}
+		if err := cmd.Run(); err != nil {
+			return "error " + err.Error()
+		}
+		return "ok"
 	},
 	"daemon": func(text string) string {
 		cmd := exec.Command("/bin/sleep", text)
