@@ -4,95 +4,106 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
 	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/gym/play"
 )
 
 // grpoCollect runs one group: k = vec.Len() episodes from the same task
-// and seed. Env 0 is reset; where the env is a gym.Snapshotter the others
-// are forked from its snapshot, else reset with the same seed.
+// and seed, in lockstep (play.Batch). Env 0 is reset; where the env is a
+// gym.Snapshotter the others are forked from its snapshot, else reset
+// with the same seed.
 func grpoCollect(ctx context.Context, p *Policy, vec *gym.Vector, cfg Config, group int64, rng *rand.Rand) ([]episode, int, error) {
 	k := vec.Len()
 	opts := gym.ResetOptions{Seed: cfg.Seed + grpoSeedOffset + group, TaskID: cfg.Task}
-	obs := make([]gym.Observation, k)
-	o, err := vec.Env(0).Reset(ctx, opts)
-	if err != nil {
-		return nil, 0, fmt.Errorf("trainer: grpo reset: %w", err)
-	}
-	obs[0] = o
-	snap, canSnap := gym.Capable[gym.Snapshotter](vec.Env(0))
 	var blob []byte
-	if canSnap {
-		if blob, err = snap.Snapshot(ctx); err != nil {
-			canSnap = false
+	canSnap := false
+	start := func(ctx context.Context, i, _ int) (gym.Observation, error) {
+		if i == 0 {
+			o, err := vec.Env(0).Reset(ctx, opts)
+			if err != nil {
+				return o, err
+			}
+			if snap, ok := gym.Capable[gym.Snapshotter](vec.Env(0)); ok {
+				blob, err = snap.Snapshot(ctx)
+				canSnap = err == nil
+			}
+			return o, nil
 		}
-	}
-	for i := 1; i < k; i++ {
+		var o gym.Observation
+		var err error
 		if s, ok := gym.Capable[gym.Snapshotter](vec.Env(i)); ok && canSnap {
-			obs[i], err = s.Restore(ctx, blob)
+			o, err = s.Restore(ctx, blob)
 		} else {
-			obs[i], err = vec.Env(i).Reset(ctx, opts)
+			o, err = vec.Env(i).Reset(ctx, opts)
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("trainer: grpo fork %d: %w", i, err)
+			return o, fmt.Errorf("fork %d: %w", i, err)
 		}
+		return o, nil
 	}
-	eps := make([]episode, k)
-	live := make([]bool, k)
-	hist := make([][]string, k)
-	for i := range live {
-		live[i] = true
+	gp := &grpoPolicy{p: p, distract: cfg.Distractors, rng: rng, eps: make([]episode, k), hist: make([][]string, k), last: make([]step, k)}
+	envs := make([]gym.Env, k)
+	for i := range envs {
+		envs[i] = vec.Env(i)
 	}
-	steps := 0
-	for {
-		var idx []int
-		for i, l := range live {
-			if l {
-				idx = append(idx, i)
-			}
-		}
-		if len(idx) == 0 {
-			break
-		}
-		batch := make([]Sample, len(idx))
-		cands := make([][]string, len(idx))
-		for j, i := range idx {
-			cands[j] = candidates(obs[i], cfg.Distractors)
-			batch[j] = p.sample(obs[i].Text, hist[i], cands[j])
-		}
-		probs, values := p.Probs(batch)
-		picks := make([]int, len(idx))
-		for j := range idx {
-			picks[j] = sampleIndex(probs[j], rng)
-		}
-		res := make([]gym.StepResult, len(idx))
-		errs := make([]error, len(idx))
-		var wg sync.WaitGroup
-		for j, i := range idx {
-			wg.Go(func() { res[j], errs[j] = vec.Env(i).Step(ctx, cands[j][picks[j]]) })
-		}
-		wg.Wait()
-		steps += len(idx)
-		for j, i := range idx {
-			r := res[j]
-			e := &eps[i]
-			e.steps = append(e.steps, step{sample: batch[j], act: picks[j], logp: logOf(probs[j][picks[j]]),
-				value: values[j], reward: r.Reward, status: r.Status, grounded: r.Grounded()})
+	stats, err := play.Batch(ctx, envs, gp, play.BatchOptions{
+		Episodes: k, Start: start,
+		Reset: func(int) gym.ResetOptions { return opts },
+		OnStep: func(s play.Step) {
+			r, e := s.Result, &gp.eps[s.Env]
+			st := gp.last[s.Env]
+			st.reward, st.status, st.grounded = r.Reward, r.Status, r.Grounded()
+			e.steps = append(e.steps, st)
 			e.ret += r.Reward
-			hist[i] = pushHist(hist[i], label(obs[i].Text, cands[j][picks[j]]), p.Config.History)
-			if errs[j] != nil || r.Status.Infra() {
+			if r.Status.Infra() {
 				e.infra = true
 			}
-			if errs[j] != nil || r.Done() {
-				e.success = errs[j] == nil && r.Success()
-				live[i] = false
-				continue
+			if r.Done() {
+				e.success = r.Success()
 			}
-			obs[i] = r.Observation
-		}
+		},
+	})
+	steps := 0
+	for _, st := range stats {
+		steps += st.Steps
 	}
-	return eps, steps, nil
+	if err != nil {
+		return nil, steps, fmt.Errorf("trainer: grpo: %w", err)
+	}
+	return gp.eps, steps, nil
+}
+
+// grpoPolicy samples a group's actions from one generator, in env order,
+// and keeps each env's pending step (sample, choice, log-probability,
+// value) for OnStep to complete with the env's answer.
+type grpoPolicy struct {
+	p        *Policy
+	distract int
+	rng      *rand.Rand
+	eps      []episode // per env: its episode
+	hist     [][]string
+	last     []step
+}
+
+func (g *grpoPolicy) Begin(int, int64) {}
+
+func (g *grpoPolicy) ActBatch(_ context.Context, envs []int, obs []gym.Observation) ([]string, error) {
+	batch := make([]Sample, len(envs))
+	cands := make([][]string, len(envs))
+	for j, i := range envs {
+		cands[j] = candidates(obs[j], g.distract)
+		batch[j] = g.p.sample(obs[j].Text, g.hist[i], cands[j])
+	}
+	probs, values := g.p.Probs(batch)
+	acts := make([]string, len(envs))
+	for j, i := range envs {
+		pick := sampleIndex(probs[j], g.rng)
+		acts[j] = cands[j][pick]
+		g.last[i] = step{sample: batch[j], act: pick, logp: logOf(probs[j][pick]), value: values[j]}
+		g.hist[i] = pushHist(g.hist[i], label(obs[j].Text, acts[j]), g.p.Config.History)
+	}
+	return acts, nil
 }
 
 // grpoItems gives every step of each scored episode its group-normalised

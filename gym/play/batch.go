@@ -30,6 +30,10 @@ type BatchOptions struct {
 	// Reset gives episode e's reset options; nil: seed e, the env's
 	// first task.
 	Reset func(episode int) gym.ResetOptions
+	// Start, when set, starts episode e on env i instead of resetting it
+	// with Reset(e) (which still gives the policy's seed): GRPO forks a
+	// group's episodes from one snapshot.
+	Start func(ctx context.Context, env, episode int) (gym.Observation, error)
 	// MaxSteps ends an episode unfinished after this many steps (0: when
 	// the env ends it), as in Options.
 	MaxSteps int
@@ -45,7 +49,7 @@ type BatchOptions struct {
 // concurrently; results are taken in env order, so a run does not depend
 // on scheduling. Errors are as Episode's.
 func Batch(ctx context.Context, envs []gym.Env, pol BatchPolicy, opts BatchOptions) ([]Stats, error) {
-	l := loop{envs: envs, pol: pol, episodes: opts.Episodes, reset: opts.Reset, maxSteps: opts.MaxSteps, onStep: opts.OnStep}
+	l := loop{envs: envs, pol: pol, episodes: opts.Episodes, reset: opts.Reset, start: opts.Start, maxSteps: opts.MaxSteps, onStep: opts.OnStep}
 	if l.episodes <= 0 {
 		l.episodes = len(envs)
 	}
@@ -62,6 +66,7 @@ type loop struct {
 	pol      BatchPolicy
 	episodes int
 	reset    func(episode int) gym.ResetOptions
+	start    func(ctx context.Context, env, episode int) (gym.Observation, error) // nil: Reset
 	maxSteps int
 	onStep   func(Step)
 	// info gives the policy's record for env's next step (nil: none).
@@ -84,7 +89,13 @@ func (l *loop) run(ctx context.Context) ([]Stats, error) {
 		next++
 		stats[e].StatusCounts = map[string]int{}
 		ro := l.reset(e)
-		o, err := l.envs[i].Reset(ctx, ro)
+		var o gym.Observation
+		var err error
+		if l.start != nil {
+			o, err = l.start(ctx, i, e)
+		} else {
+			o, err = l.envs[i].Reset(ctx, ro)
+		}
 		if err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}

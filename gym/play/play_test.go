@@ -280,3 +280,30 @@ func TestBatchLockstep(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchStart: a Start hook starts every episode in place of Reset
+// (GRPO forks a group from one snapshot), env by env in order.
+func TestBatchStart(t *testing.T) {
+	ctx := context.Background()
+	envs := []gym.Env{makeEnv(t), makeEnv(t)}
+	var started []string
+	pol := &seededBatch{rngs: map[int]*rand.Rand{}}
+	stats, err := play.Batch(ctx, envs, pol, play.BatchOptions{
+		Episodes: 3,
+		Start: func(ctx context.Context, env, episode int) (gym.Observation, error) {
+			started = append(started, strconv.Itoa(env)+":"+strconv.Itoa(episode))
+			return envs[env].Reset(ctx, gym.ResetOptions{Seed: 7})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 3 || len(started) != 3 || started[0] != "0:0" || started[1] != "1:1" {
+		t.Fatalf("started %v, stats %+v", started, stats)
+	}
+	for e, st := range stats {
+		if st.Steps == 0 {
+			t.Errorf("episode %d never stepped: %+v", e, st)
+		}
+	}
+}
