@@ -218,14 +218,10 @@ func (t *Tab) Upload(ctx context.Context, id int, paths []string) error {
 		return err
 	}
 	return t.call(ctx, func(c context.Context) error {
-		res, err := chromedp.Call(c, runtime.Evaluate, runtime.EvaluateParams{Expression: fmt.Sprintf("window.__egym.element(%d)", id)})
+		obj, err := t.elementObject(c, id)
 		if err != nil {
 			return err
 		}
-		if res.ExceptionDetails != nil || res.Result == nil || res.Result.ObjectID == "" {
-			return actionErr(fmt.Sprintf("element %d is in a cross-origin frame, where upload is not supported", id))
-		}
-		obj := res.Result.ObjectID
 		defer chromedp.Call(c, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: obj})
 		_, err = chromedp.Call(c, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: paths, ObjectID: obj})
 		return err

@@ -855,6 +855,13 @@
     try { return f.contentWindow.__egym.element(r.id); } catch (e) { return null; }
   }
 
+  // hopFrame and hopID name the frame element holding id and id's number
+  // in that frame, when id lives in a frame below this document: the Go
+  // side goes on in that frame's own context where element() cannot
+  // reach (a cross-origin frame).
+  function hopFrame(id) { const r = remote.get(id); return r ? r.frame.deref() || null : null; }
+  function hopID(id) { const r = remote.get(id); return r ? r.id : 0; }
+
   function scroll(dir) {
     lastInput = now();
     W.scrollBy({ top: (dir === 'up' ? -0.8 : 0.8) * W.innerHeight, behavior: 'instant' });
@@ -948,6 +955,8 @@
     selectOption: (id, labels) => route('selectOption', id, [labels]),
     fileInput: (id, n) => route('fileInput', id, [n]),
     element,
+    hopFrame,
+    hopID,
     scroll,
     rpc,
     leave: () => { unload(); return true; },

@@ -246,7 +246,15 @@ func TestPatterns(t *testing.T) {
 		p.do("pay", p.tab.Click(p.ctx, p.id("button", "Pay now")))         // cross-origin (another site)
 		p.do("deep", p.tab.Click(p.ctx, p.id("clickable", "Deep button"))) // same origin as the top, inside the cross-origin frame
 		p.do("srcdoc", p.tab.Click(p.ctx, p.id("button", "Open note")))
-		for _, s := range []string{"Sent Lyon", "Payment done", "Deep clicked", "note opened"} {
+		// Uploads into the cross-origin frame and into the frame nested in
+		// it (same origin as the top, reached through the other site's).
+		f := filepath.Join(p.t.TempDir(), "hello.txt")
+		if err := os.WriteFile(f, []byte("hello"), 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+		p.do("upload receipt", p.tab.Upload(p.ctx, p.id("button", "Receipt"), []string{f}))
+		p.do("upload scan", p.tab.Upload(p.ctx, p.id("button", "Scan"), []string{f}))
+		for _, s := range []string{"Sent Lyon", "Payment done", "Deep clicked", "note opened", "receipt hello.txt (5 bytes)", "scan hello.txt"} {
 			if !p.hasText(s) {
 				p.t.Fatalf("%q missing after the actions in frames:\n%s", s, dump(p.page))
 			}

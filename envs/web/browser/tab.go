@@ -23,6 +23,7 @@ type Tab struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	dialog dialogBox
+	frames frameContexts
 
 	// Quiet is how long the DOM must stay unchanged (and no request be
 	// pending) before the page counts as settled.

@@ -20,6 +20,7 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 	var mainFrame string
 	opts = append(opts, chromedp.WithListener(func(ev any) {
 		t.dialog.listen(ev)
+		t.frames.listen(ev)
 		switch e := ev.(type) {
 		case *page.EventFrameRequestedNavigation:
 			if string(e.FrameID) == mainFrame {
