@@ -217,14 +217,21 @@ func TestHostilePluginContained(t *testing.T) {
 	})
 }
 
-// TestHostileRootPluginCgroupSubtree: a root plugin with the host's files
-// (swe's manifest: sandbox.root, host_files) may make groups only in the
+// TestHostileRootPluginCgroupSubtree: a root plugin (swe's manifest:
+// sandbox.root, with or without host_files) may make groups only in the
 // subtree the host delegated to it, inside its own limits; the rest of
 // the cgroup tree, its own group's limits included, is read-only to it.
-// Each "fails before" was checked against a build of 2a3f07a (the root
-// plugin saw the host's cgroup tree writable).
+// And it can still do what swe's namespace backend does. Each "fails
+// before" was checked against a build of 2a3f07a (with host_files: the
+// root plugin saw the host's cgroup tree writable).
 func TestHostileRootPluginCgroupSubtree(t *testing.T) {
-	h := newHost(t, Config{}, Sandbox{Root: true, HostFiles: true}, "hostile")
+	for _, sb := range []Sandbox{{Root: true, HostFiles: true}, {Root: true}} {
+		t.Run(fmt.Sprintf("host_files=%v", sb.HostFiles), func(t *testing.T) { rootPluginCgroupSubtree(t, sb) })
+	}
+}
+
+func rootPluginCgroupSubtree(t *testing.T, sb Sandbox) {
+	h := newHost(t, Config{}, sb, "hostile")
 	env := mustMake(t, h, "test/hostile-v0")
 	mustReset(t, env)
 	attack := func(action string) string { return step(t, env, action, 10*time.Second).Observation.Text }
@@ -267,6 +274,11 @@ func TestHostileRootPluginCgroupSubtree(t *testing.T) {
 	// uid map was written to the wrong one.
 	if got := attack("userns"); got != "userns ok" {
 		t.Errorf("root plugin could not start a process in a user namespace: %q", got)
+	}
+	// Root, but without CAP_SYS_ADMIN: no mount of its own in the host's
+	// user namespace (swe's episode tmpfs falls back to directories).
+	if got := attack("mount"); !strings.Contains(got, "operation not permitted") {
+		t.Errorf("mount in the root plugin: %q, want EPERM", got)
 	}
 }
 

@@ -49,6 +49,9 @@ type fsPolicy struct {
 	writable  []string // manifest's extra writable host paths
 	readOnly  []string // manifest's extra visible host paths
 	docker    bool     // the Docker socket stays (sandbox.docker)
+	// delegated cgroup directories, bound writable over the read-only
+	// cgroup tree (a root plugin's subtree, cgroup_linux.go)
+	delegated []string
 }
 
 // dockerSockets are hidden (/dev/null) unless the manifest asks for Docker.
@@ -266,6 +269,10 @@ func enterMountNS(pol fsPolicy) error {
 		}
 	}
 
+	if err := bindWritable(pol.delegated); err != nil {
+		return err
+	}
+
 	// The capabilities that would undo this are dropped by the sandbox
 	// init (sandboxinit_linux.go), which still needs them to mount its proc.
 	return nil
@@ -298,6 +305,12 @@ func enterHostViewNS(delegated []string) error {
 			return fmt.Errorf("sandbox: remount %s read-only: %w", m.point, err)
 		}
 	}
+	return bindWritable(delegated)
+}
+
+// bindWritable binds each delegated cgroup directory writable onto
+// itself, over the read-only hierarchy.
+func bindWritable(delegated []string) error {
 	for _, d := range delegated {
 		if err := unix.Mount(d, d, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("sandbox: delegate %s: %w", d, err)

@@ -179,8 +179,9 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	// but for its delegated subtree (enterHostViewNS), and a proc of its
 	// own PID namespace: the host's would name other processes by the
 	// numbers of its children (swe writes their uid maps there).
+	// A root plugin's proc is uncovered too (sandboxinit.Config).
 	hostView := sb.HostFiles && MountNamespaceSupported() == "" && NamespacesSupported() == ""
-	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files || hostView, ProcUncovered: hostView, LoopbackUp: !sb.Network}
+	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files || hostView, ProcUncovered: hostView || sb.Root, LoopbackUp: !sb.Network}
 	if sb.Docker && !sb.Root {
 		if g := groupID("docker"); g >= 0 {
 			ic.Groups = []int{g}
@@ -272,6 +273,9 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	var release func()
 	switch {
 	case files:
+		if cg != nil {
+			pol.delegated = cg.delegated
+		}
 		release, err = startInMountNS(pol, connect)
 	case hostView:
 		var delegated []string
