@@ -123,3 +123,62 @@ func evalObject(c context.Context, in, expr string) (runtime.RemoteObjectID, err
 	}
 	return res.Result.ObjectID, nil
 }
+
+// adoptClosedRoots hands the page script every closed shadow root of the
+// tab's documents (frames included) that it does not know: declarative
+// ones (<template shadowrootmode="closed">), which the parser attaches
+// without attachShadow. It runs once per new document, as a full DOM walk
+// costs a few milliseconds; it reports whether it found any.
+func (t *Tab) adoptClosedRoots(ctx context.Context) (bool, error) {
+	docs := t.docs.Load()
+	if docs == t.adoptedDocs {
+		return false, nil
+	}
+	found := false
+	err := t.call(ctx, func(c context.Context) error {
+		doc, err := chromedp.Call(c, dom.GetDocument, dom.GetDocumentParams{Depth: ptr[int64](-1), Pierce: ptr(true)})
+		// Leave the DOM agent off: enabled, it reports every mutation.
+		defer chromedp.Call(c, dom.Disable, cdp.Empty{})
+		if err != nil {
+			return err
+		}
+		var hosts [][2]cdp.BackendNodeID
+		var walk func(n *cdp.Node)
+		walk = func(n *cdp.Node) {
+			if n == nil {
+				return
+			}
+			for _, r := range n.ShadowRoots {
+				if r.ShadowRootType == cdp.ShadowRootTypeClosed {
+					hosts = append(hosts, [2]cdp.BackendNodeID{n.BackendNodeID, r.BackendNodeID})
+				}
+				walk(r)
+			}
+			for _, ch := range n.Children {
+				walk(ch)
+			}
+			walk(n.ContentDocument)
+		}
+		walk(doc.Root)
+		t.adoptedDocs = docs
+		for _, h := range hosts {
+			host, err := chromedp.Call(c, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: h[0]})
+			if err != nil {
+				continue // gone meanwhile
+			}
+			root, err := chromedp.Call(c, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: h[1]})
+			if err == nil {
+				_, err = chromedp.Call(c, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
+					ObjectID:            host.Object.ObjectID,
+					FunctionDeclaration: "function (r) { return window.__egym ? window.__egym.adoptRoot(this, r) : false; }",
+					Arguments:           []*runtime.CallArgument{{ObjectID: root.Object.ObjectID}},
+				})
+				found = found || err == nil
+				_, _ = chromedp.Call(c, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: root.Object.ObjectID})
+			}
+			_, _ = chromedp.Call(c, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: host.Object.ObjectID})
+		}
+		return nil
+	})
+	return found, err
+}

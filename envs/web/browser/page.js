@@ -861,6 +861,13 @@
   // reach (a cross-origin frame).
   function hopFrame(id) { const r = remote.get(id); return r ? r.frame.deref() || null : null; }
   function hopID(id) { const r = remote.get(id); return r ? r.id : 0; }
+  // adoptRoot records a closed shadow root the Go side found through the
+  // protocol (declarative ones: the parser attaches them without
+  // attachShadow).
+  function adoptRoot(host, root) {
+    if (host instanceof Element && root instanceof ShadowRoot && root.host === host && !host.shadowRoot) closedRoots.set(host, root);
+    return true;
+  }
 
   function scroll(dir) {
     lastInput = now();
@@ -957,6 +964,7 @@
     element,
     hopFrame,
     hopID,
+    adoptRoot,
     scroll,
     rpc,
     leave: () => { unload(); return true; },

@@ -230,6 +230,10 @@ func TestPatterns(t *testing.T) {
 		p.wantState("last", "slot ok")
 		p.do("click slotted button", p.tab.Click(p.ctx, p.id("button", "Buy slotted")))
 		p.wantState("last", "buy ok")
+		// A declarative closed root: the parser attaches it without
+		// attachShadow; the tab finds it through the protocol.
+		p.do("click declarative", p.tab.Click(p.ctx, p.id("button", "Declarative OK")))
+		p.wantState("last", "declarative ok")
 	})
 
 	run("frames", func(p *policy) {

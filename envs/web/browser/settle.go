@@ -20,10 +20,31 @@ func (t *Tab) Settle(ctx context.Context) error {
 // resolves its settle wait with the observation taken in the same task.
 func (t *Tab) SettleObserve(ctx context.Context, limit int) (Page, error) {
 	p, err := t.settle(ctx, limit, false)
+	if err == nil {
+		p, err = t.withClosedRoots(ctx, p, limit)
+	}
 	if err != nil || p != nil {
 		return deref(p), err
 	}
 	return t.Observe(ctx, limit)
+}
+
+// withClosedRoots observes again when a new document brought closed
+// shadow roots the page script could not see (adoptClosedRoots); p is
+// the observation taken before.
+func (t *Tab) withClosedRoots(ctx context.Context, p *Page, limit int) (*Page, error) {
+	found, err := t.adoptClosedRoots(ctx)
+	if errors.Is(err, ErrCrashed) || ctx.Err() != nil {
+		return p, err
+	}
+	if !found || p == nil {
+		return p, nil // a failed walk (a dialog, a navigation) leaves the observation as it was
+	}
+	np, err := t.Observe(ctx, limit)
+	if err != nil {
+		return p, err
+	}
+	return &np, nil
 }
 
 func deref(p *Page) Page {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -24,6 +25,10 @@ type Tab struct {
 	cancel context.CancelFunc
 	dialog dialogBox
 	frames frameContexts
+	// docs counts documents committed in the tab's frames; adoptedDocs
+	// is its value at the last adoptClosedRoots.
+	docs        atomic.Int64
+	adoptedDocs int64
 
 	// Quiet is how long the DOM must stay unchanged (and no request be
 	// pending) before the page counts as settled.
@@ -149,6 +154,9 @@ func (t *Tab) Open(ctx context.Context, url string, limit int) (Page, error) {
 	}
 	p, err := t.settle(ctx, limit, true)
 	if err != nil {
+		return Page{}, err
+	}
+	if p, err = t.withClosedRoots(ctx, p, limit); err != nil {
 		return Page{}, err
 	}
 	// After the settle, not alongside it: right after Page.navigate

@@ -30,6 +30,8 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 			if string(e.FrameID) == mainFrame {
 				t.nav.start()
 			}
+		case *page.EventFrameNavigated:
+			t.docs.Add(1)
 		case *page.EventFrameStoppedLoading:
 			if string(e.FrameID) == mainFrame {
 				t.nav.stop()
