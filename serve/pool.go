@@ -35,6 +35,7 @@ type Pool struct {
 	resolveEvery time.Duration
 	downFor      time.Duration
 	rebalance    bool
+	names        bool // some target is a name to resolve
 
 	resolveMu sync.Mutex // one resolution at a time
 
@@ -140,6 +141,7 @@ func NewPool(addrs []string, o PoolOptions) *Pool {
 			}
 		}
 		p.targets = append(p.targets, t)
+		p.names = p.names || (!t.literal && t.err == nil)
 	}
 	p.mu.Lock()
 	p.install(time.Now())
@@ -171,20 +173,11 @@ func (p *Pool) get(addr string) *replica {
 	return r
 }
 
-func (p *Pool) hasNames() bool {
-	for _, t := range p.targets {
-		if !t.literal && t.err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // refresh resolves the names again when the answer is old or a failure
 // asked for it. Callers that find a resolution under way go on with the
 // current set, unless there is none yet.
 func (p *Pool) refresh(ctx context.Context) {
-	if !p.hasNames() {
+	if !p.names {
 		return
 	}
 	p.mu.Lock()
@@ -210,7 +203,8 @@ func (p *Pool) refresh(ctx context.Context) {
 	defer cancel()
 	found := make([][]string, len(p.targets))
 	var errs []error
-	for i, t := range p.targets {
+	for i := range p.targets {
+		t := &p.targets[i] // only its fixed fields: addrs changes under p.mu
 		if t.literal || t.err != nil {
 			continue
 		}
