@@ -210,7 +210,7 @@ func (p *Pool) refresh(ctx context.Context) {
 		}
 		ips, err := p.resolver.LookupHost(ctx, t.host)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("serve: resolve %s: %w", t.given, err))
+			errs = append(errs, fmt.Errorf("resolve %s: %w", t.given, err))
 			continue
 		}
 		for _, ip := range ips {
