@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 export GOFLAGS ?= -mod=mod
 
-.PHONY: setup build demo test vet bench fuzz
+.PHONY: setup build demo test vet bench fuzz images
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +26,11 @@ test: setup vet
 
 bench: setup
 	bin/gym bench plugin
+
+# The four container images (envgym-core, -web, -gui, -swe :local), built
+# offline from Debian packages; deploy/SCALE.md says how to run them.
+images: setup
+	bash scripts/build-image.sh all
 
 # Fuzz every env action parser and the serve API, FUZZTIME (default 10s)
 # each; too long for `make test`, whose `go test` runs the seed corpora.

@@ -109,6 +109,7 @@ Exit codes: 0 success; 1 an error, or a failed check; 130 interrupted
 	root.AddCommand(newMCPCmd(a))
 	root.AddCommand(newViewCmd(a))
 	root.AddCommand(newInitCmd(a))
+	root.AddCommand(newHealthcheckCmd(a))
 	return root
 }
 
