@@ -11,9 +11,11 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # System packages the whole project needs. Add to this list, never remove:
 # chromium (web and GUI envs), docker.io (SWE sandboxes), libtorch-dev and
 # libopenblas0-pthread (trainer and world model), protobuf-compiler
-# (regenerating the plugin protocol), xvfb/xdotool/x11-apps (GUI desktop).
+# (regenerating the plugin protocol), xvfb/xdotool/x11-apps (GUI desktop),
+# mmdebstrap (the Debian rootfs of the container images: make images).
 PACKAGES=(ca-certificates git build-essential chromium docker.io libtorch-dev libopenblas0-pthread
-  protobuf-compiler xvfb xdotool x11-apps x11-utils xterm procps iproute2 python3-grpcio python3-protobuf)
+  protobuf-compiler xvfb xdotool x11-apps x11-utils xterm procps iproute2 python3-grpcio python3-protobuf
+  mmdebstrap)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
