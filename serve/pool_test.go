@@ -314,8 +314,8 @@ func TestPoolAddressErrors(t *testing.T) {
 }
 
 // TestStreamOracle: on a server started with Config.Oracle the pool's env
-// is a gym.Oracle that solves the maze; without it the op is refused
-// saying how to turn it on; a replica that dies under the oracle's call
+// is a gym.Oracle that solves the maze; without it the env is none and
+// the op is refused saying how to turn it on; a replica that dies under the oracle's call
 // ends the episode CRASHED at the next step.
 func TestStreamOracle(t *testing.T) {
 	ctx := context.Background()
@@ -362,6 +362,9 @@ func TestStreamOracle(t *testing.T) {
 	off, err := NewPool([]string{addr}, PoolOptions{Token: "tok"}).Make(ctx, "text/maze-v0", nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := gym.Capable[gym.Oracle](off); ok {
+		t.Fatal("a server without the oracle op advertises an oracle")
 	}
 	if _, err := off.Reset(ctx, gym.ResetOptions{Seed: 1}); err != nil {
 		t.Fatal(err)

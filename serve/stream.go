@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -203,7 +204,12 @@ func (s *Server) handleLine(ctx context.Context, line []byte, remoteAddr string,
 			return errResponse(err)
 		}
 		*sess = ns
-		return streamResponse{SessionID: ns.id, Spec: &ns.spec}
+		spec := ns.spec
+		if !s.cfg.Oracle {
+			// The oracle op is off: the client must not count on it.
+			spec.Capabilities = slices.DeleteFunc(slices.Clone(spec.Capabilities), func(c string) bool { return c == "Oracle" })
+		}
+		return streamResponse{SessionID: ns.id, Spec: &spec}
 	case "reset", "step", "oracle", "close":
 		if *sess == nil {
 			return errResponse(errorf(409, "op", `send {"op":"make","env_id":"…"} first`))

@@ -64,6 +64,9 @@ func newPolicy(a *app, o runOptions, env gym.Env) (policy, error) {
 	case "oracle":
 		p, err := play.Oracle(env)
 		if err != nil {
+			if o.remote != "" {
+				return nil, fmt.Errorf("--policy oracle: %w; through --remote the servers hand out oracle actions only when started with gym serve --oracle", err)
+			}
 			return nil, fmt.Errorf("--policy oracle: %w; try --policy random or human", err)
 		}
 		return p, nil
