@@ -91,12 +91,13 @@ for name in "${plugins[@]}"; do
   case $name in
     gym-plugin-web|gym-plugin-gui) args=(--memory-mb 4096 --max-pids 4096) ;;
     gym-plugin-search) args=(--memory-mb 4096) ;;
-    # swe mounts a size-limited tmpfs per episode (the disk limit of its
-    # sandboxes) that its Docker containers must see: it keeps the host's
-    # files, root (its namespace backend) and the Docker socket; the code
-    # it runs is confined by swe's own sandboxes. Every other plugin runs
-    # as an unprivileged uid without the socket.
-    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096 --host-files --root --docker) ;;
+    # swe keeps root (its namespace backend: user namespaces, a cgroup
+    # subtree the host delegates) and the Docker socket, inside the file
+    # sandbox (host read-only, secrets hidden; its episode dirs live in its
+    # scratch dir, the same path for dockerd); the code it runs is
+    # confined by swe's own sandboxes. Every other plugin runs as an
+    # unprivileged uid without the socket.
+    gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096 --root --docker) ;;
   esac
   bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" "${args[@]}" >/dev/null
 done

@@ -24,11 +24,14 @@ type NamespaceConfig struct {
 	// default Dir/envgym-swe-gocache.
 	GoCache string
 	// GoRoot is the Go toolchain made visible (read-only); default /usr/local/go.
-	GoRoot    string
-	MemoryMB  int     // cgroup memory limit; default 2048
-	MaxPids   int     // cgroup pids limit (threads count); default 512
-	CPUs      float64 // cgroup CPU quota in cores; default 2
-	CgroupDir string  // name under each cgroup v1 hierarchy; default "envgym-swe"
+	GoRoot   string
+	MemoryMB int     // cgroup memory limit; default 2048
+	MaxPids  int     // cgroup pids limit (threads count); default 512
+	CPUs     float64 // cgroup CPU quota in cores; default 2
+	// CgroupDir is the path under each cgroup v1 hierarchy (memory, pids,
+	// cpu) where each command gets its group; default "envgym-swe". Under
+	// the plugin host, the subtree it delegated (wire.EnvCgroupDir).
+	CgroupDir string
 	// DiskMB bounds what an episode can write (workspace, scratch, its
 	// build cache layer): the size of its tmpfs; default 1024.
 	DiskMB int

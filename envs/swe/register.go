@@ -29,6 +29,10 @@ func Register(r *gym.Registry) error {
 			MaxSteps:         100,
 			StepTimeoutS:     900, // submit and run_tests compile and run a test suite
 			Capabilities:     gym.Capabilities(&Env{}),
+			// A custom task file's task is the whole episode (the seed
+			// only picks a task when none is named); gomut-v0's spec lists
+			// no tasks, so its seed picks one.
+			SeedFree: id == CustomID,
 		}
 		err := r.Register(spec, func(ctx context.Context, opts map[string]any) (gym.Env, error) {
 			return newEnv(ctx, spec, opts)
