@@ -95,9 +95,14 @@ func (p *Plugin) Protections() []Protection {
 	} else {
 		add("files", false, orWhy(r.FilesError, "no mount namespace"))
 	}
-	if r.Cgroups {
+	switch {
+	case r.Cgroups && sb.Root && MountNamespaceSupported() != "":
+		add("cgroups", false, "limits set, but a root plugin without a mount namespace can write the whole cgroup tree: "+MountNamespaceSupported())
+	case r.Cgroups && sb.Root:
+		add("cgroups", true, "memory and pids limits enforced; the tree read-only but the subtree delegated to it ("+DelegatedCgroup+" under its group)")
+	case r.Cgroups:
 		add("cgroups", true, "memory and pids limits enforced")
-	} else {
+	default:
 		add("cgroups", false, orWhy(r.CgroupError, "limits not enforced"))
 	}
 	return out
