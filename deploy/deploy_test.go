@@ -237,4 +237,3 @@ func TestOverlaysRenderAlone(t *testing.T) {
 		}
 	}
 }
-
