@@ -52,7 +52,26 @@ type errServer struct{ err error }
 func (e *errServer) Error() string { return e.err.Error() }
 func (e *errServer) Unwrap() error { return e.err }
 
+// connect makes the env on a replica. Once the pool has made an env, a
+// moment with no replica reachable (the only one restarting, all being
+// replaced) is waited out for PoolOptions.Patience, resolving again.
 func (e *RemoteEnv) connect(ctx context.Context) error {
+	deadline := time.Now().Add(e.pool.patience)
+	for {
+		err := e.tryConnect(ctx)
+		if err == nil || !errors.Is(err, ErrNoReplica) || !e.pool.madeOnce() || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(e.pool.retryEvery):
+		}
+		e.pool.forceResolve()
+	}
+}
+
+func (e *RemoteEnv) tryConnect(ctx context.Context) error {
 	e.pool.refresh(ctx)
 	addrs, err := e.pool.pick()
 	if err != nil {
@@ -73,7 +92,7 @@ func (e *RemoteEnv) connect(ctx context.Context) error {
 		e.pool.connectFailed(addr)
 		errs = append(errs, err)
 	}
-	return fmt.Errorf("serve: no server could make %s: %w", e.id, errors.Join(errs...))
+	return fmt.Errorf("%w: no server could make %s: %w", ErrNoReplica, e.id, errors.Join(errs...))
 }
 
 func (e *RemoteEnv) dialMake(ctx context.Context, addr string) (*streamConn, gym.Spec, error) {

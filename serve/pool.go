@@ -36,6 +36,8 @@ type Pool struct {
 	downFor      time.Duration
 	rebalance    bool
 	names        bool // some target is a name to resolve
+	patience     time.Duration
+	retryEvery   time.Duration
 
 	resolveMu sync.Mutex // one resolution at a time
 
@@ -46,7 +48,11 @@ type Pool struct {
 	resolvedAt time.Time
 	forceAt    time.Time // a failure asks for a resolution before resolveEvery
 	resolveErr error
+	made       bool // an env was made once: the service exists
 }
+
+// ErrNoReplica: no replica of the pool could be reached (or resolved).
+var ErrNoReplica = errors.New("serve: no replica reachable")
 
 // PoolOptions tune a Pool.
 type PoolOptions struct {
@@ -64,6 +70,12 @@ type PoolOptions struct {
 	// NoRebalance keeps an env on its replica across resets while the
 	// replica works (see Pool).
 	NoRebalance bool
+	// Patience is how long Make and Reset wait, resolving again, while no
+	// replica is reachable, once the pool has made an env: a lone
+	// replica's restart, or all of them being replaced (default 30s). A
+	// pool that never reached a replica fails at once: a wrong address
+	// should not hang.
+	Patience time.Duration
 }
 
 // target is one address given to NewPool.
@@ -124,8 +136,12 @@ func NewPool(addrs []string, o PoolOptions) *Pool {
 	if o.DownFor <= 0 {
 		o.DownFor = 5 * time.Second
 	}
+	if o.Patience <= 0 {
+		o.Patience = 30 * time.Second
+	}
 	p := &Pool{token: o.Token, stepTimeout: o.StepTimeout, resolver: o.Resolver, resolveEvery: o.ResolveEvery,
-		downFor: o.DownFor, rebalance: !o.NoRebalance, replicas: map[string]*replica{}}
+		downFor: o.DownFor, rebalance: !o.NoRebalance, patience: o.Patience, retryEvery: 250 * time.Millisecond,
+		replicas: map[string]*replica{}}
 	for _, a := range addrs {
 		t := target{given: a}
 		host, port, err := net.SplitHostPort(a)
@@ -258,7 +274,7 @@ func (p *Pool) pick() ([]string, error) {
 		if len(errs) == 0 {
 			errs = append(errs, fmt.Errorf("serve: no server address"))
 		}
-		return nil, fmt.Errorf("serve: no replica to make envs on: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("%w: %w", ErrNoReplica, errors.Join(errs...))
 	}
 	now := time.Now()
 	var up, down []*replica
@@ -311,6 +327,19 @@ func (p *Pool) markDown(addr string) {
 	p.mu.Unlock()
 }
 
+func (p *Pool) madeOnce() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.made
+}
+
+// forceResolve asks the next refresh to look the names up again.
+func (p *Pool) forceResolve() {
+	p.mu.Lock()
+	p.forceAt = time.Now()
+	p.mu.Unlock()
+}
+
 func (p *Pool) connectFailed(addr string) {
 	p.mu.Lock()
 	p.get(addr).connectErrs++
@@ -320,6 +349,7 @@ func (p *Pool) connectFailed(addr string) {
 
 func (p *Pool) attach(addr string) {
 	p.mu.Lock()
+	p.made = true
 	r := p.get(addr)
 	r.live++
 	r.envs++

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -379,5 +380,53 @@ func TestStreamOracle(t *testing.T) {
 	r, err := off.Step(ctx, "")
 	if err != nil || r.Status != gym.StatusCrashed || !r.Truncated {
 		t.Fatalf("step after the server died under the oracle: %+v %v, want CRASHED", r, err)
+	}
+}
+
+// TestPoolWaitsForALoneReplicaRestart: when the only replica dies, the
+// next Reset waits (PoolOptions.Patience) until it is back, instead of
+// failing the run; the step in flight was CRASHED.
+func TestPoolWaitsForALoneReplicaRestart(t *testing.T) {
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	rs := newReplicaSet(t, textRegistry(t), "127.0.0.5")
+	dns.Set("lone.envgym.test", "127.0.0.5")
+	pool := NewPool([]string{fmt.Sprintf("lone.envgym.test:%d", rs.port)}, PoolOptions{Token: "tok", Resolver: dns.Resolver(), Patience: 20 * time.Second})
+	ctx := context.Background()
+	env, err := pool.Make(ctx, "text/maze-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	obs, err := env.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "easy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.kill("127.0.0.5")
+	r, err := env.Step(ctx, obs.ValidActions[0])
+	if err != nil || r.Status != gym.StatusCrashed {
+		t.Fatalf("step on the killed replica: %+v %v, want CRASHED", r, err)
+	}
+	restarted := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		restarted <- rs.start("127.0.0.5")
+	}()
+	if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 2, TaskID: "easy"}); err != nil {
+		t.Fatalf("reset while the lone replica restarts: %v", err)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if s := pool.Stats(); len(s) != 1 || s[0].Episodes != 2 || s[0].ConnectFailures == 0 {
+		t.Fatalf("stats %+v: want 2 episodes on the one replica and the refused connections counted", s)
+	}
+	// A pool that never reached a replica fails at once.
+	_, err = NewPool([]string{"127.0.0.6:1"}, PoolOptions{Patience: time.Hour}).Make(ctx, "text/maze-v0", nil)
+	if !errors.Is(err, ErrNoReplica) {
+		t.Fatalf("unreachable new pool: %v", err)
 	}
 }

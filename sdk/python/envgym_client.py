@@ -258,11 +258,14 @@ class Pool:
     env is made again on a live replica at its next reset. At a reset an env
     also moves when its replica left the DNS answer or holds two envs more
     than the least loaded one, so a replacement replica gets its share.
-    `resolve(host) -> [ip, ...]` replaces the system resolver (tests, a
-    cluster's own DNS server). Safe to share between threads.
+    Once an env was made, make and reset wait up to `patience` seconds while
+    no replica is reachable (a lone replica restarting); a pool that never
+    reached one fails at once. `resolve(host) -> [ip, ...]` replaces the
+    system resolver (tests, a cluster's own DNS server). Safe to share
+    between threads.
     """
 
-    def __init__(self, addresses, token=None, timeout=60.0, resolve_every=5.0, down_for=5.0, resolve=None):
+    def __init__(self, addresses, token=None, timeout=60.0, resolve_every=5.0, down_for=5.0, resolve=None, patience=30.0):
         if isinstance(addresses, str):
             addresses = addresses.split(",")
         self.targets = []
@@ -274,7 +277,8 @@ class Pool:
             self.targets.append({"given": a, "host": host, "port": int(port), "literal": _is_ip(host),
                                  "addrs": [_join(host, port)] if _is_ip(host) else []})
         self.token = token if token is not None else os.environ.get("GYM_SERVE_TOKEN")
-        self.timeout, self.resolve_every, self.down_for = timeout, resolve_every, down_for
+        self.timeout, self.resolve_every, self.down_for, self.patience = timeout, resolve_every, down_for, patience
+        self.made = False
         self.resolve = resolve or _system_resolve
         self.lock = threading.Lock()
         self.replicas = {}   # addr -> stats and state
@@ -369,6 +373,22 @@ class Pool:
                 r["failures"][status] = r["failures"].get(status, 0) + 1
 
     def _connect(self, env_id, options):
+        # Once an env was made (the service exists), a moment with no
+        # replica reachable is waited out for `patience` seconds.
+        deadline = time.monotonic() + self.patience
+        while True:
+            try:
+                return self._try_connect(env_id, options)
+            except ConnectionError:
+                with self.lock:
+                    made = self.made
+                if not made or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.25)
+            with self.lock:
+                self.force, self.resolved_at = True, 0.0
+
+    def _try_connect(self, env_id, options):
         self.refresh()
         errors = []
         for addr in self._pick():
@@ -382,6 +402,8 @@ class Pool:
                 errors.append(f"{addr}: {e}")
                 continue
             self._count(addr, live=1, envs=1)
+            with self.lock:
+                self.made = True
             return addr, env
         raise ConnectionError(f"no replica could make {env_id}: " + "; ".join(errors))
 
