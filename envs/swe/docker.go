@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -18,13 +18,17 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
-// Container labels: every SWE sandbox container carries labelSandbox, and
-// labelOwner names the process that made it (host/pid/start time), so a
-// later process can tell leftovers of a dead one from live sandboxes of a
-// neighbour and remove only the former.
+// Container labels: every SWE sandbox container carries labelSandbox;
+// labelOwner names the process that made it (host/pid/start time, as that
+// process numbers itself), and labelLock the owner's lock file, which the
+// owner holds (flock) while it lives. A later process tells leftovers of a
+// dead owner from live sandboxes of a neighbour by the lock, not the pid:
+// processes in different PID namespaces (every plugin has its own) number
+// each other differently, and a pid rule removed live neighbours.
 const (
 	labelSandbox = "envgym.swe"
 	labelOwner   = "envgym.swe.owner"
+	labelLock    = "envgym.swe.lock"
 )
 
 // DockerConfig configures the Docker backend. The Docker daemon must run
@@ -66,7 +70,10 @@ type Docker struct {
 	cfg   DockerConfig
 	cli   *client.Client
 	owner string
-	cache *sharedCache
+	lock  *os.File // held (flock) until Close; its path is labelLock
+	// lockPath is lock's name, kept for containers made after Close.
+	lockPath string
+	cache    *sharedCache
 
 	mu     sync.Mutex
 	pool   []*dockerSandbox
@@ -114,9 +121,15 @@ func NewDocker(ctx context.Context, cfg DockerConfig) (*Docker, error) {
 		cli.Close()
 		return nil, fmt.Errorf("%w: Docker is unreachable at %s (is dockerd running? scripts/setup.sh starts it): %w", ErrSandbox, cli.DaemonHost(), err)
 	}
-	d := &Docker{cfg: cfg, cli: cli, owner: ownerID()}
+	lock, err := ownerLock(cfg.Dir)
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
+	d := &Docker{cfg: cfg, cli: cli, owner: ownerID(), lock: lock, lockPath: lock.Name()}
 	fail := func(err error) (*Docker, error) {
 		cli.Close()
+		d.unlock()
 		return nil, err
 	}
 	if err := d.Sweep(ctx); err != nil {
@@ -156,6 +169,30 @@ func ownerID() string {
 	return fmt.Sprintf("%s/%d/%s", host, pid, procStart(pid))
 }
 
+// ownerLock creates and locks this backend's lock file in dir: the
+// kernel releases it when the process dies, however it dies.
+func ownerLock(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "envgym-swe-owner-"+randomID()+".lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: owner lock: %w", ErrSandbox, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("%w: owner lock: %w", ErrSandbox, err)
+	}
+	return f, nil
+}
+
+// unlock releases and removes the lock file.
+func (d *Docker) unlock() {
+	if d.lock != nil {
+		os.Remove(d.lock.Name())
+		d.lock.Close()
+		d.lock = nil
+	}
+}
+
 // procStart is field 22 of /proc/pid/stat (start time in ticks), "" when
 // the process does not exist.
 func procStart(pid int) string {
@@ -170,33 +207,52 @@ func procStart(pid int) string {
 	return f[19]
 }
 
-// Sweep removes SWE sandbox containers whose owner process on this host
-// is gone (a crashed plugin's leftovers). Live neighbours' containers and
-// other hosts' are left alone.
+// Sweep removes SWE sandbox containers whose owner is gone: its lock
+// file exists and nobody holds it (a crashed plugin's leftovers). Live
+// neighbours' containers are left alone, and so are those whose lock this
+// process cannot see (another file view, such as another plugin's
+// sandbox, or a lock removed with its temporary directory): those end
+// themselves after a day.
 func (d *Docker) Sweep(ctx context.Context) error {
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelSandbox))})
 	if err != nil {
 		return fmt.Errorf("%w: list containers: %w", ErrSandbox, err)
 	}
-	host, _ := os.Hostname()
 	var errs []error
+	dead := map[string]bool{}
 	for _, c := range list {
-		parts := strings.Split(c.Labels[labelOwner], "/")
-		if len(parts) != 3 || parts[0] != host {
+		p := c.Labels[labelLock]
+		gone, seen := dead[p]
+		if !seen {
+			gone = p != "" && lockFree(p)
+			dead[p] = gone
+		}
+		if !gone {
 			continue
 		}
-		pid, err := strconv.Atoi(parts[1])
-		if err == nil && procStart(pid) == parts[2] {
-			continue // its owner lives
-		}
-		if err := d.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := d.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: remove leftover sandboxes: %w", ErrSandbox, err)
 	}
+	for p, gone := range dead {
+		if gone {
+			os.Remove(p)
+		}
+	}
 	return nil
+}
+
+// lockFree says whether the lock file at p exists and nobody holds it.
+func lockFree(p string) bool {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close() // releases the lock taken here
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
 }
 
 // Close removes the warm containers and closes the client. Sandboxes
@@ -225,6 +281,7 @@ func (d *Docker) Close() error {
 		errs = append(errs, s.Close())
 	}
 	d.cli.Close()
+	d.unlock()
 	return errors.Join(errs...)
 }
 
@@ -350,7 +407,7 @@ func (s *dockerSandbox) create(ctx context.Context) error {
 		Cmd:        []string{"sleep", "86400"},
 		WorkingDir: "/work",
 		Hostname:   "sandbox",
-		Labels:     map[string]string{labelSandbox: "sandbox", labelOwner: s.d.owner},
+		Labels:     map[string]string{labelSandbox: "sandbox", labelOwner: s.d.owner, labelLock: s.d.lockPath},
 	}, &container.HostConfig{
 		NetworkMode:    "none",
 		AutoRemove:     true,

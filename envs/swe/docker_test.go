@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"testing"
@@ -21,19 +22,42 @@ func TestDockerUnreachableIsAClearError(t *testing.T) {
 }
 
 // A dead process's containers are removed by the next backend's sweep;
-// live ones are not.
+// live ones are not, even where the owner's pid means nothing here: a
+// plugin numbers itself in its own PID namespace. (Before, the sweep went
+// by that pid: this package's tests removed the live containers of a
+// sandboxed swe plugin under gym check, "container ... is not running".)
 func TestDockerSweepsLeftovers(t *testing.T) {
 	d := newDockerTestBackend(t, DockerConfig{})
 	ctx := context.Background()
 	host, _ := os.Hostname()
-	ghost := &Docker{cfg: d.cfg, cli: d.cli, cache: d.cache, owner: host + "/1/not-its-start-time"}
-	left, err := ghost.start(ctx)
+	// The ghost's lock file is there but nobody holds it: its owner died.
+	ghostLock := filepath.Join(d.cfg.Dir, "envgym-swe-owner-ghost.lock")
+	if err := os.WriteFile(ghostLock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ghost := &Docker{cfg: d.cfg, cli: d.cli, cache: d.cache, owner: host + "/1/not-its-start-time", lockPath: ghostLock}
+	// The neighbour lives (holds its lock) but names a pid of another
+	// PID namespace.
+	lock, err := ownerLock(d.cfg.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	neighbour := &Docker{cfg: d.cfg, cli: d.cli, cache: d.cache, owner: host + "/2/other-pid-namespace", lock: lock, lockPath: lock.Name()}
+	defer neighbour.unlock()
+	var sandboxes []*dockerSandbox
+	for _, o := range []*Docker{ghost, neighbour} {
+		s, err := o.start(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sandboxes = append(sandboxes, s)
+	}
 	defer func() {
-		left.fs.unmount()
-		os.RemoveAll(left.dir)
+		for _, s := range sandboxes {
+			s.remove()
+			s.fs.unmount()
+			os.RemoveAll(s.dir)
+		}
 	}()
 	live, err := d.Start(ctx)
 	if err != nil {
@@ -44,8 +68,13 @@ func TestDockerSweepsLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNoContainers(t, ghost.owner)
-	if res := run(t, live, "echo alive", 0); !strings.Contains(string(res.Output), "alive") {
-		t.Fatalf("sweep hurt a live sandbox: %s", res.Output)
+	if _, err := os.Stat(ghostLock); !os.IsNotExist(err) {
+		t.Errorf("the dead owner's lock file is left: %v", err)
+	}
+	for name, s := range map[string]Sandbox{"own": live, "neighbour's": sandboxes[1]} {
+		if res := run(t, s, "echo alive", 0); !strings.Contains(string(res.Output), "alive") {
+			t.Errorf("sweep hurt a live %s sandbox: %s", name, res.Output)
+		}
 	}
 }
 
