@@ -24,7 +24,7 @@ const (
 
 // TestSwarm runs the stack for real on a one-node Docker Swarm: it builds
 // the core, web and gui images, deploys 3 web, 3 core and 1 gui replicas,
-// plays 300 web/shop-v0 and 1,000 text/maze-v0 oracle episodes through the
+// plays 300 web/shop-v0 and 4,000 text/maze-v0 oracle episodes through the
 // pool (a trainer container on the stack's overlay network, finding the
 // replicas as tasks.<service>) while one replica's container is killed
 // mid-run, then a gui/phone-v0 episode and `gym bench serve --remote`.
@@ -97,7 +97,7 @@ func TestSwarm(t *testing.T) {
 		killMidRun(ctx, t, outDir, token, "web", "web/shop-v0", 300, 6, 60)
 	})
 	t.Run("core", func(t *testing.T) {
-		killMidRun(ctx, t, outDir, token, "core", "text/maze-v0", 1000, 32, 200)
+		killMidRun(ctx, t, outDir, token, "core", "text/maze-v0", 4000, 32, 400)
 	})
 	t.Run("gui", func(t *testing.T) {
 		out := trainer(t, token, "", "run", "gui/phone-v0", "--remote", svcAddr("gui"), "--policy", "oracle", "--episodes", "1", "--json")
@@ -107,8 +107,10 @@ func TestSwarm(t *testing.T) {
 		}
 	})
 	t.Run("bench", func(t *testing.T) {
-		for _, c := range []struct{ svc, env string }{{"core", "bench/echo-v0"}, {"web", "web/shop-v0"}} {
-			out := trainer(t, token, "", "bench", "serve", "--remote", svcAddr(c.svc), "--env", c.env, "--envs", "12", "--duration", "5s", "--json")
+		// Web envs reset for seconds under load before their first step:
+		// a longer run, fewer envs.
+		for _, c := range []struct{ svc, env, envs, dur string }{{"core", "bench/echo-v0", "12", "5s"}, {"web", "web/shop-v0", "6", "30s"}} {
+			out := trainer(t, token, "", "bench", "serve", "--remote", svcAddr(c.svc), "--env", c.env, "--envs", c.envs, "--duration", c.dur, "--json")
 			var b struct {
 				StepsPerS float64 `json:"steps_per_s"`
 				P50US     float64 `json:"p50_us"`

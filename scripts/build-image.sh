@@ -131,6 +131,13 @@ build_family() {
     if ! docker image inspect "$from" >/dev/null 2>&1; then
       docker import "$tarball" "$from" >/dev/null
     fi
+    # Older rootfs of this family (another package list or script): the
+    # cache keeps one per family.
+    local old
+    for old in "$(dirname "$tarball")/rootfs-$family-"*.tar; do
+      [[ $old == "$tarball" ]] || rm -f "$old" "$old.packages"
+    done
+    docker image ls --format '{{.Repository}}:{{.Tag}}' "envgym-rootfs-$family" | grep -vx "$from" | xargs -r docker rmi >/dev/null 2>&1 || true
   fi
   if [[ $family == swe ]]; then
     # Debian's golang (1.19) is older than the modules swe generates (go
