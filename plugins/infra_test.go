@@ -27,7 +27,7 @@ type familyPlugin struct {
 var families = []familyPlugin{
 	{name: "text", pkg: "../envs/text/cmd/gym-plugin-text", envID: "text/maze-v0", action: "look"},
 	{name: "search", pkg: "../envs/search/cmd/gym-plugin-search", sandbox: Sandbox{MemoryMB: 4096}, envID: "search/fictional-v0", action: `search("river")`},
-	{name: "swe", pkg: "../envs/swe/cmd/gym-plugin-swe", sandbox: Sandbox{MemoryMB: 8192, MaxPids: 4096, HostFiles: true, Root: true, Docker: true},
+	{name: "swe", pkg: "../envs/swe/cmd/gym-plugin-swe", sandbox: Sandbox{MemoryMB: 8192, MaxPids: 4096, Root: true, Docker: true},
 		envID: "swe/custom-v0", opts: sweTaskFile, action: `view("clamp.go")`},
 	{name: "web", pkg: "../envs/web/cmd/gym-plugin-web", sandbox: Sandbox{MemoryMB: 4096, MaxPids: 4096}, envID: "web/click-button-v0", action: "noop()"},
 	{name: "gui", pkg: "../envs/gui/cmd/gym-plugin-gui", sandbox: Sandbox{MemoryMB: 4096, MaxPids: 4096}, envID: "gui/desktop-v0", action: "wait()"},
