@@ -280,6 +280,32 @@ func rootPluginCgroupSubtree(t *testing.T, sb Sandbox) {
 	if got := attack("mount"); !strings.Contains(got, "operation not permitted") {
 		t.Errorf("mount in the root plugin: %q, want EPERM", got)
 	}
+	// A process it left in a group of its subtree dies with the plugin,
+	// and the host removes the groups it made.
+	tag := fmt.Sprintf("7200.%d%06d", os.Getpid(), time.Now().UnixNano()%1e6)
+	if got := attack("cgroup-nest " + tag); got != "cgroup-nest ok" {
+		t.Fatalf("cgroup-nest: %q", got)
+	}
+	if hostProcessWith(tag) == 0 {
+		t.Fatal("the nested process did not start")
+	}
+	rel := strings.TrimPrefix(memDir, "/sys/fs/cgroup/memory/")
+	nest := func(c string) string { return filepath.Join("/sys/fs/cgroup", c, rel, DelegatedCgroup, "nest") }
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if _, err := os.Stat(nest(c)); err != nil {
+			t.Fatalf("the plugin's nested %s group: %v", c, err)
+		}
+	}
+	hp.Stop()
+	if left := hostProcessWith(tag); left != 0 {
+		syscall.Kill(left, syscall.SIGKILL)
+		t.Errorf("the process in the plugin's subgroup %d outlived it", left)
+	}
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, rel)); !os.IsNotExist(err) {
+			t.Errorf("the plugin's %s group is left after it stopped: %v", c, err)
+		}
+	}
 }
 
 // TestHostileDockerOnlyWhenAsked: sandbox.docker gives the socket back,

@@ -15,6 +15,8 @@
 //	cgroup-delegate     make a group with a limit in the subtree the host
 //	                    delegated ($ENVGYM_CGROUP_DIR; and remove it)
 //	daemon TEXT         start a setsid child (sleep) meant to outlive it
+//	cgroup-nest TEXT    start a sleep (argument TEXT) in a group it makes in
+//	                    its delegated subtree, as swe's sandboxes are
 //	userns              run /bin/true as root of new user, mount and PID
 //	                    namespaces mapped to nobody, as swe's namespace
 //	                    backend runs every command (root plugins only)
@@ -191,6 +193,27 @@ var attacks = map[string]func(string) string{
 			os.Remove(dir)
 		}
 		return strings.Join(out, "; ")
+	},
+	"cgroup-nest": func(text string) string {
+		rel := os.Getenv(wire.EnvCgroupDir)
+		if rel == "" {
+			return "error no delegated cgroup"
+		}
+		cmd := exec.Command("/bin/sleep", text)
+		if err := cmd.Start(); err != nil {
+			return "error " + err.Error()
+		}
+		go cmd.Wait()
+		for _, c := range []string{"memory", "pids", "cpu"} {
+			dir := fmt.Sprintf("/sys/fs/cgroup/%s/%s/nest", c, rel)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return "error " + err.Error()
+			}
+			if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+				return "error " + err.Error()
+			}
+		}
+		return "ok"
 	},
 	"userns": func(string) string {
 		cmd := exec.Command("/bin/true")
