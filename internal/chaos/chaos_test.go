@@ -33,7 +33,8 @@ func testMain(m *testing.M) int {
 	binDir = dir
 	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", dir+string(filepath.Separator),
 		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
-		"github.com/envgym/envgym/envs/search/cmd/gym-plugin-search")
+		"github.com/envgym/envgym/envs/search/cmd/gym-plugin-search",
+		"github.com/envgym/envgym/envs/swe/cmd/gym-plugin-swe")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build plugins:", err)
@@ -46,9 +47,15 @@ func testMain(m *testing.M) int {
 // host with a short health check, as `gym chaos` does.
 func newHost(t *testing.T, names ...string) *plugins.Host {
 	t.Helper()
+	return newHostWith(t, plugins.Sandbox{}, names...)
+}
+
+// newHostWith is newHost with the sandbox the manifests ask for.
+func newHostWith(t *testing.T, sb plugins.Sandbox, names ...string) *plugins.Host {
+	t.Helper()
 	dir := t.TempDir()
 	for _, n := range names {
-		if _, err := plugins.Install(context.Background(), filepath.Join(binDir, "gym-plugin-"+n), dir, plugins.InstallOptions{}); err != nil {
+		if _, err := plugins.Install(context.Background(), filepath.Join(binDir, "gym-plugin-"+n), dir, plugins.InstallOptions{Sandbox: sb}); err != nil {
 			t.Fatalf("install %s: %v", n, err)
 		}
 	}

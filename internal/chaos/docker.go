@@ -8,16 +8,23 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
 // dockerSocket is the Docker engine's API socket.
 const dockerSocket = "/var/run/docker.sock"
 
-// sweOwnerLabel is the label the swe env's Docker backend puts on every
-// container it starts, valued "HOSTNAME/PID/START" of the plugin process
-// (envs/swe/docker.go).
-const sweOwnerLabel = "envgym.swe.owner"
+// sweLockLabel is the label the swe env's Docker backend puts on every
+// container it starts, valued with the path of the owner's lock file, which
+// the backend holds open (flock) while it lives (envs/swe/docker.go). The
+// plugin numbers itself in its own PID namespace, so its pid says nothing
+// here: the lock files its processes hold open name its containers.
+const (
+	sweLockLabel  = "envgym.swe.lock"
+	sweLockPrefix = "envgym-swe-owner-"
+)
 
 // pluginContainers counts the running containers a plugin process owns,
 // asking the Docker engine directly (no client library: one GET). ok is
@@ -50,9 +57,11 @@ func containerIDs(ctx context.Context, pid int) ([]string, error) {
 	if _, err := os.Stat(dockerSocket); err != nil {
 		return nil, err
 	}
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s/%d/%s", host, pid, procStartTicks(pid))
-	filters, _ := json.Marshal(map[string][]string{"label": {sweOwnerLabel + "=" + owner}, "status": {"running"}})
+	locks := heldLocks(pid)
+	if len(locks) == 0 {
+		return nil, nil
+	}
+	filters, _ := json.Marshal(map[string][]string{"label": {sweLockLabel}, "status": {"running"}})
 	c := engine()
 	defer c.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/json?filters="+url.QueryEscape(string(filters)), nil)
@@ -65,7 +74,8 @@ func containerIDs(ctx context.Context, pid int) ([]string, error) {
 	}
 	defer resp.Body.Close()
 	var list []struct {
-		ID string `json:"Id"`
+		ID     string            `json:"Id"`
+		Labels map[string]string `json:"Labels"`
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("docker engine: list containers: %s", resp.Status)
@@ -73,11 +83,37 @@ func containerIDs(ctx context.Context, pid int) ([]string, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		return nil, fmt.Errorf("docker engine: list containers: %w", err)
 	}
-	ids := make([]string, len(list))
-	for i, c := range list {
-		ids[i] = c.ID
+	var ids []string
+	for _, c := range list {
+		if locks[c.Labels[sweLockLabel]] {
+			ids = append(ids, c.ID)
+		}
 	}
 	return ids, nil
+}
+
+// heldLocks is the set of swe owner lock files that pid or a process below
+// it holds open, named as those processes see them (the label's value).
+func heldLocks(pid int) map[string]bool {
+	locks := map[string]bool{}
+	pids := []int{pid}
+	for _, p := range descendants(pid) {
+		pids = append(pids, p.pid)
+	}
+	for _, p := range pids {
+		dir := fmt.Sprintf("/proc/%d/fd", p)
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			target, err := os.Readlink(filepath.Join(dir, fd.Name()))
+			if err == nil && strings.HasPrefix(filepath.Base(target), sweLockPrefix) && strings.HasSuffix(target, ".lock") {
+				locks[target] = true
+			}
+		}
+	}
+	return locks
 }
 
 // killContainers SIGKILLs every running container the plugin owns (the

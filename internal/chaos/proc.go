@@ -308,18 +308,3 @@ func processKinds(root int) string {
 	sort.Strings(kinds)
 	return strings.Join(kinds, " ")
 }
-
-// procStartTicks is field 22 of /proc/PID/stat, the start time in clock
-// ticks ("" when pid does not exist).
-func procStartTicks(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19]
-}

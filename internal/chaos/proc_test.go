@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/envgym/envgym/gym"
+	"github.com/envgym/envgym/plugins"
 )
 
 // TestBrowserContexts counts a process that looks like a Chromium
@@ -72,5 +75,39 @@ func TestPluginContainers(t *testing.T) {
 	}
 	if _, ok := pluginContainers(context.Background(), 0); ok {
 		t.Fatal("pid 0 measured")
+	}
+}
+
+// TestSweContainersFound: the container faults find the Docker sandboxes
+// of a swe plugin installed as setup.sh installs it (root, the socket, its
+// own PID namespace), and kill them. The plugin numbers itself in its own
+// namespace, so they are found by the owner lock it holds open; matching
+// the host's pid of the plugin (as before) found none.
+func TestSweContainersFound(t *testing.T) {
+	ctx := context.Background()
+	h := newHostWith(t, plugins.Sandbox{MemoryMB: 8192, MaxPids: 4096, Root: true, Docker: true}, "swe")
+	env, err := h.Make(ctx, "swe/gomut-v0", map[string]any{"sandbox": "docker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := h.Plugin("swe/gomut-v0")
+	if !ok {
+		t.Fatal("no swe plugin")
+	}
+	n, ok := pluginContainers(ctx, p.PID())
+	if !ok || n == 0 {
+		t.Fatalf("containers of the swe plugin (pid %d): %d, %v; want at least the episode's sandbox", p.PID(), n, ok)
+	}
+	msg, err := killContainers(p.PID())
+	if err != nil {
+		t.Fatalf("kill_container: %v", err)
+	}
+	t.Log(msg)
+	if n, _ := pluginContainers(ctx, p.PID()); n != 0 {
+		t.Fatalf("%d containers still running after kill_container", n)
 	}
 }
