@@ -162,6 +162,16 @@ func TestKustomizeTreeRendersEveryFamily(t *testing.T) {
 	if c := deps["swe"].Spec.Template.Spec.Containers[0]; !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/sys/fs/cgroup" }) {
 		t.Error("swe: its namespace backend needs the node's cgroup tree mounted")
 	}
+	for fam, d := range deps {
+		sp := d.Spec.Template.Spec.Containers[0].SecurityContext.SeccompProfile
+		want := corev1.SeccompProfileTypeRuntimeDefault
+		if fam == "swe" {
+			want = corev1.SeccompProfileTypeUnconfined // pivot_root in its sandboxes
+		}
+		if sp == nil || sp.Type != want {
+			t.Errorf("%s: seccomp profile %v, want %s", fam, sp, want)
+		}
+	}
 }
 
 func checkDeployment(t *testing.T, fam, envID string, d *appsv1.Deployment, secretName string) {
