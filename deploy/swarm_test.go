@@ -60,6 +60,10 @@ func TestSwarm(t *testing.T) {
 			if out, err := exec.Command("docker", "swarm", "leave", "--force").CombinedOutput(); err != nil {
 				t.Errorf("docker swarm leave: %v\n%s", err, out)
 			}
+			// swarm init made it and leave keeps it.
+			if out, err := exec.Command("docker", "network", "rm", "docker_gwbridge").CombinedOutput(); err != nil {
+				t.Errorf("docker network rm docker_gwbridge: %v\n%s", err, out)
+			}
 		})
 	}
 
