@@ -173,6 +173,7 @@ func (e *RemoteEnv) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Obser
 		e.closeRemote()
 	}
 	tries := len(e.pool.Replicas(ctx)) + 2
+	var lastErr error
 	for attempt := 0; attempt < tries; attempt++ {
 		if e.c == nil {
 			if err := e.connect(ctx); err != nil {
@@ -181,14 +182,25 @@ func (e *RemoteEnv) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Obser
 		}
 		resp, err := e.c.call(ctx, e.pool.stepTimeout, streamRequest{Op: "reset", Seed: opts.Seed, TaskID: opts.TaskID, Options: opts.Options})
 		var se *errServer
-		var lost *Error
+		var serr *Error
 		switch {
 		case errors.As(err, &se):
 			e.pool.markDown(e.c.addr)
 			e.drop()
+			lastErr = err
 			continue
-		case errors.As(err, &lost) && lost.Field == "session_id":
+		case errors.As(err, &serr) && serr.Field == "session_id":
 			e.drop() // the server closed our env (reaped, restarted): make it again
+			lastErr = err
+			continue
+		case errors.As(err, &serr) && serr.Status >= 500:
+			// The replica could not start an episode (draining, or its env
+			// failed: a starved browser timing out): another replica may.
+			// A bad task or options (4xx) would fail everywhere.
+			addr := e.c.addr
+			e.pool.markDown(addr)
+			e.closeRemote()
+			lastErr = fmt.Errorf("%s: %w", addr, err)
 			continue
 		case err != nil:
 			return gym.Observation{}, err
@@ -197,7 +209,7 @@ func (e *RemoteEnv) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Obser
 		e.pool.episodeStarted(e.c.addr)
 		return *resp.Observation, nil
 	}
-	return gym.Observation{}, fmt.Errorf("serve: reset %s: every server failed", e.id)
+	return gym.Observation{}, fmt.Errorf("serve: reset %s: %d tries failed, the last: %w", e.id, tries, lastErr)
 }
 
 // Step implements gym.Env. A dead server or a timeout is a CRASHED or

@@ -22,10 +22,11 @@ import (
 // (all of 127/8 is local on Linux), as replicas of a service share a
 // port on their own IPs.
 type replicaSet struct {
-	t     *testing.T
-	maker Maker
-	port  int
-	stops map[string]func()
+	t       *testing.T
+	maker   Maker
+	port    int
+	stops   map[string]func()
+	servers map[string]*Server
 }
 
 func newReplicaSet(t *testing.T, maker Maker, ips ...string) *replicaSet {
@@ -35,7 +36,7 @@ func newReplicaSet(t *testing.T, maker Maker, ips ...string) *replicaSet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs := &replicaSet{t: t, maker: maker, port: ln.Addr().(*net.TCPAddr).Port, stops: map[string]func(){}}
+		rs := &replicaSet{t: t, maker: maker, port: ln.Addr().(*net.TCPAddr).Port, stops: map[string]func(){}, servers: map[string]*Server{}}
 		rs.serve(ips[0], ln)
 		ok := true
 		for _, ip := range ips[1:] {
@@ -66,6 +67,7 @@ func (rs *replicaSet) start(ip string) error {
 
 func (rs *replicaSet) serve(ip string, ln net.Listener) {
 	s := New(rs.maker, Config{Token: "tok"})
+	rs.servers[ip] = s
 	go s.ServeStream(ln)
 	var once sync.Once
 	stop := func() { once.Do(func() { ln.Close(); s.Close() }) }
@@ -428,5 +430,43 @@ func TestPoolWaitsForALoneReplicaRestart(t *testing.T) {
 	_, err = NewPool([]string{"127.0.0.6:1"}, PoolOptions{Patience: time.Hour}).Make(ctx, "text/maze-v0", nil)
 	if !errors.Is(err, ErrNoReplica) {
 		t.Fatalf("unreachable new pool: %v", err)
+	}
+}
+
+// TestPoolResetMovesOffAFailingReplica: a replica that refuses to start an
+// episode (draining before a rolling update, or its env failing at reset)
+// sends the env to another replica at its next reset instead of failing
+// the caller's run. Without the move, the reset returned "server is
+// draining" and gym run stopped.
+func TestPoolResetMovesOffAFailingReplica(t *testing.T) {
+	rs := newReplicaSet(t, textRegistry(t), "127.0.0.7", "127.0.0.8")
+	pool := NewPool([]string{rs.addr("127.0.0.7"), rs.addr("127.0.0.8")}, PoolOptions{Token: "tok"})
+	ctx := context.Background()
+	env, err := pool.Make(ctx, "text/maze-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "easy"}); err != nil {
+		t.Fatal(err)
+	}
+	first := env.Server()
+	ip, _, _ := net.SplitHostPort(first)
+	rs.servers[ip].draining.Store(true) // as Drain begins
+	obs, err := env.Reset(ctx, gym.ResetOptions{Seed: 2, TaskID: "easy"})
+	if err != nil {
+		t.Fatalf("reset with %s draining: %v", first, err)
+	}
+	if env.Server() == first || env.Server() == "" {
+		t.Fatalf("the env stayed on the draining replica %s", first)
+	}
+	if r, err := env.Step(ctx, obs.ValidActions[0]); err != nil || r.Status != gym.StatusOK {
+		t.Fatalf("step on the new replica: %+v %v", r, err)
+	}
+	// A request no replica can serve still fails, naming why.
+	_, err = env.Reset(ctx, gym.ResetOptions{Seed: 3, TaskID: "no-such-task"})
+	var serr *Error
+	if !errors.As(err, &serr) || serr.Field != "task_id" {
+		t.Fatalf("unknown task: %v, want the server's task_id error", err)
 	}
 }
