@@ -463,6 +463,7 @@ class PoolEnv:
         self.pool.refresh()
         if self.env is not None and self.pool._should_move(self.addr):
             self._drop(close=True)
+        last = None
         for _ in range(len(self.pool.addresses()) + 2):
             if self.env is None:
                 self.addr, self.env = self.pool._connect(self.env_id, self.options)
@@ -470,18 +471,26 @@ class PoolEnv:
             try:
                 out = self.env.reset(seed=seed, task=task, options=options)
             except ServeError as e:
-                if e.field != "session_id":
-                    raise
-                self._drop()  # the server closed our env: make it again
-                continue
-            except OSError:
+                if e.field == "session_id":
+                    self._drop()  # the server closed our env: make it again
+                    continue
+                if e.code >= 500:
+                    # The replica could not start an episode (draining, or its
+                    # env failed): another may. A 4xx would fail everywhere.
+                    last = e
+                    self.pool._down(self.addr)
+                    self._drop(close=True)
+                    continue
+                raise
+            except OSError as e:
+                last = e
                 self.pool._down(self.addr)
                 self._drop()
                 continue
             self.live = True
             self.pool._count(self.addr, episodes=1)
             return out
-        raise ConnectionError(f"reset {self.env_id}: every replica failed")
+        raise ConnectionError(f"reset {self.env_id}: every replica failed, the last: {last}")
 
     def step(self, action):
         if self.env is None or not self.live:
