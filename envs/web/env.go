@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/envgym/envgym/envs/web/action"
 	"github.com/envgym/envgym/envs/web/browser"
@@ -146,6 +147,10 @@ type starter interface {
 	start(ctx context.Context, tab *browser.Tab, seed int64) error
 }
 
+// closeGrace is how long a failed call waits for the browser to report
+// that the page closed itself.
+const closeGrace = 250 * time.Millisecond
+
 // refresh re-reads the page after a change: it waits for the active tab
 // to settle (settle) and observes it, then adopts the tabs the page
 // opened or closed and, when the active tab changed, observes the new
@@ -165,7 +170,7 @@ func (e *env) refresh(ctx context.Context, settle bool) error {
 		if errors.Is(err, browser.ErrDialog) {
 			return nil
 		}
-		if err != nil && !e.tab.Gone() {
+		if err != nil && !e.tab.GoneSoon(closeGrace) {
 			return err
 		}
 		// A page that closed itself (window.close) leaves its tab.
@@ -234,7 +239,9 @@ func (e *env) step(ctx context.Context, act string) (gym.StepResult, error) {
 	switch {
 	case errors.As(err, &ae):
 		return e.invalid(ctx, ae.Msg)
-	case err != nil && !errors.Is(err, browser.ErrDialog):
+	case err != nil && !errors.Is(err, browser.ErrDialog) && !e.tab.GoneSoon(closeGrace):
+		// (A page that closed itself during the action is a change the
+		// refresh below follows, not a failure.)
 		return e.failed(ctx, err)
 	}
 	if a.Kind == action.Answer {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
@@ -89,6 +90,24 @@ func (t *Tab) Gone() bool {
 	case <-ch:
 		return true
 	default:
+		return false
+	}
+}
+
+// GoneSoon is Gone, waiting up to d for the browser to say so: a page
+// closing itself (window.close in a click handler) can fail the call in
+// flight before its detach event arrives.
+func (t *Tab) GoneSoon(d time.Duration) bool {
+	ch, err := chromedp.Detached(t.ctx)
+	if err != nil {
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
 		return false
 	}
 }
