@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,7 +148,10 @@ func (sc *streamConn) call(ctx context.Context, timeout time.Duration, req strea
 		return resp, &errServer{err}
 	}
 	if err := json.Unmarshal(line, &resp); err != nil {
-		return resp, &errServer{fmt.Errorf("bad response: %w", err)}
+		if bytes.HasPrefix(line, []byte("HTTP/")) {
+			return resp, &errServer{fmt.Errorf("%s answered HTTP, not gym serve's stream protocol: give the --stream address (8081 by default), not --http", sc.addr)}
+		}
+		return resp, &errServer{fmt.Errorf("%s: not a gym serve stream response (%.40q): %w", sc.addr, line, err)}
 	}
 	if resp.Error != "" {
 		return resp, &Error{Status: resp.Code, Msg: resp.Error, Field: resp.Field}

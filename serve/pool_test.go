@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -313,6 +314,15 @@ func TestPoolAddressErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), addr) {
 			t.Errorf("%q: %v, want an error naming the address", addr, err)
 		}
+	}
+	// The HTTP port given for the stream port (an easy slip: gym serve
+	// listens on both) is named as such.
+	ts := httptest.NewServer(New(textRegistry(t), Config{}).Handler())
+	defer ts.Close()
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	_, err = NewPool([]string{addr}, PoolOptions{}).Make(ctx, "text/maze-v0", nil)
+	if err == nil || !strings.Contains(err.Error(), addr+" answered HTTP") || !strings.Contains(err.Error(), "--stream") {
+		t.Errorf("the HTTP port as a stream address: %v, want it named as HTTP with the fix", err)
 	}
 }
 
