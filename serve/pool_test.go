@@ -208,6 +208,7 @@ func TestPoolFindsReplicasByDNSAndSurvivesAKill(t *testing.T) {
 	if crashed[rs.addr("127.0.0.2")] != onKilled || len(crashed) != 1 {
 		t.Fatalf("crashed episodes by replica %v, want %d on the killed one only", crashed, onKilled)
 	}
+	time.Sleep(150 * time.Millisecond) // past ResolveEvery: the next resets look the name up again
 	play(2, 3)
 	for _, s := range pool.Stats() {
 		if s.Addr == rs.addr("127.0.0.2") && (s.LiveEnvs != 0 || s.Resolved) {
