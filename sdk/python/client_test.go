@@ -16,24 +16,7 @@ import (
 // env and the web shop from Python through both transports.
 func TestPythonClientAgainstRealServe(t *testing.T) {
 	tmp := t.TempDir()
-	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
-	build := exec.Command("go", "build", "-tags", "notorch", "-o", bin+string(filepath.Separator),
-		"github.com/envgym/envgym/cmd/gym",
-		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
-		"github.com/envgym/envgym/envs/web/cmd/gym-plugin-web")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	gym := filepath.Join(bin, "gym")
-	for _, p := range []string{"text", "web"} {
-		args := []string{"--plugin-dir", dir, "plugin", "install", filepath.Join(bin, "gym-plugin-"+p)}
-		if p == "web" {
-			args = append(args, "--memory-mb", "4096", "--max-pids", "4096")
-		}
-		if out, err := exec.Command(gym, args...).CombinedOutput(); err != nil {
-			t.Fatalf("install %s: %v\n%s", p, err, out)
-		}
-	}
+	gym, dir := gymWithPlugins(t, tmp, "text", "web")
 	tokenFile := filepath.Join(tmp, "token")
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	httpAddr, streamAddr := freeAddr(t), freeAddr(t)
@@ -100,6 +83,33 @@ func TestPythonClientAgainstRealServe(t *testing.T) {
 	if got.VectorN != 3 {
 		t.Errorf("vector env: %d", got.VectorN)
 	}
+}
+
+// gymWithPlugins builds gym and the named env families' plugins into
+// tmp/bin and installs the plugins into tmp/plugins as setup.sh does
+// (web with its memory and process limits); it returns gym and that dir.
+func gymWithPlugins(t *testing.T, tmp string, families ...string) (gymBin, pluginDir string) {
+	t.Helper()
+	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
+	pkgs := []string{"github.com/envgym/envgym/cmd/gym"}
+	for _, f := range families {
+		pkgs = append(pkgs, "github.com/envgym/envgym/envs/"+f+"/cmd/gym-plugin-"+f)
+	}
+	build := exec.Command("go", append([]string{"build", "-tags", "notorch", "-o", bin + string(filepath.Separator)}, pkgs...)...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	gymBin = filepath.Join(bin, "gym")
+	for _, f := range families {
+		args := []string{"--plugin-dir", dir, "plugin", "install", filepath.Join(bin, "gym-plugin-"+f)}
+		if f == "web" {
+			args = append(args, "--memory-mb", "4096", "--max-pids", "4096")
+		}
+		if out, err := exec.Command(gymBin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("install %s: %v\n%s", f, err, out)
+		}
+	}
+	return gymBin, dir
 }
 
 func freeAddr(t *testing.T) string {

@@ -58,24 +58,7 @@ func oraclePlan(t *testing.T, reg *gym.Registry, id string, seed int64, task str
 // then read reward and done.
 func TestOpenEnvClientAndTRLClassAgainstRealServe(t *testing.T) {
 	tmp := t.TempDir()
-	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
-	build := exec.Command("go", "build", "-tags", "notorch", "-o", bin+string(filepath.Separator),
-		"github.com/envgym/envgym/cmd/gym",
-		"github.com/envgym/envgym/envs/text/cmd/gym-plugin-text",
-		"github.com/envgym/envgym/envs/web/cmd/gym-plugin-web")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	gymBin := filepath.Join(bin, "gym")
-	for _, p := range []string{"text", "web"} {
-		args := []string{"--plugin-dir", dir, "plugin", "install", filepath.Join(bin, "gym-plugin-"+p)}
-		if p == "web" {
-			args = append(args, "--memory-mb", "4096", "--max-pids", "4096")
-		}
-		if out, err := exec.Command(gymBin, args...).CombinedOutput(); err != nil {
-			t.Fatalf("install %s: %v\n%s", p, err, out)
-		}
-	}
+	gymBin, dir := gymWithPlugins(t, tmp, "text", "web")
 
 	reg := gym.NewRegistry()
 	if err := text.Register(reg); err != nil {

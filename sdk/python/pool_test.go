@@ -24,16 +24,7 @@ import (
 // and episode is counted per replica, and the replacement is used.
 func TestPythonPoolSurvivesAReplica(t *testing.T) {
 	tmp := t.TempDir()
-	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
-	build := exec.Command("go", "build", "-tags", "notorch", "-o", bin+string(filepath.Separator),
-		"github.com/envgym/envgym/cmd/gym", "github.com/envgym/envgym/envs/text/cmd/gym-plugin-text")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	gym := filepath.Join(bin, "gym")
-	if out, err := exec.Command(gym, "--plugin-dir", dir, "plugin", "install", filepath.Join(bin, "gym-plugin-text")).CombinedOutput(); err != nil {
-		t.Fatalf("install: %v\n%s", err, out)
-	}
+	gym, dir := gymWithPlugins(t, tmp, "text")
 	tokenFile := filepath.Join(tmp, "token")
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	_, port, _ := net.SplitHostPort(freeAddr(t))
