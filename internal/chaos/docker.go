@@ -131,7 +131,7 @@ func pauseContainers(pid int) (string, error) {
 }
 
 // containerFault POSTs op to each running container of the plugin and
-// waits until none is left running (paused ones are not).
+// waits until none of them is left running (paused ones are not).
 func containerFault(pid int, f Fault, op string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), landTimeout)
 	defer cancel()
@@ -156,7 +156,25 @@ func containerFault(pid int, f Fault, op string) (string, error) {
 			return "", fmt.Errorf("%s %.12s: docker engine: %s", f, id, resp.Status)
 		}
 	}
-	if !waitFor(landTimeout, func() bool { left, err := containerIDs(ctx, pid); return err == nil && len(left) == 0 }) {
+	// Only the containers hit must stop: the plugin may start new ones
+	// meanwhile (swe refills its warm pool), and those are not the fault's.
+	hit := map[string]bool{}
+	for _, id := range ids {
+		hit[id] = true
+	}
+	landed := func() bool {
+		left, err := containerIDs(ctx, pid)
+		if err != nil {
+			return false
+		}
+		for _, id := range left {
+			if hit[id] {
+				return false
+			}
+		}
+		return true
+	}
+	if !waitFor(landTimeout, landed) {
 		return "", fmt.Errorf("%s: containers of %d still running after %v", f, pid, landTimeout)
 	}
 	return fmt.Sprintf("%s %d container(s) of %d", op, len(ids), pid), nil
