@@ -56,7 +56,8 @@ about --fault-rate of them injects a fault into the plugin at a random step:
   stop        SIGSTOP it: the step times out, the host's health check kills it
   oom         lower its memory cgroup limit to just above its usage and add a
               pressure process the OOM killer spares: the kernel kills the
-              plugin (needs cgroup v1 memory limits, i.e. gym as root)
+              plugin or a direct child (Chromium's browser, Xvfb), the rest
+              of its tree exempt (needs cgroup v1 memory limits, gym as root)
   kill_child  SIGKILL a child of the plugin: Chromium, Xvfb, a sandboxed tool
   kill_container
               SIGKILL every Docker container the plugin owns (swe with

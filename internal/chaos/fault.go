@@ -26,9 +26,10 @@ const (
 	// health check finds it unresponsive and kills it.
 	Stop Fault = "stop"
 	// OOM lowers the plugin's memory cgroup limit to just above its usage,
-	// marks the plugin as the OOM killer's first choice (oom_score_adj
-	// 1000) and starts a pressure process inside that cgroup, so the
-	// kernel's memory cgroup OOM killer kills the plugin. Needs cgroup v1
+	// marks the plugin and its direct children (Chromium's browser, Xvfb)
+	// as the OOM killer's first choice (oom_score_adj 1000, the rest of
+	// its tree exempt) and starts a pressure process inside that cgroup,
+	// so the kernel's memory cgroup OOM killer kills one of them. Needs cgroup v1
 	// memory limits (the host as root).
 	OOM Fault = "oom"
 	// KillChild sends SIGKILL to a child process of the plugin: Chromium
@@ -155,10 +156,24 @@ func oomKill(pid int) (detail string, err error) {
 		return "", fmt.Errorf("oom: %w", err)
 	}
 	kills := oomKills(dir)
-	tree := append([]proc{{pid: pid}}, descendants(pid)...)
-	// The plugin is the victim the kernel must choose: raising a score
-	// needs no privilege (lowering the pressure process's would need
-	// CAP_SYS_RESOURCE, which containers often lack).
+	// The victims the fault means: the plugin process and its direct
+	// children (the plugin itself when pid is the sandbox's init). They
+	// are marked as the kernel's first choice (raising a score needs no
+	// privilege). The rest of the tree is exempted: Chromium gives its
+	// renderers scores up to 1000 too and the kernel breaks the tie by
+	// size, so a renderer the step does not need would die and the env
+	// rightly say OK (lowering a score needs CAP_SYS_RESOURCE; without it
+	// the tie stays). Only a victim's death counts as landed: renderers
+	// of a disposed context exit on their own meanwhile.
+	victims := []proc{{pid: pid}}
+	for _, p := range descendants(pid) {
+		adj := "-1000"
+		if p.ppid == pid {
+			victims = append(victims, p)
+			adj = "1000"
+		}
+		_ = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", p.pid), []byte(adj), 0o644)
+	}
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("1000"), 0o644); err != nil {
 		return "", fmt.Errorf("oom: mark the plugin as the victim: %w", err)
 	}
@@ -200,7 +215,7 @@ func oomKill(pid int) (detail string, err error) {
 	}
 	var victim proc
 	landed := waitFor(landTimeout, func() bool {
-		for _, p := range tree {
+		for _, p := range victims {
 			if !alive(p.pid) {
 				victim = p
 				return true
