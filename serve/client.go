@@ -10,6 +10,7 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/envgym/envgym/gym"
@@ -44,7 +45,13 @@ type streamConn struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	enc  *json.Encoder
+	// probeAfter: see PoolOptions.ProbeAfter (0: never probe).
+	probeAfter time.Duration
 }
+
+// errStalled: the replica accepted the call but stopped answering, even
+// a health probe on a new connection.
+var errStalled = errors.New("the server stopped answering")
 
 // errServer marks a failure of the connection (the server), as opposed to
 // an error the server reported.
@@ -102,7 +109,7 @@ func (e *RemoteEnv) dialMake(ctx context.Context, addr string) (*streamConn, gym
 	if err != nil {
 		return nil, gym.Spec{}, &errServer{err}
 	}
-	sc := &streamConn{addr: addr, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10)}
+	sc := &streamConn{addr: addr, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10), probeAfter: e.pool.probeAfter}
 	sc.enc = json.NewEncoder(sc.w)
 	if e.pool.token != "" {
 		if _, err := sc.call(ctx, e.pool.stepTimeout, streamRequest{Op: "auth", Token: e.pool.token}); err != nil {
@@ -140,10 +147,21 @@ func (sc *streamConn) call(ctx context.Context, timeout time.Duration, req strea
 	if err := sc.w.Flush(); err != nil {
 		return resp, &errServer{err}
 	}
+	var stalled atomic.Pointer[error]
+	if sc.probeAfter > 0 {
+		// The watcher is gone before the next call sets its deadline.
+		wctx, answered := context.WithCancel(ctx)
+		watching := make(chan struct{})
+		go func() { defer close(watching); sc.watch(wctx, &stalled) }()
+		defer func() { answered(); <-watching }()
+	}
 	line, err := sc.r.ReadBytes('\n')
 	if err != nil {
 		if ctx.Err() != nil {
 			return resp, ctx.Err()
+		}
+		if why := stalled.Load(); why != nil {
+			return resp, &errServer{*why}
 		}
 		return resp, &errServer{err}
 	}
@@ -157,6 +175,52 @@ func (sc *streamConn) call(ctx context.Context, timeout time.Duration, req strea
 		return resp, &Error{Status: resp.Code, Msg: resp.Error, Field: resp.Field}
 	}
 	return resp, nil
+}
+
+// watch probes the replica while a call waits longer than probeAfter;
+// when a probe goes unanswered it records why and cuts the call short.
+// It returns when ctx ends (the call was answered).
+func (sc *streamConn) watch(ctx context.Context, stalled *atomic.Pointer[error]) {
+	start := time.Now()
+	t := time.NewTimer(sc.probeAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := probe(ctx, sc.addr, sc.probeAfter)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			why := fmt.Errorf("%w: the call waited %v, then a health probe on a new connection got no answer within %v (%v): a frozen replica (a paused container, a stopped process) or a partition", errStalled, time.Since(start).Round(time.Millisecond), sc.probeAfter, err)
+			stalled.Store(&why)
+			_ = sc.c.SetDeadline(time.Unix(1, 0))
+			return
+		}
+		t.Reset(sc.probeAfter)
+	}
+}
+
+// probe asks the stream server at addr for a ping; any answer line (an
+// older server's "unknown op" included) means it is alive.
+func probe(ctx context.Context, addr string, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := c.Write([]byte("{\"op\":\"ping\"}\n")); err != nil {
+		return err
+	}
+	_, err = bufio.NewReader(c).ReadSlice('\n')
+	return err
 }
 
 func (e *RemoteEnv) drop() {
@@ -254,9 +318,15 @@ func (e *RemoteEnv) Step(ctx context.Context, action string) (gym.StepResult, er
 func (e *RemoteEnv) serverFailed(addr string, sent time.Time, err error) gym.StepResult {
 	status := gym.StatusCrashed
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	switch {
+	case errors.Is(err, errStalled):
+		// As a stopped local plugin: the step timed out, and the replica
+		// is not to be used until it answers again.
 		status = gym.StatusTimeout
-	} else {
+		e.pool.markDown(addr)
+	case errors.As(err, &ne) && ne.Timeout():
+		status = gym.StatusTimeout
+	default:
 		e.pool.markDown(addr)
 	}
 	e.drop()

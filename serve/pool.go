@@ -38,6 +38,7 @@ type Pool struct {
 	names        bool // some target is a name to resolve
 	patience     time.Duration
 	retryEvery   time.Duration
+	probeAfter   time.Duration
 
 	resolveMu sync.Mutex // one resolution at a time
 
@@ -76,6 +77,14 @@ type PoolOptions struct {
 	// pool that never reached a replica fails at once: a wrong address
 	// should not hang.
 	Patience time.Duration
+	// ProbeAfter is how long a call waits for its answer before the pool
+	// probes the replica on a new connection (the stream's ping op), and
+	// then again every ProbeAfter; a probe unanswered within ProbeAfter
+	// ends the call as TIMEOUT and marks the replica down. A frozen
+	// replica (a paused container, a stopped process: the kernel still
+	// accepts and acknowledges) costs this, not StepTimeout; a slow env
+	// on a live replica answers the probe and keeps its call (default 5s).
+	ProbeAfter time.Duration
 }
 
 // target is one address given to NewPool.
@@ -139,8 +148,11 @@ func NewPool(addrs []string, o PoolOptions) *Pool {
 	if o.Patience <= 0 {
 		o.Patience = 30 * time.Second
 	}
+	if o.ProbeAfter <= 0 {
+		o.ProbeAfter = 5 * time.Second
+	}
 	p := &Pool{token: o.Token, stepTimeout: o.StepTimeout, resolver: o.Resolver, resolveEvery: o.ResolveEvery,
-		downFor: o.DownFor, rebalance: !o.NoRebalance, patience: o.Patience, retryEvery: 250 * time.Millisecond,
+		downFor: o.DownFor, rebalance: !o.NoRebalance, patience: o.Patience, retryEvery: 250 * time.Millisecond, probeAfter: o.ProbeAfter,
 		replicas: map[string]*replica{}}
 	for _, a := range addrs {
 		t := target{given: a}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -479,5 +480,149 @@ func TestPoolResetMovesOffAFailingReplica(t *testing.T) {
 	var serr *Error
 	if !errors.As(err, &serr) || serr.Field != "task_id" {
 		t.Fatalf("unknown task: %v, want the server's task_id error", err)
+	}
+}
+
+// freezer forwards TCP connections to a server until frozen; frozen, it
+// still accepts connections and reads (the kernel does so for a stopped
+// process or a paused container) but passes no byte on either way.
+type freezer struct {
+	ln      net.Listener
+	backend string
+	frozen  atomic.Bool
+	closed  atomic.Bool
+}
+
+func newFreezer(t *testing.T, ip, backend string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln, backend: backend}
+	t.Cleanup(func() { f.closed.Store(true); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go f.serve(c)
+		}
+	}()
+	return f
+}
+
+func (f *freezer) addr() string { return f.ln.Addr().String() }
+
+func (f *freezer) serve(c net.Conn) {
+	defer c.Close()
+	b, err := net.Dial("tcp", f.backend)
+	if err != nil {
+		return
+	}
+	defer b.Close()
+	go f.pipe(c, b)
+	f.pipe(b, c)
+}
+
+func (f *freezer) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for f.frozen.Load() && !f.closed.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+// delayMaker makes envs whose steps take delay.
+type delayMaker struct {
+	Maker
+	delay time.Duration
+}
+
+type delayedEnv struct {
+	gym.Env
+	delay time.Duration
+}
+
+func (m delayMaker) Make(ctx context.Context, id string, opts map[string]any) (gym.Env, error) {
+	env, err := m.Maker.Make(ctx, id, opts)
+	if err != nil {
+		return nil, err
+	}
+	return delayedEnv{env, m.delay}, nil
+}
+
+func (e delayedEnv) Step(ctx context.Context, action string) (gym.StepResult, error) {
+	time.Sleep(e.delay)
+	return e.Env.Step(ctx, action)
+}
+
+// TestPoolProbesAFrozenReplica: a replica that accepts but no longer
+// answers (frozen behind a proxy, as a paused container) ends the step in
+// flight as TIMEOUT after a failed health probe, not after StepTimeout
+// (10 minutes here; the test's own deadline is 2), and the next reset
+// moves the env to a live replica. A live replica whose env is slower
+// than ProbeAfter answers the probes and keeps its step.
+func TestPoolProbesAFrozenReplica(t *testing.T) {
+	rs := newReplicaSet(t, delayMaker{textRegistry(t), 900 * time.Millisecond}, "127.0.0.9", "127.0.0.10")
+	fz := newFreezer(t, "127.0.0.9", rs.addr("127.0.0.9"))
+	pool := NewPool([]string{fz.addr(), rs.addr("127.0.0.10")}, PoolOptions{Token: "tok", StepTimeout: 10 * time.Minute, ProbeAfter: 200 * time.Millisecond, NoRebalance: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var frozenEnv, liveEnv *RemoteEnv
+	for range 2 {
+		env, err := pool.Make(ctx, "text/maze-v0", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer env.Close()
+		if env.Server() == fz.addr() {
+			frozenEnv = env
+		} else {
+			liveEnv = env
+		}
+	}
+	if frozenEnv == nil || liveEnv == nil {
+		t.Fatalf("two envs did not spread over the two replicas")
+	}
+	// Slow but alive: 900 ms steps outlast four probes and still answer.
+	obs, err := liveEnv.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "easy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := liveEnv.Step(ctx, obs.ValidActions[0]); err != nil || r.Status != gym.StatusOK {
+		t.Fatalf("slow step on a live replica: %+v, %v; want OK", r.Status, err)
+	}
+
+	obs, err = frozenEnv.Reset(ctx, gym.ResetOptions{Seed: 2, TaskID: "easy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fz.frozen.Store(true)
+	defer fz.frozen.Store(false)
+	r, err := frozenEnv.Step(ctx, obs.ValidActions[0])
+	if err != nil {
+		t.Fatalf("step on a frozen replica: %v (ctx: %v)", err, ctx.Err())
+	}
+	if r.Status != gym.StatusTimeout || !r.Truncated || !strings.Contains(r.Observation.Text, "stopped answering") || r.Observation.Info[InfoReplica] != fz.addr() {
+		t.Fatalf("step on a frozen replica: %s truncated=%v %q info=%v; want TIMEOUT naming the probe and the replica", r.Status, r.Truncated, r.Observation.Text, r.Observation.Info)
+	}
+	if _, err := frozenEnv.Reset(ctx, gym.ResetOptions{Seed: 3, TaskID: "easy"}); err != nil {
+		t.Fatalf("reset after the freeze: %v", err)
+	}
+	if frozenEnv.Server() != rs.addr("127.0.0.10") {
+		t.Fatalf("after the freeze the env is on %s, want the live replica %s", frozenEnv.Server(), rs.addr("127.0.0.10"))
 	}
 }

@@ -182,6 +182,12 @@ func (s *Server) handleLine(ctx context.Context, line []byte, remoteAddr string,
 	if err := decode(bytes.NewReader(line), &req); err != nil {
 		return errResponse(err)
 	}
+	if req.Op == "ping" {
+		// Liveness, answered before auth (it says no more than accepting
+		// the connection does): a pool probes a replica that has not
+		// answered a long call, to tell a slow env from a frozen server.
+		return streamResponse{OK: true}
+	}
 	if req.Op == "auth" {
 		id, err := s.authenticate(req.Token, remoteAddr)
 		if err != nil {
@@ -215,7 +221,7 @@ func (s *Server) handleLine(ctx context.Context, line []byte, remoteAddr string,
 			return errResponse(errorf(409, "op", `send {"op":"make","env_id":"…"} first`))
 		}
 	default:
-		return errResponse(errorf(400, "op", "unknown op %q (want auth, make, reset, step, oracle or close)", req.Op))
+		return errResponse(errorf(400, "op", "unknown op %q (want auth, make, reset, step, oracle, close or ping)", req.Op))
 	}
 	(*sess).lastUsed.Store(nowNano())
 	switch req.Op {
