@@ -115,7 +115,7 @@ func (f *fixture) sweShape(t *testing.T) (*container.Config, *container.HostConf
 		}, &container.HostConfig{
 			NetworkMode: "none", AutoRemove: true, ReadonlyRootfs: true, CapDrop: []string{"ALL"},
 			SecurityOpt: []string{"no-new-privileges"}, Init: &yes, IpcMode: "private",
-			Mounts: []mount.Mount{{Type: mount.TypeBind, Source: ws, Target: "/work"}},
+			Mounts:    []mount.Mount{{Type: mount.TypeBind, Source: ws, Target: "/work"}},
 			Resources: container.Resources{Memory: 256 << 20, MemorySwap: 256 << 20, PidsLimit: &pids, NanoCPUs: 1e9},
 		}
 }
@@ -186,7 +186,9 @@ func TestCreateRefusals(t *testing.T) {
 		{"devices", "Devices", func(c *container.Config, h *container.HostConfig) {
 			h.Devices = []container.DeviceMapping{{PathOnHost: "/dev/sda", PathInContainer: "/dev/sda", CgroupPermissions: "rwm"}}
 		}},
-		{"sysctls", "Sysctls", func(c *container.Config, h *container.HostConfig) { h.Sysctls = map[string]string{"kernel.domainname": "x"} }},
+		{"sysctls", "Sysctls", func(c *container.Config, h *container.HostConfig) {
+			h.Sysctls = map[string]string{"kernel.domainname": "x"}
+		}},
 		{"another image", "image", func(c *container.Config, h *container.HostConfig) { c.Image = "envgym-core:local" }},
 		{"image by registry", "image", func(c *container.Config, h *container.HostConfig) { c.Image = "docker.io/library/busybox:latest" }},
 		{"no memory limit", "Memory", func(c *container.Config, h *container.HostConfig) { h.Memory, h.MemorySwap = 0, 0 }},

@@ -80,10 +80,12 @@ var configChecks = map[string]func(p Policy, v any) error{
 // hostChecks are the HostConfig fields swe sets, each with its rule.
 // Mounts is checked (and rewritten) apart: see Broker.create.
 var hostChecks = map[string]func(p Policy, v any) error{
-	"NetworkMode":    func(_ Policy, v any) error { return wantString("NetworkMode", v, "none") },
-	"AutoRemove":     func(Policy, any) error { return nil },
-	"ReadonlyRootfs": func(_ Policy, v any) error { return wantTrue("ReadonlyRootfs", v, "the root filesystem must be read-only") },
-	"Init":           func(_ Policy, v any) error { return wantTrue("Init", v, "an init must reap the container's orphans") },
+	"NetworkMode": func(_ Policy, v any) error { return wantString("NetworkMode", v, "none") },
+	"AutoRemove":  func(Policy, any) error { return nil },
+	"ReadonlyRootfs": func(_ Policy, v any) error {
+		return wantTrue("ReadonlyRootfs", v, "the root filesystem must be read-only")
+	},
+	"Init": func(_ Policy, v any) error { return wantTrue("Init", v, "an init must reap the container's orphans") },
 	"CapDrop": func(_ Policy, v any) error {
 		for _, c := range stringList(v) {
 			if strings.EqualFold(strings.TrimPrefix(strings.ToUpper(c), "CAP_"), "ALL") {
