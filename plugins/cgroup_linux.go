@@ -38,7 +38,11 @@ var delegatedHierarchies = []string{"memory", "pids", "cpu"}
 // hierarchy (cpu too, without a limit) also gets the DelegatedCgroup
 // subgroup; its limits are bounded by the plugin's (cgroup v1 limits are
 // hierarchical).
-func newCgroup(root, leaf string, s Sandbox, delegate bool) (*cgroup, error) {
+// The subgroups and their cgroup.procs and tasks are owner's when it is
+// not -1 (a root plugin in its own user namespace, cgroup v1's
+// delegation: the kernel lets it make groups there and move its own
+// processes into them; its group's limits stay root's).
+func newCgroup(root, leaf string, s Sandbox, delegate bool, owner int) (*cgroup, error) {
 	s = s.Limits()
 	limits := []struct{ controller, file, value string }{
 		{"memory", "memory.limit_in_bytes", strconv.Itoa(s.MemoryMB << 20)},
@@ -68,6 +72,14 @@ func newCgroup(root, leaf string, s Sandbox, delegate bool) (*cgroup, error) {
 				return nil, fmt.Errorf("cgroup %s: delegated subgroup: %w", l.controller, err)
 			}
 			cg.delegated = append(cg.delegated, sub)
+			if owner >= 0 {
+				for _, f := range []string{"", "cgroup.procs", "tasks"} {
+					if err := os.Chown(filepath.Join(sub, f), owner, owner); err != nil {
+						cg.remove()
+						return nil, fmt.Errorf("cgroup %s: delegate to uid %d: %w", l.controller, owner, err)
+					}
+				}
+			}
 		}
 	}
 	if delegate {

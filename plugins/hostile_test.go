@@ -275,10 +275,13 @@ func rootPluginCgroupSubtree(t *testing.T, sb Sandbox) {
 	if got := attack("userns"); got != "userns ok" {
 		t.Errorf("root plugin could not start a process in a user namespace: %q", got)
 	}
-	// Root, but without CAP_SYS_ADMIN: no mount of its own in the host's
-	// user namespace (swe's episode tmpfs falls back to directories).
-	if got := attack("mount"); !strings.Contains(got, "operation not permitted") {
-		t.Errorf("mount in the root plugin: %q, want EPERM", got)
+	// Root of its own user namespace: it mounts in its own mount namespace
+	// (swe's episode tmpfs), which the host never sees.
+	if got := attack("mount"); got != "mount ok" {
+		t.Errorf("mount in the root plugin's own mount namespace: %q", got)
+	}
+	if mounted(t, "/mnt") {
+		t.Errorf("the root plugin's mount on /mnt shows on the host")
 	}
 	// A process it left in a group of its subtree dies with the plugin,
 	// and the host removes the groups it made.
@@ -308,6 +311,104 @@ func rootPluginCgroupSubtree(t *testing.T, sb Sandbox) {
 	}
 }
 
+// mounted says whether a mount point of the host's mount namespace is at
+// point.
+func mounted(t *testing.T, point string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == point {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHostileRootPluginNotHostRoot: a root plugin (swe's manifest, with
+// or without host_files) is root of a user namespace of its own whose
+// root is its unprivileged uid on the host, so the ways a root euid
+// reaches the host all fail. Each "fails at 61ee29e" was checked against
+// a build of that commit, where the plugin ran as the host's uid 0 with
+// CAP_SYS_ADMIN dropped and an uncovered proc.
+func TestHostileRootPluginNotHostRoot(t *testing.T) {
+	for _, sb := range []Sandbox{{Root: true, HostFiles: true}, {Root: true}} {
+		t.Run(fmt.Sprintf("host_files=%v", sb.HostFiles), func(t *testing.T) { rootPluginNotHostRoot(t, sb) })
+	}
+}
+
+func rootPluginNotHostRoot(t *testing.T, sb Sandbox) {
+	before, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plugin writes back the value it read: even where a write gets
+	// through, core_pattern stays as it was.
+	t.Cleanup(func() {
+		if after, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); string(after) != string(before) {
+			t.Errorf("core_pattern changed: %q -> %q", before, after)
+		}
+	})
+	tag := fmt.Sprintf("%d%06d", os.Getpid(), time.Now().UnixNano()%1e6)
+	marker := exec.Command("/bin/sleep", "3600."+tag)
+	if err := marker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { marker.Process.Kill(); marker.Wait() })
+
+	h := newHost(t, Config{}, sb, "hostile")
+	env := mustMake(t, h, "test/hostile-v0")
+	mustReset(t, env)
+	attack := func(action string) string {
+		got := step(t, env, action, 10*time.Second).Observation.Text
+		t.Logf("%s", got)
+		return got
+	}
+	hp, _ := h.Plugin("test/hostile-v0")
+
+	// fails at 61ee29e: "Uid: 0 0 0 0"
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", hp.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+			uids = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	if want := strings.Repeat(fmt.Sprint(PluginUID("hostile"))+" ", 4); uids+" " != want {
+		t.Errorf("the root plugin's host uids (real, effective, saved, fs): %q, want %q", uids, want)
+	}
+	// ... while it is root in its namespace, as swe needs.
+	if got := attack("whoami"); !strings.HasPrefix(got, "whoami uid=0 ") {
+		t.Errorf("whoami: %q, want root of its namespace", got)
+	}
+	// fails at 61ee29e: "sysctl write: ok" (euid 0 is the host's root:
+	// sysctl asks no capability)
+	if got := attack("sysctl"); !strings.HasPrefix(got, "sysctl write: ") || strings.HasSuffix(got, ": ok") {
+		t.Errorf("write core_pattern: %q, want the write refused", got)
+	}
+	// fails at 61ee29e: "userns-sysctl userns: mount proc: ok; write: ok"
+	// (0 mapped to the host's 0, a fresh proc, the same write)
+	if got := attack("userns-sysctl"); strings.HasSuffix(got, "write: ok") {
+		t.Errorf("write core_pattern from a new user namespace: %q", got)
+	}
+	// fails at 61ee29e with host_files (CAP_DAC_OVERRIDE of the host's
+	// root: "direct: read root's entry"); without, the cover held then too.
+	if got := attack("shadow"); strings.Contains(got, "read root's entry") {
+		t.Errorf("read /etc/shadow: %q", got)
+	}
+	// Passes at 61ee29e too (own PID namespace): host pids name nothing
+	// it may signal.
+	attack(fmt.Sprintf("kill %d", marker.Process.Pid))
+	if hostProcessWith("3600."+tag) != marker.Process.Pid {
+		t.Errorf("the host's marker process %d is gone", marker.Process.Pid)
+	}
+}
+
 // TestHostileDockerOnlyWhenAsked: sandbox.docker gives the socket back,
 // to a plugin still running unprivileged (the docker group).
 func TestHostileDockerOnlyWhenAsked(t *testing.T) {
@@ -319,6 +420,14 @@ func TestHostileDockerOnlyWhenAsked(t *testing.T) {
 	mustReset(t, env)
 	if got := step(t, env, "docker", 10*time.Second).Observation.Text; !strings.HasPrefix(got, "docker ok HTTP/1.") {
 		t.Errorf("sandbox.docker: %q, want the engine's answer", got)
+	}
+	// A root plugin too (swe): the docker group is mapped into its user
+	// namespace and kept as its supplementary group.
+	h = newHost(t, Config{}, Sandbox{Root: true, Docker: true}, "hostile")
+	env = mustMake(t, h, "test/hostile-v0")
+	mustReset(t, env)
+	if got := step(t, env, "docker", 10*time.Second).Observation.Text; !strings.HasPrefix(got, "docker ok HTTP/1.") {
+		t.Errorf("sandbox.root+docker: %q, want the engine's answer", got)
 	}
 }
 

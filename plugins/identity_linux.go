@@ -62,12 +62,19 @@ func pluginEnv(extra []string, scratch string) []string {
 	return append(env, "HOME="+scratch, "TMPDIR="+scratch, "PLUGIN_UNIX_SOCKET_DIR="+scratch)
 }
 
+// rootPluginKeptIDs are the ids a root plugin's user namespace maps to
+// themselves besides its root: nobody, as whom swe runs its sandboxes
+// (envs/swe sandboxUID) and its Docker commands.
+var rootPluginKeptIDs = []int{65534}
+
 // ownTree gives dir and everything under it to uid:gid, unless dir is
 // already theirs (then the tree is theirs: only they wrote in it since).
+// Files owned by one of keep (ids the plugin's namespace maps) stay
+// theirs. dir itself changes last, so an interrupted walk is redone.
 // Links are not followed: a plugin cannot make the host chown a file
 // outside its tree through a symlink it planted (and the kernel refuses
 // it hard links to files it does not own).
-func ownTree(dir string, uid, gid int) error {
+func ownTree(dir string, uid, gid int, keep ...int) error {
 	var st syscall.Stat_t
 	if err := syscall.Lstat(dir, &st); err != nil {
 		return err
@@ -75,12 +82,32 @@ func ownTree(dir string, uid, gid int) error {
 	if int(st.Uid) == uid && int(st.Gid) == gid {
 		return nil
 	}
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
+	kept := func(id uint32, to int) int {
+		for _, k := range keep {
+			if int(id) == k {
+				return k
+			}
+		}
+		return to
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == dir {
 			return err
 		}
-		return os.Lchown(path, uid, gid)
+		var st syscall.Stat_t
+		if err := syscall.Lstat(path, &st); err != nil {
+			return err
+		}
+		u, g := kept(st.Uid, uid), kept(st.Gid, gid)
+		if int(st.Uid) == u && int(st.Gid) == g {
+			return nil
+		}
+		return os.Lchown(path, u, g)
 	})
+	if err != nil {
+		return err
+	}
+	return os.Lchown(dir, uid, gid)
 }
 
 // groupID looks a group up in /etc/group; -1 when absent.

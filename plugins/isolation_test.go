@@ -329,12 +329,25 @@ func TestIsolationHostFiles(t *testing.T) {
 	}
 	os.Remove(scratch)
 
-	// The manifest's opt-out gives the host's files back.
+	// The manifest's opt-out gives the host's files back, as a root
+	// plugin's host uid may read them: not root's private ones.
+	public := filepath.Join(t.TempDir(), "host-public")
+	if err := os.WriteFile(public, []byte("host file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(public), filepath.Dir(filepath.Dir(public))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	hh := newHost(t, Config{}, Sandbox{HostFiles: true, Root: true}, "faulty")
 	envH := mustMake(t, hh, "test/faulty-v0")
 	mustReset(t, envH)
-	if got := step(t, envH, "readfile "+tmpSecret, 5*time.Second).Observation.Text; got != "readfile ok: host only" {
+	if got := step(t, envH, "readfile "+public, 5*time.Second).Observation.Text; got != "readfile ok: host file" {
 		t.Errorf("sandbox.host_files: %q, want the host's file", got)
+	}
+	if got := step(t, envH, "readfile "+tmpSecret, 5*time.Second).Observation.Text; !strings.Contains(got, "permission denied") {
+		t.Errorf("sandbox.host_files, root's 0600 file: %q, want EACCES", got)
 	}
 }
 

@@ -56,6 +56,10 @@ type process struct {
 	// release lets the thread that forked the process (in the process's
 	// mount namespace) exit; nil when the process shares the host's.
 	release func()
+
+	// userns: the plugin is root of a user namespace of its own, with a
+	// mount namespace of its own (not the init's).
+	userns bool
 }
 
 // Manifest returns the plugin's manifest.
@@ -155,9 +159,20 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		return nil, err
 	}
 	uid := PluginUID(p.m.Name)
-	if !sb.Root {
+	// A root plugin is root of a user namespace of its own, whose root is
+	// uid on the host (sandboxinit.UserNS), where the init can make it one:
+	// its own PID namespace and proc.
+	hostView := sb.HostFiles && MountNamespaceSupported() == "" && NamespacesSupported() == ""
+	userns := sb.Root && (files || hostView) && NamespacesSupported() == ""
+	if !sb.Root || userns {
+		// In a root plugin's, files of the other ids its namespace maps
+		// stay theirs (swe's sandboxes write as nobody).
+		var keep []int
+		if userns {
+			keep = rootPluginKeptIDs
+		}
 		for _, d := range []string{pol.scratch, pol.cache} {
-			if err := ownTree(d, uid, uid); err != nil {
+			if err := ownTree(d, uid, uid, keep...); err != nil {
 				return nil, fmt.Errorf("plugin %s: give its directory %s to uid %d: %w", p.m.Name, d, uid, err)
 			}
 		}
@@ -179,12 +194,21 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	// but for its delegated subtree (enterHostViewNS), and a proc of its
 	// own PID namespace: the host's would name other processes by the
 	// numbers of its children (swe writes their uid maps there).
-	// A root plugin's proc is uncovered too (sandboxinit.Config).
-	hostView := sb.HostFiles && MountNamespaceSupported() == "" && NamespacesSupported() == ""
+	// A root plugin's proc is uncovered too: its sandboxes mount procs in
+	// user namespaces of their own, which the kernel allows only while a
+	// proc is fully visible; with a euid that is not the host's root it
+	// can write no /proc/sys file and read no /proc/kcore there.
 	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files || hostView, ProcUncovered: hostView || sb.Root, LoopbackUp: !sb.Network}
-	if sb.Docker && !sb.Root {
-		if g := groupID("docker"); g >= 0 {
+	if userns {
+		ic.UserNS = &sandboxinit.UserNS{HostUID: uid, KeepUIDs: rootPluginKeptIDs, KeepGIDs: rootPluginKeptIDs}
+	}
+	if g := groupID("docker"); sb.Docker && g >= 0 {
+		switch {
+		case !sb.Root:
 			ic.Groups = []int{g}
+		case userns:
+			ic.UserNS.KeepGIDs = append(append([]int{}, rootPluginKeptIDs...), g)
+			ic.UserNS.Groups = []int{g}
 		}
 	}
 	var cg *cgroup
@@ -193,7 +217,11 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	if p.cfg.cgroups {
 		// A root plugin (swe) makes cgroups for its own sandboxes: it gets
 		// a subtree of its group, and nothing else of the tree.
-		if cg, cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name+"-"+randomSuffix(), sb, sb.Root); cgErr == nil {
+		owner := -1
+		if userns {
+			owner = uid
+		}
+		if cg, cgErr = newCgroup(p.cfg.CgroupRoot, p.m.Name+"-"+randomSuffix(), sb, sb.Root, owner); cgErr == nil {
 			if cgFiles, cgErr = cg.procsFiles(); cgErr != nil {
 				_ = cg.remove()
 				cg = nil
@@ -314,13 +342,22 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		proc.pluginPID = childOf(proc.pid, cg.pids())
 	}
 	proc.cg, proc.cgErr = cg, cgErr
-	proc.files, proc.network, proc.fwd = files, sb.Network, newForwarder(proc.pid)
+	proc.files, proc.network, proc.fwd, proc.userns = files, sb.Network, newForwarder(proc.pid), userns
 	p.proc = proc
 	if err := p.describeLocked(ctx, proc); err != nil {
 		p.stopLocked(true)
 		return nil, err
 	}
 	return proc, nil
+}
+
+// mountNSPID is a process in the plugin's mount namespace: the plugin's
+// own when it has one (userns), else the init's.
+func (p *process) mountNSPID() int {
+	if p.userns && p.pluginPID > 0 {
+		return p.pluginPID
+	}
+	return p.pid
 }
 
 func (p *Plugin) describeLocked(ctx context.Context, proc *process) error {

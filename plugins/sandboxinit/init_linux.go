@@ -98,6 +98,52 @@ type Config struct {
 	// CgroupFDs are open cgroup.procs files of the plugin's groups: the
 	// init joins them before it starts the plugin.
 	CgroupFDs []int `json:"cgroup_fds,omitempty"`
+	// UserNS, with Root: the plugin is root of a user namespace of its
+	// own (and of a mount namespace it owns), not of the host's.
+	UserNS *UserNS `json:"userns,omitempty"`
+}
+
+// UserNS is the user namespace a root plugin runs in: its root is the
+// unprivileged HostUID (= gid) on the host, and each of Keep maps to
+// itself (swe's sandboxes run as nobody, 65534; the docker group's gid
+// for the socket). No id maps to the host's 0, so the plugin's euid is
+// never the host's root: it cannot write /proc/sys, read root's files or
+// signal other users' processes, whatever capabilities it holds in its
+// namespace. Groups are its supplementary groups, among Keep.
+type UserNS struct {
+	HostUID  int   `json:"host_uid"`
+	KeepUIDs []int `json:"keep_uids,omitempty"`
+	KeepGIDs []int `json:"keep_gids,omitempty"`
+	Groups   []int `json:"groups,omitempty"`
+}
+
+// sysProcAttr clones the plugin into the namespace: the init, root of
+// the host's user namespace, writes the maps; the plugin's mount
+// namespace is a copy of the init's, every mount locked in it.
+func (u *UserNS) sysProcAttr() *syscall.SysProcAttr {
+	maps := func(keep []int) []syscall.SysProcIDMap {
+		m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: u.HostUID, Size: 1}}
+		for _, id := range keep {
+			if id != 0 {
+				m = append(m, syscall.SysProcIDMap{ContainerID: id, HostID: id, Size: 1})
+			}
+		}
+		return m
+	}
+	groups := make([]uint32, 0, len(u.Groups))
+	for _, g := range u.Groups {
+		groups = append(groups, uint32(g))
+	}
+	return &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: maps(u.KeepUIDs),
+		GidMappings: maps(u.KeepGIDs),
+		// setgroups stays allowed (the maps come from a privileged
+		// writer), so the host root's supplementary groups are replaced.
+		GidMappingsEnableSetgroups: true,
+		Credential:                 &syscall.Credential{Uid: 0, Gid: 0, Groups: groups},
+		Pdeathsig:                  syscall.SIGKILL,
+	}
 }
 
 func run(cfg Config) (int, error) {
@@ -167,11 +213,15 @@ func run(cfg Config) (int, error) {
 		unix.CloseOnExec(cfg.ExecFD)
 		exe = fmt.Sprintf("/proc/self/fd/%d", cfg.ExecFD)
 	}
-	pid, err := syscall.ForkExec(exe, cfg.Argv, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Dir:   cfg.Dir,
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
-	})
+	}
+	if cfg.Root && cfg.UserNS != nil {
+		attr.Sys = cfg.UserNS.sysProcAttr()
+	}
+	pid, err := syscall.ForkExec(exe, cfg.Argv, attr)
 	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", cfg.Argv[0], err)
 	}

@@ -23,6 +23,13 @@
 //	connect HOST:PORT   open a TCP connection and read a line
 //	whoami              uid, capabilities, no_new_privs, seccomp mode
 //	mount               mount a tmpfs on /mnt
+//	sysctl              write /proc/sys/kernel/core_pattern (the value it
+//	                    holds: a host root's write would change nothing)
+//	userns-sysctl       the same from root of a new user namespace mapping
+//	                    0 to its own uid, through a fresh proc it mounts
+//	shadow              read /etc/shadow: directly, through /proc/1/root,
+//	                    and from a new user and mount namespace after
+//	                    unmounting its cover or binding /etc elsewhere
 //
 // Anything else echoes.
 package main
@@ -262,12 +269,93 @@ var attacks = map[string]func(string) string{
 		}
 		return strings.Join(fields, " ")
 	},
+	"sysctl": func(string) string { return writeCorePattern() },
+	"userns-sysctl": func(string) string {
+		return inUserNS("--child-sysctl", syscall.CLONE_NEWPID)
+	},
+	"shadow": func(string) string {
+		out := []string{"direct: " + readShadow("/etc/shadow"), "init root: " + readShadow("/proc/1/root/etc/shadow")}
+		return strings.Join(append(out, inUserNS("--child-shadow", 0)), "; ")
+	},
 	"mount": func(string) string {
 		if err := syscall.Mount("tmpfs", "/mnt", "tmpfs", 0, ""); err != nil {
 			return "error " + err.Error()
 		}
 		return "ok"
 	},
+}
+
+// corePattern is where the kernel finds the program it runs, as the
+// host's root, on every core dump: writing it is root on the host.
+const corePattern = "/proc/sys/kernel/core_pattern"
+
+// writeCorePattern writes back the value it reads.
+func writeCorePattern() string {
+	b, err := os.ReadFile(corePattern)
+	if err != nil {
+		return "read: " + err.Error()
+	}
+	if err := os.WriteFile(corePattern, b, 0o644); err != nil {
+		return "write: " + err.Error()
+	}
+	return "write: ok"
+}
+
+// readShadow says whether path reads as a shadow file with root's entry.
+func readShadow(path string) string {
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil:
+		return err.Error()
+	case strings.Contains(string(b), "root:"):
+		return "read root's entry"
+	default:
+		return fmt.Sprintf("%d bytes, no root entry", len(b))
+	}
+}
+
+// inUserNS runs this program again (mode: a --child-* argument) as root
+// of a new user and mount namespace (and flags') whose 0 is our own uid,
+// which any process may map, and returns what it printed.
+func inUserNS(mode string, flags uintptr) string {
+	cmd := exec.Command("/proc/self/exe", mode)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | flags,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("userns: %v %s", err, strings.TrimSpace(string(out)))
+	}
+	return "userns: " + strings.TrimSpace(string(out))
+}
+
+// child is the --child-* half of inUserNS.
+func child(mode string) {
+	switch mode {
+	case "--child-sysctl":
+		// A fresh proc of our new PID namespace, on /proc of our own
+		// mount namespace.
+		if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+			fmt.Println("mount proc:", err)
+			return
+		}
+		fmt.Println("mount proc: ok;", writeCorePattern())
+	case "--child-shadow":
+		var out []string
+		if err := syscall.Unmount("/etc/shadow", syscall.MNT_DETACH); err != nil {
+			out = append(out, "unmount cover: "+err.Error())
+		} else {
+			out = append(out, "unmount cover: ok, "+readShadow("/etc/shadow"))
+		}
+		if err := syscall.Mount("/etc", "/mnt", "", syscall.MS_BIND, ""); err != nil {
+			out = append(out, "bind /etc: "+err.Error())
+		} else {
+			out = append(out, "bind /etc: ok, "+readShadow("/mnt/shadow"))
+		}
+		fmt.Println(strings.Join(out, "; "))
+	}
 }
 
 // ownCgroup is this process's cgroup v1 directory for controller.
@@ -282,6 +370,10 @@ func ownCgroup(controller string) string {
 }
 
 func main() {
+	if len(os.Args) == 2 && strings.HasPrefix(os.Args[1], "--child-") {
+		child(os.Args[1])
+		return
+	}
 	sdk.ServeEnv(gym.Spec{ID: "test/hostile-v0", Version: "0.0.1"}, func(context.Context, map[string]any) (gym.Env, error) {
 		return &env{}, nil
 	})
