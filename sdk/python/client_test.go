@@ -2,11 +2,14 @@ package python_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -90,17 +93,16 @@ func TestPythonClientAgainstRealServe(t *testing.T) {
 // (web with its memory and process limits); it returns gym and that dir.
 func gymWithPlugins(t *testing.T, tmp string, families ...string) (gymBin, pluginDir string) {
 	t.Helper()
-	bin, dir := filepath.Join(tmp, "bin"), filepath.Join(tmp, "plugins")
-	pkgs := []string{"github.com/envgym/envgym/cmd/gym"}
-	for _, f := range families {
-		pkgs = append(pkgs, "github.com/envgym/envgym/envs/"+f+"/cmd/gym-plugin-"+f)
+	bin, err := builtOnce()
+	if err != nil {
+		t.Fatal(err)
 	}
-	build := exec.Command("go", append([]string{"build", "-tags", "notorch", "-o", bin + string(filepath.Separator)}, pkgs...)...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir := filepath.Join(tmp, "plugins")
 	gymBin = filepath.Join(bin, "gym")
 	for _, f := range families {
+		if !slices.Contains(builtFamilies, f) {
+			t.Fatalf("gymWithPlugins: family %s is not in builtFamilies", f)
+		}
 		args := []string{"--plugin-dir", dir, "plugin", "install", filepath.Join(bin, "gym-plugin-"+f)}
 		if f == "web" {
 			args = append(args, "--memory-mb", "4096", "--max-pids", "4096")
@@ -111,6 +113,35 @@ func gymWithPlugins(t *testing.T, tmp string, families ...string) (gymBin, plugi
 	}
 	return gymBin, dir
 }
+
+// builtFamilies are the plugins the tests' gym binary comes with.
+var builtFamilies = []string{"text", "web"}
+
+// builtOnce builds gym and the families' plugins once for the test binary
+// (TestMain removes the directory): each test installs its own copies.
+var builtOnce = sync.OnceValues(func() (string, error) {
+	bin, err := os.MkdirTemp("", "envgym-python-test-bin-")
+	if err != nil {
+		return "", err
+	}
+	buildDir = bin
+	pkgs := []string{"github.com/envgym/envgym/cmd/gym"}
+	for _, f := range builtFamilies {
+		pkgs = append(pkgs, "github.com/envgym/envgym/envs/"+f+"/cmd/gym-plugin-"+f)
+	}
+	build := exec.Command("go", append([]string{"build", "-tags", "notorch", "-o", bin + string(filepath.Separator)}, pkgs...)...)
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	// Plugins run as their own uid and must reach the binaries.
+	if err := os.Chmod(bin, 0o755); err != nil {
+		return "", err
+	}
+	return bin, nil
+})
+
+// buildDir is builtOnce's directory, for TestMain to remove.
+var buildDir string
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

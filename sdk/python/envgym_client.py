@@ -134,23 +134,79 @@ class HTTPEnv:
         self.close()
 
 
-class StreamEnv:
-    """One env over the line-JSON stream transport: a TCP connection per env."""
+class Stalled(socket.timeout):
+    """The server accepted a call but stopped answering, even a health probe
+    on a new connection: a paused container, a stopped process, a partition."""
 
-    def __init__(self, address, env_id, token=None, client_id=None, timeout=60.0, **options):
+
+def _probe(address, timeout):
+    """None when the stream server at address answers a ping within timeout
+    (any line: an older server's "unknown op" too), else why not."""
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(b'{"op":"ping"}\n')
+            data = b""
+            while b"\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return "closed without an answer"
+                data += chunk
+            return None
+    except OSError as e:
+        return str(e) or type(e).__name__
+
+
+class StreamEnv:
+    """One env over the line-JSON stream transport: a TCP connection per env.
+
+    A call that waits longer than probe_after seconds probes the server on a
+    new connection (the stream's ping op) every probe_after seconds: a slow
+    env on a live server keeps its call (up to timeout); an unanswered probe
+    raises Stalled (a socket.timeout) at once."""
+
+    def __init__(self, address, env_id, token=None, client_id=None, timeout=60.0, probe_after=5.0, **options):
         host, port = address.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        self.file = self.sock.makefile("rwb")
+        self.address, self.timeout, self.probe_after = address, timeout, probe_after
+        self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+        self._buf = b""
         token = token if token is not None else os.environ.get("GYM_SERVE_TOKEN")
         if token or client_id:
             self._call({"op": "auth", "token": token or "", "client": client_id or ""})
         made = self._call({"op": "make", "env_id": env_id, "options": options or None})
         self.session_id, self.spec = made["session_id"], made["spec"]
 
+    def _readline(self):
+        start = time.monotonic()
+        deadline = start + self.timeout
+        while True:
+            i = self._buf.find(b"\n")
+            if i >= 0:
+                line, self._buf = self._buf[:i + 1], self._buf[i + 1:]
+                return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout(f"no answer within {self.timeout}s")
+            self.sock.settimeout(min(left, self.probe_after) if self.probe_after else left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                if self.probe_after and time.monotonic() < deadline:
+                    why = _probe(self.address, self.probe_after)
+                    if why is not None:
+                        raise Stalled(f"the server stopped answering: the call waited {time.monotonic() - start:.1f}s, then a health "
+                                      f"probe on a new connection got no answer within {self.probe_after}s ({why}): a frozen "
+                                      f"replica (a paused container, a stopped process) or a partition") from None
+                continue
+            if not chunk:
+                return b""
+            self._buf += chunk
+
     def _call(self, req):
-        self.file.write(json.dumps(req).encode() + b"\n")
-        self.file.flush()
-        line = self.file.readline()
+        self.sock.settimeout(self.timeout)
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        line = self._readline()
         if not line:
             raise ConnectionError("gym serve closed the connection")
         resp = json.loads(line)
@@ -175,7 +231,6 @@ class StreamEnv:
             self._call({"op": "close"})
         except (OSError, ServeError):
             pass
-        self.file.close()
         self.sock.close()
 
     def __enter__(self):
@@ -260,12 +315,16 @@ class Pool:
     than the least loaded one, so a replacement replica gets its share.
     Once an env was made, make and reset wait up to `patience` seconds while
     no replica is reachable (a lone replica restarting); a pool that never
-    reached one fails at once. `resolve(host) -> [ip, ...]` replaces the
+    reached one fails at once. A replica that stops answering (a paused
+    container: the kernel still accepts) is probed after `probe_after`
+    seconds of a call and, silent, ends the step as TIMEOUT and is marked
+    down, instead of holding it for `timeout`. `resolve(host) -> [ip, ...]` replaces the
     system resolver (tests, a cluster's own DNS server). Safe to share
     between threads.
     """
 
-    def __init__(self, addresses, token=None, timeout=60.0, resolve_every=5.0, down_for=5.0, resolve=None, patience=30.0):
+    def __init__(self, addresses, token=None, timeout=60.0, resolve_every=5.0, down_for=5.0, resolve=None, patience=30.0,
+                 probe_after=5.0):
         if isinstance(addresses, str):
             addresses = addresses.split(",")
         self.targets = []
@@ -278,6 +337,7 @@ class Pool:
                                  "addrs": [_join(host, port)] if _is_ip(host) else []})
         self.token = token if token is not None else os.environ.get("GYM_SERVE_TOKEN")
         self.timeout, self.resolve_every, self.down_for, self.patience = timeout, resolve_every, down_for, patience
+        self.probe_after = probe_after
         self.made = False
         self.resolve = resolve or _system_resolve
         self.lock = threading.Lock()
@@ -393,7 +453,8 @@ class Pool:
         errors = []
         for addr in self._pick():
             try:
-                env = StreamEnv(addr, env_id, token=self.token, timeout=self.timeout, **(options or {}))
+                env = StreamEnv(addr, env_id, token=self.token, timeout=self.timeout, probe_after=self.probe_after,
+                                **(options or {}))
             except ServeError:
                 raise  # the server answered: a bad id or options fail everywhere
             except OSError as e:
@@ -452,7 +513,6 @@ class PoolEnv:
                 self.env.close()
             else:
                 try:
-                    self.env.file.close()
                     self.env.sock.close()
                 except OSError:
                     pass
@@ -502,6 +562,9 @@ class PoolEnv:
             if e.field != "session_id":
                 raise
             return self._failed(addr, sent, "ENV_ERROR", f"the server lost this env: {e.message}")
+        except Stalled as e:
+            self.pool._down(addr)  # not to be used until it answers again
+            return self._failed(addr, sent, "TIMEOUT", f"server {addr}: {e}")
         except socket.timeout as e:
             return self._failed(addr, sent, "TIMEOUT", f"server {addr} timed out: {e}")
         except (OSError, ValueError) as e:

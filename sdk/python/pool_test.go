@@ -158,3 +158,130 @@ func TestPythonPoolSurvivesAReplica(t *testing.T) {
 	}
 	t.Logf("episodes ended %v, per replica %+v", got.Ended, got.Stats)
 }
+
+// TestPythonPoolProbesAStoppedReplica: the Python Pool's env on a `gym
+// serve` that is SIGSTOPped mid-episode (the kernel accepts and
+// acknowledges, nothing answers) gets TIMEOUT after an unanswered health
+// probe, not after its 600 s step timeout, and its next reset moves it to
+// the live replica, where it steps OK.
+func TestPythonPoolProbesAStoppedReplica(t *testing.T) {
+	tmp := t.TempDir()
+	gym, dir := gymWithPlugins(t, tmp, "text")
+	tokenFile := filepath.Join(tmp, "token")
+	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	servers := map[string]*exec.Cmd{}
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
+		cmd := exec.Command(gym, "--plugin-dir", dir, "serve", "--http", ip+":0", "--stream", net.JoinHostPort(ip, port), "--token-file", tokenFile, "--drain", "1s")
+		var serr strings.Builder
+		cmd.Stderr = &serr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		servers[net.JoinHostPort(ip, port)] = cmd
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGCONT)
+			cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				cmd.Process.Kill()
+			}
+		})
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(serr.String(), "env ids from") {
+			if time.Now().After(deadline) {
+				t.Fatalf("gym serve on %s not up:\n%s", ip, serr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	py := exec.Command("/usr/bin/python3", "tests/pool_stall.py", net.JoinHostPort("127.0.0.11", port)+","+net.JoinHostPort("127.0.0.12", port), "s3cret")
+	stdin, _ := py.StdinPipe()
+	stdout, _ := py.StdoutPipe()
+	var perr strings.Builder
+	py.Stderr = &perr
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer py.Process.Kill()
+	// The test's own deadline: without the probe the step would wait 600 s.
+	timer := time.AfterFunc(2*time.Minute, func() { py.Process.Kill() })
+	defer timer.Stop()
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	if !lines.Scan() {
+		py.Wait()
+		t.Fatalf("python: no stop line\n%s", perr.String())
+	}
+	var stop struct {
+		Replica string `json:"replica"`
+	}
+	if err := json.Unmarshal(lines.Bytes(), &stop); err != nil || servers[stop.Replica] == nil {
+		t.Fatalf("python: %s (%v)", lines.Text(), err)
+	}
+	servers[stop.Replica].Process.Signal(syscall.SIGSTOP)
+	// SIGSTOP lands when each thread next enters the kernel: wait until
+	// every thread is stopped, or the step may be answered just before.
+	waitStopped(t, servers[stop.Replica].Process.Pid)
+	fmt.Fprintln(stdin, "go")
+	if !lines.Scan() {
+		py.Wait()
+		t.Fatalf("python: no summary (killed at the test's deadline?)\n%s", perr.String())
+	}
+	var got struct {
+		Status, Text, Replica, Stopped, MovedTo, Other, StatusAfter string
+		Truncated                                                   bool
+		WaitedS                                                     float64 `json:"waited_s"`
+	}
+	dec := json.NewDecoder(strings.NewReader(lines.Text()))
+	if err := dec.Decode(&struct {
+		Status      *string  `json:"status"`
+		Text        *string  `json:"text"`
+		Replica     *string  `json:"replica"`
+		Stopped     *string  `json:"stopped"`
+		MovedTo     *string  `json:"moved_to"`
+		Other       *string  `json:"other"`
+		StatusAfter *string  `json:"status_after"`
+		Truncated   *bool    `json:"truncated"`
+		WaitedS     *float64 `json:"waited_s"`
+	}{&got.Status, &got.Text, &got.Replica, &got.Stopped, &got.MovedTo, &got.Other, &got.StatusAfter, &got.Truncated, &got.WaitedS}); err != nil {
+		t.Fatal(err)
+	}
+	if err := py.Wait(); err != nil {
+		t.Fatalf("python: %v\n%s", err, perr.String())
+	}
+	if got.Status != "TIMEOUT" || !got.Truncated || !strings.Contains(got.Text, "stopped answering") || got.Replica != stop.Replica {
+		t.Errorf("step on the stopped replica: %+v; want TIMEOUT, truncated, naming the probe and %s", got, stop.Replica)
+	}
+	if got.MovedTo == stop.Replica || got.MovedTo != got.Other || got.StatusAfter != "OK" {
+		t.Errorf("after the stop the env is on %s (stopped %s, live %s), next step %s; want the live replica and OK", got.MovedTo, stop.Replica, got.Other, got.StatusAfter)
+	}
+	t.Logf("the stopped replica's step ended after %.2f s: %s", got.WaitedS, got.Text)
+}
+
+// waitStopped waits until every thread of pid is in the stopped state.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// The state follows the command name's closing parenthesis.
+			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped after SIGSTOP", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

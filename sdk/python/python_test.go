@@ -153,6 +153,9 @@ func TestMain(m *testing.M) {
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)
 	}
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
 }
 
