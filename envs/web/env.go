@@ -96,9 +96,16 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	}
 	e.shots, _ = opts.Options["screenshot"].(bool)
 	defer e.suite.spares.beginReset()()
-	sess, err := e.suite.session(ctx)
-	if err != nil {
-		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+	pre, _ := ep.(preloader)
+	var sess *browser.Session
+	if pre != nil {
+		sess = e.suite.spares.takeLoaded(pre.preloadURL())
+	}
+	loaded := sess != nil
+	if !loaded {
+		if sess, err = e.suite.session(ctx); err != nil {
+			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+		}
 	}
 	if old := e.sess; old != nil {
 		e.suite.spares.dispose(old)
@@ -113,15 +120,24 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		}
 	}
 	e.ep, e.lastErr, e.navs, e.started = ep, "", 0, true
-	// Open also forgets the history behind the first page, so go_back
-	// cannot leave the episode.
-	p, err := e.tab.Open(ctx, ep.startURL(), e.maxObs)
-	if err != nil && !errors.Is(err, browser.ErrDialog) {
-		return gym.Observation{}, fmt.Errorf("web: reset: open %s: %w", ep.startURL(), err)
-	}
-	e.setPage(p)
-	if err := e.refresh(ctx, false); err != nil {
-		return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+	if loaded {
+		if err := pre.begin(ctx, e.tab); err != nil {
+			return gym.Observation{}, fmt.Errorf("web: reset: start %s: %w", ep.startURL(), err)
+		}
+		if err := e.refresh(ctx, true); err != nil {
+			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+		}
+	} else {
+		// Open also forgets the history behind the first page, so go_back
+		// cannot leave the episode.
+		p, err := e.tab.Open(ctx, ep.startURL(), e.maxObs)
+		if err != nil && !errors.Is(err, browser.ErrDialog) {
+			return gym.Observation{}, fmt.Errorf("web: reset: open %s: %w", ep.startURL(), err)
+		}
+		e.setPage(p)
+		if err := e.refresh(ctx, false); err != nil {
+			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
+		}
 	}
 	if s, ok := ep.(starter); ok {
 		if err := s.start(ctx, e.tab, opts.Seed); err != nil {
@@ -132,6 +148,9 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 		}
 	}
 	e.blocked = sess.TakeBlocked()
+	if pre != nil {
+		e.suite.spares.preload(pre.preloadURL(), ep.hosts())
+	}
 	return e.observation(ctx, nil)
 }
 

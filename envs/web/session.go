@@ -33,6 +33,11 @@ type sparePool struct {
 	resets   int           // resets loading their first page
 	idle     chan struct{} // closed when resets drops to 0
 	deferred int           // old sessions waiting for resets to close
+
+	// Contexts showing a preloader's page (next.go), oldest first.
+	loaded     []loaded
+	loading    int
+	loadingURL map[string]int
 }
 
 // maxDefer bounds how long background context work waits for resets.
@@ -117,6 +122,10 @@ func (p *sparePool) release() {
 	if p.users <= 0 {
 		p.users = 0
 		ready, p.ready = p.ready, nil
+		for _, l := range p.loaded {
+			ready = append(ready, l.sess)
+		}
+		p.loaded = nil
 		p.epoch++
 	}
 	p.mu.Unlock()
@@ -172,7 +181,10 @@ func (p *sparePool) refillLocked() {
 func (p *sparePool) close() {
 	p.mu.Lock()
 	ready := p.ready
-	p.ready, p.closed = nil, true
+	for _, l := range p.loaded {
+		ready = append(ready, l.sess)
+	}
+	p.ready, p.loaded, p.closed = nil, nil, true
 	p.mu.Unlock()
 	for _, s := range ready {
 		s.Close()

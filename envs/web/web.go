@@ -72,7 +72,7 @@ func New(opts Options) *Suite {
 		opts.SpareContexts = 2
 	}
 	s := &Suite{opts: opts, mgr: browser.NewManager(browser.Options{ExecPath: opts.ExecPath, Logf: opts.Logf})}
-	s.spares = &sparePool{make: s.newSession, size: max(opts.SpareContexts, 0)}
+	s.spares = &sparePool{make: s.newSession, size: max(opts.SpareContexts, 0), loadingURL: map[string]int{}}
 	return s
 }
 
@@ -229,6 +229,7 @@ type taskEpisode struct {
 	seed   int64
 	in     sites.Instance
 	url    string
+	shell  string // the task's page before an instance is drawn (preloader)
 	origin string
 }
 
@@ -241,13 +242,27 @@ func (s *Suite) taskEpisodes(t *sites.Task) episodeFunc {
 		if err != nil {
 			return nil, err
 		}
-		return &taskEpisode{task: t, seed: opts.Seed, in: t.Instance(opts.Seed), url: srv.TaskURL(t.Name, opts.Seed), origin: srv.Origin()}, nil
+		return &taskEpisode{task: t, seed: opts.Seed, in: t.Instance(opts.Seed), url: srv.TaskURL(t.Name, opts.Seed),
+			shell: srv.ShellURL(t.Name), origin: srv.Origin()}, nil
 	}
 }
 
-func (t *taskEpisode) startURL() string { return t.url }
-func (t *taskEpisode) goal() string     { return t.in.Goal }
-func (t *taskEpisode) answers() bool    { return t.in.AnswerTask }
+func (t *taskEpisode) startURL() string   { return t.url }
+func (t *taskEpisode) preloadURL() string { return t.shell }
+
+func (t *taskEpisode) begin(ctx context.Context, tab *browser.Tab) error {
+	js, err := sites.BeginJS(t.task, t.seed)
+	if err != nil {
+		return err
+	}
+	ok, err := browser.Eval[bool](ctx, tab, js)
+	if err == nil && !ok {
+		err = fmt.Errorf("the page did not start the instance")
+	}
+	return err
+}
+func (t *taskEpisode) goal() string  { return t.in.Goal }
+func (t *taskEpisode) answers() bool { return t.in.AnswerTask }
 func (t *taskEpisode) oracle(p *browser.Page) string {
 	return t.in.Oracle(p)
 }

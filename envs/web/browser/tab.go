@@ -170,6 +170,22 @@ func (t *Tab) Open(ctx context.Context, url string, limit int) (Page, error) {
 	return t.Observe(ctx, limit)
 }
 
+// Preload loads url ahead of an episode: Open without the observation.
+// The page is settled, its closed shadow roots adopted and its history
+// forgotten, so an episode can start in it without a navigation.
+func (t *Tab) Preload(ctx context.Context, url string) error {
+	if err := t.startNavigation(ctx, url); err != nil {
+		return err
+	}
+	if _, err := t.settle(ctx, -1, true); err != nil {
+		return err
+	}
+	if _, err := t.withClosedRoots(ctx, nil, -1); err != nil {
+		return err
+	}
+	return t.ResetHistory(ctx)
+}
+
 func isNavError(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "context was destroyed") || strings.Contains(s, "Cannot find context") ||

@@ -69,6 +69,25 @@ func (s *Server) TaskURL(name string, seed int64) string {
 	return s.Origin() + "/task/" + name + "?seed=" + strconv.FormatInt(seed, 10)
 }
 
+// ShellURL is the page of task name with no instance drawn yet: it renders
+// nothing until BeginJS runs in it. The web envs load it ahead of an
+// episode, in the episode's fresh browser context, and start the episode
+// in the loaded page, which is then the page TaskURL serves.
+func (s *Server) ShellURL(name string) string { return s.Origin() + "/task/" + name }
+
+// BeginJS is the expression that turns a loaded ShellURL page into the
+// page TaskURL(name, seed) serves: the same instance, goal and URL.
+func BeginJS(t *Task, seed int64) (string, error) {
+	in := t.Instance(seed)
+	data, err := json.Marshal(in.Data)
+	if err != nil {
+		return "", fmt.Errorf("sites: %s: %w", t.Name, err)
+	}
+	goal, _ := json.Marshal(in.Goal)
+	path, _ := json.Marshal("/task/" + t.Name + "?seed=" + strconv.FormatInt(seed, 10))
+	return "EG.begin(" + string(data) + "," + string(goal) + "," + string(path) + ")", nil
+}
+
 // Task returns the task called name.
 func (s *Server) Task(name string) (*Task, bool) { t, ok := s.tasks[name]; return t, ok }
 
@@ -86,7 +105,17 @@ func (s *Server) serveTask(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	seed, err := strconv.ParseInt(r.URL.Query().Get("seed"), 10, 64)
+	name, _ := json.Marshal(t.Name)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	q := r.URL.Query()
+	if !q.Has("seed") { // the shell: see ShellURL
+		page := strings.NewReplacer("{{TITLE}}", html.EscapeString(t.Name), "{{GOAL}}", "",
+			"{{NAME}}", scriptSafe(name), "{{DATA}}", "null").Replace(s.page)
+		io.WriteString(w, page)
+		return
+	}
+	seed, err := strconv.ParseInt(q.Get("seed"), 10, 64)
 	if err != nil {
 		http.Error(w, "seed must be an integer", http.StatusBadRequest)
 		return
@@ -97,9 +126,6 @@ func (s *Server) serveTask(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	name, _ := json.Marshal(t.Name)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	// Placeholders, not Fprintf: the inlined CSS and JS may contain '%'.
 	page := strings.NewReplacer("{{TITLE}}", html.EscapeString(t.Name), "{{GOAL}}", html.EscapeString(in.Goal),
 		"{{NAME}}", scriptSafe(name), "{{DATA}}", scriptSafe(data)).Replace(s.page)

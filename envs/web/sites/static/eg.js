@@ -19,5 +19,20 @@ const EG = {
   },
   submit(get) { return EG.h('button', { id: 'subbtn', onclick: () => EG.done(get()) }, 'Submit'); },
   tasks: {},
+  render() {
+    const a = document.getElementById('area');
+    a.replaceChildren();
+    EG.tasks[window.TASKNAME](window.TASK, a);
+  },
+  // begin starts an instance in a page served without one (a shell the
+  // env loaded ahead): the page then is what the seeded URL serves.
+  begin(data, goal, path) {
+    if (window.TASK !== null) throw new Error('EG.begin: the page already shows an instance');
+    window.TASK = data;
+    document.getElementById('query').textContent = goal;
+    history.replaceState(null, '', path);
+    EG.render();
+    return true;
+  },
 };
 window.__egState = { done: false };

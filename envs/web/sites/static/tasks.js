@@ -226,5 +226,4 @@ T['scroll-find'] = (d, a) => {
   a.append(...d.paras.map(p => h('p', { text: p })), h('button', { onclick: () => EG.done({ clicked: d.button }) }, d.button));
 };
 
-document.getElementById('area').replaceChildren();
-EG.tasks[window.TASKNAME](window.TASK, document.getElementById('area'));
+if (window.TASK !== null) EG.render();
