@@ -303,10 +303,14 @@ func TestProtectionsSayWhatIsOff(t *testing.T) {
 	f.Write([]byte("tampered"))
 	f.Close()
 	got := state()
-	for name, why := range map[string]string{"checksum": "changed", "identity": "sandbox.root", "docker": "sandbox.docker", "network": "sandbox.network"} {
+	for name, why := range map[string]string{"checksum": "changed", "docker": "sandbox.docker", "network": "sandbox.network"} {
 		if pr := got[name]; pr.On || !strings.Contains(pr.Why, why) {
 			t.Errorf("protection %q = %+v, want off, saying %q", name, pr, why)
 		}
+	}
+	// Root, but of its own user namespace only.
+	if pr := got["identity"]; !pr.On || !strings.Contains(pr.Why, "own user namespace") || !strings.Contains(pr.Why, fmt.Sprint(PluginUID(m.Name))) {
+		t.Errorf("protection identity of a root plugin = %+v, want on, naming its user namespace and host uid", pr)
 	}
 }
 

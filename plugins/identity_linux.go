@@ -62,6 +62,13 @@ func pluginEnv(extra []string, scratch string) []string {
 	return append(env, "HOME="+scratch, "TMPDIR="+scratch, "PLUGIN_UNIX_SOCKET_DIR="+scratch)
 }
 
+// rootInUserNS says whether a plugin with this sandbox runs as root of
+// a user namespace of its own (sandboxinit.UserNS): a root one, where
+// this host can give it its own PID namespace and proc.
+func rootInUserNS(sb Sandbox) bool {
+	return sb.Root && MountNamespaceSupported() == "" && NamespacesSupported() == ""
+}
+
 // rootPluginKeptIDs are the ids a root plugin's user namespace maps to
 // themselves besides its root: nobody, as whom swe runs its sandboxes
 // (envs/swe sandboxUID) and its Docker commands.

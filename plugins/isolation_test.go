@@ -1,9 +1,11 @@
 package plugins
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -360,4 +362,50 @@ func underHidden(path string) bool {
 		}
 	}
 	return false
+}
+
+// TestSweDiskLimitedAsPlugin: swe installed as scripts/setup.sh installs
+// it (root, in a user namespace of its own) mounts each episode's
+// size-limited tmpfs in its own mount namespace, so a command filling
+// the disk stops at the episode's limit (1 GiB) with ENOSPC. Fails at
+// 61ee29e: "disk_limited" false (a root plugin could not mount) and the
+// write went to the host's disk.
+func TestSweDiskLimitedAsPlugin(t *testing.T) {
+	var swe familyPlugin
+	for _, f := range families {
+		if f.name == "swe" {
+			swe = f
+		}
+	}
+	bin := filepath.Join(binDir, "gym-plugin-swe")
+	if out, err := exec.Command("go", "build", "-o", bin, swe.pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build the swe plugin: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	if _, err := Install(context.Background(), bin, dir, InstallOptions{Name: "swe", Sandbox: swe.sandbox}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{Dir: dir})
+	t.Cleanup(func() { h.Close() })
+	env, err := h.Make(context.Background(), swe.envID, swe.opts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	if obs := mustReset(t, env); obs.Info["disk_limited"] != true {
+		t.Errorf("disk_limited = %v, want true", obs.Info["disk_limited"])
+	}
+	r := step(t, env, `bash("head -c 1200000000 /dev/zero > fill; echo rc=$?; rm -f fill")`, 2*time.Minute)
+	t.Logf("disk filler: %s", r.Observation.Text)
+	if got := r.Observation.Text; !strings.Contains(got, "No space left on device") || strings.Contains(got, "rc=0") {
+		t.Errorf("a 1.2 GB write in an episode: %q, want ENOSPC", got)
+	}
+	// The command ran in its own groups under the plugin's delegated
+	// subtree (its init joined them itself: swe, not the host's root,
+	// may not move a process of nobody's).
+	r = step(t, env, `bash("grep -E ':(memory|pids|cpu[^:]*):' /proc/self/cgroup")`, time.Minute)
+	t.Logf("command's cgroups: %s", r.Observation.Text)
+	if n := strings.Count(r.Observation.Text, "/"+DelegatedCgroup+"/envgym-swe-"); n != 3 {
+		t.Errorf("the command is in %d groups of swe's delegated subtree, want 3 (memory, pids, cpu): %q", n, r.Observation.Text)
+	}
 }

@@ -163,7 +163,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	// uid on the host (sandboxinit.UserNS), where the init can make it one:
 	// its own PID namespace and proc.
 	hostView := sb.HostFiles && MountNamespaceSupported() == "" && NamespacesSupported() == ""
-	userns := sb.Root && (files || hostView) && NamespacesSupported() == ""
+	userns := rootInUserNS(sb)
 	if !sb.Root || userns {
 		// In a root plugin's, files of the other ids its namespace maps
 		// stay theirs (swe's sandboxes write as nobody).

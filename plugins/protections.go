@@ -62,9 +62,12 @@ func (p *Plugin) Protections() []Protection {
 	} else {
 		add("namespaces", false, err.Error())
 	}
-	if sb.Root {
-		add("identity", false, "sandbox.root: runs as root, keeping the capabilities a sandboxing env needs")
-	} else {
+	switch {
+	case sb.Root && rootInUserNS(sb):
+		add("identity", true, fmt.Sprintf("sandbox.root: root of its own user namespace only, host uid %d (nobody mapped too, never the host's root): it cannot write /proc/sys, read root's files or signal other users' processes", PluginUID(m.Name)))
+	case sb.Root:
+		add("identity", false, "sandbox.root: runs as the host's root (no user namespace here: "+orWhy(NamespacesSupported(), MountNamespaceSupported())+"), keeping the capabilities a sandboxing env needs")
+	default:
 		add("identity", true, fmt.Sprintf("uid %d of its own, no capabilities, no_new_privs, not dumpable", PluginUID(m.Name)))
 	}
 	if sb.Root {

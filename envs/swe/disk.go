@@ -24,10 +24,12 @@ import (
 // (a disk filler gets ENOSPC there, and the host disk never fills), and
 // no episode can change what the next one finds in the build cache.
 //
-// Where the process may not mount (gym's plugin sandbox drops
-// CAP_SYS_ADMIN), the episode falls back to plain directories and the
-// shared cache written directly, as before the limit existed: the
-// episode works but has no disk limit (limited() is false).
+// Where the process may not mount (root without CAP_SYS_ADMIN), or where
+// the tmpfs would be out of sight of whoever uses the episode's paths
+// (dockerd, when we run in a mount namespace of our own: the plugin
+// sandbox), the episode falls back to plain directories and the shared
+// cache written directly, as before the limit existed: the episode works
+// but has no disk limit (limited() is false).
 type episodeFS struct {
 	dir       string
 	shared    string // the shared cache, used directly when not mounted
@@ -47,28 +49,21 @@ const (
 )
 
 // mountEpisodeFS mounts the episode filesystem at dir (an existing,
-// empty directory) over the shared cache.
-func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, error) {
+// empty directory) over the shared cache; with plain, it makes plain
+// directories there instead.
+func mountEpisodeFS(dir string, sizeMB int, sharedCache string, plain bool) (*episodeFS, error) {
 	// Inodes are bounded too (64 per MiB), so a million empty files
 	// cannot stand in for a disk filler.
 	opts := fmt.Sprintf("size=%dm,nr_inodes=%d,mode=0755", sizeMB, sizeMB*64)
 	f := &episodeFS{dir: dir, shared: sharedCache}
+	if plain {
+		return f.plainDirs()
+	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
 		if !errors.Is(err, syscall.EPERM) {
 			return nil, fmt.Errorf("%w: mount episode tmpfs: %w", ErrSandbox, err)
 		}
-		f.unlimited = true
-		for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home", fsRoot} {
-			p := filepath.Join(dir, d)
-			derr := os.Mkdir(p, 0o755)
-			if derr == nil && d != fsRoot {
-				derr = os.Chown(p, sandboxUID, sandboxUID)
-			}
-			if derr != nil {
-				return nil, fmt.Errorf("%w: episode dirs: %w", ErrSandbox, derr)
-			}
-		}
-		return f, nil
+		return f.plainDirs()
 	}
 	fail := func(err error) (*episodeFS, error) {
 		f.unmount()
@@ -89,6 +84,23 @@ func mountEpisodeFS(dir string, sizeMB int, sharedCache string) (*episodeFS, err
 	ov := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", sharedCache, filepath.Join(dir, fsUpper), filepath.Join(dir, fsWork))
 	if err := syscall.Mount("overlay", filepath.Join(dir, fsGoCache), "overlay", syscall.MS_NOSUID|syscall.MS_NODEV, ov); err != nil {
 		return fail(fmt.Errorf("mount build cache overlay: %w", err))
+	}
+	return f, nil
+}
+
+// plainDirs lays the episode out in plain directories of dir, without a
+// limit.
+func (f *episodeFS) plainDirs() (*episodeFS, error) {
+	f.unlimited = true
+	for _, d := range []string{fsWorkspace, fsScratch, fsScratch + "/tmp", fsScratch + "/home", fsRoot} {
+		p := filepath.Join(f.dir, d)
+		err := os.Mkdir(p, 0o755)
+		if err == nil && d != fsRoot {
+			err = os.Chown(p, sandboxUID, sandboxUID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: episode dirs: %w", ErrSandbox, err)
+		}
 	}
 	return f, nil
 }

@@ -193,6 +193,14 @@ func (d *Docker) unlock() {
 	}
 }
 
+// ownUserNamespace says whether this process runs in a user namespace
+// other than the host's (the plugin sandbox's, which comes with a mount
+// namespace of its own): the initial one maps every id to itself.
+func ownUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	return err == nil && strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295"
+}
+
 // procStart is field 22 of /proc/pid/stat (start time in ticks), "" when
 // the process does not exist.
 func procStart(pid int) string {
@@ -351,7 +359,10 @@ func (d *Docker) start(ctx context.Context) (*dockerSandbox, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	fs, err := mountEpisodeFS(dir, d.cfg.DiskMB, d.cache.dir)
+	// dockerd binds the episode's dirs by path in the host's mount
+	// namespace: a tmpfs mounted in a namespace of our own (the plugin
+	// sandbox's) would leave it the empty directory under it.
+	fs, err := mountEpisodeFS(dir, d.cfg.DiskMB, d.cache.dir, ownUserNamespace())
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -125,7 +125,7 @@ func (n *Namespace) Start(ctx context.Context) (Sandbox, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
-	fs, err := mountEpisodeFS(dir, n.cfg.DiskMB, n.cache.dir)
+	fs, err := mountEpisodeFS(dir, n.cfg.DiskMB, n.cache.dir, false)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -161,9 +161,10 @@ func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) 
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	// The namespaces' first process is nsinit (nsinit/main.go): it makes
-	// the filesystem read-only but the writable dirs with mount(2) and
-	// execs the command's shell in the workspace.
+	// The namespaces' first process is nsinit (nsinit/main.go): it joins
+	// the command's cgroups, makes the filesystem read-only but the
+	// writable dirs with mount(2) and execs the command's shell in the
+	// workspace.
 	cmd := exec.Command(s.init, cmdline)
 	cmd.Dir = "/"
 	cmd.Env = []string{
@@ -175,17 +176,11 @@ func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) 
 		"GOROOT=" + s.cfg.GoRoot,
 		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOTELEMETRY=off", "CGO_ENABLED=0",
 		"SWE_WS=" + s.Workspace(), "SWE_SCRATCH=" + s.scratch(), "SWE_ROOT=" + s.fs.root(),
+		"SWE_CGROUPS=" + strings.Join(s.cgroupProcs(cg), ":"),
 		"LANG=C.UTF-8",
 	}
 	out := &capWriter{max: opts.MaxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
-	gate, release, err := os.Pipe()
-	if err != nil {
-		return ExecResult{}, fmt.Errorf("%w: %w", ErrSandbox, err)
-	}
-	defer gate.Close()
-	defer release.Close()
-	cmd.ExtraFiles = []*os.File{gate}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
 			syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
@@ -200,14 +195,6 @@ func (s *nsSandbox) Exec(ctx context.Context, cmdline string, opts ExecOptions) 
 	if err := cmd.Start(); err != nil {
 		return ExecResult{}, fmt.Errorf("%w: start: %w", ErrSandbox, err)
 	}
-	gate.Close()
-	if err := s.enterCgroups(cg, cmd.Process.Pid); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return ExecResult{}, err
-	}
-	release.Write([]byte("go\n"))
-	release.Close()
 
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -256,16 +243,25 @@ func (s *nsSandbox) makeCgroups(cg string) error {
 			}
 		}
 	}
-	return nil
-}
-
-func (s *nsSandbox) enterCgroups(cg string, pid int) error {
-	for _, h := range cgroupHierarchies {
-		if err := os.WriteFile(filepath.Join("/sys/fs/cgroup", h, cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			return fmt.Errorf("%w: enter cgroup: %w", ErrSandbox, err)
+	// The command's init joins them itself, before anything else: cgroup
+	// v1 lets a process move only processes of its own uid unless it is
+	// the host's root, and under the plugin sandbox we are not (our root
+	// is an unprivileged host uid, the sandbox's is nobody).
+	for _, p := range s.cgroupProcs(cg) {
+		if err := os.Chown(p, sandboxUID, sandboxUID); err != nil {
+			return fmt.Errorf("%w: cgroup: %w", ErrSandbox, err)
 		}
 	}
 	return nil
+}
+
+// cgroupProcs are the cgroup.procs files of the command's groups.
+func (s *nsSandbox) cgroupProcs(cg string) []string {
+	var out []string
+	for _, h := range cgroupHierarchies {
+		out = append(out, filepath.Join("/sys/fs/cgroup", h, cg, "cgroup.procs"))
+	}
+	return out
 }
 
 // killCgroup kills every process left in the pids cgroup.
