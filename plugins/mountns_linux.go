@@ -39,7 +39,9 @@ import (
 //   - visible read-only: its own plugin folder and sandbox.read_only.
 //
 // The capabilities that would undo this are dropped by the sandbox init
-// (package sandboxinit), which first needs them to mount its proc.
+// (package sandboxinit), which first needs them to mount its proc; a
+// root plugin keeps its capabilities in a user namespace of its own,
+// whose copy of this mount namespace has every mount locked.
 
 // fsPolicy is what a plugin may see and write.
 type fsPolicy struct {
@@ -282,10 +284,10 @@ func enterMountNS(pol fsPolicy) error {
 // namespace for a plugin with the host's files (sandbox.host_files: swe):
 // the host's mounts as they are, and those the host makes later (a slave
 // of the host's), but every cgroup hierarchy is read-only except the
-// delegated subtrees, bound writable onto themselves. Without
-// CAP_SYS_ADMIN (the sandbox init drops it for root plugins too) and
-// with mounts locked in any user namespace the plugin makes, it cannot
-// undo that.
+// delegated subtrees, bound writable onto themselves. A root plugin
+// runs in a user namespace of its own whose mount namespace is a copy of
+// this one with every mount locked (sandboxinit.UserNS), an unprivileged
+// one without CAP_SYS_ADMIN: neither can undo that.
 func enterHostViewNS(delegated []string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 		return fmt.Errorf("sandbox: unshare mount namespace: %w", err)

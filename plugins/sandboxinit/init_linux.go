@@ -31,7 +31,9 @@ import (
 //     a sandboxing env does not need), becomes the plugin's own
 //     unprivileged uid (sandbox.root keeps root), sets no_new_privs and
 //     loads the seccomp filter of seccomp_linux.go;
-//   - starts the plugin as its only child, reaps every orphan of the
+//   - starts the plugin as its only child (a root plugin as root of a
+//     user namespace of its own, UserNS, whose root is its unprivileged
+//     uid on the host), reaps every orphan of the
 //     namespace, forwards SIGTERM/SIGINT, and exits with the plugin: the
 //     kernel then kills whatever is left in the namespace (a setsid
 //     daemon included).
@@ -45,8 +47,10 @@ const Arg0 = "envgym-sandbox-init"
 // ProcHidden are files of a proc covered with /dev/null.
 var ProcHidden = []string{"/proc/sysrq-trigger", "/proc/kcore"}
 
-// RootDroppedCaps leave a root plugin root over its files but without the power
-// to undo its mounts or look outside them.
+// RootDroppedCaps leave the init of a root plugin root over its files but
+// without the power to undo its mounts or look outside them. (A plugin
+// in a user namespace of its own, UserNS, starts with every capability
+// of that namespace and none of the host's.)
 var RootDroppedCaps = []uintptr{
 	unix.CAP_SYS_ADMIN, unix.CAP_SYS_PTRACE, unix.CAP_DAC_READ_SEARCH, unix.CAP_SYS_MODULE,
 	unix.CAP_SYS_RAWIO, unix.CAP_SYS_BOOT, unix.CAP_SYS_TIME, unix.CAP_MAC_ADMIN,
