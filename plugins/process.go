@@ -49,10 +49,11 @@ type process struct {
 	cg        *cgroup
 	cgErr     error // why cgroup limits could not be applied, if they could not
 	gen       int
-	socket    string     // the plugin's session socket, "" if it offers none
-	files     bool       // own mount namespace (option paths are exposed into it)
-	network   bool       // the host's network namespace (nothing to forward)
-	fwd       *forwarder // allowed_hosts ports of the host's loopback
+	socket    string        // the plugin's session socket, "" if it offers none
+	files     bool          // own mount namespace (option paths are exposed into it)
+	network   bool          // the host's network namespace (nothing to forward)
+	fwd       *forwarder    // allowed_hosts ports of the host's loopback
+	broker    *dockerBroker // sandbox.docker's Docker broker, nil if none
 	// release lets the thread that forked the process (in the process's
 	// mount namespace) exit; nil when the process shares the host's.
 	release func()
@@ -202,7 +203,22 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	if userns {
 		ic.UserNS = &sandboxinit.UserNS{HostUID: uid, KeepUIDs: rootPluginKeptIDs, KeepGIDs: rootPluginKeptIDs}
 	}
-	if g := groupID("docker"); sb.Docker && g >= 0 {
+	// sandbox.docker: a broker of its own instead of the engine's socket
+	// (dockerbroker_linux.go), where its mount namespace can hide the
+	// socket; it needs no docker group then.
+	var broker *dockerBroker
+	if ok, _ := dockerBrokered(sb); ok {
+		if broker, err = startDockerBroker(p.m.Name, uid, pol); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", p.m.Name, err)
+		}
+		defer func() { // closed with the process, or here if none started
+			if p.proc == nil || p.proc.broker != broker {
+				broker.close()
+			}
+		}()
+		pol.dockerBroker = broker.socket()
+	}
+	if g := groupID("docker"); sb.Docker && broker == nil && g >= 0 {
 		switch {
 		case !sb.Root:
 			ic.Groups = []int{g}
@@ -310,7 +326,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		if cg != nil {
 			delegated = cg.delegated
 		}
-		release, err = startInThreadNS(func() error { return enterHostViewNS(delegated) }, connect)
+		release, err = startInThreadNS(func() error { return enterHostViewNS(delegated, pol.dockerBroker) }, connect)
 	default:
 		err = connect()
 	}
@@ -336,7 +352,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		p.restarts++
 	}
 	p.gen++
-	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen, release: release}
+	proc := &process{client: client, stub: raw.(pb.EnvPluginClient), gen: p.gen, release: release, broker: broker}
 	if rc := client.ReattachConfig(); rc != nil {
 		proc.pid = rc.Pid
 		proc.pluginPID = childOf(proc.pid, cg.pids())
@@ -456,6 +472,7 @@ func (p *Plugin) stopLocked(force bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = proc.cg.remove()
+	_ = proc.broker.close()
 }
 
 // fsPolicy is the file view of this plugin's processes; it creates the

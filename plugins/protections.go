@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/envgym/envgym/plugins/dockerbroker"
 )
 
 // Protection is one guard around a plugin, as `gym list` and `gym doctor`
@@ -75,9 +77,12 @@ func (p *Plugin) Protections() []Protection {
 	} else {
 		add("seccomp", true, "ptrace, mount, keyctl, bpf, perf, kexec, modules, clocks denied")
 	}
+	brokered, noBroker := dockerBrokered(sb)
 	switch {
+	case sb.Docker && brokered:
+		add("docker", true, "Docker through a broker of its own: only swe-shaped containers (non-root, no network, no capabilities, read-only, limited) from its image repository "+dockerbroker.ImageRepoFor(m.Name)+", mounts only from its own directories, only its own containers")
 	case sb.Docker:
-		add("docker", false, "sandbox.docker: the Docker socket is reachable, and Docker is root on the host")
+		add("docker", false, "sandbox.docker without a broker ("+noBroker+"): the Docker socket is reachable, and Docker is root on the host")
 	case !r.Files:
 		add("docker", false, "no mount namespace, so the Docker socket is not hidden")
 	default:

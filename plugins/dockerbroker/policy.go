@@ -124,6 +124,9 @@ var hostChecks = map[string]func(p Policy, v any) error{
 // required must be set in every create: swe always sets them.
 var requiredHost = []string{"NetworkMode", "ReadonlyRootfs", "Init", "CapDrop", "SecurityOpt", "Memory", "MemorySwap", "PidsLimit", "NanoCpus"}
 
+// worstFirst are checked before anything else of a create.
+var worstFirst = []string{"Privileged", "CapAdd", "Devices", "DeviceRequests", "DeviceCgroupRules", "PidMode", "UsernsMode", "Binds", "VolumesFrom"}
+
 // why explains the refusal of fields that must stay empty and are known
 // ways out of a container; other fields get a generic message.
 var why = map[string]string{
@@ -176,15 +179,21 @@ func checkCreate(p Policy, req createRequest) ([]map[string]any, error) {
 			return nil, refuseField("Config."+k, k, v)
 		}
 	}
+	hc, _ := req["HostConfig"].(map[string]any)
+	if hc == nil {
+		return nil, refuse("HostConfig is missing: swe's containers set network none, read-only root, no capabilities and limits")
+	}
+	// The known ways out first, so that the message names the worst.
+	for _, k := range worstFirst {
+		if v, ok := hc[k]; ok && !isEmpty(v) {
+			return nil, refuseField("HostConfig."+k, k, v)
+		}
+	}
 	if _, ok := req["Image"]; !ok {
 		return nil, refuse("Config.Image is missing")
 	}
 	if _, ok := req["User"]; !ok {
 		return nil, refuse("Config.User is missing: containers run as a numeric non-root uid:gid")
-	}
-	hc, _ := req["HostConfig"].(map[string]any)
-	if hc == nil {
-		return nil, refuse("HostConfig is missing: swe's containers set network none, read-only root, no capabilities and limits")
 	}
 	for _, k := range requiredHost {
 		if _, ok := hc[k]; !ok {
