@@ -51,13 +51,47 @@ type fsPolicy struct {
 	writable  []string // manifest's extra writable host paths
 	readOnly  []string // manifest's extra visible host paths
 	docker    bool     // the Docker socket stays (sandbox.docker)
+	// dockerBroker is the host path of the plugin's Docker broker's
+	// socket, bound over the engine's sockets; "" keeps the engine's.
+	dockerBroker string
 	// delegated cgroup directories, bound writable over the read-only
 	// cgroup tree (a root plugin's subtree, cgroup_linux.go)
 	delegated []string
 }
 
-// dockerSockets are hidden (/dev/null) unless the manifest asks for Docker.
+// dockerSockets are hidden (/dev/null) unless the manifest asks for
+// Docker, and then the plugin's broker is bound over them.
 var dockerSockets = []string{"/run/docker.sock", "/var/run/docker.sock"}
+
+// engineSockets are the existing Docker sockets, each file once
+// (/var/run is usually a link to /run).
+func engineSockets() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range dockerSockets {
+		r, err := filepath.EvalSymlinks(s)
+		if err != nil || seen[r] {
+			continue
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+// bindDockerBroker binds the broker's socket over the engine's in the
+// calling thread's mount namespace.
+func bindDockerBroker(socket string) error {
+	if socket == "" {
+		return nil
+	}
+	for _, s := range engineSockets() {
+		if err := unix.Mount(socket, s, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("sandbox: bind the Docker broker over %s: %w", s, err)
+		}
+	}
+	return nil
+}
 
 // hiddenDirs are covered with an empty tmpfs.
 var hiddenDirs = []string{"/root", "/home", "/tmp", "/etc/ssh"}
@@ -274,6 +308,9 @@ func enterMountNS(pol fsPolicy) error {
 	if err := bindWritable(pol.delegated); err != nil {
 		return err
 	}
+	if err := bindDockerBroker(pol.dockerBroker); err != nil {
+		return err
+	}
 
 	// The capabilities that would undo this are dropped by the sandbox
 	// init (sandboxinit_linux.go), which still needs them to mount its proc.
@@ -288,7 +325,7 @@ func enterMountNS(pol fsPolicy) error {
 // runs in a user namespace of its own whose mount namespace is a copy of
 // this one with every mount locked (sandboxinit.UserNS), an unprivileged
 // one without CAP_SYS_ADMIN: neither can undo that.
-func enterHostViewNS(delegated []string) error {
+func enterHostViewNS(delegated []string, dockerBroker string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 		return fmt.Errorf("sandbox: unshare mount namespace: %w", err)
 	}
@@ -306,6 +343,9 @@ func enterHostViewNS(delegated []string) error {
 		if err := unix.Mount("", m.point, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|m.flags, ""); err != nil {
 			return fmt.Errorf("sandbox: remount %s read-only: %w", m.point, err)
 		}
+	}
+	if err := bindDockerBroker(dockerBroker); err != nil {
+		return err
 	}
 	return bindWritable(delegated)
 }
