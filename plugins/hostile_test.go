@@ -373,14 +373,19 @@ func rootPluginNotHostRoot(t *testing.T, sb Sandbox) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var uids string
+	ids := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
-			uids = strings.Join(strings.Fields(v), " ")
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			ids[k] = strings.Join(strings.Fields(v), " ")
 		}
 	}
-	if want := strings.Repeat(fmt.Sprint(PluginUID("hostile"))+" ", 4); uids+" " != want {
-		t.Errorf("the root plugin's host uids (real, effective, saved, fs): %q, want %q", uids, want)
+	for _, k := range []string{"Uid", "Gid"} { // real, effective, saved, fs
+		if want := strings.TrimSpace(strings.Repeat(fmt.Sprint(PluginUID("hostile"))+" ", 4)); ids[k] != want {
+			t.Errorf("the root plugin's host %s: %q, want %q", k, ids[k], want)
+		}
+	}
+	if ids["Groups"] != "" { // the host root's are dropped
+		t.Errorf("the root plugin's supplementary groups: %q, want none", ids["Groups"])
 	}
 	// ... while it is root in its namespace, as swe needs.
 	if got := attack("whoami"); !strings.HasPrefix(got, "whoami uid=0 ") {

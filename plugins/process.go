@@ -201,7 +201,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 	// can write no /proc/sys file and read no /proc/kcore there.
 	ic := sandboxinit.Config{Argv: argv, Dir: dir, UID: uid, GID: uid, Root: sb.Root, MountProc: files || hostView, ProcUncovered: hostView || sb.Root, LoopbackUp: !sb.Network}
 	if userns {
-		ic.UserNS = &sandboxinit.UserNS{HostUID: uid, KeepUIDs: rootPluginKeptIDs, KeepGIDs: rootPluginKeptIDs}
+		ic.UserNS = &sandboxinit.UserNS{HostUID: uid, Keep: rootPluginKeptIDs}
 	}
 	// sandbox.docker: a broker of its own instead of the engine's socket
 	// (dockerbroker_linux.go), where its mount namespace can hide the
@@ -218,14 +218,8 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		}()
 		pol.dockerBroker = broker.socket()
 	}
-	if g := groupID("docker"); sb.Docker && broker == nil && g >= 0 {
-		switch {
-		case !sb.Root:
-			ic.Groups = []int{g}
-		case userns:
-			ic.UserNS.KeepGIDs = append(append([]int{}, rootPluginKeptIDs...), g)
-			ic.UserNS.Groups = []int{g}
-		}
+	if g := groupID("docker"); sb.Docker && broker == nil && g >= 0 && !sb.Root {
+		ic.Groups = []int{g}
 	}
 	var cg *cgroup
 	var cgErr error

@@ -108,17 +108,18 @@ type Config struct {
 }
 
 // UserNS is the user namespace a root plugin runs in: its root is the
-// unprivileged HostUID (= gid) on the host, and each of Keep maps to
-// itself (swe's sandboxes run as nobody, 65534; the docker group's gid
-// for the socket). No id maps to the host's 0, so the plugin's euid is
-// never the host's root: it cannot write /proc/sys, read root's files or
-// signal other users' processes, whatever capabilities it holds in its
-// namespace. Groups are its supplementary groups, among Keep.
+// unprivileged HostUID (= gid) on the host, and each id of Keep maps to
+// itself (swe's sandboxes run as nobody, 65534). No id maps to the host's
+// 0, so the plugin's euid is never the host's root: it cannot write
+// /proc/sys, read root's files or signal other users' processes, whatever
+// capabilities it holds in its namespace. Its supplementary groups are
+// Config.Groups (the docker group, for the engine's socket), set by the
+// init and left unmapped: setgroups is denied in the namespace, so the
+// plugin can neither drop them nor give a file such a group (a setgid
+// docker program in its scratch dir would be Docker for any local user).
 type UserNS struct {
-	HostUID  int   `json:"host_uid"`
-	KeepUIDs []int `json:"keep_uids,omitempty"`
-	KeepGIDs []int `json:"keep_gids,omitempty"`
-	Groups   []int `json:"groups,omitempty"`
+	HostUID int   `json:"host_uid"`
+	Keep    []int `json:"keep,omitempty"`
 }
 
 // sysProcAttr clones the plugin into the namespace: the init, root of
@@ -134,18 +135,13 @@ func (u *UserNS) sysProcAttr() *syscall.SysProcAttr {
 		}
 		return m
 	}
-	groups := make([]uint32, 0, len(u.Groups))
-	for _, g := range u.Groups {
-		groups = append(groups, uint32(g))
-	}
 	return &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: maps(u.KeepUIDs),
-		GidMappings: maps(u.KeepGIDs),
-		// setgroups stays allowed (the maps come from a privileged
-		// writer), so the host root's supplementary groups are replaced.
-		GidMappingsEnableSetgroups: true,
-		Credential:                 &syscall.Credential{Uid: 0, Gid: 0, Groups: groups},
+		UidMappings: maps(u.Keep),
+		GidMappings: maps(u.Keep),
+		// /proc/PID/setgroups "deny": the init's groups stay.
+		GidMappingsEnableSetgroups: false,
+		Credential:                 &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 		Pdeathsig:                  syscall.SIGKILL,
 	}
 }
@@ -181,6 +177,12 @@ func run(cfg Config) (int, error) {
 	for _, c := range drop {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 			return 0, fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+	if cfg.Root && cfg.UserNS != nil {
+		// The plugin keeps these (the host root's are dropped).
+		if err := syscall.Setgroups(cfg.Groups); err != nil {
+			return 0, fmt.Errorf("setgroups: %w", err)
 		}
 	}
 	if !cfg.Root {
