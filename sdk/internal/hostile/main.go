@@ -27,6 +27,9 @@
 //	                    holds: a host root's write would change nothing)
 //	userns-sysctl       the same from root of a new user namespace mapping
 //	                    0 to its own uid, through a fresh proc it mounts
+//	procfiles           open root's files of its proc: sysrq-trigger and
+//	                    sys/vm/drop_caches for writing (writes nothing),
+//	                    kcore and timer_list for reading
 //	shadow              read /etc/shadow: directly, through /proc/1/root,
 //	                    and from a new user and mount namespace after
 //	                    unmounting its cover or binding /etc elsewhere
@@ -272,6 +275,22 @@ var attacks = map[string]func(string) string{
 	"sysctl": func(string) string { return writeCorePattern() },
 	"userns-sysctl": func(string) string {
 		return inUserNS("--child-sysctl", syscall.CLONE_NEWPID)
+	},
+	"procfiles": func(string) string {
+		var out []string
+		for _, f := range []struct {
+			path string
+			flag int
+		}{{"/proc/sysrq-trigger", os.O_WRONLY}, {"/proc/sys/vm/drop_caches", os.O_WRONLY}, {"/proc/kcore", os.O_RDONLY}, {"/proc/timer_list", os.O_RDONLY}} {
+			h, err := os.OpenFile(f.path, f.flag, 0)
+			if err != nil {
+				out = append(out, f.path+": "+err.Error())
+				continue
+			}
+			h.Close()
+			out = append(out, f.path+": opened")
+		}
+		return strings.Join(out, "; ")
 	},
 	"shadow": func(string) string {
 		out := []string{"direct: " + readShadow("/etc/shadow"), "init root: " + readShadow("/proc/1/root/etc/shadow")}
