@@ -92,11 +92,12 @@ for name in "${plugins[@]}"; do
     gym-plugin-web|gym-plugin-gui) args=(--memory-mb 4096 --max-pids 4096) ;;
     gym-plugin-search) args=(--memory-mb 4096) ;;
     # swe keeps root (its namespace backend: user namespaces, a cgroup
-    # subtree the host delegates) and the Docker socket, inside the file
-    # sandbox (host read-only, secrets hidden; its episode dirs live in its
-    # scratch dir, the same path for dockerd); the code it runs is
-    # confined by swe's own sandboxes. Every other plugin runs as an
-    # unprivileged uid without the socket.
+    # subtree the host delegates) and Docker through a broker of its own
+    # (plugins/dockerbroker: only containers of its sandboxes' shape),
+    # inside the file sandbox (host read-only, secrets hidden; its episode
+    # dirs live in its scratch dir, the same path for dockerd); the code it
+    # runs is confined by swe's own sandboxes. Every other plugin runs as
+    # an unprivileged uid without Docker.
     gym-plugin-swe) args=(--memory-mb 8192 --max-pids 4096 --root --docker) ;;
   esac
   bin/gym plugin install "bin/$name" --plugin-dir "$PLUGIN_DIR" "${args[@]}" >/dev/null

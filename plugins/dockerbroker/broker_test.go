@@ -39,7 +39,7 @@ type fixture struct {
 	direct *client.Client // the real engine
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	direct, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
@@ -425,4 +425,69 @@ func TestEndpointsRefused(t *testing.T) {
 		rc.Close()
 	}
 	wantRefused(t, err, "exists")
+}
+
+// BenchmarkSweEpisode: what the broker costs a swe episode on the Docker
+// backend: a sandbox started (container create and start), one command
+// run in it (exec create, hijacked attach, inspect) and closed (remove),
+// directly on the engine and through the broker, alternating within each
+// iteration so both see the same machine load.
+func BenchmarkSweEpisode(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	direct, err := swe.NewDocker(ctx, swe.DockerConfig{Dir: f.roots[0], MemoryMB: 512, CPUs: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer direct.Close()
+	b.Setenv("DOCKER_HOST", "unix://"+f.sock)
+	brokered, err := swe.NewDocker(ctx, swe.DockerConfig{Dir: f.roots[0], MemoryMB: 512, CPUs: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer brokered.Close()
+	// reset (start), step (one command), close (remove)
+	type times [3]time.Duration
+	episode := func(d *swe.Docker) (t times) {
+		t0 := time.Now()
+		s, err := d.Start(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		res, err := s.Exec(ctx, "echo ok > /work/f && cat /work/f", swe.ExecOptions{Timeout: time.Minute})
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("exec: %v, exit %d: %s", err, res.ExitCode, res.Output)
+		}
+		t2 := time.Now()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return times{t1.Sub(t0), t2.Sub(t1), time.Since(t2)}
+	}
+	episode(direct)
+	episode(brokered)
+	var dsum, bsum times
+	add := func(sum *times, t times) {
+		for k := range t {
+			sum[k] += t[k]
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			add(&dsum, episode(direct))
+			add(&bsum, episode(brokered))
+		} else {
+			add(&bsum, episode(brokered))
+			add(&dsum, episode(direct))
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
+	for k, name := range []string{"reset", "step", "close"} {
+		b.ReportMetric(ms(dsum[k]), "direct_"+name+"_ms")
+		b.ReportMetric(ms(bsum[k]), "broker_"+name+"_ms")
+	}
+	total := func(t times) time.Duration { return t[0] + t[1] + t[2] }
+	b.ReportMetric(float64(total(bsum))/float64(total(dsum)), "broker/direct")
 }
