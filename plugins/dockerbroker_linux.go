@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/envgym/envgym/plugins/dockerbroker"
 )
@@ -18,14 +21,18 @@ import (
 // mounts from its scratch and cache directories, and touch only those.
 // The broker lives as long as the plugin process.
 
-// dockerBrokerDir holds one directory per brokered plugin process: the
-// socket's (the plugin's uid, 0700) and the pins' (root's, 0700).
+// dockerBrokerDir holds, for each brokered plugin process, NAME-N/ (the
+// socket's directory: the plugin's uid, 0700), NAME-N.pins/ (root's,
+// 0700: the mount sources it pinned) and NAME-N.lock, which the host
+// holds (flock) while the broker lives: a later start removes what a
+// host that died (kill -9) left, its pins' bind mounts included.
 const dockerBrokerDir = "/run/envgym/docker-broker"
 
 // dockerBroker is one plugin process's broker and its directories.
 type dockerBroker struct {
 	srv  *dockerbroker.Server
-	dirs []string
+	base string   // NAME-N
+	lock *os.File // held while it lives
 	once sync.Once
 }
 
@@ -51,17 +58,23 @@ func startDockerBroker(name string, uid int, pol fsPolicy) (*dockerBroker, error
 	if err := os.MkdirAll(dockerBrokerDir, 0o711); err != nil {
 		return nil, fmt.Errorf("docker broker: %w", err)
 	}
+	sweepDockerBrokers()
 	sockDir, err := os.MkdirTemp(dockerBrokerDir, name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("docker broker: %w", err)
 	}
-	b := &dockerBroker{dirs: []string{sockDir}}
-	pinDir, err := os.MkdirTemp(dockerBrokerDir, name+"-pins-")
+	b := &dockerBroker{base: sockDir}
+	if b.lock, err = os.OpenFile(sockDir+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		err = unix.Flock(int(b.lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err == nil {
+		err = os.Mkdir(sockDir+".pins", 0o700)
+	}
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("docker broker: %w", err)
 	}
-	b.dirs = append(b.dirs, pinDir)
+	pinDir := sockDir + ".pins"
 	br, err := dockerbroker.New(dockerbroker.Policy{
 		Owner:     name,
 		Roots:     []string{pol.scratch, pol.cache},
@@ -98,11 +111,51 @@ func (b *dockerBroker) close() error {
 		if b.srv != nil {
 			err = b.srv.Close()
 		}
-		for _, d := range b.dirs {
-			if rerr := os.Remove(d); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-				err = errors.Join(err, rerr)
-			}
+		err = errors.Join(err, removeBrokerDirs(b.base))
+		if b.lock != nil {
+			os.Remove(b.lock.Name())
+			b.lock.Close()
 		}
 	})
 	return err
+}
+
+// removeBrokerDirs removes a broker's socket directory and pins (each
+// pin unmounted first: never a recursive remove through a bind of a
+// plugin's directory).
+func removeBrokerDirs(base string) error {
+	var errs []error
+	pins, _ := os.ReadDir(base + ".pins")
+	for _, e := range pins {
+		p := filepath.Join(base+".pins", e.Name())
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("docker broker: unmount %s: %w", p, err))
+			continue
+		}
+		os.Remove(p)
+	}
+	for _, d := range []string{filepath.Join(base, "docker.sock"), base, base + ".pins"} {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sweepDockerBrokers removes what brokers of dead hosts left: those
+// whose lock nobody holds.
+func sweepDockerBrokers() {
+	locks, _ := filepath.Glob(filepath.Join(dockerBrokerDir, "*.lock"))
+	for _, l := range locks {
+		f, err := os.OpenFile(l, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			if removeBrokerDirs(strings.TrimSuffix(l, ".lock")) == nil {
+				os.Remove(l)
+			}
+		}
+		f.Close()
+	}
 }

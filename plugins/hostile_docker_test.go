@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/envgym/envgym/plugins/dockerbroker"
 )
@@ -75,5 +78,54 @@ func TestHostileDockerBroker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDockerBrokerLeftoversSwept: what a broker of a host that died left
+// (its lock free), a pin's bind mount included, goes at the next start;
+// a live broker's stays.
+func TestDockerBrokerLeftoversSwept(t *testing.T) {
+	if err := os.MkdirAll(dockerBrokerDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dockerBrokerDir, fmt.Sprintf("sweeptest-%d", time.Now().UnixNano()))
+	src := t.TempDir()
+	pin := filepath.Join(dead+".pins", "m1")
+	for _, d := range []string{dead, pin} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mount(src, pin, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(pin, unix.MNT_DETACH); os.RemoveAll(dead + ".pins"); os.RemoveAll(dead) })
+	if err := os.WriteFile(dead+".lock", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "keep"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	live, err := startDockerBroker("sweeptest", os.Getuid(), fsPolicy{scratch: t.TempDir(), cache: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dead, dead + ".pins", dead + ".lock"} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left after the sweep: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(src, "keep")); err != nil {
+		t.Errorf("the pinned source itself was touched: %v", err)
+	}
+	sweepDockerBrokers() // a live broker's lock is held
+	if _, err := os.Stat(live.socket()); err != nil {
+		t.Errorf("the live broker's socket after a sweep: %v", err)
+	}
+	if err := live.close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if _, err := os.Lstat(live.base); !os.IsNotExist(err) {
+		t.Errorf("the broker's directory after close: %v", err)
 	}
 }
