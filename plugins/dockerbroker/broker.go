@@ -13,7 +13,8 @@
 //	GET|HEAD /_ping, GET /version
 //	GET  /containers/json              only the plugin's containers (label filter added)
 //	POST /containers/create            swe's fixed options only (policy.go)
-//	GET  /containers/ID/json, logs, archive; HEAD archive; PUT archive
+//	GET  /containers/ID/json, logs, archive; HEAD archive (never PUT:
+//	                                   the engine extracts as root on the host)
 //	POST /containers/ID/start, stop, kill, wait, pause, unpause, attach, exec
 //	DELETE /containers/ID              ID: a container the broker made for this plugin
 //	POST /exec/ID/start (hijacked stream), resize; GET /exec/ID/json
@@ -161,7 +162,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // containerOps are the per-container endpoints and their methods.
 var containerOps = map[string][]string{
 	"json": {http.MethodGet}, "logs": {http.MethodGet},
-	"archive": {http.MethodGet, http.MethodHead, http.MethodPut},
+	"archive": {http.MethodGet, http.MethodHead},
 	"start":   {http.MethodPost}, "stop": {http.MethodPost}, "kill": {http.MethodPost},
 	"wait": {http.MethodPost}, "pause": {http.MethodPost}, "unpause": {http.MethodPost},
 	"attach": {http.MethodPost}, "exec": {http.MethodPost},
@@ -194,6 +195,11 @@ func (b *Broker) route(w http.ResponseWriter, r *http.Request) error {
 		b.proxy.ServeHTTP(w, r)
 		b.unpin(id)
 		return nil
+	case len(seg) == 3 && seg[0] == "containers" && seg[2] == "archive" && r.Method == http.MethodPut:
+		// swe never copies in; the engine would extract as root on the
+		// host side, into the bind mounts too (device nodes, files owned
+		// by root with any mode, in the plugin's own directories).
+		return refuse("copying into a container (PUT archive) is refused: the engine extracts it as root, into the plugin's directories too; write files in the workspace or through exec")
 	case len(seg) == 3 && seg[0] == "containers" && slices.Contains(containerOps[seg[2]], r.Method):
 		id, err := b.own(r.Context(), seg[1])
 		if err != nil {

@@ -104,6 +104,9 @@ func (f *fixture) sweShape(t *testing.T) (*container.Config, *container.HostConf
 	if err := os.MkdirAll(ws, 0o777); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(ws, 0o777); err != nil { // swe's workspace is nobody's
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(ws, "marker"), []byte("workspace\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -267,13 +270,18 @@ func TestSweSequence(t *testing.T) {
 	if out, err := execIn(ctx, f.cli, resp.ID, "65534:65534", "cat", "/work/marker"); err != nil || out != "workspace\n" {
 		t.Errorf("/work after the source was swapped for a link to /etc: %q, %v (want the checked directory)", out, err)
 	}
+	// Copying in is refused: the engine would extract as root on the host
+	// side, into the workspace bind too (here: a block device node).
 	var tarball bytes.Buffer
 	tw := tar.NewWriter(&tarball)
-	tw.WriteHeader(&tar.Header{Name: "put.txt", Mode: 0o644, Size: 3, Uid: 65534, Gid: 65534})
-	tw.Write([]byte("put"))
+	tw.WriteHeader(&tar.Header{Name: "sda", Typeflag: tar.TypeBlock, Mode: 0o666, Devmajor: 8})
 	tw.Close()
-	if err := f.cli.CopyToContainer(ctx, resp.ID, "/work", &tarball, container.CopyToContainerOptions{}); err != nil {
-		t.Errorf("archive put: %v", err)
+	wantRefused(t, f.cli.CopyToContainer(ctx, resp.ID, "/work", &tarball, container.CopyToContainerOptions{}), "PUT archive")
+	if _, err := os.Lstat(filepath.Join(ws+".old", "sda")); !os.IsNotExist(err) {
+		t.Errorf("a device node in the workspace: %v", err)
+	}
+	if out, err := execIn(ctx, f.cli, resp.ID, "65534:65534", "sh", "-c", "printf put > /work/put.txt"); err != nil {
+		t.Errorf("exec: %q, %v", out, err)
 	}
 	rc, _, err := f.cli.CopyFromContainer(ctx, resp.ID, "/work/put.txt")
 	if err != nil {
