@@ -98,7 +98,7 @@ func newFixture(t testing.TB) *fixture {
 
 // sweShape is a create request as envs/swe/docker.go makes it, with a
 // workspace under the plugin's scratch directory.
-func (f *fixture) sweShape(t *testing.T) (*container.Config, *container.HostConfig) {
+func (f *fixture) sweShape(t testing.TB) (*container.Config, *container.HostConfig) {
 	t.Helper()
 	ws := filepath.Join(f.roots[0], "ws")
 	if err := os.MkdirAll(ws, 0o777); err != nil {
@@ -498,4 +498,37 @@ func BenchmarkSweEpisode(b *testing.B) {
 	}
 	total := func(t times) time.Duration { return t[0] + t[1] + t[2] }
 	b.ReportMetric(float64(total(bsum))/float64(total(dsum)), "broker/direct")
+}
+
+// BenchmarkInspect: the broker's own cost on one small call (container
+// inspect of its own container: one more HTTP hop, the ownership known
+// from the create), direct and through the broker alternating.
+func BenchmarkInspect(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	c, h := f.sweShape(b)
+	resp, err := f.cli.ContainerCreate(ctx, c, h, nil, nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var dsum, bsum time.Duration
+	b.ResetTimer()
+	inspect := func(cli *client.Client) time.Duration {
+		t0 := time.Now()
+		if _, err := cli.ContainerInspect(ctx, resp.ID); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			dsum += inspect(f.direct)
+			bsum += inspect(f.cli)
+		} else {
+			bsum += inspect(f.cli)
+			dsum += inspect(f.direct)
+		}
+	}
+	b.ReportMetric(float64(dsum.Microseconds())/float64(b.N), "direct_us/call")
+	b.ReportMetric(float64(bsum.Microseconds())/float64(b.N), "broker_us/call")
 }
