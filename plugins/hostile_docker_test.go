@@ -41,8 +41,8 @@ func TestHostileDockerBroker(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", img).Run() })
 
-	for _, sb := range []Sandbox{{Docker: true}, {Docker: true, Root: true}} {
-		t.Run(fmt.Sprintf("root=%v", sb.Root), func(t *testing.T) {
+	for _, sb := range []Sandbox{{Docker: true}, {Docker: true, Root: true}, {Docker: true, HostFiles: true}, {Docker: true, Root: true, HostFiles: true}} {
+		t.Run(fmt.Sprintf("root=%v,host_files=%v", sb.Root, sb.HostFiles), func(t *testing.T) {
 			h := newHost(t, Config{}, sb, "hostile")
 			env := mustMake(t, h, "test/hostile-v0")
 			mustReset(t, env)
