@@ -378,8 +378,10 @@ func TestSweDiskLimitedAsPlugin(t *testing.T) {
 		}
 	}
 	bin := filepath.Join(binDir, "gym-plugin-swe")
-	if out, err := exec.Command("go", "build", "-o", bin, swe.pkg).CombinedOutput(); err != nil {
-		t.Fatalf("build the swe plugin: %v\n%s", err, out)
+	if _, err := os.Stat(bin); err != nil { // TestInfraFailuresTruncateEveryFamily builds it too
+		if out, err := exec.Command("go", "build", "-o", bin, swe.pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build the swe plugin: %v\n%s", err, out)
+		}
 	}
 	dir := t.TempDir()
 	if _, err := Install(context.Background(), bin, dir, InstallOptions{Name: "swe", Sandbox: swe.sandbox}); err != nil {
