@@ -96,7 +96,7 @@ processes (enforced where cgroups are writable). Loosen them with the flags.`,
 	f.BoolVar(&opts.Sandbox.Network, "network", false, "let the plugin reach the network (default: loopback only)")
 	f.BoolVar(&opts.Sandbox.HostFiles, "host-files", false, "share the host's files with the plugin as they are (default: a mount namespace with the host read-only, home dirs and /tmp hidden): for debugging a plugin's sandbox")
 	f.BoolVar(&opts.Sandbox.Docker, "docker", false, "let the plugin reach the Docker engine's socket (hidden by default: Docker is root on the host; only for plugins that run containers, like swe)")
-	f.BoolVar(&opts.Sandbox.Root, "root", false, "run the plugin as root, without the capabilities that undo its sandbox (default: an unprivileged uid of its own, no capabilities; swe's namespace backend needs root for its own sandboxes)")
+	f.BoolVar(&opts.Sandbox.Root, "root", false, "run the plugin as root of a user namespace of its own: root over its own mounts and namespaces, an unprivileged uid of its own on the host (default: that uid, no capabilities; swe's namespace backend needs root for its own sandboxes)")
 	f.StringSliceVar(&opts.Sandbox.Env, "env", nil, "host environment variables to pass besides PATH, LANG, TZ, TERM and LC_* (default: none; API keys and tokens stay with the host)")
 	f.IntVar(&opts.Sandbox.MemoryMB, "memory-mb", 0, fmt.Sprintf("memory limit in MiB (0: %d)", plugins.DefaultMemoryMB))
 	f.IntVar(&opts.Sandbox.MaxPids, "max-pids", 0, fmt.Sprintf("process limit (0: %d)", plugins.DefaultMaxPids))
