@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,10 +75,12 @@ func rootInUserNS(sb Sandbox) bool {
 // (envs/swe sandboxUID) and its Docker commands.
 var rootPluginKeptIDs = []int{65534}
 
-// ownTree gives dir and everything under it to uid:gid, unless dir is
-// already theirs (then the tree is theirs: only they wrote in it since).
-// Files owned by one of keep (ids the plugin's namespace maps) stay
-// theirs. dir itself changes last, so an interrupted walk is redone.
+// ownTree gives dir and everything under it to uid:gid. Files owned by
+// one of keep (ids the plugin's namespace maps) stay theirs. It walks
+// only when dir, or an entry directly in it, belongs to someone else (a
+// run of the plugin as the host's root, before it had a user namespace,
+// leaves such entries): otherwise the tree is theirs, as only they wrote
+// in it since. dir itself changes last, so an interrupted walk is redone.
 // Links are not followed: a plugin cannot make the host chown a file
 // outside its tree through a symlink it planted (and the kernel refuses
 // it hard links to files it does not own).
@@ -86,7 +89,7 @@ func ownTree(dir string, uid, gid int, keep ...int) error {
 	if err := syscall.Lstat(dir, &st); err != nil {
 		return err
 	}
-	if int(st.Uid) == uid && int(st.Gid) == gid {
+	if int(st.Uid) == uid && int(st.Gid) == gid && !strangerIn(dir, uid, keep) {
 		return nil
 	}
 	kept := func(id uint32, to int) int {
@@ -115,6 +118,23 @@ func ownTree(dir string, uid, gid int, keep ...int) error {
 		return err
 	}
 	return os.Lchown(dir, uid, gid)
+}
+
+// strangerIn says whether an entry directly in dir belongs to a uid other
+// than uid and keep.
+func strangerIn(dir string, uid int, keep []int) bool {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range es {
+		var st syscall.Stat_t
+		if syscall.Lstat(filepath.Join(dir, e.Name()), &st) != nil || int(st.Uid) == uid || slices.Contains(keep, int(st.Uid)) {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // groupID looks a group up in /etc/group; -1 when absent.

@@ -12,7 +12,7 @@ import (
 // the host's root, nobody's of swe's sandboxes): root's become the
 // plugin's uid, the ids its namespace maps stay theirs, a link is not
 // followed out of the tree, and a tree already the plugin's is left
-// alone.
+// alone unless something of another uid shows directly in it.
 func TestOwnTreeKeepsMappedIDs(t *testing.T) {
 	const uid, nobody = 1_800_000_123, 65534
 	dir := t.TempDir()
@@ -55,15 +55,27 @@ func TestOwnTreeKeepsMappedIDs(t *testing.T) {
 			t.Errorf("%s: owner %d:%d, want %d:%d", p, u, g, want, want)
 		}
 	}
-	// Already the plugin's: nothing under it changes (the walk is not
-	// repeated at every start).
+	// Already the plugin's: the walk is not repeated at every start, but
+	// for an entry directly in it of another uid (what a run as the
+	// host's root leaves there).
+	if err := os.Chown(filepath.Join(dir, "sub/root-file"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := ownTree(dir, uid, uid, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := owner(filepath.Join(dir, "sub/root-file")); u != 0 {
+		t.Errorf("a tree already the plugin's was walked again")
+	}
 	if err := os.Chown(filepath.Join(dir, "root-file"), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := ownTree(dir, uid, uid, nobody); err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := owner(filepath.Join(dir, "root-file")); u != 0 {
-		t.Errorf("a tree already the plugin's was walked again")
+	for _, f := range []string{"root-file", "sub/root-file"} {
+		if u, _ := owner(filepath.Join(dir, f)); u != uid {
+			t.Errorf("%s: owner %d after a root-owned entry showed at the top, want %d", f, u, uid)
+		}
 	}
 }
