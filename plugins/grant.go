@@ -14,7 +14,7 @@ func (r *Remote) grant(opts map[string]any) error {
 	}
 	if s.proc.files {
 		if paths := optionPaths(opts); len(paths) > 0 {
-			if err := exposeReadOnly(s.proc.mountNSPID(), paths); err != nil {
+			if err := exposeReadOnly(s.proc.pid, paths); err != nil {
 				return fmt.Errorf("a path option cannot be shown to the plugin's sandbox (it sees the host read-only, without /tmp, /root and /home, plus the paths its options name): %w", err)
 			}
 		}

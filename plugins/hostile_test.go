@@ -358,8 +358,25 @@ func rootPluginNotHostRoot(t *testing.T, sb Sandbox) {
 	}
 	t.Cleanup(func() { marker.Process.Kill(); marker.Wait() })
 
+	// A file its user hands it by a path option, in a folder the sandbox
+	// hides (under the host's /tmp): attached read-only.
+	task := filepath.Join(t.TempDir(), "task.json")
+	if err := os.WriteFile(task, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(task), filepath.Dir(filepath.Dir(task))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	h := newHost(t, Config{}, sb, "hostile")
-	env := mustMake(t, h, "test/hostile-v0")
+	envAny, err := h.Make(context.Background(), "test/hostile-v0", map[string]any{"task_file": task})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := envAny.(*Remote)
+	t.Cleanup(func() { env.Close() })
 	mustReset(t, env)
 	attack := func(action string) string {
 		got := step(t, env, action, 10*time.Second).Observation.Text
@@ -412,6 +429,16 @@ func rootPluginNotHostRoot(t *testing.T, sb Sandbox) {
 	// root: "direct: read root's entry"); without, the cover held then too.
 	if got := attack("shadow"); strings.Contains(got, "read root's entry") {
 		t.Errorf("read /etc/shadow: %q", got)
+	}
+	// The folder attached for it stays read-only: the host attaches it in
+	// the init's mount namespace, whence it propagates into the plugin's
+	// copy with its read-only flag locked. (It may unmount it: its own
+	// loss, the empty folder under it shows.) Passes at 61ee29e too: no
+	// CAP_SYS_ADMIN then.
+	if !sb.HostFiles {
+		if got := attack("undo " + task); !strings.HasPrefix(got, "undo read: ok; remount writable: operation not permitted;") {
+			t.Errorf("undo the attached folder: %q, want it read, and the remount refused", got)
+		}
 	}
 	// Passes at 61ee29e too (own PID namespace): host pids name nothing
 	// it may signal.

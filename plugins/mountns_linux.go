@@ -57,6 +57,11 @@ type fsPolicy struct {
 	// delegated cgroup directories, bound writable over the read-only
 	// cgroup tree (a root plugin's subtree, cgroup_linux.go)
 	delegated []string
+	// shareCovers: the plugin runs in a copy of this namespace (a root
+	// plugin's user namespace), where the cover tmpfs are slaves of
+	// these: folders the host attaches under them later (option paths)
+	// reach the copy, their read-only flag locked there.
+	shareCovers bool
 }
 
 // dockerSockets are hidden (/dev/null) unless the manifest asks for
@@ -231,6 +236,7 @@ func enterMountNS(pol fsPolicy) error {
 	// 2. Cover what the plugin must not see.
 	hidden := append(append([]string{}, hiddenDirs...), filepath.Dir(pol.pluginDir))
 	sort.Slice(hidden, func(i, j int) bool { return depth(hidden[i]) < depth(hidden[j]) })
+	var covers []string
 	for _, d := range hidden {
 		if st, err := os.Stat(d); err != nil || !st.IsDir() {
 			if err := mkdirAllMountpoint(d); err != nil {
@@ -244,6 +250,7 @@ func enterMountNS(pol fsPolicy) error {
 		if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode="+mode); err != nil {
 			return fmt.Errorf("sandbox: hide %s: %w", d, err)
 		}
+		covers = append(covers, d)
 	}
 	hideFiles := hiddenFiles
 	if !pol.docker {
@@ -310,6 +317,14 @@ func enterMountNS(pol fsPolicy) error {
 	}
 	if err := bindDockerBroker(pol.dockerBroker); err != nil {
 		return err
+	}
+	if pol.shareCovers {
+		// Last, so that nothing mounted above propagates anywhere.
+		for _, d := range covers {
+			if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
+				return fmt.Errorf("sandbox: share %s: %w", d, err)
+			}
+		}
 	}
 
 	// The capabilities that would undo this are dropped by the sandbox

@@ -57,10 +57,6 @@ type process struct {
 	// release lets the thread that forked the process (in the process's
 	// mount namespace) exit; nil when the process shares the host's.
 	release func()
-
-	// userns: the plugin is root of a user namespace of its own, with a
-	// mount namespace of its own (not the init's).
-	userns bool
 }
 
 // Manifest returns the plugin's manifest.
@@ -314,6 +310,7 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		if cg != nil {
 			pol.delegated = cg.delegated
 		}
+		pol.shareCovers = userns
 		release, err = startInMountNS(pol, connect)
 	case hostView:
 		var delegated []string
@@ -352,22 +349,13 @@ func (p *Plugin) startLocked(ctx context.Context) (*process, error) {
 		proc.pluginPID = childOf(proc.pid, cg.pids())
 	}
 	proc.cg, proc.cgErr = cg, cgErr
-	proc.files, proc.network, proc.fwd, proc.userns = files, sb.Network, newForwarder(proc.pid), userns
+	proc.files, proc.network, proc.fwd = files, sb.Network, newForwarder(proc.pid)
 	p.proc = proc
 	if err := p.describeLocked(ctx, proc); err != nil {
 		p.stopLocked(true)
 		return nil, err
 	}
 	return proc, nil
-}
-
-// mountNSPID is a process in the plugin's mount namespace: the plugin's
-// own when it has one (userns), else the init's.
-func (p *process) mountNSPID() int {
-	if p.userns && p.pluginPID > 0 {
-		return p.pluginPID
-	}
-	return p.pid
 }
 
 func (p *Plugin) describeLocked(ctx context.Context, proc *process) error {

@@ -30,6 +30,9 @@
 //	procfiles           open root's files of its proc: sysrq-trigger and
 //	                    sys/vm/drop_caches for writing (writes nothing),
 //	                    kcore and timer_list for reading
+//	undo FILE           read FILE (a path option the host attached, with its
+//	                    folder), then remount the folder writable and
+//	                    unmount it
 //	shadow              read /etc/shadow: directly, through /proc/1/root,
 //	                    and from a new user and mount namespace after
 //	                    unmounting its cover or binding /etc elsewhere
@@ -44,6 +47,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -290,6 +294,30 @@ var attacks = map[string]func(string) string{
 			h.Close()
 			out = append(out, f.path+": opened")
 		}
+		return strings.Join(out, "; ")
+	},
+	"undo": func(file string) string {
+		var out []string
+		read := func() {
+			if _, err := os.ReadFile(file); err != nil {
+				out = append(out, "read: "+err.Error())
+			} else {
+				out = append(out, "read: ok")
+			}
+		}
+		read()
+		dir := filepath.Dir(file)
+		if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_NOSUID|syscall.MS_NODEV, ""); err != nil {
+			out = append(out, "remount writable: "+err.Error())
+		} else {
+			out = append(out, "remount writable: ok")
+		}
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			out = append(out, "unmount: "+err.Error())
+		} else {
+			out = append(out, "unmount: ok")
+		}
+		read()
 		return strings.Join(out, "; ")
 	},
 	"shadow": func(string) string {
