@@ -448,8 +448,9 @@ func rootPluginNotHostRoot(t *testing.T, sb Sandbox) {
 	}
 }
 
-// TestHostileDockerOnlyWhenAsked: sandbox.docker gives the socket back,
-// to a plugin still running unprivileged (the docker group).
+// TestHostileDockerOnlyWhenAsked: sandbox.docker gives Docker back, to a
+// plugin still running unprivileged: its broker answers at the engine's
+// socket (what it refuses: TestHostileDockerBroker).
 func TestHostileDockerOnlyWhenAsked(t *testing.T) {
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		t.Fatalf("no Docker engine on this machine (%v): setup starts dockerd", err)
