@@ -33,7 +33,7 @@ const Version = "0.1.0"
 // Options configure a Suite. The zero value is what the plugin uses.
 type Options struct {
 	ExecPath    string        // Chromium binary; default: found by browser.FindChromium
-	Quiet       time.Duration // DOM quiet period of the settle wait; default 8ms
+	Quiet       time.Duration // DOM quiet period of the settle wait; default browser.DefaultQuiet
 	MaxSettle   time.Duration // bound of the settle wait; default 3s
 	MaxObsNodes int           // observation lines; default 400
 	// SpareContexts is how many fresh browser contexts the suite keeps
@@ -60,7 +60,7 @@ type Suite struct {
 // New returns a suite; nothing starts until the first env is made.
 func New(opts Options) *Suite {
 	if opts.Quiet == 0 {
-		opts.Quiet = 8 * time.Millisecond
+		opts.Quiet = browser.DefaultQuiet
 	}
 	if opts.MaxSettle == 0 {
 		opts.MaxSettle = 3 * time.Second

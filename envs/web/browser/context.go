@@ -56,7 +56,7 @@ func (m *Manager) NewSession(ctx context.Context, opts SessionOptions) (*Session
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{m: m, gen: gen, bctx: bctx, Quiet: 8 * time.Millisecond, MaxSettle: 3 * time.Second,
+	s := &Session{m: m, gen: gen, bctx: bctx, Quiet: DefaultQuiet, MaxSettle: 3 * time.Second,
 		info: map[target.ID]target.Info{}, ownedBy: map[target.ID]bool{}}
 	params := target.CreateBrowserContextParams{}
 	if opts.Policy {

@@ -140,9 +140,36 @@
     };
     W.cancelAnimationFrame = function (id) { if (rafs.delete(id)) poke(); return oCancel(id); };
   }
+  // Work a page schedules by message is pending until it ran: React's
+  // scheduler posts to a MessageChannel, setImmediate polyfills post to
+  // the window. A marker posted right after on a channel of our own runs
+  // once the page's message was handled (posted messages run in order), so
+  // a chain of hops stays pending from its first post to its last marker,
+  // unless it runs for ANIM_MAX (a loop: observed as it is).
+  let msgs = 0, msgChain = -1e9;
+  const mark = W.MessageChannel ? new MessageChannel() : null;
+  if (mark && W.MessagePort) {
+    mark.port1.onmessage = () => { msgs--; poke(); };
+    const oPortPost = MessagePort.prototype.postMessage;
+    const posted = () => {
+      if (msgs++ === 0) msgChain = now();
+      oPortPost.call(mark.port2, 0);
+    };
+    MessagePort.prototype.postMessage = function (...a) {
+      const r = oPortPost.apply(this, a);
+      posted();
+      return r;
+    };
+    W.postMessage = function (...a) {
+      const r = oPost.apply(W, a);
+      posted();
+      return r;
+    };
+  }
   const animPending = () => {
     if (ivFirst.size > 0) return true;
     const t = now();
+    if (msgs > 0 && t - msgChain < ANIM_MAX) return true;
     if (rafs.size > 0 && t - rafChain < ANIM_MAX) return true;
     for (const t0 of animIv.values()) if (t - t0 < ANIM_MAX) return true;
     return false;

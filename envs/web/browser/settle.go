@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// DefaultQuiet is the settle wait's default quiet period. Work a page
+// schedules by timer, request, message or animation frame is waited for
+// as such (page.js); the quiet period guards only what is not tracked,
+// e.g. a browser API that answers in a later task (IndexedDB).
+const DefaultQuiet = 8 * time.Millisecond
+
 // Settle waits, bounded by MaxSettle, until no navigation is in flight, the
 // document is complete, no request or short timer is pending and the DOM
 // has been quiet for Quiet since its last change or input. Navigations
