@@ -343,7 +343,7 @@ func (b *Broker) create(w http.ResponseWriter, r *http.Request, ver string) erro
 	if err != nil {
 		return err
 	}
-	mounts, err := checkCreate(b.pol, req)
+	req, mounts, err := checkCreate(b.pol, req)
 	if err != nil {
 		return err
 	}
@@ -409,7 +409,7 @@ func (b *Broker) execCreate(w http.ResponseWriter, r *http.Request, ver, id stri
 	if err != nil {
 		return err
 	}
-	if err := checkExec(req); err != nil {
+	if req, err = checkExec(req); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(req)

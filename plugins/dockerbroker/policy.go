@@ -160,9 +160,14 @@ var why = map[string]string{
 	"Entrypoint":        "swe sets none",
 }
 
-// checkCreate validates a create body against the policy; Mounts are
-// returned for the caller to pin. A nil error means allowed.
-func checkCreate(p Policy, req createRequest) ([]map[string]any, error) {
+// checkCreate validates a create body against the policy and returns
+// the body to send: only the fields checked, under their exact names, and
+// the Mounts in it for the caller to pin. Every empty field is left out:
+// the engine decodes JSON names case-insensitively and the last of two
+// spellings wins, so an empty "networkmode" after "NetworkMode" would
+// undo the check.
+func checkCreate(p Policy, req createRequest) (createRequest, []map[string]any, error) {
+	clean := createRequest{}
 	for _, k := range sortedKeys(req) {
 		v := req[k]
 		switch k {
@@ -171,106 +176,125 @@ func checkCreate(p Policy, req createRequest) ([]map[string]any, error) {
 		}
 		if f, ok := configChecks[k]; ok {
 			if err := f(p, v); err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if !isEmpty(v) {
+				clean[k] = v
 			}
 			continue
 		}
 		if !isEmpty(v) {
-			return nil, refuseField("Config."+k, k, v)
+			return nil, nil, refuseField("Config."+k, k, v)
 		}
 	}
 	hc, _ := req["HostConfig"].(map[string]any)
 	if hc == nil {
-		return nil, refuse("HostConfig is missing: swe's containers set network none, read-only root, no capabilities and limits")
+		return nil, nil, refuse("HostConfig is missing: swe's containers set network none, read-only root, no capabilities and limits")
 	}
 	// The known ways out first, so that the message names the worst.
 	for _, k := range worstFirst {
 		if v, ok := hc[k]; ok && !isEmpty(v) {
-			return nil, refuseField("HostConfig."+k, k, v)
+			return nil, nil, refuseField("HostConfig."+k, k, v)
 		}
 	}
 	if _, ok := req["Image"]; !ok {
-		return nil, refuse("Config.Image is missing")
+		return nil, nil, refuse("Config.Image is missing")
 	}
 	if _, ok := req["User"]; !ok {
-		return nil, refuse("Config.User is missing: containers run as a numeric non-root uid:gid")
+		return nil, nil, refuse("Config.User is missing: containers run as a numeric non-root uid:gid")
 	}
 	for _, k := range requiredHost {
 		if _, ok := hc[k]; !ok {
-			return nil, refuse("HostConfig.%s is missing: swe's containers always set it", k)
+			return nil, nil, refuse("HostConfig.%s is missing: swe's containers always set it", k)
 		}
 	}
 	if m, s := num(hc["Memory"]), num(hc["MemorySwap"]); m != s {
-		return nil, refuse("HostConfig.MemorySwap (%d) must equal Memory (%d): no swap beyond the memory limit", s, m)
+		return nil, nil, refuse("HostConfig.MemorySwap (%d) must equal Memory (%d): no swap beyond the memory limit", s, m)
 	}
 	for _, k := range []string{"MaskedPaths", "ReadonlyPaths"} {
 		if v, ok := hc[k]; ok && v != nil {
-			return nil, refuseField("HostConfig."+k, k, v)
+			return nil, nil, refuseField("HostConfig."+k, k, v)
 		}
 	}
 	var mounts []map[string]any
+	cleanHC := map[string]any{}
 	for _, k := range sortedKeys(hc) {
 		v := hc[k]
 		if k == "Mounts" {
 			list, ok := v.([]any)
 			if v != nil && !ok {
-				return nil, refuse("HostConfig.Mounts must be a list")
+				return nil, nil, refuse("HostConfig.Mounts must be a list")
 			}
+			var out []any
 			for i, m := range list {
 				mm, ok := m.(map[string]any)
 				if !ok {
-					return nil, refuse("HostConfig.Mounts[%d] must be an object", i)
+					return nil, nil, refuse("HostConfig.Mounts[%d] must be an object", i)
 				}
-				if err := checkMount(i, mm); err != nil {
-					return nil, err
+				cm, err := checkMount(i, mm)
+				if err != nil {
+					return nil, nil, err
 				}
-				mounts = append(mounts, mm)
+				mounts = append(mounts, cm)
+				out = append(out, cm)
+			}
+			if len(out) > 0 {
+				cleanHC[k] = out
 			}
 			continue
 		}
 		if f, ok := hostChecks[k]; ok {
 			if err := f(p, v); err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if !isEmpty(v) {
+				cleanHC[k] = v
 			}
 			continue
 		}
 		if !isEmpty(v) {
-			return nil, refuseField("HostConfig."+k, k, v)
+			return nil, nil, refuseField("HostConfig."+k, k, v)
 		}
 	}
 	if nc, ok := req["NetworkingConfig"]; ok && !isEmpty(nc) {
-		return nil, refuseField("NetworkingConfig", "NetworkingConfig", nc)
+		return nil, nil, refuseField("NetworkingConfig", "NetworkingConfig", nc)
 	}
-	return mounts, nil
+	clean["HostConfig"] = cleanHC
+	return clean, mounts, nil
 }
 
-// checkMount allows a bind mount with no propagation; the source is
-// resolved and pinned later (pin_linux.go).
-func checkMount(i int, m map[string]any) error {
+// checkMount allows a bind mount with no propagation and returns it with
+// only its checked fields; the source is resolved and pinned later
+// (pin_linux.go).
+func checkMount(i int, m map[string]any) (map[string]any, error) {
 	if t, _ := m["Type"].(string); t != "bind" {
-		return refuse("HostConfig.Mounts[%d].Type %s refused: only bind mounts beneath the plugin's own directories (no volumes, tmpfs or named pipes)", i, js(m["Type"]))
+		return nil, refuse("HostConfig.Mounts[%d].Type %s refused: only bind mounts beneath the plugin's own directories (no volumes, tmpfs or named pipes)", i, js(m["Type"]))
 	}
 	if s, _ := m["Source"].(string); !strings.HasPrefix(s, "/") {
-		return refuse("HostConfig.Mounts[%d].Source %s must be an absolute host path", i, js(m["Source"]))
+		return nil, refuse("HostConfig.Mounts[%d].Source %s must be an absolute host path", i, js(m["Source"]))
 	}
-	for k, v := range m {
+	clean := map[string]any{}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
 		switch k {
-		case "Type", "Source", "Target", "ReadOnly", "Consistency":
+		case "Type", "Source", "Target", "ReadOnly":
+			if !isEmpty(v) {
+				clean[k] = v
+			}
 		case "BindOptions":
 			bo, _ := v.(map[string]any)
-			for bk, bv := range bo {
-				if bk == "NonRecursive" || isEmpty(bv) {
-					continue
+			for _, bk := range sortedKeys(bo) {
+				if bv := bo[bk]; !isEmpty(bv) {
+					return nil, refuse("HostConfig.Mounts[%d].BindOptions.%s refused (got %s): no mount propagation or other bind option", i, bk, js(bv))
 				}
-				return refuse("HostConfig.Mounts[%d].BindOptions.%s refused (got %s): no mount propagation or other bind option", i, bk, js(bv))
 			}
 		default:
 			if !isEmpty(v) {
-				return refuse("HostConfig.Mounts[%d].%s refused (got %s): a bind mount has only a source, a target and read-only", i, k, js(v))
+				return nil, refuse("HostConfig.Mounts[%d].%s refused (got %s): a bind mount has only a source, a target and read-only", i, k, js(v))
 			}
 		}
 	}
-	return nil
+	return clean, nil
 }
 
 func refuseField(path, key string, v any) error {
@@ -294,28 +318,33 @@ var execChecks = map[string]func(v any) error{
 	"ConsoleSize":  func(any) error { return nil },
 }
 
-// checkExec validates an exec create body: a numeric non-root user, never
-// privileged.
-func checkExec(body map[string]any) error {
+// checkExec validates an exec create body (a numeric non-root user, never
+// privileged) and returns the body to send: the fields checked, each
+// empty one left out (see checkCreate).
+func checkExec(body map[string]any) (map[string]any, error) {
 	if _, ok := body["User"]; !ok {
-		return refuse("exec User is missing: commands run as a numeric non-root uid:gid")
+		return nil, refuse("exec User is missing: commands run as a numeric non-root uid:gid")
 	}
+	clean := map[string]any{}
 	for _, k := range sortedKeys(body) {
 		v := body[k]
 		if f, ok := execChecks[k]; ok {
 			if err := f(v); err != nil {
-				return err
+				return nil, err
+			}
+			if !isEmpty(v) {
+				clean[k] = v
 			}
 			continue
 		}
 		if k == "Privileged" && !isEmpty(v) {
-			return refuse("exec Privileged=true refused: a privileged exec is root on the host")
+			return nil, refuse("exec Privileged=true refused: a privileged exec is root on the host")
 		}
 		if !isEmpty(v) {
-			return refuse("exec %s=%s refused: swe's commands never set it", k, js(v))
+			return nil, refuse("exec %s=%s refused: swe's commands never set it", k, js(v))
 		}
 	}
-	return nil
+	return clean, nil
 }
 
 var numericUser = regexp.MustCompile(`^([0-9]+):([0-9]+)$`)
