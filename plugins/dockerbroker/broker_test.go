@@ -391,6 +391,7 @@ func TestEndpointsRefused(t *testing.T) {
 		{"POST", "/v1.41/images/create?fromSrc=-&repo=other&tag=x", ""},
 		{"POST", "/v1.41/images/create?fromSrc=-&repo=" + strings.Replace(f.image, ":", "&tag=", 1), ""},
 		{"POST", "/v1.41/images/create?fromSrc=-&repo=envgym-swe-base&tag=x&changes=ENTRYPOINT+sh", ""},
+		{"POST", "/v1.41/images/create?fromSrc=-&repo=envgym-swe-base&tag=x&changes=label+" + dockerbroker.OwnerLabel + "%3Dswe", ""},
 		{"GET", "/v1.41/images/json", ""},
 		{"GET", "/v1.41/images/envgym-core:local/json", ""},
 		{"GET", "/v1.41/info", ""},

@@ -391,8 +391,11 @@ func checkImageRef(p Policy, ref string) error {
 	return nil
 }
 
-// importChanges are the Dockerfile instructions an import may apply.
-var importChanges = []string{"ENV", "WORKDIR", "USER", "CMD", "LABEL"}
+// importChanges are the Dockerfile instructions an import may apply:
+// swe's. Never LABEL: containers inherit their image's labels, and an
+// image labelled envgym.broker.owner would make containers others create
+// from it look like the plugin's.
+var importChanges = []string{"ENV", "WORKDIR", "USER"}
 
 func checkChange(c string) error {
 	instr, _, _ := strings.Cut(strings.TrimSpace(c), " ")
