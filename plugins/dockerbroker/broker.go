@@ -132,6 +132,15 @@ func (b *Broker) Close() error {
 		delete(b.pins, id)
 	}
 	b.npins = 0
+	// And any pin no container holds any more: one whose removal failed
+	// before (unpin's errors are not the plugin's to see).
+	if es, err := os.ReadDir(b.pol.PinDir); err == nil {
+		var left []string
+		for _, e := range es {
+			left = append(left, filepath.Join(b.pol.PinDir, e.Name()))
+		}
+		errs = append(errs, unpinAll(left))
+	}
 	closeRoots(b.roots)
 	b.roots = nil
 	return errors.Join(errs...)

@@ -90,7 +90,13 @@ func newFixture(t testing.TB) *fixture {
 			t.Errorf("close: %v", err)
 		}
 		if es, _ := os.ReadDir(pins); len(es) > 0 {
-			t.Errorf("pins left after close: %d", len(es))
+			mi, _ := os.ReadFile("/proc/self/mountinfo")
+			var names []string
+			for _, e := range es {
+				rerr := os.Remove(filepath.Join(pins, e.Name()))
+				names = append(names, fmt.Sprintf("%s (mounted here: %v; rmdir now: %v)", e.Name(), bytes.Contains(mi, []byte(filepath.Join(pins, e.Name()))), rerr))
+			}
+			t.Errorf("pins left after close: %v", names)
 		}
 	})
 	return f

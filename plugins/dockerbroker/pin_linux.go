@@ -114,7 +114,9 @@ func unpinAll(ps []string) error {
 			errs = append(errs, fmt.Errorf("docker broker: unpin %s: %w", p, err))
 			continue
 		}
-		os.Remove(p)
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("docker broker: unpin: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
