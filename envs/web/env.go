@@ -59,6 +59,8 @@ type env struct {
 	navs    int // navigations this episode, for go_back in the valid actions
 	started bool
 	closed  bool
+	// preload: the make option preload_start (see preloader).
+	preload bool
 }
 
 func (e *env) Spec() gym.Spec { return e.spec }
@@ -97,6 +99,9 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 	e.shots, _ = opts.Options["screenshot"].(bool)
 	defer e.suite.spares.beginReset()()
 	pre, _ := ep.(preloader)
+	if !e.preload {
+		pre = nil
+	}
 	var sess *browser.Session
 	if pre != nil {
 		sess = e.suite.spares.takeLoaded(pre.preloadURL())

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,29 @@ import (
 func TestPreloadedStartIsTheSeededPage(t *testing.T) {
 	r, s := registry(t)
 	ctx := context.Background()
+	// Off by default: a reset loads nothing ahead.
+	plain, err := r.Make(ctx, "web/click-button-v0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := range int64(2) {
+		if _, err := plain.Reset(ctx, gym.ResetOptions{Seed: seed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	s.spares.mu.Lock()
+	n := len(s.spares.loaded) + s.spares.loading
+	s.spares.mu.Unlock()
+	plain.Close()
+	if n != 0 {
+		t.Fatalf("without preload_start, %d contexts loaded ahead", n)
+	}
+	if _, err := r.Make(ctx, "web/click-button-v0", map[string]any{"preload_start": "yes"}); err == nil || !strings.Contains(err.Error(), "preload_start") {
+		t.Fatalf("preload_start \"yes\": %v, want an error naming the option", err)
+	}
 	for _, task := range sites.Tasks() {
-		e0, err := r.Make(ctx, "web/"+task.Name+"-v0", nil)
+		e0, err := r.Make(ctx, "web/"+task.Name+"-v0", map[string]any{"preload_start": true})
 		if err != nil {
 			t.Fatal(err)
 		}
