@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/envgym/envgym/gym"
 )
 
 // Hostile installs and hostile plugin folders (issue #18): names that
@@ -293,6 +295,19 @@ func TestProtectionsSayWhatIsOff(t *testing.T) {
 	for _, name := range []string{"name", "checksum", "exec-hashed", "writable-apart", "identity", "docker", "network"} {
 		if pr := state()[name]; !pr.On || pr.Why == "" {
 			t.Errorf("fresh install: protection %q = %+v, want on with a reason", name, pr)
+		}
+	}
+	// A browser plugin's line says what its spec recorded; others have none.
+	if pr, ok := state()["browser-sandbox"]; ok {
+		t.Errorf("guess has a browser-sandbox line: %+v", pr)
+	}
+	for v, on := range map[string]bool{"on (user namespaces)": true, "off: running as root (Chromium refuses its sandbox)": false} {
+		m.Specs = []gym.Spec{{ID: "example/guess-v0", Components: map[string]string{"chromium_sandbox": v}}}
+		if err := WriteManifest(m.Path(), m); err != nil {
+			t.Fatal(err)
+		}
+		if pr := state()["browser-sandbox"]; pr.On != on || !strings.Contains(pr.Why, v) {
+			t.Errorf("chromium_sandbox %q: protection %+v, want on=%v saying it", v, pr, on)
 		}
 	}
 	m.Sandbox.Root, m.Sandbox.Docker, m.Sandbox.Network = true, true, true

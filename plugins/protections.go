@@ -77,6 +77,9 @@ func (p *Plugin) Protections() []Protection {
 	} else {
 		add("seccomp", true, "ptrace, mount, keyctl, bpf, perf, kexec, modules, clocks denied")
 	}
+	if v, ok := browserSandbox(m); ok {
+		add("browser-sandbox", strings.HasPrefix(v, "on"), "Chromium's own sandbox around its renderers, as the plugin's spec said at install (its chromium_sandbox component): "+v)
+	}
 	brokered, noBroker := dockerBrokered(sb)
 	switch {
 	case sb.Docker && brokered:
@@ -132,4 +135,16 @@ func orWhy(why, def string) string {
 		return why
 	}
 	return def
+}
+
+// browserSandbox is the chromium_sandbox component a spec of the plugin
+// recorded at install (envs/internal/chromium: "on (…)" or "off: why"),
+// if any: the plugin's own word, checked by the web env's tests.
+func browserSandbox(m Manifest) (string, bool) {
+	for _, s := range m.Specs {
+		if v, ok := s.Components["chromium_sandbox"]; ok {
+			return v, true
+		}
+	}
+	return "", false
 }
