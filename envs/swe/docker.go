@@ -288,8 +288,29 @@ func (d *Docker) Close() error {
 	for _, s := range pool {
 		errs = append(errs, s.Close())
 	}
+	errs = append(errs, d.removeNeverStarted())
 	d.cli.Close()
 	d.unlock()
+	return errors.Join(errs...)
+}
+
+// removeNeverStarted removes this backend's containers that never ran
+// (a failed start whose removal the engine did not finish): sandboxes
+// handed out are running and stay.
+func (d *Docker) removeNeverStarted() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", labelLock+"="+d.lockPath), filters.Arg("status", "created"))})
+	if err != nil {
+		return fmt.Errorf("swe: list containers: %w", err)
+	}
+	var errs []error
+	for _, c := range list {
+		if err := d.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
+			errs = append(errs, fmt.Errorf("swe: remove container: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -410,7 +431,13 @@ func (s *dockerSandbox) create(ctx context.Context) error {
 	c := s.d.cfg
 	pids := int64(c.MaxPids)
 	yes := true
-	resp, err := s.d.cli.ContainerCreate(ctx, &container.Config{
+	// The engine may create the container after a cancelled request
+	// gave up (a Close cancels refills in flight): the request runs to its
+	// end, and the container goes if ctx ended meanwhile, else it would be
+	// left in the Created state with no id to remove it by.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	resp, err := s.d.cli.ContainerCreate(cctx, &container.Config{
 		Image: c.Image,
 		// The init (docker-init, reaping orphans) and this sleep run as
 		// 65533, out of reach of commands run as 65534.
@@ -444,6 +471,10 @@ func (s *dockerSandbox) create(ctx context.Context) error {
 		return fmt.Errorf("%w: create container: %w", ErrSandbox, err)
 	}
 	s.id = resp.ID
+	if err := ctx.Err(); err != nil {
+		s.remove()
+		return fmt.Errorf("%w: create container: %w", ErrSandbox, err)
+	}
 	if err := s.d.cli.ContainerStart(ctx, s.id, container.StartOptions{}); err != nil {
 		s.remove()
 		return fmt.Errorf("%w: start container: %w", ErrSandbox, err)
