@@ -29,33 +29,7 @@ func TestPythonPoolSurvivesAReplica(t *testing.T) {
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	_, port, _ := net.SplitHostPort(freeAddr(t))
 	servers := map[string]*exec.Cmd{}
-	start := func(ip string) {
-		t.Helper()
-		cmd := exec.Command(gym, "--plugin-dir", dir, "serve", "--http", ip+":0", "--stream", net.JoinHostPort(ip, port), "--token-file", tokenFile, "--drain", "1s")
-		var serr strings.Builder
-		cmd.Stderr = &serr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		servers[ip] = cmd
-		t.Cleanup(func() {
-			cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				cmd.Process.Kill()
-			}
-		})
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(serr.String(), "env ids from") {
-			if time.Now().After(deadline) {
-				t.Fatalf("gym serve on %s not up:\n%s", ip, serr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	start := func(ip string) { servers[ip] = startServe(t, gym, dir, net.JoinHostPort(ip, port), tokenFile) }
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
 		start(ip)
 	}
@@ -172,31 +146,8 @@ func TestPythonPoolProbesAStoppedReplica(t *testing.T) {
 	_, port, _ := net.SplitHostPort(freeAddr(t))
 	servers := map[string]*exec.Cmd{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
-		cmd := exec.Command(gym, "--plugin-dir", dir, "serve", "--http", ip+":0", "--stream", net.JoinHostPort(ip, port), "--token-file", tokenFile, "--drain", "1s")
-		var serr strings.Builder
-		cmd.Stderr = &serr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		servers[net.JoinHostPort(ip, port)] = cmd
-		t.Cleanup(func() {
-			cmd.Process.Signal(syscall.SIGCONT)
-			cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				cmd.Process.Kill()
-			}
-		})
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(serr.String(), "env ids from") {
-			if time.Now().After(deadline) {
-				t.Fatalf("gym serve on %s not up:\n%s", ip, serr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		addr := net.JoinHostPort(ip, port)
+		servers[addr] = startServe(t, gym, dir, addr, tokenFile)
 	}
 	py := exec.Command("/usr/bin/python3", "tests/pool_stall.py", net.JoinHostPort("127.0.0.11", port)+","+net.JoinHostPort("127.0.0.12", port), "s3cret")
 	stdin, _ := py.StdinPipe()
@@ -284,4 +235,37 @@ func waitStopped(t *testing.T, pid int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// startServe runs `gym serve` with its stream on addr and the token in
+// tokenFile until the test ends (SIGCONT first: a test may have stopped
+// it), and waits until it serves.
+func startServe(t *testing.T, gym, pluginDir, addr, tokenFile string) *exec.Cmd {
+	t.Helper()
+	ip, _, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(gym, "--plugin-dir", pluginDir, "serve", "--http", ip+":0", "--stream", addr, "--token-file", tokenFile, "--drain", "1s")
+	var serr strings.Builder
+	cmd.Stderr = &serr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(serr.String(), "env ids from") {
+		if time.Now().After(deadline) {
+			t.Fatalf("gym serve on %s not up:\n%s", addr, serr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd
 }
