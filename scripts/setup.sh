@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # System packages the whole project needs. Add to this list, never remove:
-# chromium (web and GUI envs), docker.io (SWE sandboxes), libtorch-dev and
+# chromium (web and GUI envs; chromium-headless-shell is what they run when
+# present: a fraction of the full browser's cost per context), docker.io (SWE sandboxes), libtorch-dev and
 # libopenblas0-pthread (trainer and world model), protobuf-compiler
 # (regenerating the plugin protocol), xvfb/xdotool/x11-apps (GUI desktop),
 # mmdebstrap (the Debian rootfs of the container images: make images).
-PACKAGES=(ca-certificates git build-essential chromium docker.io libtorch-dev libopenblas0-pthread
+PACKAGES=(ca-certificates git build-essential chromium chromium-headless-shell docker.io libtorch-dev libopenblas0-pthread
   protobuf-compiler xvfb xdotool x11-apps x11-utils xterm procps iproute2 python3-grpcio python3-protobuf
   mmdebstrap)
 

@@ -77,6 +77,7 @@ screenshot median of each backend.`,
 
 func newBenchWebCmd(a *app) *cobra.Command {
 	var cfg web.BenchConfig
+	var options string
 	cmd := &cobra.Command{
 		Use:   "web",
 		Short: "Web env step/reset latency, throughput and memory (needs Chromium)",
@@ -84,9 +85,16 @@ func newBenchWebCmd(a *app) *cobra.Command {
 measures the step median (click, settle, observation), the reset median,
 actions/s with 1 and 4 concurrent envs, and the Chromium memory one env adds.`,
 		Example: `  gym bench web
-  gym bench web --env web/click-checkboxes-v0 --steps 500 --duration 5s --json`,
+  gym bench web --env web/click-checkboxes-v0 --steps 500 --duration 5s --json
+  # start pages loaded ahead in spare contexts
+  gym bench web --options '{"preload_start":true}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if options != "" {
+				if err := json.Unmarshal([]byte(options), &cfg.MakeOptions); err != nil {
+					return fmt.Errorf("--options: want a JSON object such as '{\"preload_start\":true}': %w", err)
+				}
+			}
 			res, err := web.Bench(cmd.Context(), cfg)
 			if err != nil {
 				return fmt.Errorf("bench web: %w", err)
@@ -100,6 +108,7 @@ actions/s with 1 and 4 concurrent envs, and the Chromium memory one env adds.`,
 	f.IntVar(&cfg.Resets, "resets", 0, "timed resets (0: 50)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "length of each throughput run (0: 3s)")
 	f.StringVar(&cfg.Options.ExecPath, "chromium", "", "Chromium binary (default: found on the PATH)")
+	f.StringVar(&options, "options", "", "the env's make options, a JSON object (envs/web/README.md lists them)")
 	return cmd
 }
 

@@ -86,7 +86,11 @@ func doctor(ctx context.Context, a *app) []doctorCheck {
 	} else if v, err := browser.ProbeVersion(ctx, p); err != nil {
 		add("chromium", "web, gui", false, fmt.Sprintf("%s: %v", p, err), "reinstall: apt-get install --reinstall -y chromium")
 	} else {
-		add("chromium", "web, gui", true, p+" "+v, "")
+		detail := p + " " + v
+		if !browser.IsHeadlessShell(p) {
+			detail += " (the full browser: apt-get install -y chromium-headless-shell gives the web envs 2-3x their actions/s; envs/web/README.md)"
+		}
+		add("chromium", "web, gui", true, detail, "")
 	}
 
 	if out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").Output(); err != nil {

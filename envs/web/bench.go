@@ -18,6 +18,8 @@ type BenchConfig struct {
 	Resets   int           `json:"resets"`   // timed resets; default 50
 	Duration time.Duration `json:"duration"` // per throughput run (1 and 4 envs); default 3s
 	Options  Options       `json:"-"`
+	// MakeOptions are the env's make options (e.g. preload_start).
+	MakeOptions map[string]any `json:"make_options,omitempty"`
 }
 
 // BenchResult is what `gym bench web` prints.
@@ -63,7 +65,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	res := BenchResult{EnvID: cfg.EnvID, Chromium: s.version}
 	mk := func() (*benchEnv, error) {
-		e, err := reg.Make(ctx, cfg.EnvID, nil)
+		e, err := reg.Make(ctx, cfg.EnvID, cfg.MakeOptions)
 		if err != nil {
 			return nil, err
 		}

@@ -19,8 +19,8 @@ import (
 func TestPreloadedStartIsTheSeededPage(t *testing.T) {
 	r, s := registry(t)
 	ctx := context.Background()
-	// Off by default: a reset loads nothing ahead.
-	plain, err := r.Make(ctx, "web/click-button-v0", nil)
+	// Off: a reset loads nothing ahead.
+	plain, err := r.Make(ctx, "web/click-button-v0", map[string]any{"preload_start": false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +35,13 @@ func TestPreloadedStartIsTheSeededPage(t *testing.T) {
 	s.spares.mu.Unlock()
 	plain.Close()
 	if n != 0 {
-		t.Fatalf("without preload_start, %d contexts loaded ahead", n)
+		t.Fatalf("with preload_start false, %d contexts loaded ahead", n)
 	}
 	if _, err := r.Make(ctx, "web/click-button-v0", map[string]any{"preload_start": "yes"}); err == nil || !strings.Contains(err.Error(), "preload_start") {
 		t.Fatalf("preload_start \"yes\": %v, want an error naming the option", err)
 	}
 	for _, task := range sites.Tasks() {
-		e0, err := r.Make(ctx, "web/"+task.Name+"-v0", map[string]any{"preload_start": true})
+		e0, err := r.Make(ctx, "web/"+task.Name+"-v0", nil) // on by default
 		if err != nil {
 			t.Fatal(err)
 		}

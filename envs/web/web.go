@@ -215,14 +215,13 @@ func (s *Suite) displayURL(u string) string {
 type episodeFunc func(ctx context.Context, opts gym.ResetOptions) (episode, error)
 
 // factory makes the built-in envs. Their one make option, preload_start
-// (bool, default false), has the suite load a task's start page ahead for
-// its next reset (see preloader): the reset costs no navigation, but the
-// load runs during the episode's steps, and on 2 busy cores that cost
-// more steps/s than it saved (envs/web/README.md), so it is for callers
-// who wait on resets rather than on steps.
+// (bool, default true), has the suite load a task's start page ahead for
+// its next reset (see preloader), so the reset costs no navigation; false
+// navigates at every reset instead (one page load inside the reset rather
+// than during the episode's steps).
 func (s *Suite) factory(spec gym.Spec, newEp episodeFunc) gym.Factory {
 	return func(ctx context.Context, opts map[string]any) (gym.Env, error) {
-		preload := false
+		preload := true
 		if v, ok := opts["preload_start"]; ok {
 			b, isBool := v.(bool)
 			if !isBool {

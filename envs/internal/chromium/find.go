@@ -12,20 +12,36 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// FindChromium returns the path of the real Chromium binary. The Debian
-// `chromium` on PATH is a wrapper script that misbehaves under chromedp.
+// FindChromium returns the path of the Chromium binary the gym runs: the
+// headless shell where it is installed, else the real browser binary (the
+// Debian `chromium` on PATH is a wrapper script that misbehaves under
+// chromedp). The headless shell is Chromium without the browser's UI
+// layer: new contexts and navigations cost a fraction, with half the
+// memory (envs/web/README.md has the figures).
 func FindChromium() (string, error) {
-	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser", "/opt/google/chrome/chrome"} {
+	for _, p := range []string{HeadlessShell, "/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser", "/opt/google/chrome/chrome"} {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return p, nil
 		}
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless_shell"} {
+	for _, name := range []string{"chromium-headless-shell", "headless_shell", "chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p, nil
 		}
 	}
 	return "", ErrNoChromium
+}
+
+// HeadlessShell is where Debian's chromium-headless-shell package puts
+// the binary.
+const HeadlessShell = "/usr/lib/chromium/chromium-headless-shell"
+
+// IsHeadlessShell says whether the binary at path is the headless shell
+// (Debian's chromium-headless-shell, Chrome for Testing's
+// chrome-headless-shell, or an old headless_shell build).
+func IsHeadlessShell(path string) bool {
+	b := filepath.Base(path)
+	return strings.Contains(b, "headless-shell") || strings.Contains(b, "headless_shell")
 }
 
 // ProbeVersion returns the version by asking the binary, without starting
@@ -80,9 +96,11 @@ func HeadlessFlags(execPath string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-site-isolation-trials", true),
 		// Chromium's own calls home (form autofill hints, translation,
 		// optimization hints) would go through the web env's policy proxy
-		// and show as requests the page made. One flag: a second
-		// disable-features would replace this one.
-		chromedp.Flag("disable-features", "AutofillServerCommunication,Translate,OptimizationHints"),
+		// and show as requests the page made. DeferRendererTasksAfterInput
+		// holds a page's timers after a click until the next frame is
+		// drawn (an INP tweak for screens): it made every step wait for a
+		// frame. One flag: a second disable-features would replace this.
+		chromedp.Flag("disable-features", "AutofillServerCommunication,Translate,OptimizationHints,DeferRendererTasksAfterInput"),
 	}
 }
 

@@ -31,7 +31,7 @@ var ErrNoChromium = chromium.ErrNoChromium
 
 // Options configure a Manager. The zero value finds Chromium itself.
 type Options struct {
-	ExecPath string // the real binary; default: the Debian package's /usr/lib/chromium/chromium
+	ExecPath string // the binary; default: FindChromium
 	Width    int    // viewport; default 1024
 	Height   int    // default 768
 	// NoSandbox keeps Chromium's own sandbox off even where it works.
@@ -57,8 +57,13 @@ func DetectSandbox() chromium.Sandbox { return chromium.DetectSandbox() }
 // Sandbox says whether the running browser has its own sandbox.
 func (m *Manager) Sandbox() chromium.Sandbox { return m.proc.Sandbox() }
 
-// FindChromium returns the path of the real Chromium binary.
+// FindChromium returns the path of the Chromium binary the gym runs: the
+// headless shell when installed.
 func FindChromium() (string, error) { return chromium.FindChromium() }
+
+// IsHeadlessShell says whether the binary at path is Chromium's headless
+// shell rather than the full browser.
+func IsHeadlessShell(path string) bool { return chromium.IsHeadlessShell(path) }
 
 // HeadlessFlags are the launch options of the gym's headless Chromium, for
 // programs outside envs/ that drive one of their own (gym view's tests).

@@ -45,9 +45,10 @@ func RegisterText(r *gym.Registry) error {
 }
 
 // TextEnv is one web/shop-text-v0 instance: a tiny browser over the
-// shop's pages, with a history whose entries keep their page's state
-// (go_back restores the search box's text and the focused element, as
-// Chromium's back-forward cache does) and the focused element.
+// shop's pages, with a history whose entries keep their search box's text
+// (go_back loads the page again and restores its form's text, as the
+// headless shell does: it has no back-forward cache, so nothing is
+// focused after going back) and the focused element.
 type TextEnv struct {
 	shop    *Shop
 	in      Instruction
@@ -62,12 +63,11 @@ type TextEnv struct {
 	done    bool
 }
 
-// entry is a history entry: a page, and the search box's text and the
-// focused element when it was left.
+// entry is a history entry: a page, and the search box's text when it
+// was left.
 type entry struct {
 	url   string
 	value string
-	focus int
 }
 
 // textPage is a rendered page: its title and elements in document order.
@@ -155,10 +155,10 @@ func (e *TextEnv) Step(_ context.Context, act string) (gym.StepResult, error) {
 		if e.cur == 0 {
 			return e.invalid("go_back: there is no earlier page in this episode"), nil
 		}
-		e.hist[e.cur].value, e.hist[e.cur].focus = e.value, e.focus
+		e.hist[e.cur].value = e.value
 		e.cur--
 		e.load(e.hist[e.cur].url)
-		e.value, e.focus = e.hist[e.cur].value, e.hist[e.cur].focus
+		e.value, e.focus = e.hist[e.cur].value, 0
 	case action.Answer:
 		// The shop asks for a purchase, not an answer: an answer ends the
 		// episode unsuccessfully (as on web/shop-v0).
@@ -241,7 +241,7 @@ func (e *TextEnv) navigate(u string) {
 	if u == e.hist[e.cur].url {
 		e.hist[e.cur] = entry{url: u}
 	} else {
-		e.hist[e.cur].value, e.hist[e.cur].focus = e.value, e.focus
+		e.hist[e.cur].value = e.value
 		e.hist = append(e.hist[:e.cur+1], entry{url: u})
 		e.cur++
 	}
