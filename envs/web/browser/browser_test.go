@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/envgym/envgym/envs/internal/chromium"
 )
 
 func newManager(t *testing.T) *Manager {
@@ -126,5 +129,82 @@ func TestTabBasics(t *testing.T) {
 	png, err := tab.Screenshot(ctx)
 	if err != nil || len(png) < 100 {
 		t.Fatal(len(png), err)
+	}
+}
+
+// TestRunsTheHeadlessShell checks that the browser the gym starts is
+// Chromium's headless shell where setup installed it (the full browser
+// costs several times more per context and per step).
+func TestRunsTheHeadlessShell(t *testing.T) {
+	if _, err := os.Stat(chromium.HeadlessShell); err != nil {
+		t.Fatalf("setup is broken: %v (scripts/setup.sh installs chromium-headless-shell)", err)
+	}
+	m := newManager(t)
+	tab, err := m.NewTab(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", m.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exe != chromium.HeadlessShell {
+		t.Fatalf("the browser runs %s, want %s", exe, chromium.HeadlessShell)
+	}
+}
+
+// TestPagesHaveFocus checks that a page behaves as the focused window of
+// a user's browser: document.hasFocus() is true in every tab, and focus
+// and blur events reach the page (forms that validate on blur).
+func TestPagesHaveFocus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><title>F</title><label>A <input id=a></label><label>B <input id=b></label><p id=log></p>
+<script>a.addEventListener('blur', () => { log.textContent = 'left A'; });</script>`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	m := newManager(t)
+	tab, err := m.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	if err := tab.Navigate(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	// Another episode's tab opened later takes nothing from this one.
+	other, err := m.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Navigate(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range []*Tab{tab, other} {
+		if f, err := Eval[bool](ctx, tb, "document.hasFocus()"); err != nil || !f {
+			t.Fatalf("document.hasFocus() = %v, %v; want true", f, err)
+		}
+	}
+	p, err := tab.Observe(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, n := range p.Nodes {
+		ids[n.Name] = n.ID
+	}
+	if err := tab.Click(ctx, ids["A"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Click(ctx, ids["B"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Eval[string](ctx, tab, "log.textContent + '/' + document.activeElement.id"); err != nil || s != "left A/b" {
+		t.Fatalf("after clicking A then B: %q, %v; want the blur handler to have run and B focused", s, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -54,12 +53,6 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 			return err
 		}
 		if _, err := chromedp.Call(c, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false}); err != nil {
-			return err
-		}
-		// Every tab behaves as the focused window of a user's browser
-		// (document.hasFocus, focus restored on going back): the headless
-		// shell has no window that could hold the focus.
-		if _, err := chromedp.Call(c, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
 			return err
 		}
 		_, err := chromedp.Call(c, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageScript(), RunImmediately: ptr(true)})
