@@ -86,13 +86,15 @@ measures the step median (click, settle, observation), the reset median,
 actions/s with 1 and 4 concurrent envs, and the Chromium memory one env adds.`,
 		Example: `  gym bench web
   gym bench web --env web/click-checkboxes-v0 --steps 500 --duration 5s --json
-  # start pages loaded ahead in spare contexts
-  gym bench web --options '{"preload_start":true}'`,
+  # navigate at every reset instead of loading start pages ahead
+  gym bench web --options '{"preload_start":false}'
+  # the full browser instead of the headless shell
+  gym bench web --chromium /usr/lib/chromium/chromium`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if options != "" {
 				if err := json.Unmarshal([]byte(options), &cfg.MakeOptions); err != nil {
-					return fmt.Errorf("--options: want a JSON object such as '{\"preload_start\":true}': %w", err)
+					return fmt.Errorf("--options: want a JSON object such as '{\"preload_start\":false}': %w", err)
 				}
 			}
 			res, err := web.Bench(cmd.Context(), cfg)
@@ -107,7 +109,7 @@ actions/s with 1 and 4 concurrent envs, and the Chromium memory one env adds.`,
 	f.IntVar(&cfg.Steps, "steps", 0, "timed steps (0: 200)")
 	f.IntVar(&cfg.Resets, "resets", 0, "timed resets (0: 50)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "length of each throughput run (0: 3s)")
-	f.StringVar(&cfg.Options.ExecPath, "chromium", "", "Chromium binary (default: found on the PATH)")
+	f.StringVar(&cfg.Options.ExecPath, "chromium", "", "Chromium binary (default: the headless shell, else the full browser)")
 	f.StringVar(&options, "options", "", "the env's make options, a JSON object (envs/web/README.md lists them)")
 	return cmd
 }
