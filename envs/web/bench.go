@@ -26,8 +26,12 @@ type BenchConfig struct {
 type BenchResult struct {
 	EnvID      string  `json:"env_id"`
 	Chromium   string  `json:"chromium"`
-	StepP50Ms  float64 `json:"step_p50_ms"` // click + settle + observation
+	StepP50Ms  float64 `json:"step_p50_ms"` // click + settle + observation, the same element every step
 	StepP90Ms  float64 `json:"step_p90_ms"`
+	// StepMovingP50Ms is a step that clicks another element than the
+	// last one (two elements in turn), as an agent's steps mostly do: the
+	// pointer moves first.
+	StepMovingP50Ms float64 `json:"step_moving_p50_ms"`
 	ResetP50Ms float64 `json:"reset_p50_ms"` // back-to-back resets: each takes a fresh context, made on the spot when none is ready
 	ResetP90Ms float64 `json:"reset_p90_ms"`
 	// ResetFreshContextP50Ms times resets with a few steps between them,
@@ -114,6 +118,15 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		steps = append(steps, d)
 	}
 	res.StepP50Ms, res.StepP90Ms = quantileMs(steps, 0.5), quantileMs(steps, 0.9)
+	moving := make([]time.Duration, 0, cfg.Steps)
+	for i := 0; i < cfg.Steps; i++ {
+		d, err := first.stepMoving(ctx, i)
+		if err != nil {
+			return res, fmt.Errorf("web: bench: step: %w", err)
+		}
+		moving = append(moving, d)
+	}
+	res.StepMovingP50Ms = quantileMs(moving, 0.5)
 	res.ResetP50Ms, res.ResetP90Ms = quantileMs(resets, 0.5), quantileMs(resets, 0.9)
 	res.ActionsPerS1, err = throughput(ctx, []*benchEnv{first}, cfg.Duration)
 	if err != nil {
@@ -147,10 +160,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 }
 
 // benchEnv toggles the first checkbox of its page: a step that changes
-// the DOM and never ends the episode.
+// the DOM and never ends the episode. Its moving steps click the first two
+// clickable elements in turn.
 type benchEnv struct {
 	gym.Env
 	action string
+	clicks []string
 }
 
 func (b *benchEnv) reset(ctx context.Context, seed int64) error {
@@ -158,25 +173,41 @@ func (b *benchEnv) reset(ctx context.Context, seed int64) error {
 	if err != nil {
 		return err
 	}
-	b.action = "noop()"
+	b.action, b.clicks = "noop()", nil
 	for _, a := range obs.ValidActions {
 		if len(a) > 6 && (a[:6] == "check(" || a[:6] == "click(") {
-			b.action = "click(" + a[6:]
-			break
+			b.clicks = append(b.clicks, "click("+a[6:])
 		}
+	}
+	if len(b.clicks) > 0 {
+		b.action = b.clicks[0]
 	}
 	return nil
 }
 
+// stepMoving is step i of a run that clicks the first two clickable
+// elements in turn.
+func (b *benchEnv) stepMoving(ctx context.Context, i int) (time.Duration, error) {
+	a := b.action
+	if len(b.clicks) > 1 {
+		a = b.clicks[i%2]
+	}
+	return b.do(ctx, a)
+}
+
 func (b *benchEnv) step(ctx context.Context) (time.Duration, error) {
+	return b.do(ctx, b.action)
+}
+
+func (b *benchEnv) do(ctx context.Context, action string) (time.Duration, error) {
 	t0 := time.Now()
-	r, err := b.Step(ctx, b.action)
+	r, err := b.Step(ctx, action)
 	d := time.Since(t0)
 	if err != nil {
 		return d, err
 	}
 	if r.Status != gym.StatusOK {
-		return d, fmt.Errorf("bench step %s: %s", b.action, r.Status)
+		return d, fmt.Errorf("bench step %s: %s", action, r.Status)
 	}
 	if r.Done() {
 		return d, b.reset(ctx, 0)

@@ -49,6 +49,7 @@ type Options struct {
 // made under an older one are dead. It is safe for concurrent use.
 type Process struct {
 	opts Options
+	wire wire
 
 	mu      sync.Mutex
 	gen     uint64
@@ -129,7 +130,7 @@ func (p *Process) launch(ctx context.Context, path string, sandbox bool) (contex
 		flags = append(flags, chromedp.Flag("no-sandbox", false))
 	}
 	allocCtx, alloc := chromedp.NewExecAllocator(context.Background(), flags...)
-	bctx, bcancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(p.opts.Logf), chromedp.WithErrorf(p.opts.Logf))
+	bctx, bcancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(p.opts.Logf), chromedp.WithErrorf(p.opts.Logf), chromedp.WithDebugf(p.wire.debugf))
 	// The first Do binds the browser's life to bctx, which the process
 	// owns; the caller's ctx only bounds how long we wait for the start.
 	started := make(chan error, 1)

@@ -208,3 +208,75 @@ func TestPagesHaveFocus(t *testing.T) {
 		t.Fatalf("after clicking A then B: %q, %v; want the blur handler to have run and B focused", s, err)
 	}
 }
+
+// TestClickEventOrder checks that a click at a new place gives the page a
+// real mouse's events in the UI Events order (over, move, down, up,
+// click; a double click twice down, up, click, then dblclick), at the
+// click's point, although the presses are sent before the move's reply.
+func TestClickEventOrder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><title>O</title>
+<button id=a style="position:absolute;left:40px;top:40px">Left</button>
+<button id=b style="position:absolute;left:400px;top:300px">Right</button>
+<script>window.__log = [];
+for (const e of ['mouseover','mousemove','mousedown','mouseup','click','dblclick'])
+  document.addEventListener(e, ev => { if (ev.target.id) __log.push(e + ':' + ev.target.id + '@' + ev.clientX + ',' + ev.clientY); }, true);
+</script>`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	m := newManager(t)
+	tab, err := m.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	if err := tab.Navigate(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tab.Observe(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, n := range p.Nodes {
+		ids[n.Name] = n.ID
+	}
+	for i := range 40 {
+		name, el := "Left", "a"
+		if i%2 == 1 {
+			name, el = "Right", "b"
+		}
+		if _, err := Eval[bool](ctx, tab, "window.__log = []; true"); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"mouseover", "mousemove", "mousedown", "mouseup", "click"}
+		if i%5 == 4 {
+			err = tab.DblClick(ctx, ids[name])
+			want = append(want, "mousedown", "mouseup", "click", "dblclick")
+		} else {
+			err = tab.Click(ctx, ids[name])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, err := Eval[[]string](ctx, tab, "__log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		at := ""
+		for _, e := range log {
+			kind, rest, _ := strings.Cut(e, ":")
+			target, pt, _ := strings.Cut(rest, "@")
+			if target != el || at != "" && pt != at {
+				t.Fatalf("click %d on %s: event %q off the target or its point; log %v", i, el, e, log)
+			}
+			at = pt
+			kinds = append(kinds, kind)
+		}
+		if strings.Join(kinds, " ") != strings.Join(want, " ") {
+			t.Fatalf("click %d on %s: events %v, want %v", i, el, kinds, want)
+		}
+	}
+}

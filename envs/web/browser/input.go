@@ -60,42 +60,87 @@ func (t *Tab) pageCall(ctx context.Context, expr string) error {
 // mouse sends one mouse event; a move while a button is held (a drag)
 // says so, as a real mouse would.
 func (t *Tab) mouse(ctx context.Context, typ input.DispatchMouseEventType, x, y float64, clicks int64) error {
+	err := t.sendMouse(ctx, t.mouseParams(typ, x, y, clicks))
+	t.moved(typ, x, y, err)
+	return err
+}
+
+// mouseParams is the event typ at (x, y) with the buttons the pointer
+// holds.
+func (t *Tab) mouseParams(typ input.DispatchMouseEventType, x, y float64, clicks int64) input.DispatchMouseEventParams {
+	p := input.DispatchMouseEventParams{Type: typ, X: x, Y: y}
+	switch typ {
+	case input.DispatchMouseEventTypeMouseMoved:
+		if t.pressed {
+			p.Button, p.Buttons = input.MouseButtonLeft, 1
+		}
+	case input.DispatchMouseEventTypeMousePressed:
+		p.Button, p.ClickCount, p.Buttons = input.MouseButtonLeft, clicks, 1
+	default:
+		p.Button, p.ClickCount = input.MouseButtonLeft, clicks
+	}
+	return p
+}
+
+// sendMouse dispatches p and waits for Chromium's reply; it leaves the
+// tab's pointer state alone, so it may run beside the tab's goroutine.
+func (t *Tab) sendMouse(ctx context.Context, p input.DispatchMouseEventParams) error {
 	return t.call(ctx, func(c context.Context) error {
-		p := input.DispatchMouseEventParams{Type: typ, X: x, Y: y}
-		switch typ {
-		case input.DispatchMouseEventTypeMouseMoved:
-			if t.pressed {
-				p.Button, p.Buttons = input.MouseButtonLeft, 1
-			}
-		case input.DispatchMouseEventTypeMousePressed:
-			p.Button, p.ClickCount, p.Buttons = input.MouseButtonLeft, clicks, 1
-		default:
-			p.Button, p.ClickCount = input.MouseButtonLeft, clicks
-		}
 		_, err := chromedp.Call(c, input.DispatchMouseEvent, p)
-		if err != nil {
-			t.mouseAt = nil
-			return err
-		}
-		t.mouseAt = &[2]float64{x, y}
-		t.pressed = typ == input.DispatchMouseEventTypeMousePressed || t.pressed && typ == input.DispatchMouseEventTypeMouseMoved
-		return nil
+		return err
 	})
+}
+
+// moved records where the pointer is after an event of type typ at
+// (x, y) and whether a button is held (unknown after a failure).
+func (t *Tab) moved(typ input.DispatchMouseEventType, x, y float64, err error) {
+	if err != nil {
+		t.mouseAt = nil
+		return
+	}
+	t.mouseAt = &[2]float64{x, y}
+	t.pressed = typ == input.DispatchMouseEventTypeMousePressed || t.pressed && typ == input.DispatchMouseEventTypeMouseMoved
 }
 
 // clickAt moves to (x, y) unless the pointer is there and clicks n times
 // (n = 2: a double click, with the click counts a real one has).
+//
+// Chromium dispatches a mouse move at the page's next frame, or at once
+// when a button event follows it: so the presses go out as soon as the
+// move is written to Chromium, without waiting for its reply. The page
+// sees the same events in the same order (TestClickEventOrder); the
+// click no longer waits for a frame (~3.5 ms instead of ~14 here).
 func (t *Tab) clickAt(ctx context.Context, x, y float64, n int) error {
+	var moved chan error
 	if t.mouseAt == nil || *t.mouseAt != [2]float64{x, y} {
-		if err := t.mouse(ctx, input.DispatchMouseEventTypeMouseMoved, x, y, 0); err != nil {
-			return err
+		p := t.mouseParams(input.DispatchMouseEventTypeMouseMoved, x, y, 0)
+		written, forget := t.m.proc.Written(string(t.sessionID()), input.CommandDispatchMouseEvent)
+		moved = make(chan error, 1)
+		go func() { moved <- t.sendMouse(ctx, p) }()
+		select {
+		case <-written:
+		case err := <-moved: // failed (or done) before it was seen written
+			moved <- err
+		}
+		forget()
+	}
+	err := t.presses(ctx, x, y, n)
+	if moved != nil {
+		if merr := <-moved; merr != nil {
+			err = merr // the first failure in the events' order
 		}
 	}
+	t.moved(input.DispatchMouseEventTypeMouseReleased, x, y, err)
+	return err
+}
+
+// presses presses and releases the left button n times at (x, y).
+func (t *Tab) presses(ctx context.Context, x, y float64, n int) error {
 	for i := int64(1); i <= int64(n); i++ {
-		if err := t.mouse(ctx, input.DispatchMouseEventTypeMousePressed, x, y, i); err != nil {
+		if err := t.sendMouse(ctx, t.mouseParams(input.DispatchMouseEventTypeMousePressed, x, y, i)); err != nil {
 			return err
 		}
-		if err := t.mouse(ctx, input.DispatchMouseEventTypeMouseReleased, x, y, i); err != nil {
+		if err := t.sendMouse(ctx, t.mouseParams(input.DispatchMouseEventTypeMouseReleased, x, y, i)); err != nil {
 			return err
 		}
 	}

@@ -67,6 +67,14 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 
 func ptr[T any](v T) *T { return &v }
 
+// sessionID is the tab's target session: the one its commands carry.
+func (t *Tab) sessionID() target.SessionID {
+	if c := chromedp.FromContext(t.ctx); c != nil && c.Target != nil {
+		return c.Target.SessionID
+	}
+	return ""
+}
+
 // Close closes the tab; the last tab of a session closes the session.
 func (t *Tab) Close() error {
 	s := t.sess
