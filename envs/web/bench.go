@@ -24,16 +24,16 @@ type BenchConfig struct {
 
 // BenchResult is what `gym bench web` prints.
 type BenchResult struct {
-	EnvID      string  `json:"env_id"`
-	Chromium   string  `json:"chromium"`
-	StepP50Ms  float64 `json:"step_p50_ms"` // click + settle + observation, the same element every step
-	StepP90Ms  float64 `json:"step_p90_ms"`
+	EnvID     string  `json:"env_id"`
+	Chromium  string  `json:"chromium"`
+	StepP50Ms float64 `json:"step_p50_ms"` // click + settle + observation, the same element every step
+	StepP90Ms float64 `json:"step_p90_ms"`
 	// StepMovingP50Ms is a step that clicks another element than the
 	// last one (two elements in turn), as an agent's steps mostly do: the
 	// pointer moves first.
 	StepMovingP50Ms float64 `json:"step_moving_p50_ms"`
-	ResetP50Ms float64 `json:"reset_p50_ms"` // back-to-back resets: each takes a fresh context, made on the spot when none is ready
-	ResetP90Ms float64 `json:"reset_p90_ms"`
+	ResetP50Ms      float64 `json:"reset_p50_ms"` // back-to-back resets: each takes a fresh context, made on the spot when none is ready
+	ResetP90Ms      float64 `json:"reset_p90_ms"`
 	// ResetFreshContextP50Ms times resets with a few steps between them,
 	// as in training: each reset takes a fresh browser context that the
 	// suite made ahead during the episode.
