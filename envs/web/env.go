@@ -61,6 +61,15 @@ type env struct {
 	closed  bool
 	// preload: the make option preload_start (see preloader).
 	preload bool
+	// noOracle: the instance's episodes come with no scripted solution
+	// (MiniWoB++, task files without one), so it offers no Oracle.
+	noOracle bool
+}
+
+// Supports reports the capabilities this instance offers: all it
+// implements, but an oracle only where its episodes have one.
+func (e *env) Supports(capability string) bool {
+	return capability != "Oracle" || !e.noOracle
 }
 
 func (e *env) Spec() gym.Spec { return e.spec }

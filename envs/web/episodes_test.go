@@ -627,3 +627,35 @@ func TestConformanceMiniWoB(t *testing.T) {
 	r, _ := registry(t)
 	envtest.Test(t, func(ctx context.Context) (gym.Env, error) { return r.Make(ctx, "web/miniwob-v0", nil) }, envtest.Config{Seeds: 1, MaxSteps: 4})
 }
+
+// TestOracleOnlyWhereEpisodesHaveOne checks that an env offers the Oracle
+// capability only when its episodes come with a scripted solution, so
+// that `gym check --oracle` and `--policy oracle` judge real solvers: the
+// built-in tasks and open-v0's example have one; MiniWoB++ and a task file
+// without an "oracle" list do not.
+func TestOracleOnlyWhereEpisodesHaveOne(t *testing.T) {
+	r, _ := registry(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		id   string
+		opts map[string]any
+		want bool
+	}{
+		{"web/click-button-v0", nil, true},
+		{"web/open-v0", nil, true},
+		{"web/open-v0", map[string]any{"task": map[string]any{"start_url": "http://127.0.0.1:1/", "goal": "g", "validator": "false", "oracle": []string{"noop()"}}}, true},
+		{"web/open-v0", map[string]any{"task": map[string]any{"start_url": "http://127.0.0.1:1/", "goal": "g", "validator": "false"}}, false},
+		{"web/miniwob-v0", nil, false},
+	} {
+		e, err := r.Make(ctx, c.id, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got := gym.Capable[gym.Oracle](e)
+		has := slices.Contains(gym.Capabilities(e), "Oracle")
+		e.Close()
+		if got != c.want || has != c.want {
+			t.Errorf("%s %v: Oracle offered %v (listed %v), want %v", c.id, c.opts, got, has, c.want)
+		}
+	}
+}

@@ -94,7 +94,9 @@ func (s *Suite) miniwobFactory(spec gym.Spec) gym.Factory {
 		for i, t := range site.tasks {
 			ispec.Tasks[i] = gym.Task{ID: t, Description: "MiniWoB++ task " + t}
 		}
-		return s.newEnv(ispec, newEp), nil
+		e := s.newEnv(ispec, newEp)
+		e.noOracle = true // MiniWoB++ tasks come without solutions
+		return e, nil
 	}
 }
 
@@ -120,7 +122,7 @@ func (m *miniwobEpisode) goal() string         { return m.utterance }
 func (m *miniwobEpisode) answers() bool        { return false }
 func (m *miniwobEpisode) hosts() browser.Hosts { return originHosts(m.origin) }
 func (m *miniwobEpisode) oracle(*browser.Page) string {
-	return "noop()" // MiniWoB++ tasks come without solutions
+	return "noop()" // unreachable: the env offers no Oracle
 }
 func (m *miniwobEpisode) info() map[string]any {
 	return map[string]any{"task": m.name, "seed": m.seed}

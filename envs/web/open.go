@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -258,7 +259,11 @@ func (s *Suite) openFactory(spec gym.Spec) gym.Factory {
 			}
 			return &openEpisode{task: t, policy: append(own, extra...), goalText: t.Goal}, nil
 		}
-		return s.newEnv(spec, newEp), nil
+		e := s.newEnv(spec, newEp)
+		// Tasks given at make time decide; the built-in example has an
+		// oracle, and so may a task given only at reset.
+		e.noOracle = len(base) > 0 && !slices.ContainsFunc(base, func(t sites.UserTask) bool { return len(t.Oracle) > 0 })
+		return e, nil
 	}
 }
 
