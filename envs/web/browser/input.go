@@ -117,12 +117,17 @@ func (t *Tab) clickAt(ctx context.Context, x, y float64, n int) error {
 		written, forget := t.m.proc.Written(string(t.sessionID()), input.CommandDispatchMouseEvent)
 		moved = make(chan error, 1)
 		go func() { moved <- t.sendMouse(ctx, p) }()
+		var early error
 		select {
 		case <-written:
-		case err := <-moved: // failed (or done) before it was seen written
-			moved <- err
+		case early = <-moved: // done, or failed, before it was seen written
+			moved = nil
 		}
 		forget()
+		if early != nil {
+			t.moved(input.DispatchMouseEventTypeMouseMoved, x, y, early)
+			return early
+		}
 	}
 	err := t.presses(ctx, x, y, n)
 	if moved != nil {
