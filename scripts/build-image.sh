@@ -61,8 +61,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Debian packages per family, besides the Essential set.
 declare -A packages=(
-  [web]="chromium chromium-headless-shell fonts-liberation fonts-dejavu-core"
-  [gui]="chromium chromium-headless-shell fonts-liberation fonts-dejavu-core xvfb xfonts-base xterm x11-apps"
+  [web]="chromium-headless-shell fonts-liberation fonts-dejavu-core"
+  [gui]="chromium-headless-shell fonts-liberation fonts-dejavu-core xvfb xfonts-base xterm x11-apps"
   [swe]="ca-certificates"
 )
 # Plugins per family, with their sandbox limits (as scripts/setup.sh).
