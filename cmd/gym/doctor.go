@@ -82,7 +82,7 @@ func doctor(ctx context.Context, a *app) []doctorCheck {
 	defer cancel()
 
 	if p, err := browser.FindChromium(); err != nil {
-		add("chromium", "web, gui", false, err.Error(), "apt-get install -y chromium")
+		add("chromium", "web, gui", false, err.Error(), "apt-get install -y chromium-headless-shell (or chromium)")
 	} else if v, err := browser.ProbeVersion(ctx, p); err != nil {
 		add("chromium", "web, gui", false, fmt.Sprintf("%s: %v", p, err), "reinstall: apt-get install --reinstall -y chromium")
 	} else {

@@ -24,7 +24,7 @@ import (
 var ErrCrashed = errors.New("chromium crashed or was killed")
 
 // ErrNoChromium means no Chromium binary was found.
-var ErrNoChromium = errors.New("chromium not found (apt-get install chromium)")
+var ErrNoChromium = errors.New("chromium not found (apt-get install chromium-headless-shell, or chromium)")
 
 // CallTimeout bounds one browser round trip, so a hung renderer becomes a
 // TIMEOUT instead of a stuck env.
