@@ -23,6 +23,25 @@ func newManager(t *testing.T) *Manager {
 	return m
 }
 
+// newTab opens a tab in a fresh context of m, closed when the test ends.
+func newTab(t *testing.T, m *Manager) *Tab {
+	t.Helper()
+	tab, err := m.NewTab(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tab.Close() })
+	return tab
+}
+
+// servePage serves html at every path until the test ends.
+func servePage(t *testing.T, html string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, html) }))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 const formPage = `<!doctype html><title>Form</title><h1>Hello</h1>
 <form action="/done" method="get"><label>Name <input name="n" id="n"></label>
 <label><input type="checkbox" name="c"> Agree</label>
@@ -140,11 +159,7 @@ func TestRunsTheHeadlessShell(t *testing.T) {
 		t.Fatalf("setup is broken: %v (scripts/setup.sh installs chromium-headless-shell)", err)
 	}
 	m := newManager(t)
-	tab, err := m.NewTab(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tab.Close()
+	newTab(t, m)
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", m.PID()))
 	if err != nil {
 		t.Fatal(err)
@@ -158,53 +173,23 @@ func TestRunsTheHeadlessShell(t *testing.T) {
 // a user's browser: document.hasFocus() is true in every tab, and focus
 // and blur events reach the page (forms that validate on blur).
 func TestPagesHaveFocus(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `<!doctype html><title>F</title><label>A <input id=a></label><label>B <input id=b></label><p id=log></p>
+	url := servePage(t, `<!doctype html><title>F</title><label>A <input id=a></label><label>B <input id=b></label><p id=log></p>
 <script>a.addEventListener('blur', () => { log.textContent = 'left A'; });</script>`)
-	}))
-	defer srv.Close()
 	ctx := context.Background()
 	m := newManager(t)
-	tab, err := m.NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tab.Close()
-	if err := tab.Navigate(ctx, srv.URL); err != nil {
-		t.Fatal(err)
-	}
+	p := &policy{t: t, ctx: ctx, tab: newTab(t, m)}
+	p.open(url)
 	// Another episode's tab opened later takes nothing from this one.
-	other, err := m.NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if err := other.Navigate(ctx, srv.URL); err != nil {
-		t.Fatal(err)
-	}
-	for _, tb := range []*Tab{tab, other} {
+	other := &policy{t: t, ctx: ctx, tab: newTab(t, m)}
+	other.open(url)
+	for _, tb := range []*Tab{p.tab, other.tab} {
 		if f, err := Eval[bool](ctx, tb, "document.hasFocus()"); err != nil || !f {
 			t.Fatalf("document.hasFocus() = %v, %v; want true", f, err)
 		}
 	}
-	p, err := tab.Observe(ctx, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]int{}
-	for _, n := range p.Nodes {
-		ids[n.Name] = n.ID
-	}
-	if err := tab.Click(ctx, ids["A"]); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.Click(ctx, ids["B"]); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := Eval[string](ctx, tab, "log.textContent + '/' + document.activeElement.id"); err != nil || s != "left A/b" {
+	p.do("click A", p.tab.Click(ctx, p.id("textbox", "A")))
+	p.do("click B", p.tab.Click(ctx, p.id("textbox", "B")))
+	if s, err := Eval[string](ctx, p.tab, "log.textContent + '/' + document.activeElement.id"); err != nil || s != "left A/b" {
 		t.Fatalf("after clicking A then B: %q, %v; want the blur handler to have run and B focused", s, err)
 	}
 }
@@ -214,34 +199,17 @@ func TestPagesHaveFocus(t *testing.T) {
 // click; a double click twice down, up, click, then dblclick), at the
 // click's point, although the presses are sent before the move's reply.
 func TestClickEventOrder(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `<!doctype html><title>O</title>
+	url := servePage(t, `<!doctype html><title>O</title>
 <button id=a style="position:absolute;left:40px;top:40px">Left</button>
 <button id=b style="position:absolute;left:400px;top:300px">Right</button>
 <script>window.__log = [];
 for (const e of ['mouseover','mousemove','mousedown','mouseup','click','dblclick'])
   document.addEventListener(e, ev => { if (ev.target.id) __log.push(e + ':' + ev.target.id + '@' + ev.clientX + ',' + ev.clientY); }, true);
 </script>`)
-	}))
-	defer srv.Close()
 	ctx := context.Background()
-	m := newManager(t)
-	tab, err := m.NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tab.Close()
-	if err := tab.Navigate(ctx, srv.URL); err != nil {
-		t.Fatal(err)
-	}
-	p, err := tab.Observe(ctx, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]int{}
-	for _, n := range p.Nodes {
-		ids[n.Name] = n.ID
-	}
+	p := &policy{t: t, ctx: ctx, tab: newTab(t, newManager(t))}
+	p.open(url)
+	tab := p.tab
 	for i := range 40 {
 		name, el := "Left", "a"
 		if i%2 == 1 {
@@ -251,11 +219,12 @@ for (const e of ['mouseover','mousemove','mousedown','mouseup','click','dblclick
 			t.Fatal(err)
 		}
 		want := []string{"mouseover", "mousemove", "mousedown", "mouseup", "click"}
+		var err error
 		if i%5 == 4 {
-			err = tab.DblClick(ctx, ids[name])
+			err = tab.DblClick(ctx, p.id("button", name))
 			want = append(want, "mousedown", "mouseup", "click", "dblclick")
 		} else {
-			err = tab.Click(ctx, ids[name])
+			err = tab.Click(ctx, p.id("button", name))
 		}
 		if err != nil {
 			t.Fatal(err)

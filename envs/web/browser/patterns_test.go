@@ -150,11 +150,7 @@ func TestPatterns(t *testing.T) {
 	site := servePatterns(t)
 	ctx := context.Background()
 	m := newManager(t)
-	tab, err := m.NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tab.Close()
+	tab := newTab(t, m)
 	p := &policy{t: t, ctx: ctx, tab: tab}
 	run := func(name string, f func(p *policy)) {
 		t.Run(name, func(t *testing.T) {
