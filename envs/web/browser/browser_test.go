@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -246,6 +247,41 @@ for (const e of ['mouseover','mousemove','mousedown','mouseup','click','dblclick
 		}
 		if strings.Join(kinds, " ") != strings.Join(want, " ") {
 			t.Fatalf("click %d on %s: events %v, want %v", i, el, kinds, want)
+		}
+	}
+}
+
+// TestUnreachableHostSaysWhy checks that a page on an allowed host that
+// cannot be reached (a dev server that is down, or one on the machine's
+// loopback that the plugin's sandbox was not given) shows why and how to
+// fix it, instead of a blank page.
+func TestUnreachableHostSaysWhy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	ctx := context.Background()
+	s, err := newManager(t).NewSession(ctx, SessionOptions{Policy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hosts, err := ParseHosts("allowed_hosts", []string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetHosts(hosts)
+	p := &policy{t: t, ctx: ctx, tab: s.Active()}
+	p.open("http://" + addr + "/")
+	var seen strings.Builder
+	for _, n := range p.page.Nodes {
+		seen.WriteString(n.Name + "\n")
+	}
+	for _, want := range []string{"Could not reach " + addr + " (connect: connection refused)", "make option allowed_hosts", "http://" + addr} {
+		if !strings.Contains(seen.String(), want) {
+			t.Fatalf("the observation does not say %q:\n%s", want, dump(p.page))
 		}
 	}
 }

@@ -112,6 +112,7 @@ func startProxy() (*policyProxy, error) {
 		Transport:     p.tr,
 		FlushInterval: -1, // stream (server-sent events, slow bodies)
 		ErrorLog:      log.New(io.Discard, "", 0),
+		ErrorHandler:  unreachable,
 	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go p.srv.Serve(ln)
@@ -158,6 +159,22 @@ func (p *policyProxy) takeBlocked() []string {
 }
 
 const blockedBody = "Blocked by the task's network policy: %s is not in allowed_hosts.\n"
+
+// unreachable answers a request to an allowed host that could not be
+// reached with a page saying so: without it the page is blank, and
+// neither the agent nor the user learns why.
+func unreachable(w http.ResponseWriter, r *http.Request, err error) {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err // "connect: connection refused", without the address again
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadGateway)
+	fmt.Fprintf(w, "Could not reach %s (%v).\n", r.URL.Host, err)
+	if ip := net.ParseIP(r.URL.Hostname()); r.URL.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+		fmt.Fprintf(w, "A server on the gym's own machine? Name it in the env's make option allowed_hosts, e.g. {\"allowed_hosts\": [\"http://%s\"]}: the web plugin's sandbox reaches only the host ports named there (envs/web/README.md, Bring your own site).\n", r.URL.Host)
+	}
+}
 
 func (p *policyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodConnect {
