@@ -46,6 +46,7 @@
     Element.prototype.attachShadow = function (init) {
       const r = oAttach.call(this, init);
       if (init && init.mode === 'closed') closedRoots.set(this, r);
+      if (mo) observeRoot(r); // the page's scripts run after this one: mo is set
       return r;
     };
   }
@@ -61,7 +62,22 @@
     poked = true;
     oSetTimeout(() => { poked = false; for (const w of Array.from(waiters)) w(); }, 0);
   };
-  const track = (p) => { pending++; return p.finally(() => { pending--; poke(); }); };
+  const track = (p) => {
+    if (!p || typeof p.finally !== 'function') return p;
+    pending++;
+    return p.finally(() => { pending--; poke(); });
+  };
+  // Browser APIs that answer with a promise in a later task, like a fetch
+  // body: pending until they settle.
+  const trackMethods = (proto, names) => {
+    if (!proto) return;
+    for (const m of names) {
+      const d = Object.getOwnPropertyDescriptor(proto, m);
+      if (!d || typeof d.value !== 'function') continue;
+      const o = d.value;
+      proto[m] = function (...a) { return track(o.apply(this, a)); };
+    }
+  };
   const ofetch = W.fetch;
   if (ofetch) W.fetch = function (...a) { return track(ofetch.apply(this, a)); };
   // A fetch resolves when the headers arrive; the page then reads the body.
@@ -95,6 +111,7 @@
     if (!mo) return;
     const recs = mo.takeRecords();
     if (!recs.length) return;
+    resourcesIn(recs);
     const t = now();
     if (iv && !animIv.has(iv)) animIv.set(iv, t);
     lastMut = t;
@@ -110,16 +127,22 @@
   // Short intervals whose ticks changed the DOM, until cleared (jQuery
   // clears its fx timer when the last animation ends): id -> first change.
   const animIv = new Map();
+  const liveIv = new Set(); // short intervals not cleared
   const oClearInterval = W.clearInterval.bind(W);
   W.setInterval = function (fn, ms, ...a) {
     if (typeof fn !== 'function' || !(ms <= 100)) return oSetInterval(fn, ms, ...a);
     const id = oSetInterval(function () {
-      try { return fn.apply(this, a); } finally { animTick(id); if (ivFirst.delete(id)) poke(); }
+      // A tick may clear its own interval (jQuery stops its timer in the
+      // tick that ends the last animation): then it is no animation to
+      // wait for any more.
+      try { return fn.apply(this, a); } finally { if (liveIv.has(id)) animTick(id); if (ivFirst.delete(id)) poke(); }
     }, ms);
     ivFirst.add(id);
+    liveIv.add(id);
     return id;
   };
   W.clearInterval = function (id) {
+    liveIv.delete(id);
     const was = ivFirst.delete(id) | animIv.delete(id);
     if (was) poke();
     return oClearInterval(id);
@@ -166,13 +189,15 @@
       return r;
     };
   }
-  const animPending = () => {
-    if (ivFirst.size > 0) return true;
-    const t = now();
-    if (msgs > 0 && t - msgChain < ANIM_MAX) return true;
-    if (rafs.size > 0 && t - rafChain < ANIM_MAX) return true;
-    for (const t0 of animIv.values()) if (t - t0 < ANIM_MAX) return true;
-    return false;
+  // animLeft is how long animations still hold the settle wait: 0 when
+  // none does, Infinity until an event that pokes the wait.
+  const animLeft = (t) => {
+    if (ivFirst.size > 0) return Infinity;
+    let left = 0;
+    if (msgs > 0) left = Math.max(left, ANIM_MAX - (t - msgChain));
+    if (rafs.size > 0) left = Math.max(left, ANIM_MAX - (t - rafChain));
+    for (const t0 of animIv.values()) left = Math.max(left, ANIM_MAX - (t - t0));
+    return left;
   };
   // FileReader results arrive in a later task, like a fetch body.
   if (W.FileReader) {
@@ -183,6 +208,155 @@
         oAdd.call(this, 'loadend', () => { oSetTimeout(() => { pending--; poke(); }, 0); }, { once: true });
         return o.apply(this, a);
       };
+    }
+  }
+  trackMethods(W.Blob && Blob.prototype, ['text', 'arrayBuffer', 'bytes']);
+  trackMethods(W.HTMLImageElement && HTMLImageElement.prototype, ['decode']);
+  trackMethods(W.SubtleCrypto && SubtleCrypto.prototype, ['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'deriveKey', 'deriveBits', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey']);
+  trackMethods(W.CacheStorage && CacheStorage.prototype, ['open', 'match', 'has', 'keys', 'delete']);
+  trackMethods(W.Cache && Cache.prototype, ['match', 'matchAll', 'add', 'addAll', 'put', 'delete', 'keys']);
+  if (W.createImageBitmap) { const o = W.createImageBitmap; W.createImageBitmap = function (...a) { return track(o.apply(this, a)); }; }
+
+  // Work that ends with an event, not a promise, and may never end (a
+  // worker that does not answer, an image that streams forever): pending
+  // until its event or for BG_MAX at most, so a page that leaves one open
+  // costs one bounded wait, not every step.
+  const BG_MAX = 2000, ASK_MAX = 1000;
+  const bg = new Map(); // key -> when it stops counting
+  let bgSeq = 0;
+  const begin = (max) => { const k = ++bgSeq; bg.set(k, now() + (max || BG_MAX)); return k; };
+  const end = (k) => { if (bg.delete(k)) poke(); };
+  // bgLeft is how long the open waits still count (0: none).
+  const bgLeft = (t) => {
+    let left = 0;
+    for (const [k, until] of bg) {
+      if (until <= t) bg.delete(k);
+      else left = Math.max(left, until - t);
+    }
+    return left;
+  };
+  const endOn = (target, k, events) => {
+    const done = () => { for (const ev of events) target.removeEventListener(ev, done, true); end(k); };
+    for (const ev of events) oAdd.call(target, ev, done, true);
+  };
+  // A worker's answer: each message posted to it is pending until it
+  // posts one back (request/response, as Comlink and most workers do).
+  if (W.Worker) {
+    const asks = new WeakMap();
+    const oWPost = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (...a) {
+      let q = asks.get(this);
+      if (!q) {
+        q = [];
+        asks.set(this, q);
+        oAdd.call(this, 'message', () => { const k = q.shift(); if (k) end(k); }, true);
+        const fail = () => { for (const k of q.splice(0)) end(k); };
+        oAdd.call(this, 'error', fail, true);
+        oAdd.call(this, 'messageerror', fail, true);
+      }
+      // A worker that is only told things never answers: its posts count
+      // for ASK_MAX, shorter than other waits.
+      q.push(begin(ASK_MAX));
+      return oWPost.apply(this, a);
+    };
+    const oTerm = Worker.prototype.terminate;
+    Worker.prototype.terminate = function (...a) {
+      const q = asks.get(this);
+      if (q) for (const k of q.splice(0)) end(k);
+      return oTerm.apply(this, a);
+    };
+  }
+  // IndexedDB: opening a database and each transaction, until they end.
+  if (W.IDBFactory) {
+    for (const m of ['open', 'deleteDatabase']) {
+      const o = IDBFactory.prototype[m];
+      IDBFactory.prototype[m] = function (...a) {
+        const r = o.apply(this, a);
+        endOn(r, begin(), ['success', 'error', 'blocked']);
+        return r;
+      };
+    }
+    const oTx = IDBDatabase.prototype.transaction;
+    IDBDatabase.prototype.transaction = function (...a) {
+      const tx = oTx.apply(this, a);
+      endOn(tx, begin(), ['complete', 'abort']);
+      return tx;
+    };
+  }
+  if (W.requestIdleCallback) {
+    const oRIC = W.requestIdleCallback.bind(W), oCIC = W.cancelIdleCallback.bind(W);
+    const idle = new Map(); // id -> key
+    W.requestIdleCallback = function (fn, opts) {
+      if (typeof fn !== 'function') return oRIC(fn, opts);
+      const k = begin();
+      const id = oRIC((d) => { idle.delete(id); try { fn(d); } finally { end(k); } }, opts);
+      idle.set(id, k);
+      // Idle periods follow frames; after input the headless renderer
+      // draws none until something asks for one, so idle callbacks would
+      // wait for the next action. A frame asked for here lets them run
+      // as they would on a screen.
+      if (oRAF) oRAF(() => {});
+      return id;
+    };
+    W.cancelIdleCallback = function (id) { const k = idle.get(id); idle.delete(id); if (k) end(k); return oCIC(id); };
+  }
+  // Resources a page loads after it loaded (script chunks, images,
+  // stylesheets): pending until their load or error event. Seen as
+  // elements enter the DOM or change their source (resourcesIn), and for
+  // images outside the DOM, as their src is set.
+  const loading = new WeakMap(); // element -> key
+  const RES = 'script[src],img,link[href]';
+  const JS = /^((text|application)\/(java|ecma)script|module)?$/i;
+  const watchLoad = (el) => {
+    if (loading.has(el)) return;
+    switch (el.localName) {
+      case 'script':
+        if (!el.isConnected || !el.src || el.noModule || !JS.test(el.type.trim())) return;
+        break;
+      case 'img':
+        if (el.complete || el.loading === 'lazy') return;
+        break;
+      case 'link':
+        if (!el.isConnected || !/\b(stylesheet|modulepreload|preload)\b/i.test(el.rel) || el.sheet) return;
+        break;
+      default:
+        return;
+    }
+    const k = begin();
+    loading.set(el, k);
+    const done = () => {
+      for (const ev of ['load', 'error', 'abort']) el.removeEventListener(ev, done, true);
+      if (loading.get(el) === k) loading.delete(el);
+      end(k);
+    };
+    for (const ev of ['load', 'error', 'abort']) oAdd.call(el, ev, done, true);
+  };
+  const resourcesIn = (recs) => {
+    for (const r of recs) {
+      if (r.type === 'attributes') {
+        if (r.target.nodeType === 1 && (r.attributeName === 'src' || r.attributeName === 'href' || r.attributeName === 'srcset')) {
+          loading.delete(r.target);
+          watchLoad(r.target);
+        }
+        continue;
+      }
+      for (const n of r.addedNodes) {
+        if (n.nodeType !== 1) continue;
+        if (n.matches(RES)) watchLoad(n);
+        if (n.firstElementChild) for (const el of n.querySelectorAll(RES)) watchLoad(el);
+        const sr = shadowOf(n);
+        if (sr) observeRoot(sr);
+      }
+    }
+  };
+  if (W.HTMLImageElement) {
+    for (const prop of ['src', 'srcset']) {
+      const d = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, prop);
+      if (!d || !d.set) continue;
+      Object.defineProperty(HTMLImageElement.prototype, prop, {
+        ...d,
+        set(v) { d.set.call(this, v); if (!this.isConnected) { loading.delete(this); watchLoad(this); } },
+      });
     }
   }
   // beforeunload fires when a navigation of this document starts, before the
@@ -200,8 +374,18 @@
   for (const ev of ['mousemove', 'mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'wheel', 'scroll', 'dragend', 'drop']) {
     oAdd.call(W, ev, inputSeen, { capture: true, passive: true });
   }
-  mo = new MutationObserver(() => { lastMut = now(); });
-  mo.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  const MO_OPTS = { subtree: true, childList: true, attributes: true, characterData: true };
+  mo = new MutationObserver((recs) => { lastMut = now(); resourcesIn(recs); });
+  mo.observe(document, MO_OPTS);
+  // Shadow trees are outside the document's subtree: each root is
+  // observed on its own, so changes inside web components count too.
+  const seenRoots = new WeakSet();
+  function observeRoot(r) {
+    if (seenRoots.has(r)) return;
+    seenRoots.add(r);
+    mo.observe(r, MO_OPTS);
+  }
+
 
   // ---- frames: requests from the parent, replies from children
   const replies = new Map();
@@ -939,7 +1123,11 @@
         const t = now();
         let wait = max - (t - t0);
         if (wait <= 0) return finish('timeout');
-        if (document.readyState === 'complete' && pending <= 0 && timers.size === 0 && !animPending()) {
+        // Work that counts only for a while wakes the wait when it stops
+        // counting; the rest ends with an event that pokes it.
+        const hold = Math.max(bgLeft(t), animLeft(t));
+        if (hold > 0) wait = Math.min(wait, hold);
+        else if (document.readyState === 'complete' && pending <= 0 && timers.size === 0) {
           let q = quiet - (t - Math.max(lastMut, lastInput));
           if (t - lastAnim < ANIM_QUIET && t - animStart < ANIM_MAX) q = Math.max(q, ANIM_QUIET - (t - lastAnim));
           if (q <= 0) {

@@ -38,6 +38,25 @@ func servePatterns(t *testing.T) patternSite {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		if name, ok := strings.CutPrefix(r.URL.Path, "/slow/"); ok {
+			// Resources a page loads after an action, arriving later.
+			time.Sleep(300 * time.Millisecond)
+			switch name {
+			case "chart.js":
+				w.Header().Set("Content-Type", "text/javascript")
+				fmt.Fprint(w, `document.getElementById('status').textContent = 'Chart ready';`)
+			case "photo.svg", "banner.svg":
+				w.Header().Set("Content-Type", "image/svg+xml")
+				wd, ht := 40, 30
+				if name == "banner.svg" {
+					wd, ht = 120, 20
+				}
+				fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d"><rect width="%d" height="%d" fill="teal"/></svg>`, wd, ht, wd, ht)
+			default:
+				http.NotFound(w, r)
+			}
+			return
+		}
 		files.ServeHTTP(w, r)
 	})
 	var urls []string
@@ -352,6 +371,27 @@ func TestPatterns(t *testing.T) {
 		p.do("sync", p.tab.Click(p.ctx, p.id("button", "Sync now")))
 		if !p.hasText("Synced in 4 hops") {
 			p.t.Fatalf("observed before the window.postMessage work ran:\n%s", dump(p.page))
+		}
+	})
+
+	run("background work", func(p *policy) {
+		// Each button starts work the page finishes in a channel of its
+		// own, with gaps longer than the quiet period: the observation
+		// after the click must show the finished work.
+		p.open(site.a + "/background.html")
+		for _, c := range []struct{ button, want string }{
+			{"Compute in worker", "Worker answered 42"},
+			{"Save notes", "Stored 6 notes"},
+			{"Load chart", "Chart ready"},
+			{"Load photo", "Photo 40x30"},
+			{"Preload banner", "Banner 120 wide"},
+			{"Tidy up", "Tidied 4 drawers"},
+			{"Update badge", "Badge: 10"},
+		} {
+			p.do(c.button, p.tab.Click(p.ctx, p.id("button", c.button)))
+			if !p.hasText(c.want) {
+				p.t.Errorf("after %q: no %q in the observation:\n%s", c.button, c.want, dump(p.page))
+			}
 		}
 	})
 
