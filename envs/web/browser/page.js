@@ -359,6 +359,36 @@
       });
     }
   }
+  // ResizeObserver and IntersectionObserver report in the frame after a
+  // change (a layout switch, an infinite scroll's sentinel coming into
+  // view), and the headless renderer draws that frame only when asked, up
+  // to a frame interval after the quiet period ends. A page that uses
+  // them is settled only once a frame was drawn after its last DOM change
+  // or scroll made outside a frame (changes made in a frame are what the
+  // frame shows), plus FRAME_GRACE for the tasks that frame queued; a
+  // frame that does not come holds the wait for FRAME_MAX at most.
+  let usesObs = false, inFrame = false;
+  let lastOutside = -1e9, lastFrame = -1e9, frameAsked = -1e9;
+  const FRAME_GRACE = 2, FRAME_MAX = 100;
+  for (const C of [W.ResizeObserver, W.IntersectionObserver]) {
+    if (!C) continue;
+    const o = C.prototype.observe;
+    C.prototype.observe = function (...a) { usesObs = true; return o.apply(this, a); };
+  }
+  const outside = () => { if (!inFrame && !inRaf) lastOutside = now(); };
+  const frameLeft = (t) => {
+    if (!usesObs || !oRAF) return 0;
+    if (lastFrame >= lastOutside) return Math.max(0, FRAME_GRACE - (t - lastFrame));
+    if (frameAsked <= lastFrame) {
+      frameAsked = t;
+      oRAF(() => {
+        inFrame = true;
+        lastFrame = now();
+        oSetTimeout(() => { inFrame = false; poke(); }, 0);
+      });
+    }
+    return Math.max(0, FRAME_MAX - (t - frameAsked));
+  };
   // beforeunload fires when a navigation of this document starts, before the
   // request goes out: the settle wait must then wait for the next document.
   const unload = () => { unloading = true; for (const w of Array.from(waiters)) w(); };
@@ -374,8 +404,11 @@
   for (const ev of ['mousemove', 'mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'wheel', 'scroll', 'dragend', 'drop']) {
     oAdd.call(W, ev, inputSeen, { capture: true, passive: true });
   }
+  // Of the input, only scrolling moves things for the observers by
+  // itself; other input does so through the DOM changes it causes.
+  for (const ev of ['scroll', 'wheel']) oAdd.call(W, ev, outside, { capture: true, passive: true });
   const MO_OPTS = { subtree: true, childList: true, attributes: true, characterData: true };
-  mo = new MutationObserver((recs) => { lastMut = now(); resourcesIn(recs); });
+  mo = new MutationObserver((recs) => { lastMut = now(); outside(); resourcesIn(recs); });
   mo.observe(document, MO_OPTS);
   // Shadow trees are outside the document's subtree: each root is
   // observed on its own, so changes inside web components count too.
@@ -980,7 +1013,7 @@
       const [el, err] = find(id);
       if (!el) return err;
       el.focus({ preventScroll: false });
-      lastInput = now();
+      inputSeen();
       return '';
     },
 
@@ -996,7 +1029,7 @@
       if (el.disabled || el.readOnly) return { error: 'element ' + id + ' is disabled or read-only' };
       el.scrollIntoView({ block: 'nearest', behavior: 'instant' });
       el.focus();
-      lastInput = now();
+      inputSeen();
       const ty = el.tagName === 'INPUT' ? inputType(el) : '';
       if (VALUE_TYPES[ty]) return setByValue(el, id, ty, text);
       if (ty === 'number' && text !== '' && !/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text)) return { error: 'element ' + id + ' is a number field; fill it with a number such as "42" or "3.5"' };
@@ -1037,7 +1070,7 @@
         idx.push(i);
       }
       el.focus();
-      lastInput = now();
+      inputSeen();
       if (el.multiple) opts.forEach((o, i) => { o.selected = idx.includes(i); });
       else el.selectedIndex = idx[0];
       el.dispatchEvent(new Event('input', { bubbles: true }));
@@ -1081,7 +1114,8 @@
   }
 
   function scroll(dir) {
-    lastInput = now();
+    inputSeen();
+    outside();
     W.scrollBy({ top: (dir === 'up' ? -0.8 : 0.8) * W.innerHeight, behavior: 'instant' });
     return '';
   }
@@ -1125,7 +1159,7 @@
         if (wait <= 0) return finish('timeout');
         // Work that counts only for a while wakes the wait when it stops
         // counting; the rest ends with an event that pokes it.
-        const hold = Math.max(bgLeft(t), animLeft(t));
+        const hold = Math.max(bgLeft(t), animLeft(t), frameLeft(t));
         if (hold > 0) wait = Math.min(wait, hold);
         else if (document.readyState === 'complete' && pending <= 0 && timers.size === 0) {
           let q = quiet - (t - Math.max(lastMut, lastInput));

@@ -395,6 +395,22 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 
+	run("resize and intersection observers", func(p *policy) {
+		// They report in the frame after a change, which the headless
+		// renderer draws only when asked.
+		p.open(site.a + "/observers.html")
+		p.do("widen", p.tab.Click(p.ctx, p.id("button", "Widen panel")))
+		if !p.hasText("Panel Wide layout") {
+			p.t.Fatalf("observed before the ResizeObserver switched the layout:\n%s", dump(p.page))
+		}
+		for _, want := range []string{"Post 40", "Post 60"} {
+			p.do("jump", p.tab.Click(p.ctx, p.id("button", "Jump to end")))
+			if !p.hasText(want) {
+				p.t.Fatalf("observed before the IntersectionObserver loaded more posts (want %q):\n%s", want, dump(p.page))
+			}
+		}
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))
