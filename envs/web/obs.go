@@ -97,6 +97,10 @@ func writeNode(b *strings.Builder, n browser.Node) {
 	if n.Focused {
 		b.WriteString(" focused")
 	}
+	if n.Invalid != "" {
+		b.WriteString(" invalid=")
+		b.WriteString(strconv.Quote(n.Invalid))
+	}
 	b.WriteByte('\n')
 }
 

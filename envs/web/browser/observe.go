@@ -30,6 +30,10 @@ type Node struct {
 	Selected bool    `json:"selected,omitempty"`
 	Expanded *bool   `json:"expanded,omitempty"`
 	Focused  bool    `json:"focused,omitempty"`
+	// Invalid is why a field is invalid, once the page or the browser
+	// said so: the browser's message after its validation blocked a
+	// submit, or the page's aria-invalid (and its aria-errormessage).
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // Page is a snapshot of the page as the agent sees it.

@@ -404,6 +404,7 @@
   for (const ev of ['mousemove', 'mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'wheel', 'scroll', 'dragend', 'drop']) {
     oAdd.call(W, ev, inputSeen, { capture: true, passive: true });
   }
+  oAdd.call(W, 'invalid', onInvalid, true);
   // Of the input, only scrolling moves things for the observers by
   // itself; other input does so through the DOM changes it causes.
   for (const ev of ['scroll', 'wheel']) oAdd.call(W, ev, outside, { capture: true, passive: true });
@@ -417,6 +418,7 @@
     if (seenRoots.has(r)) return;
     seenRoots.add(r);
     mo.observe(r, MO_OPTS);
+    oAdd.call(r, 'invalid', onInvalid, true); // does not leave the shadow tree
   }
 
 
@@ -667,6 +669,18 @@
     return el.childNodes;
   }
 
+  // Fields the browser's own validation reported (a submit blocked by
+  // required, type or pattern, with a bubble that is not in the DOM):
+  // shown with the browser's message while they stay invalid.
+  const reported = new WeakSet();
+  function onInvalid(e) { if (e.target && e.target.nodeType === 1) reported.add(e.target); }
+  function invalidText(el) {
+    if (reported.has(el) && el.willValidate && !el.validity.valid) return el.validationMessage || 'invalid';
+    if (el.getAttribute('aria-invalid') !== 'true' && el.getAttribute('aria-invalid') !== 'grammar' && el.getAttribute('aria-invalid') !== 'spelling') return '';
+    const em = el.getAttribute('aria-errormessage');
+    const m = em && el.getRootNode().getElementById ? el.getRootNode().getElementById(em) : null;
+    return (m && m.innerText && m.innerText.trim()) || 'the page marks this field invalid';
+  }
   let focusedEl = null; // the deep active element, per observation
   function leafNode(el, r) {
     const n = { id: bid(el), role: r === 'searchbox' ? 'textbox' : r, name: nameOf(el, r) };
@@ -689,6 +703,8 @@
     if (el.hasAttribute('aria-expanded')) n.expanded = el.getAttribute('aria-expanded') === 'true';
     if (focusedEl === el && r !== 'link' && r !== 'button') n.focused = true;
     if (r === 'canvas' || isSVG(el)) n.box = box(el);
+    const inv = invalidText(el);
+    if (inv) n.invalid = clip(inv, 160);
     return n;
   }
 

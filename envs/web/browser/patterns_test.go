@@ -147,6 +147,15 @@ func (p *policy) hasText(s string) bool {
 	return false
 }
 
+// dumpInvalid is dump with each field's validity.
+func dumpInvalid(pg Page) string {
+	var b strings.Builder
+	for _, n := range pg.Nodes {
+		fmt.Fprintf(&b, "  [%d] %s %q invalid=%q\n", n.ID, n.Role, n.Name, n.Invalid)
+	}
+	return b.String()
+}
+
 func dump(pg Page) string {
 	var b strings.Builder
 	for _, n := range pg.Nodes {
@@ -408,6 +417,48 @@ func TestPatterns(t *testing.T) {
 			if !p.hasText(want) {
 				p.t.Fatalf("observed before the IntersectionObserver loaded more posts (want %q):\n%s", want, dump(p.page))
 			}
+		}
+	})
+
+	run("form validation", func(p *policy) {
+		// A submit the browser's validation blocks changes nothing in the
+		// DOM: the fields it reported say why.
+		p.open(site.a + "/validation.html")
+		p.do("submit empty", p.tab.Click(p.ctx, p.id("button", "Sign up")))
+		email := p.node("textbox", "Email")
+		if email.Invalid == "" {
+			p.t.Fatalf("a blocked submit left no trace on the empty required field:\n%s", dumpInvalid(p.page))
+		}
+		p.t.Logf("empty Email: %q", email.Invalid)
+		p.do("email", p.tab.Fill(p.ctx, email.ID, "ada"))
+		p.do("zip", p.tab.Fill(p.ctx, p.id("textbox", "Zip code"), "12"))
+		p.do("terms", p.tab.Click(p.ctx, p.id("checkbox", "I agree to the terms")))
+		p.do("submit bad", p.tab.Click(p.ctx, p.id("button", "Sign up")))
+		if e := p.node("textbox", "Email"); e.Invalid == "" || e.Invalid == email.Invalid || !strings.Contains(e.Invalid, "@") {
+			p.t.Fatalf("Email %q: want the browser's message about the missing @ (was %q when empty)", e.Invalid, email.Invalid)
+		}
+		if z := p.node("textbox", "Zip code"); z.Invalid == "" {
+			p.t.Fatalf("Zip code \"12\" against pattern [0-9]{5}: no message\n%s", dumpInvalid(p.page))
+		}
+		if c := p.node("checkbox", "I agree to the terms"); c.Invalid != "" {
+			p.t.Fatalf("the checked box still reads invalid: %q", c.Invalid)
+		}
+		p.do("email", p.tab.Fill(p.ctx, p.id("textbox", "Email"), "ada@example.com"))
+		p.do("zip", p.tab.Fill(p.ctx, p.id("textbox", "Zip code"), "12345"))
+		p.do("nick", p.tab.Fill(p.ctx, p.id("textbox", "Nickname"), "x"))
+		p.do("submit", p.tab.Click(p.ctx, p.id("button", "Sign up")))
+		for _, f := range []string{"Email", "Zip code"} {
+			if n := p.node("textbox", f); n.Invalid != "" {
+				p.t.Fatalf("%s is valid now, yet reads %q", f, n.Invalid)
+			}
+		}
+		if n := p.node("textbox", "Nickname"); n.Invalid != "Nicknames are 3 to 12 letters." {
+			p.t.Fatalf("the page's own aria-invalid: %q, want its aria-errormessage", n.Invalid)
+		}
+		p.do("nick", p.tab.Fill(p.ctx, p.id("textbox", "Nickname"), "Ada"))
+		p.do("submit", p.tab.Click(p.ctx, p.id("button", "Sign up")))
+		if !p.hasText("Welcome, Ada!") {
+			p.t.Fatalf("not signed up:\n%s", dumpInvalid(p.page))
 		}
 	})
 
