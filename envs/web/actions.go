@@ -122,9 +122,9 @@ func (e *env) applyInput(ctx context.Context, a action.Action) (handled bool, er
 	t := e.tab
 	switch a.Kind {
 	case action.Click:
-		return true, t.Click(ctx, a.ID)
+		return true, t.ClickWith(ctx, a.ID, 1, clickOptions(a))
 	case action.DblClick:
-		return true, t.DblClick(ctx, a.ID)
+		return true, t.ClickWith(ctx, a.ID, 2, clickOptions(a))
 	case action.Hover:
 		return true, t.Hover(ctx, a.ID)
 	case action.Fill:
@@ -159,9 +159,9 @@ func (e *env) applyInput(ctx context.Context, a action.Action) (handled bool, er
 	case action.KeyboardPaste:
 		return true, t.InsertText(ctx, a.Text)
 	case action.MouseClick:
-		return true, t.MouseClick(ctx, a.X, a.Y, 1)
+		return true, t.MouseClickWith(ctx, a.X, a.Y, 1, clickOptions(a))
 	case action.MouseDblClick:
-		return true, t.MouseClick(ctx, a.X, a.Y, 2)
+		return true, t.MouseClickWith(ctx, a.X, a.Y, 2, clickOptions(a))
 	case action.MouseMove:
 		return true, t.MouseMove(ctx, a.X, a.Y)
 	case action.MouseDown:
@@ -188,4 +188,10 @@ func (e *env) applyInput(ctx context.Context, a action.Action) (handled bool, er
 		return true, nil
 	}
 	return false, nil
+}
+
+// clickOptions is a click action's button and modifier keys; the action's
+// modifier bits are the DevTools protocol's.
+func clickOptions(a action.Action) browser.ClickOptions {
+	return browser.ClickOptions{Button: a.Button, Modifiers: int64(a.Mods)}
 }

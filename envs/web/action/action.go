@@ -86,7 +86,28 @@ type Action struct {
 	// files); Strings gives its items, which Text holds NUL-separated so
 	// that an Action stays comparable.
 	List bool
+	// Button is the mouse button of a click: "" (left), "middle" or
+	// "right" (BrowserGym's button=).
+	Button string
+	// Mods are the modifier keys held during a click (BrowserGym's
+	// modifiers=), as bits ModAlt|ModControl|ModMeta|ModShift.
+	Mods int
 }
+
+// Modifier bits of Action.Mods, as the DevTools protocol numbers them.
+const (
+	ModAlt     = 1
+	ModControl = 2
+	ModMeta    = 4
+	ModShift   = 8
+)
+
+// modNames are the modifier names in their canonical order; BrowserGym's
+// ControlOrMeta is Control here (the browser runs on Linux).
+var modNames = []struct {
+	name string
+	bit  int
+}{{"Alt", ModAlt}, {"Control", ModControl}, {"Meta", ModMeta}, {"Shift", ModShift}}
 
 // Strings is the items of a list argument, or Text alone.
 func (a Action) Strings() []string {
@@ -112,6 +133,27 @@ func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // String writes the action back in its canonical form; Parse(a.String())
 // gives a again.
 func (a Action) String() string {
+	s := a.positional()
+	if a.Button == "" && a.Mods == 0 {
+		return s
+	}
+	var kw strings.Builder
+	if a.Button != "" {
+		fmt.Fprintf(&kw, ", button=%s", Quote(a.Button))
+	}
+	if a.Mods != 0 {
+		var names []string
+		for _, m := range modNames {
+			if a.Mods&m.bit != 0 {
+				names = append(names, m.name)
+			}
+		}
+		fmt.Fprintf(&kw, ", modifiers=%s", quoteList(names))
+	}
+	return strings.TrimSuffix(s, ")") + kw.String() + ")"
+}
+
+func (a Action) positional() string {
 	switch a.Kind {
 	case Click, Check, Hover:
 		return fmt.Sprintf("%s(%d)", a.Kind, a.ID)
@@ -171,7 +213,7 @@ func Quote(s string) string { return strconv.Quote(s) }
 const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | noop() | answer("text") | accept_dialog() | accept_dialog("prompt text") | dismiss_dialog() | tab_focus(i) | tab_close() | new_tab("url")
 dblclick(id) | clear(id) | focus(id) | uncheck(id) | drag(from_id, to_id) | upload(id, "file") | mouse_click(x, y) | mouse_dblclick(x, y) | mouse_move(x, y) | mouse_down(x, y) | mouse_up(x, y) | mouse_drag(x1, y1, x2, y2) | keyboard_type("text") | keyboard_insert_text("text")
 id is the number in [brackets] in the observation; x, y are viewport pixels (see box=[x,y,w,h]); strings are double-quoted with Go/JSON escapes (\" \\ \n \uXXXX).
-Also: select and upload take a list ["a", "b"]; press takes modifiers ("Control+a") and an id before the key to focus it first; scroll takes pixels dx, dy instead of up|down; noop takes milliseconds to wait; BrowserGym's names select_option, drag_and_drop, upload_file, send_msg_to_user, keyboard_press and mouse_drag_and_drop are accepted.`
+Also: click and dblclick take button="right"|"middle" and modifiers=["Control", "Shift"] (Alt, Meta too), mouse_click and mouse_dblclick take button=; select and upload take a list ["a", "b"]; press takes modifiers ("Control+a") and an id before the key to focus it first; scroll takes pixels dx, dy instead of up|down; noop takes milliseconds to wait; BrowserGym's names select_option, drag_and_drop, upload_file, send_msg_to_user, keyboard_press and mouse_drag_and_drop are accepted.`
 
 // argKind is the type of one argument.
 type argKind int
@@ -233,7 +275,7 @@ var signatures = map[Kind][]argKind{
 }
 
 var usage = map[Kind]string{
-	Click:  `click(12)`,
+	Click:  `click(12) or click(12, button="right", modifiers=["Control"])`,
 	Fill:   `fill(13, "some text")`,
 	Select: `select(14, "Option label")`,
 	Check:  `check(15)`,
@@ -251,13 +293,13 @@ var usage = map[Kind]string{
 	TabClose:      `tab_close()`,
 	NewTab:        `new_tab("http://host/path")`,
 
-	DblClick:      `dblclick(12)`,
+	DblClick:      `dblclick(12) or dblclick(12, modifiers=["Shift"])`,
 	Clear:         `clear(13)`,
 	Focus:         `focus(13)`,
 	Uncheck:       `uncheck(15)`,
 	Drag:          `drag(12, 14) (drag element 12 onto element 14)`,
 	Upload:        `upload(16, "report.pdf") or upload(16, ["a.png", "b.png"])`,
-	MouseClick:    `mouse_click(120, 340)`,
+	MouseClick:    `mouse_click(120, 340) or mouse_click(120, 340, button="right")`,
 	MouseDblClick: `mouse_dblclick(120, 340)`,
 	MouseMove:     `mouse_move(120, 340)`,
 	MouseDown:     `mouse_down(120, 340)`,
@@ -392,7 +434,7 @@ func Parse(s string) (Action, error) {
 		}
 	}
 	p.space()
-	if err := p.buttonLeft(kind); err != nil {
+	if err := p.keywords(kind, &a); err != nil {
 		return Action{}, fmt.Errorf("%w: %s: %v; usage: %s", ErrSyntax, name, err, usage[kind])
 	}
 	if !p.eat(')') {
@@ -417,34 +459,73 @@ func Parse(s string) (Action, error) {
 	return a, nil
 }
 
-// buttonLeft accepts BrowserGym's trailing button="left" on clicks (the
-// only button the env presses); other keyword arguments are refused.
-func (p *parser) buttonLeft(kind Kind) error {
-	q := &parser{s: p.s, i: p.i}
-	if !q.eat(',') {
-		return nil
-	}
-	q.space()
-	if !q.keywordAhead() {
-		return nil
-	}
-	key := q.ident()
-	q.space()
-	q.eat('=')
-	q.space()
-	val, err := q.str()
-	switch kind {
-	case Click, DblClick, MouseClick, MouseDblClick, MouseDown, MouseUp:
-		if key == "button" && err == nil && val == "left" {
-			p.i = q.i
-			p.space()
+// keywords reads BrowserGym's trailing keyword arguments of clicks:
+// button="left"|"middle"|"right" (clicks and mouse clicks) and
+// modifiers=["Control", …] (clicks on elements). mouse_down and mouse_up
+// take button="left" only; other keyword arguments are refused.
+func (p *parser) keywords(kind Kind, a *Action) error {
+	for {
+		q := &parser{s: p.s, i: p.i}
+		if !q.eat(',') {
 			return nil
 		}
-		if key == "button" {
-			return fmt.Errorf("only the left button is supported")
+		q.space()
+		if !q.keywordAhead() {
+			return nil
 		}
+		key := q.ident()
+		q.space()
+		q.eat('=')
+		q.space()
+		switch {
+		case key == "button" && (kind == Click || kind == DblClick || kind == MouseClick || kind == MouseDblClick || kind == MouseDown || kind == MouseUp):
+			val, err := q.str()
+			if err != nil {
+				return fmt.Errorf("button=: %v; expected \"left\", \"middle\" or \"right\"", err)
+			}
+			switch {
+			case val == "left":
+			case (val == "middle" || val == "right") && kind != MouseDown && kind != MouseUp:
+				a.Button = val
+			case val == "middle" || val == "right":
+				return fmt.Errorf("%s presses the left button only; use mouse_click(x, y, button=%s)", kind, Quote(val))
+			default:
+				return fmt.Errorf("button=%s: expected \"left\", \"middle\" or \"right\"", Quote(val))
+			}
+		case key == "modifiers" && (kind == Click || kind == DblClick):
+			var items []string
+			var err error
+			if q.peek() == '[' {
+				items, err = q.list()
+			} else {
+				var one string
+				one, err = q.str()
+				items = []string{one}
+			}
+			if err != nil {
+				return fmt.Errorf("modifiers=: %v; expected a list such as [\"Control\", \"Shift\"]", err)
+			}
+			for _, it := range items {
+				bit := 0
+				for _, m := range modNames {
+					if it == m.name {
+						bit = m.bit
+					}
+				}
+				if it == "ControlOrMeta" {
+					bit = ModControl
+				}
+				if bit == 0 {
+					return fmt.Errorf("modifier %s: expected Alt, Control, ControlOrMeta, Meta or Shift", Quote(it))
+				}
+				a.Mods |= bit
+			}
+		default:
+			return fmt.Errorf("keyword argument %s= is not supported; give the arguments in order (clicks also take button= and modifiers=)", key)
+		}
+		p.i = q.i
+		p.space()
 	}
-	return fmt.Errorf("keyword argument %s= is not supported; give the arguments in order", key)
 }
 
 // maxWaitMs bounds noop(ms).

@@ -132,7 +132,7 @@ func TestParseFuzzish(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{`click(1)`, `fill(2, "x\n")`, `scroll(down)`} {
+	for _, s := range []string{`click(1)`, `fill(2, "x\n")`, `scroll(down)`, `click(3, button="right", modifiers=["Shift"])`, `mouse_click(1, 2, button="middle")`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -42,6 +42,15 @@ func TestParsePageActions(t *testing.T) {
 		{"noop(500)", Action{Kind: Noop, Ms: 500}},
 		{"noop()", Action{Kind: Noop}},
 		{`click("12", button="left")`, Action{Kind: Click, ID: 12}},
+		{`click("12", button="right")`, Action{Kind: Click, ID: 12, Button: "right"}},
+		{`click('12', button='middle')`, Action{Kind: Click, ID: 12, Button: "middle"}},
+		{`click("12", modifiers=["Shift"])`, Action{Kind: Click, ID: 12, Mods: ModShift}},
+		{`click("12", button="left", modifiers=["ControlOrMeta", "Alt"])`, Action{Kind: Click, ID: 12, Mods: ModControl | ModAlt}},
+		{`click(12, modifiers=["Meta", "Control", "Shift", "Alt"], button="right")`, Action{Kind: Click, ID: 12, Button: "right", Mods: ModAlt | ModControl | ModMeta | ModShift}},
+		{`dblclick("7", modifiers=["Control"])`, Action{Kind: DblClick, ID: 7, Mods: ModControl}},
+		{`mouse_click(10, 20, button="right")`, Action{Kind: MouseClick, X: 10, Y: 20, Button: "right"}},
+		{`mouse_dblclick(10, 20, button="middle")`, Action{Kind: MouseDblClick, X: 10, Y: 20, Button: "middle"}},
+		{`mouse_down(1, 2, button="left")`, Action{Kind: MouseDown, X: 1, Y: 2}},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in)
@@ -65,8 +74,13 @@ func TestParsePageActions(t *testing.T) {
 
 func TestParsePageActionErrors(t *testing.T) {
 	tests := []struct{ in, wantMsg string }{
-		{`click("12", button="right")`, "only the left button"},
-		{`click("12", modifiers=["Shift"])`, "keyword argument modifiers="},
+		{`click("12", button="back")`, `expected "left", "middle" or "right"`},
+		{`click("12", modifiers=["Hyper"])`, `modifier "Hyper"`},
+		{`click("12", modifiers=[Shift])`, "modifiers="},
+		{`mouse_click(1, 2, modifiers=["Shift"])`, "keyword argument modifiers="},
+		{`mouse_down(1, 2, button="right")`, "left button only"},
+		{`hover(3, button="right")`, "keyword argument button="},
+		{`click(3, timeout=500)`, "keyword argument timeout="},
 		{`fill(1, value="x")`, "keyword arguments"},
 		{"mouse_click(1)", "expected ','"},
 		{"mouse_click(a, 2)", "expected a number"},

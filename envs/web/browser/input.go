@@ -82,6 +82,36 @@ func (t *Tab) mouseParams(typ input.DispatchMouseEventType, x, y float64, clicks
 	return p
 }
 
+// ClickOptions are a click's mouse button and the modifier keys held
+// (BrowserGym's button= and modifiers=).
+type ClickOptions struct {
+	Button    string // "" or "left", "middle", "right"
+	Modifiers int64  // the DevTools bits: Alt 1, Control 2, Meta 4, Shift 8
+}
+
+// button is o's button and its bit in a MouseEvent's buttons.
+func (o ClickOptions) button() (input.MouseButton, int64) {
+	switch o.Button {
+	case "right":
+		return input.MouseButtonRight, 2
+	case "middle":
+		return input.MouseButtonMiddle, 4
+	}
+	return input.MouseButtonLeft, 1
+}
+
+// pressParams is a press or release of o's button at (x, y), the
+// clicks-th of a series.
+func (t *Tab) pressParams(typ input.DispatchMouseEventType, x, y float64, clicks int64, o ClickOptions) input.DispatchMouseEventParams {
+	p := t.mouseParams(typ, x, y, clicks)
+	b, bit := o.button()
+	p.Button, p.Modifiers = b, o.Modifiers
+	if typ == input.DispatchMouseEventTypeMousePressed {
+		p.Buttons = bit
+	}
+	return p
+}
+
 // sendMouse dispatches p and waits for Chromium's reply; it leaves the
 // tab's pointer state alone, so it may run beside the tab's goroutine.
 func (t *Tab) sendMouse(ctx context.Context, p input.DispatchMouseEventParams) error {
@@ -110,7 +140,7 @@ func (t *Tab) moved(typ input.DispatchMouseEventType, x, y float64, err error) {
 // move is written to Chromium, without waiting for its reply. The page
 // sees the same events in the same order (TestClickEventOrder); the
 // click no longer waits for a frame (~3.5 ms instead of ~14 here).
-func (t *Tab) clickAt(ctx context.Context, x, y float64, n int) error {
+func (t *Tab) clickAt(ctx context.Context, x, y float64, n int, o ClickOptions) error {
 	var moved chan error
 	if t.mouseAt == nil || *t.mouseAt != [2]float64{x, y} {
 		p := t.mouseParams(input.DispatchMouseEventTypeMouseMoved, x, y, 0)
@@ -129,7 +159,7 @@ func (t *Tab) clickAt(ctx context.Context, x, y float64, n int) error {
 			return early
 		}
 	}
-	err := t.presses(ctx, x, y, n)
+	err := t.presses(ctx, x, y, n, o)
 	if moved != nil {
 		if merr := <-moved; merr != nil {
 			err = merr // the first failure in the events' order
@@ -139,13 +169,13 @@ func (t *Tab) clickAt(ctx context.Context, x, y float64, n int) error {
 	return err
 }
 
-// presses presses and releases the left button n times at (x, y).
-func (t *Tab) presses(ctx context.Context, x, y float64, n int) error {
+// presses presses and releases o's button n times at (x, y).
+func (t *Tab) presses(ctx context.Context, x, y float64, n int, o ClickOptions) error {
 	for i := int64(1); i <= int64(n); i++ {
-		if err := t.sendMouse(ctx, t.mouseParams(input.DispatchMouseEventTypeMousePressed, x, y, i)); err != nil {
+		if err := t.sendMouse(ctx, t.pressParams(input.DispatchMouseEventTypeMousePressed, x, y, i, o)); err != nil {
 			return err
 		}
-		if err := t.sendMouse(ctx, t.mouseParams(input.DispatchMouseEventTypeMouseReleased, x, y, i)); err != nil {
+		if err := t.sendMouse(ctx, t.pressParams(input.DispatchMouseEventTypeMouseReleased, x, y, i, o)); err != nil {
 			return err
 		}
 	}
@@ -156,24 +186,26 @@ func (t *Tab) presses(ctx context.Context, x, y float64, n int) error {
 // click reaches it (page.js checks what is there after scrolling it into
 // view within its scroll containers and frames).
 func (t *Tab) Click(ctx context.Context, id int) error {
-	l, err := t.locate(ctx, id)
-	if err != nil {
-		return err
-	}
-	if l.Tag == "SELECT" {
-		// A click would open a native pop-up; focusing is what it means here.
-		return t.Focus(ctx, id)
-	}
-	return t.clickAt(ctx, l.X, l.Y, 1)
+	return t.ClickWith(ctx, id, 1, ClickOptions{})
 }
 
 // DblClick double-clicks element id.
 func (t *Tab) DblClick(ctx context.Context, id int) error {
+	return t.ClickWith(ctx, id, 2, ClickOptions{})
+}
+
+// ClickWith clicks element id n times (2: a double click) with o's
+// button and modifier keys.
+func (t *Tab) ClickWith(ctx context.Context, id, n int, o ClickOptions) error {
 	l, err := t.locate(ctx, id)
 	if err != nil {
 		return err
 	}
-	return t.clickAt(ctx, l.X, l.Y, 2)
+	if l.Tag == "SELECT" && n == 1 && o == (ClickOptions{}) {
+		// A click would open a native pop-up; focusing is what it means here.
+		return t.Focus(ctx, id)
+	}
+	return t.clickAt(ctx, l.X, l.Y, n, o)
 }
 
 // Hover moves the mouse over element id.
@@ -205,7 +237,7 @@ func (t *Tab) setChecked(ctx context.Context, id int, want bool) error {
 	if l.Checked == want {
 		return nil
 	}
-	return t.clickAt(ctx, l.X, l.Y, 1)
+	return t.clickAt(ctx, l.X, l.Y, 1, ClickOptions{})
 }
 
 func cmp(a, b string) string {
@@ -324,10 +356,15 @@ func (t *Tab) inViewport(ctx context.Context, pts ...float64) error {
 
 // MouseClick clicks (n = 2: double-clicks) at viewport point (x, y).
 func (t *Tab) MouseClick(ctx context.Context, x, y float64, n int) error {
+	return t.MouseClickWith(ctx, x, y, n, ClickOptions{})
+}
+
+// MouseClickWith is MouseClick with o's button and modifier keys.
+func (t *Tab) MouseClickWith(ctx context.Context, x, y float64, n int, o ClickOptions) error {
 	if err := t.inViewport(ctx, x, y); err != nil {
 		return err
 	}
-	return t.clickAt(ctx, x, y, n)
+	return t.clickAt(ctx, x, y, n, o)
 }
 
 // MouseMove moves the pointer to (x, y), dragging when a button is held.

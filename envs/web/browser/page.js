@@ -30,8 +30,8 @@
   const DOC = Math.random().toString(36).slice(2); // this document, for the parent's id map
 
   // ---- what the page makes interactive
-  const ACT_EVENTS = new Set(['click', 'mousedown', 'mouseup', 'pointerdown', 'pointerup', 'dblclick', 'touchstart', 'touchend', 'contextmenu', 'dragstart', 'dragover', 'drop', 'mouseenter', 'mouseover']);
-  const CLICK_EVENTS = new Set(['click', 'mousedown', 'mouseup', 'pointerdown', 'pointerup']);
+  const ACT_EVENTS = new Set(['click', 'auxclick', 'mousedown', 'mouseup', 'pointerdown', 'pointerup', 'dblclick', 'touchstart', 'touchend', 'contextmenu', 'dragstart', 'dragover', 'drop', 'mouseenter', 'mouseover']);
+  const CLICK_EVENTS = new Set(['click', 'auxclick', 'mousedown', 'mouseup', 'pointerdown', 'pointerup']);
   const listened = new WeakSet(), clickListened = new WeakSet();
   EventTarget.prototype.addEventListener = function (type, fn, opts) {
     if (ACT_EVENTS.has(type) && this && this.nodeType === 1) {
@@ -527,8 +527,13 @@
   // or handler on it, a focusable tabindex, a jQuery delegated selector, or
   // a pointer cursor that its parent does not have (the outermost element
   // of a clickable area).
+  const HANDLERS = ['onclick', 'onmousedown', 'onmouseup', 'ondblclick', 'oncontextmenu', 'onauxclick', 'onpointerdown', 'onpointerup', 'ontouchstart'];
+  function handled(el) {
+    for (const h of HANDLERS) if (typeof el[h] === 'function') return true; // properties and attributes alike
+    return false;
+  }
   function clickable(el, parentCursor, cs) {
-    if (listened.has(el) || typeof el.onclick === 'function' || typeof el.onmousedown === 'function' || el.hasAttribute('onclick') || el.hasAttribute('onmousedown') || el.hasAttribute('data-clickable')) return true;
+    if (listened.has(el) || handled(el) || el.hasAttribute('onclick') || el.hasAttribute('onmousedown') || el.hasAttribute('data-clickable')) return true;
     if (el.hasAttribute('tabindex') && el.tabIndex >= 0) return true;
     if (jqDelegated && jqDelegated.has(el)) return true;
     if (el.getAttribute('draggable') === 'true') return true;

@@ -462,6 +462,23 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 
+	run("buttons and modifiers", func(p *policy) {
+		p.open(site.a + "/menus.html")
+		row := func(name string) int { p.t.Helper(); return p.id("clickable", name) }
+		ctrl, shift := ClickOptions{Modifiers: 2}, ClickOptions{Modifiers: 8}
+		p.do("click", p.tab.Click(p.ctx, row("report.pdf")))
+		p.wantState("selected", "report.pdf")
+		p.do("control-click", p.tab.ClickWith(p.ctx, row("photo.png"), 1, ctrl))
+		p.wantState("selected", "report.pdf,photo.png")
+		p.do("shift-click", p.tab.ClickWith(p.ctx, row("budget.xlsx"), 1, shift))
+		p.wantState("selected", "photo.png,budget.xlsx")
+		p.do("right-click", p.tab.ClickWith(p.ctx, row("notes.txt"), 1, ClickOptions{Button: "right"}))
+		p.do("delete", p.tab.Click(p.ctx, p.id("menuitem", "Delete")))
+		p.wantState("files", "report.pdf,photo.png,budget.xlsx")
+		p.do("middle-click", p.tab.ClickWith(p.ctx, p.id("clickable", "Inbox"), 1, ClickOptions{Button: "middle"}))
+		p.wantState("tabs", "Drafts")
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))
