@@ -405,6 +405,12 @@ func (e *env) apply(ctx context.Context, a action.Action) error {
 			return &browser.ActionError{Msg: "go_back: there is no earlier page in this episode"}
 		}
 		return err
+	case action.GoForward:
+		moved, err := t.Forward(ctx)
+		if err == nil && !moved {
+			return &browser.ActionError{Msg: "go_forward: there is no later page; go_forward undoes a go_back"}
+		}
+		return err
 	}
 	return nil // noop, answer
 }

@@ -306,6 +306,15 @@ func TestOpenWeb(t *testing.T) {
 	if res, _ = e.Step(ctx, "go_back()"); res.Status != gym.StatusOK || !strings.Contains(res.Observation.Text, "Title: Home") {
 		t.Fatalf("go_back: %s", res.Observation.Text)
 	}
+	if res, _ = e.Step(ctx, "go_forward()"); res.Status != gym.StatusOK || !strings.Contains(res.Observation.Text, "1999") {
+		t.Fatalf("go_forward: %s", res.Observation.Text)
+	}
+	if res, _ = e.Step(ctx, "go_forward()"); res.Status != gym.StatusInvalidAction || !strings.Contains(res.Observation.Text, "no later page") {
+		t.Fatalf("go_forward at the newest page: %v %s", res.Status, res.Observation.Text)
+	}
+	if res, _ = e.Step(ctx, "go_back()"); res.Status != gym.StatusOK || !strings.Contains(res.Observation.Text, "Title: Home") {
+		t.Fatalf("go_back: %s", res.Observation.Text)
+	}
 	if res, _ = e.Step(ctx, `answer("1999")`); !res.Terminated || res.Reward != 1 {
 		t.Fatalf("answer: %+v", res)
 	}

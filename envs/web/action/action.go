@@ -27,8 +27,10 @@ const (
 	Scroll Kind = "scroll"
 	Goto   Kind = "goto"
 	GoBack Kind = "go_back"
-	Noop   Kind = "noop"
-	Answer Kind = "answer"
+	// GoForward undoes a go_back (BrowserGym's go_forward).
+	GoForward Kind = "go_forward"
+	Noop      Kind = "noop"
+	Answer    Kind = "answer"
 
 	AcceptDialog  Kind = "accept_dialog"  // OK on alert/confirm/beforeunload; a prompt takes optional text
 	DismissDialog Kind = "dismiss_dialog" // Cancel
@@ -210,7 +212,7 @@ func (a Action) positional() string {
 func Quote(s string) string { return strconv.Quote(s) }
 
 // Grammar is the action space, for specs and prompts.
-const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | noop() | answer("text") | accept_dialog() | accept_dialog("prompt text") | dismiss_dialog() | tab_focus(i) | tab_close() | new_tab("url")
+const Grammar = `click(id) | fill(id, "text") | select(id, "option") | check(id) | hover(id) | press("Enter") | scroll(up|down) | goto("url") | go_back() | go_forward() | noop() | answer("text") | accept_dialog() | accept_dialog("prompt text") | dismiss_dialog() | tab_focus(i) | tab_close() | new_tab("url")
 dblclick(id) | clear(id) | focus(id) | uncheck(id) | drag(from_id, to_id) | upload(id, "file") | mouse_click(x, y) | mouse_dblclick(x, y) | mouse_move(x, y) | mouse_down(x, y) | mouse_up(x, y) | mouse_drag(x1, y1, x2, y2) | keyboard_type("text") | keyboard_insert_text("text")
 id is the number in [brackets] in the observation; x, y are viewport pixels (see box=[x,y,w,h]); strings are double-quoted with Go/JSON escapes (\" \\ \n \uXXXX).
 Also: click and dblclick take button="right"|"middle" and modifiers=["Control", "Shift"] (Alt, Meta too), mouse_click and mouse_dblclick take button=; select and upload take a list ["a", "b"]; press takes modifiers ("Control+a") and an id before the key to focus it first; scroll takes pixels dx, dy instead of up|down; noop takes milliseconds to wait; BrowserGym's names select_option, drag_and_drop, upload_file, send_msg_to_user, keyboard_press and mouse_drag_and_drop are accepted.`
@@ -240,17 +242,18 @@ var variants = map[Kind]struct {
 }
 
 var signatures = map[Kind][]argKind{
-	Click:  {argID},
-	Fill:   {argID, argString},
-	Select: {argID, argStrings},
-	Check:  {argID},
-	Hover:  {argID},
-	Press:  {argString},
-	Scroll: {argDir},
-	Goto:   {argString},
-	GoBack: {},
-	Noop:   {},
-	Answer: {argString},
+	Click:     {argID},
+	Fill:      {argID, argString},
+	Select:    {argID, argStrings},
+	Check:     {argID},
+	Hover:     {argID},
+	Press:     {argString},
+	Scroll:    {argDir},
+	Goto:      {argString},
+	GoBack:    {},
+	GoForward: {},
+	Noop:      {},
+	Answer:    {argString},
 
 	AcceptDialog:  {argOptString},
 	DismissDialog: {},
@@ -275,17 +278,18 @@ var signatures = map[Kind][]argKind{
 }
 
 var usage = map[Kind]string{
-	Click:  `click(12) or click(12, button="right", modifiers=["Control"])`,
-	Fill:   `fill(13, "some text")`,
-	Select: `select(14, "Option label")`,
-	Check:  `check(15)`,
-	Hover:  `hover(16)`,
-	Press:  `press("Enter")`,
-	Scroll: `scroll(down)`,
-	Goto:   `goto("http://host/path")`,
-	GoBack: `go_back()`,
-	Noop:   `noop()`,
-	Answer: `answer("the answer")`,
+	Click:     `click(12) or click(12, button="right", modifiers=["Control"])`,
+	Fill:      `fill(13, "some text")`,
+	Select:    `select(14, "Option label")`,
+	Check:     `check(15)`,
+	Hover:     `hover(16)`,
+	Press:     `press("Enter")`,
+	Scroll:    `scroll(down)`,
+	Goto:      `goto("http://host/path")`,
+	GoBack:    `go_back()`,
+	GoForward: `go_forward()`,
+	Noop:      `noop()`,
+	Answer:    `answer("the answer")`,
 
 	AcceptDialog:  `accept_dialog() or accept_dialog("prompt text")`,
 	DismissDialog: `dismiss_dialog()`,

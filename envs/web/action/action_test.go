@@ -28,6 +28,7 @@ func TestParse(t *testing.T) {
 		{`scroll("up")`, Action{Kind: Scroll, Dir: "up"}},
 		{`goto("http://127.0.0.1:80/x?a=1")`, Action{Kind: Goto, Text: "http://127.0.0.1:80/x?a=1"}},
 		{"go_back()", Action{Kind: GoBack}},
+		{"go_forward()", Action{Kind: GoForward}},
 		{"noop()", Action{Kind: Noop}},
 		{`answer("42")`, Action{Kind: Answer, Text: "42"}},
 		{"accept_dialog()", Action{Kind: AcceptDialog}},

@@ -479,6 +479,34 @@ func TestPatterns(t *testing.T) {
 		p.wantState("tabs", "Drafts")
 	})
 
+	run("single-page app history", func(p *policy) {
+		// Routes by history.pushState: back and forward are popstate in
+		// the same document, not loads.
+		p.open(site.a + "/spa.html")
+		p.do("cart", p.tab.Click(p.ctx, p.id("link", "Cart")))
+		p.do("account", p.tab.Click(p.ctx, p.id("link", "Account")))
+		for _, c := range []struct {
+			forward bool
+			title   string
+		}{{false, "Shop app: cart"}, {false, "Shop app: home"}, {true, "Shop app: cart"}, {true, "Shop app: account"}} {
+			move := p.tab.Back
+			if c.forward {
+				move = p.tab.Forward
+			}
+			moved, err := move(p.ctx)
+			if err != nil || !moved {
+				p.t.Fatalf("history move (forward %v): moved %v, %v", c.forward, moved, err)
+			}
+			p.settle()
+			if p.page.Title != c.title {
+				p.t.Fatalf("forward %v: title %q, want %q\n%s", c.forward, p.page.Title, c.title, dump(p.page))
+			}
+		}
+		if moved, err := p.tab.Forward(p.ctx); moved || err != nil {
+			p.t.Fatalf("forward from the newest entry: moved %v, %v", moved, err)
+		}
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))

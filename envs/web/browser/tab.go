@@ -194,20 +194,27 @@ func isNavError(err error) bool {
 }
 
 // Back goes one entry back in history; false when there is none.
-func (t *Tab) Back(ctx context.Context) (bool, error) {
+func (t *Tab) Back(ctx context.Context) (bool, error) { return t.history(ctx, -1) }
+
+// Forward goes one entry forward in history; false when there is none.
+func (t *Tab) Forward(ctx context.Context) (bool, error) { return t.history(ctx, 1) }
+
+// history moves delta entries in the tab's history and settles.
+func (t *Tab) history(ctx context.Context, delta int) (bool, error) {
 	var moved bool
 	err := t.call(ctx, func(c context.Context) error {
 		h, err := chromedp.Call(c, page.GetNavigationHistory, cdp.Empty{})
 		if err != nil {
 			return err
 		}
-		if h.CurrentIndex <= 0 {
+		i := int(h.CurrentIndex) + delta
+		if i < 0 || i >= len(h.Entries) {
 			return nil
 		}
 		t.nav.start()
 		t.mouseAt = nil
 		moved = true
-		_, err = chromedp.Call(c, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: h.Entries[h.CurrentIndex-1].ID})
+		_, err = chromedp.Call(c, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: h.Entries[i].ID})
 		return err
 	})
 	if err != nil || !moved {

@@ -159,6 +159,14 @@ func (e *TextEnv) Step(_ context.Context, act string) (gym.StepResult, error) {
 		e.cur--
 		e.load(e.hist[e.cur].url)
 		e.value, e.focus = e.hist[e.cur].value, 0
+	case action.GoForward:
+		if e.cur+1 >= len(e.hist) {
+			return e.invalid("go_forward: there is no later page; go_forward undoes a go_back"), nil
+		}
+		e.hist[e.cur].value = e.value
+		e.cur++
+		e.load(e.hist[e.cur].url)
+		e.value, e.focus = e.hist[e.cur].value, 0
 	case action.Answer:
 		// The shop asks for a purchase, not an answer: an answer ends the
 		// episode unsuccessfully (as on web/shop-v0).

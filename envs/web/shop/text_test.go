@@ -18,8 +18,9 @@ import (
 // pick is the comparison's policy: the oracle on oracle episodes; on the
 // others, mostly a random valid action (text templates filled with three
 // goal words), sometimes the oracle (so that random episodes reach
-// product pages and purchases too) or an action the page refuses.
-func pick(ctx context.Context, env gym.Env, o gym.Observation, oracle bool, rng *rand.Rand) (string, error) {
+// product pages and purchases too) or an action the page refuses; after a
+// go_back, often go_forward.
+func pick(ctx context.Context, env gym.Env, o gym.Observation, oracle bool, prev string, rng *rand.Rand) (string, error) {
 	or, ok := gym.Capable[gym.Oracle](env)
 	if !ok {
 		return "", fmt.Errorf("%s has no oracle", env.Spec().ID)
@@ -27,8 +28,11 @@ func pick(ctx context.Context, env gym.Env, o gym.Observation, oracle bool, rng 
 	if oracle || rng.IntN(3) == 0 {
 		return or.OracleAction(ctx)
 	}
+	if prev == "go_back()" && rng.IntN(2) == 0 {
+		return "go_forward()", nil
+	}
 	if rng.IntN(10) == 0 {
-		return []string{"click(99)", "go_back()", `fill(2, "x")`, "check(1)", "scroll(down)", "nonsense"}[rng.IntN(6)], nil
+		return []string{"click(99)", "go_back()", "go_forward()", `fill(2, "x")`, "check(1)", "scroll(down)", "nonsense"}[rng.IntN(7)], nil
 	}
 	a := o.ValidActions[rng.IntN(len(o.ValidActions))]
 	if gym.IsTemplate(a) {
@@ -65,7 +69,7 @@ func TestTextShopMatchesChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer text.Close()
-	steps, bought := 0, 0
+	steps, bought, forwards := 0, 0, 0
 	for ep := range 60 {
 		seed, oracle := int64(ep), ep%2 == 0
 		ro, err := real.Reset(ctx, gym.ResetOptions{Seed: seed})
@@ -82,7 +86,11 @@ func TestTextShopMatchesChromium(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
 		var played []string
 		for i := 0; ; i++ {
-			a, err := pick(ctx, real, ro, oracle, rng)
+			prev := ""
+			if len(played) > 0 {
+				prev = played[len(played)-1]
+			}
+			a, err := pick(ctx, real, ro, oracle, prev, rng)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,6 +111,9 @@ func TestTextShopMatchesChromium(t *testing.T) {
 					seed, i, a, played, rr.Reward, rr.Status, rr.Terminated, rr.Truncated, rr.Success(), rr.Observation.Text, rr.Observation.ValidActions,
 					tr.Reward, tr.Status, tr.Terminated, tr.Truncated, tr.Success(), tr.Observation.Text, tr.Observation.ValidActions)
 			}
+			if a == "go_forward()" && rr.Status == gym.StatusOK {
+				forwards++
+			}
 			if rr.Done() {
 				if rr.Terminated {
 					bought++
@@ -114,10 +125,10 @@ func TestTextShopMatchesChromium(t *testing.T) {
 	}
 	// The oracle buys in every oracle episode; the comparison must have
 	// covered purchases and many steps, or it proved little.
-	if bought < 30 || steps < 500 {
-		t.Fatalf("%d purchases over %d steps: the comparison covered too little", bought, steps)
+	if bought < 30 || steps < 500 || forwards < 3 {
+		t.Fatalf("%d purchases and %d go_forward over %d steps: the comparison covered too little", bought, forwards, steps)
 	}
-	t.Logf("60 episodes, %d steps, %d purchases: identical", steps, bought)
+	t.Logf("60 episodes, %d steps, %d purchases, %d go_forward: identical", steps, bought, forwards)
 }
 
 // TestTextShopOracleAndErrors: the oracle buys the exact product, a
@@ -161,6 +172,12 @@ func TestTextShopOracleAndErrors(t *testing.T) {
 	}
 	if !strings.Contains(r.Observation.Text, `[1] textbox "Search" value="blue mug"`) || strings.Contains(r.Observation.Text, "focused") {
 		t.Fatalf("after go_back the box keeps its text, unfocused:\n%s", r.Observation.Text)
+	}
+	if r, _ = env.Step(ctx, "go_forward()"); r.Status != gym.StatusOK || !strings.Contains(r.Observation.Text, "URL: /shop/search?q=blue+mug") {
+		t.Fatalf("go_forward after go_back: %v\n%s", r.Status, r.Observation.Text)
+	}
+	if r, _ = env.Step(ctx, "go_forward()"); r.Status != gym.StatusInvalidAction || !strings.Contains(r.Observation.Text, "no later page") {
+		t.Fatalf("go_forward at the newest page: %v\n%s", r.Status, r.Observation.Text)
 	}
 	if _, err := env.Reset(ctx, gym.ResetOptions{Seed: 1, TaskID: "nope"}); err == nil {
 		t.Fatalf("unknown task accepted (first obs %q)", o.Text)
