@@ -21,10 +21,18 @@ func (e *env) text() string {
 	}
 	e.writeEpisodeLines(&b)
 	b.WriteByte('\n')
+	if e.page.Above > 0 {
+		fmt.Fprintf(&b, "(%d lines above not shown: scroll up)\n", e.page.Above)
+	}
 	for _, n := range e.page.Nodes {
 		writeNode(&b, n)
 	}
-	if e.page.Truncated {
+	switch {
+	case e.page.Below > 0 && e.page.Capped:
+		b.WriteString("(more lines below not shown: scroll down)\n")
+	case e.page.Below > 0:
+		fmt.Fprintf(&b, "(%d lines below not shown: scroll down)\n", e.page.Below)
+	case e.page.Truncated:
 		b.WriteString("(page truncated)\n")
 	}
 	if e.page.ScrollMax > 0 {

@@ -38,10 +38,19 @@ type Node struct {
 
 // Page is a snapshot of the page as the agent sees it.
 type Page struct {
-	URL       string         `json:"url"`
-	Title     string         `json:"title"`
-	Nodes     []Node         `json:"nodes"`
-	Truncated bool           `json:"truncated"`
+	URL       string `json:"url"`
+	Title     string `json:"title"`
+	Nodes     []Node `json:"nodes"`
+	Truncated bool   `json:"truncated"` // lines were left out: Above, Below, or past the walk's cap
+	// Above and Below count the lines left out before and after the
+	// observation's window when the page has more than the limit: the
+	// window is what the viewport shows and around it.
+	Above int `json:"above"`
+	Below int `json:"below"`
+	// Capped: the page has more lines than the walk read (one past the
+	// limit unscrolled, 10 times the limit scrolled); those further down
+	// are not counted in Below.
+	Capped    bool           `json:"capped"`
 	State     map[string]any `json:"state"` // window.__egState of task pages
 	ScrollY   int            `json:"scrollY"`
 	ScrollMax int            `json:"scrollMax"`

@@ -376,6 +376,22 @@
     C.prototype.observe = function (...a) { usesObs = true; return o.apply(this, a); };
   }
   const outside = () => { if (!inFrame && !inRaf) lastOutside = now(); };
+  // A scroll the page makes (scrollIntoView after a click, a chat
+  // scrolled to its end) reports its scroll event only in the next frame:
+  // the call itself says a frame is needed.
+  for (const [obj, names] of [[W.Element && Element.prototype, ['scrollIntoView', 'scrollTo', 'scrollBy', 'scroll']], [W, ['scrollTo', 'scrollBy', 'scroll']]]) {
+    if (!obj) continue;
+    for (const m of names) {
+      const o = obj[m];
+      if (typeof o !== 'function') continue;
+      obj[m] = function (...a) { outside(); return o.apply(this, a); };
+    }
+  }
+  for (const prop of ['scrollTop', 'scrollLeft']) {
+    const d = W.Element && Object.getOwnPropertyDescriptor(Element.prototype, prop);
+    if (!d || !d.set) continue;
+    Object.defineProperty(Element.prototype, prop, { ...d, set(v) { outside(); d.set.call(this, v); } });
+  }
   const frameLeft = (t) => {
     if (!usesObs || !oRAF) return 0;
     if (lastFrame >= lastOutside) return Math.max(0, FRAME_GRACE - (t - lastFrame));
@@ -727,6 +743,14 @@
   // acted on. frames collects the child frames answered after the walk.
   function walk(el, out, frames, limit, parentCursor, delegate) {
     if (out.length >= limit) return false;
+    if (!marks) return walkEl(el, out, frames, limit, parentCursor, delegate);
+    if (!marks.length || marks[marks.length - 1][0] !== out.length) marks.push([out.length, el]);
+    const from = out.length;
+    const act = walkEl(el, out, frames, limit, parentCursor, delegate);
+    if (out.length > from && pinnedEls.has(el)) pinned.push([from, out.length, el]);
+    return act;
+  }
+  function walkEl(el, out, frames, limit, parentCursor, delegate) {
     if (SKIP.has(el.tagName) || el.getAttribute('aria-hidden') === 'true' || !visible(el)) return false;
     const r = role(el);
     if (r === 'hidden') return false;
@@ -735,6 +759,7 @@
     if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) { out.push(leafNode(el, r)); return true; }
     if (r === 'heading') { const t = clip(textOf(el), 160); if (t) out.push({ id: 0, role: 'heading', name: t }); return false; }
     const cs = getComputedStyle(el);
+    if (marks && (cs.position === 'fixed' || cs.position === 'sticky')) pinnedEls.add(el);
     const click = clickable(el, parentCursor, cs);
     if (el.tagName === 'TR' && !click && !delegate && !el.querySelector('a[href],button,input,select,textarea,[role],[onclick],[tabindex],[contenteditable]') && !listenedBelow(el)) {
       const cells = Array.from(el.cells).map((c) => clip(c.innerText, 60));
@@ -847,18 +872,75 @@
     return true;
   }
 
+  // marks are [line index, element being walked when that line came]
+  // during the top document's walk: where each line is, for the window.
+  let marks = null;
+  // pinned are [from, to, element] line ranges of fixed and sticky
+  // elements (headers, bottom bars): on screen wherever the page is
+  // scrolled, so the window keeps those in the viewport.
+  let pinned = [], pinnedEls = new Set();
+  // The window: a scrolled page longer than the limit is walked up to
+  // WALK_CAP times the limit, and the observation is the limit's worth of
+  // lines around what the viewport shows, so content further down is
+  // reachable by scrolling; an unscrolled one shows its top.
+  const WALK_CAP = 10;
+  // outer is el's element in this document: a shadow tree's host, a
+  // same-origin frame's frame element.
+  function outer(el) {
+    for (let i = 0; el && i < 64; i++) {
+      const r = el.getRootNode && el.getRootNode();
+      if (r && r.host) { el = r.host; continue; }
+      if (el.ownerDocument && el.ownerDocument !== document) { const v = el.ownerDocument.defaultView; el = v && v.frameElement; continue; }
+      return el;
+    }
+    return el;
+  }
+  // centerLine is the index of the first line at or after the element in
+  // the middle of the viewport, in walk order.
+  function centerLine(ms, total) {
+    let c = null;
+    for (const [fx, fy] of [[0.5, 0.5], [0.5, 0.25], [0.5, 0.75], [0.25, 0.5]]) {
+      c = document.elementFromPoint(W.innerWidth * fx, W.innerHeight * fy);
+      if (c && c !== document.body && c !== document.documentElement) break;
+    }
+    if (!c) return 0;
+    let lo = 0, hi = ms.length;
+    while (lo < hi) { // the first mark not before c in document order
+      const mid = (lo + hi) >> 1;
+      const m = outer(ms[mid][1]);
+      const before = m && m !== c && !m.contains(c) && (m.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING);
+      if (before) lo = mid + 1; else hi = mid;
+    }
+    return lo < ms.length ? ms[lo][0] : total;
+  }
+
   // observe renders the page (frames included) and assigns ids.
   async function observe(limit, nested) {
     jqSelectors();
     focusedEl = deepActive(document);
     const out = [], frames = [];
-    if (document.body) walk(document.body, out, frames, limit, '', false);
+    // Unscrolled, the window is the page's top: one line past the limit
+    // tells that more follows, without walking the rest.
+    const cap = nested ? limit : W.scrollY > 0 ? limit * WALK_CAP : limit + 1;
+    marks = nested ? null : [];
+    pinned = [];
+    pinnedEls = new Set();
+    const ms = marks || [], pins = pinned;
+    try {
+      if (document.body) walk(document.body, out, frames, cap, '', false);
+    } finally {
+      marks = null;
+    }
     if (frames.length) {
-      const answers = await Promise.all(frames.map((fr) => callFrame(fr.f, 'observe', [Math.max(limit - out.length, 0), true])));
+      const answers = await Promise.all(frames.map((fr) => callFrame(fr.f, 'observe', [Math.max(cap - out.length, 0), true])));
       // Splice the answers in from the last, so earlier positions hold.
       for (let i = frames.length - 1; i >= 0; i--) {
-        const a = answers[i], f = frames[i].f;
-        if (!a || !a.nodes) { out.splice(frames[i].at, 0, { id: 0, role: 'text', name: '(frame content not available)' }); continue; }
+        const a = answers[i], f = frames[i].f, at = frames[i].at;
+        const shift = (k) => {
+          for (const m of ms) if (m[0] >= at) m[0] += k;
+          for (const r of pins) { if (r[0] >= at) r[0] += k; if (r[1] >= at) r[1] += k; }
+        };
+        if (!a || !a.nodes) { out.splice(at, 0, { id: 0, role: 'text', name: '(frame content not available)' }); shift(1); continue; }
         let ox = 0, oy = 0;
         try { [ox, oy] = frameOrigin(f); const [dx, dy] = docOffset(f); ox += dx; oy += dy; } catch (e) { /* detached */ }
         const nodes = a.nodes.map((n) => {
@@ -866,14 +948,44 @@
           if (n.box) n.box = [n.box[0] + Math.round(ox), n.box[1] + Math.round(oy), n.box[2], n.box[3]];
           return n;
         });
-        out.splice(frames[i].at, 0, ...nodes);
+        out.splice(at, 0, ...nodes);
+        shift(nodes.length);
       }
-      if (out.length > limit) out.length = limit;
+      if (out.length > cap) out.length = cap;
     }
     if (nested) return { doc: DOC, nodes: out };
     let state = null;
     try { state = W.__egState === undefined ? null : JSON.parse(JSON.stringify(W.__egState)); } catch (e) { state = null; }
-    return { url: location.href, title: document.title, nodes: out, truncated: out.length >= limit, state: state, scrollY: Math.round(W.scrollY), scrollMax: Math.max(0, Math.round(document.documentElement.scrollHeight - W.innerHeight)) };
+    const total = out.length;
+    const center = total > limit && W.scrollY > 0 ? centerLine(ms, total) : 0;
+    const windowAt = (n) => (center ? Math.max(0, Math.min(center - Math.floor(n / 2), total - n)) : 0);
+    const start = windowAt(limit);
+    let nodes = out, above = 0, below = 0;
+    if (total > limit) {
+      // Pinned ranges outside the window that are on screen come along,
+      // in page order; the window gives up as many lines at its far end.
+      const keepAbove = [], keepBelow = [];
+      let lastTo = -1;
+      for (const [a, b, el] of pins) {
+        if (a < lastTo || (a >= start && b <= start + limit)) continue; // nested, or inside the window
+        const r = el.getBoundingClientRect();
+        if (r.bottom <= 0 || r.top >= W.innerHeight || r.width === 0) continue;
+        (a < start ? keepAbove : keepBelow).push([a, b]);
+        lastTo = b;
+      }
+      const take = (rs, max) => { const o = []; for (const [a, b] of rs) for (let i = a; i < b && o.length < max; i++) o.push(out[i]); return o; };
+      const top = take(keepAbove, Math.floor(limit / 8)), bottom = take(keepBelow, Math.floor(limit / 8));
+      const room = limit - top.length - bottom.length;
+      const from = windowAt(room);
+      nodes = top.concat(out.slice(from, from + room), bottom);
+      above = Math.max(0, from - top.length);
+      below = Math.max(0, total - from - room - bottom.length);
+    }
+    return {
+      url: location.href, title: document.title, nodes: nodes, state: state,
+      truncated: total > limit || total >= cap, above: above, below: below, capped: total >= cap,
+      scrollY: Math.round(W.scrollY), scrollMax: Math.max(0, Math.round(document.documentElement.scrollHeight - W.innerHeight)),
+    };
   }
 
   // ---- actions. Every function taking an id runs where the element lives:

@@ -507,6 +507,36 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 
+	run("long page window", func(p *policy) {
+		// More lines than the limit: the observation is the part around
+		// the viewport, and what is left out is counted.
+		p.open(site.a + "/long.html")
+		if !p.page.Truncated || p.page.Above != 0 || p.page.Below == 0 || !p.hasText("Item 1") {
+			p.t.Fatalf("top of a long page: truncated %v above %d below %d", p.page.Truncated, p.page.Above, p.page.Below)
+		}
+		for i := 0; i < 400 && !p.hasText("Item 1500"); i++ {
+			p.do("scroll", p.tab.Scroll(p.ctx, "down"))
+		}
+		if !p.hasText("End of catalog") || p.page.Below != 0 || p.page.Above == 0 {
+			p.t.Fatalf("scrolled to the end, the observation does not end the page: above %d below %d\n%s", p.page.Above, p.page.Below, dump(p.page))
+		}
+		p.do("add", p.tab.Click(p.ctx, p.id("button", "Add item 1500")))
+		p.wantState("added", "1500")
+		// The middle: the viewport's items are in the window.
+		for i := 0; i < 400 && p.page.ScrollY > p.page.ScrollMax/2; i++ {
+			p.do("scroll", p.tab.Scroll(p.ctx, "up"))
+		}
+		if p.page.Above == 0 || p.page.Below == 0 {
+			p.t.Fatalf("halfway up: above %d below %d", p.page.Above, p.page.Below)
+		}
+		// The item at the viewport's middle is in the window.
+		mid, err := eval[string](p.ctx, p.tab, `document.elementFromPoint(innerWidth/2, innerHeight/2).closest('li').firstChild.data.trim()`, false)
+		if err != nil || !p.hasText(mid) {
+			p.t.Fatalf("the viewport's middle (%q, %v) is not in the window (above %d)", mid, err, p.page.Above)
+		}
+		p.node("textbox", "Search catalog") // a sticky header is not the window's anchor, but the page's top is not lost either
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))
