@@ -55,10 +55,12 @@ type env struct {
 	ids     map[int]browser.Node
 	lastErr string
 	blocked []string // requests the policy refused during the last step or reset
-	shots   bool
-	navs    int // navigations this episode, for go_back in the valid actions
-	started bool
-	closed  bool
+	// downloads began during the last step or reset.
+	downloads []browser.Download
+	shots     bool
+	navs      int // navigations this episode, for go_back in the valid actions
+	started   bool
+	closed    bool
 	// preload: the make option preload_start (see preloader).
 	preload bool
 	// noOracle: the instance's episodes come with no scripted solution
@@ -161,7 +163,7 @@ func (e *env) Reset(ctx context.Context, opts gym.ResetOptions) (gym.Observation
 			return gym.Observation{}, fmt.Errorf("web: reset: %w", err)
 		}
 	}
-	e.blocked = sess.TakeBlocked()
+	e.blocked, e.downloads = sess.TakeBlocked(), sess.TakeDownloads()
 	if pre != nil {
 		e.suite.spares.preload(pre.preloadURL(), ep.hosts())
 	}
@@ -295,7 +297,7 @@ func (e *env) step(ctx context.Context, act string) (gym.StepResult, error) {
 		v.done = true
 	}
 	e.lastErr = ""
-	e.blocked = e.sess.TakeBlocked()
+	e.blocked, e.downloads = e.sess.TakeBlocked(), e.sess.TakeDownloads()
 	obs, err := e.observation(ctx, v.info)
 	if err != nil {
 		return e.failed(ctx, err)

@@ -9,8 +9,9 @@ import (
 )
 
 // writeEpisodeLines adds what the episode's browser context shows besides
-// the page: the open tabs (when more than one), an open dialog, and the
-// requests the network policy refused during the last step.
+// the page: the open tabs (when more than one), an open dialog, the
+// requests the network policy refused and the downloads that began during
+// the last step.
 func (e *env) writeEpisodeLines(b *strings.Builder) {
 	if tabs := e.sess.Tabs(); len(tabs) > 1 {
 		b.WriteString("Tabs:")
@@ -40,6 +41,16 @@ func (e *env) writeEpisodeLines(b *strings.Builder) {
 	if len(e.blocked) > 0 {
 		fmt.Fprintf(b, "Blocked requests (not in allowed_hosts): %s\n", strings.Join(e.blocked, ", "))
 	}
+	if len(e.downloads) > 0 {
+		b.WriteString("Downloads:")
+		for i, d := range e.downloads {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(b, " %s (%d bytes, %s)", strconv.Quote(d.Filename), d.Bytes, strings.ReplaceAll(d.State, "_", " "))
+		}
+		b.WriteByte('\n')
+	}
 }
 
 // addEpisodeInfo puts the same in the step's info for programs.
@@ -52,6 +63,9 @@ func (e *env) addEpisodeInfo(info map[string]any) {
 	}
 	if len(e.blocked) > 0 {
 		info["blocked_requests"] = e.blocked
+	}
+	if len(e.downloads) > 0 {
+		info["downloads"] = e.downloads
 	}
 }
 

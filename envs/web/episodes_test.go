@@ -659,3 +659,25 @@ func TestOracleOnlyWhereEpisodesHaveOne(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadsInTheObservation: a download the step started is a line of
+// the text and an entry of info (it said nothing, and the step waited
+// for a navigation that never ended).
+func TestDownloadsInTheObservation(t *testing.T) {
+	srv := site(t, map[string]string{
+		"/": `<title>Reports</title><a href="data:text/csv,a%2Cb%0A1%2C2%0A" download="report.csv">Export</a>`,
+	})
+	e := makeEnv(t, "web/open-v0")
+	obs := openTask(t, e, map[string]any{"start_url": srv.URL + "/", "goal": "Export the report.", "validator": "false"}, 0)
+	r := step(t, e, fmt.Sprintf("click(%d)", idOf(t, obs, "link", "Export")), gym.StatusOK)
+	if !strings.Contains(r.Observation.Text, `Downloads: "report.csv" (8 bytes, completed)`) {
+		t.Fatalf("no download line:\n%s", r.Observation.Text)
+	}
+	ds, _ := r.Observation.Info["downloads"].([]browser.Download)
+	if len(ds) != 1 || ds[0].Filename != "report.csv" || ds[0].State != "completed" {
+		t.Fatalf("info downloads: %#v", r.Observation.Info["downloads"])
+	}
+	if r = step(t, e, "noop()", gym.StatusOK); strings.Contains(r.Observation.Text, "Downloads:") {
+		t.Fatalf("the next step lists the download again:\n%s", r.Observation.Text)
+	}
+}

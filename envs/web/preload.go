@@ -106,6 +106,7 @@ func (p *sparePool) load(url string, hosts browser.Hosts) (*browser.Session, err
 		s.Close()
 		return nil, err
 	}
-	s.TakeBlocked() // the episode's list starts at its reset
+	s.TakeBlocked() // the episode's lists start at its reset
+	s.TakeDownloads()
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ type Session struct {
 	active  int
 	closed  bool
 	ownedBy map[target.ID]bool // pages we created (new_tab), not popups
+	dl      downloads
 }
 
 // SessionOptions configure a new Session.
@@ -73,7 +75,7 @@ func (m *Manager) NewSession(ctx context.Context, opts SessionOptions) (*Session
 			return err
 		}
 		s.id = res.BrowserContextID
-		return nil
+		return s.allowDownloads(c)
 	})
 	if err != nil {
 		s.closeProxy()
@@ -81,7 +83,7 @@ func (m *Manager) NewSession(ctx context.Context, opts SessionOptions) (*Session
 	}
 	lctx, stop := context.WithCancel(bctx)
 	s.stopListen = stop
-	if err := chromedp.ListenBrowser(lctx, s.listen); err != nil {
+	if err := chromedp.ListenBrowser(lctx, func(ev any) { s.listen(ev); s.listenDownload(ev) }); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -216,6 +218,9 @@ func (s *Session) Close() error {
 	}
 	for _, t := range tabs {
 		go t.cancel() // waits for the target to go; it went with the context
+	}
+	if s.dl.dir != "" {
+		err = errors.Join(err, os.RemoveAll(s.dl.dir))
 	}
 	return errors.Join(err, s.closeProxy())
 }

@@ -405,6 +405,24 @@
     }
     return Math.max(0, FRAME_MAX - (t - frameAsked));
   };
+  // A click on a link that downloads rather than navigates (download
+  // attribute, a blob: or data: URL, as "save file" buttons make them)
+  // starts no navigation the settle wait could follow: the Go side waits
+  // for the download itself when the settle answer says one was clicked.
+  let downloadClicked = false;
+  const downloadLink = (a) => a && a.localName === 'a' && a.href && (a.hasAttribute('download') || /^(blob|data):/i.test(a.href));
+  oAdd.call(W, 'click', (e) => {
+    const a = e.target && e.target.closest ? e.target.closest('a') : null;
+    if (downloadLink(a) && !e.defaultPrevented) downloadClicked = true;
+  }, false);
+  if (W.HTMLAnchorElement) {
+    const oClick = HTMLElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function (...a) {
+      if (!this.isConnected && downloadLink(this)) downloadClicked = true; // a detached link's click reaches no listener here
+      return oClick.apply(this, a);
+    };
+  }
+  const takeDownloadClick = () => { const d = downloadClicked; downloadClicked = false; return d; };
   // beforeunload fires when a navigation of this document starts, before the
   // request goes out: the settle wait must then wait for the next document.
   const unload = () => { unloading = true; for (const w of Array.from(waiters)) w(); };
@@ -1317,9 +1335,9 @@
         }
       }
       if (limit >= 0 && s !== 'nav' && !unloading) {
-        try { return { s: s, page: await observe(limit) }; } catch (e) { /* observe separately */ }
+        try { return { s: s, page: await observe(limit), dl: takeDownloadClick() }; } catch (e) { /* observe separately */ }
       }
-      return { s: s };
+      return { s: s, dl: takeDownloadClick() };
     });
   }
 
@@ -1350,6 +1368,8 @@
     scroll,
     rpc,
     leave: () => { unload(); return true; },
+    // The navigation the page started turned into a download: it stays.
+    stay: () => { unloading = false; lastMut = now(); poke(); return true; },
   };
   function setByValue(el, id, ty, text) {
     const [fmt, ex, re] = VALUE_TYPES[ty];

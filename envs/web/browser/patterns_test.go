@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,28 @@ func servePatterns(t *testing.T) patternSite {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		switch r.URL.Path {
+		case "/files/invoice.pdf":
+			w.Header().Set("Content-Type", "application/pdf")
+			w.Header().Set("Content-Disposition", `attachment; filename="invoice-42.pdf"`)
+			fmt.Fprint(w, "%PDF-1.4 invoice 42")
+			return
+		case "/files/huge.bin":
+			// Larger than a download may be.
+			w.Header().Set("Content-Disposition", `attachment; filename="huge.bin"`)
+			w.Header().Set("Content-Length", strconv.Itoa(MaxDownloadBytes+(16<<20)))
+			chunk := make([]byte, 1<<20)
+			for range MaxDownloadBytes>>20 + 16 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			return
+		case "/files/data.csv":
+			w.Header().Set("Content-Type", "text/csv")
+			fmt.Fprint(w, "a,b\n1,2\n")
+			return
+		}
 		if name, ok := strings.CutPrefix(r.URL.Path, "/slow/"); ok {
 			// Resources a page loads after an action, arriving later.
 			time.Sleep(300 * time.Millisecond)
@@ -535,6 +558,42 @@ func TestPatterns(t *testing.T) {
 			p.t.Fatalf("the viewport's middle (%q, %v) is not in the window (above %d)", mid, err, p.page.Above)
 		}
 		p.node("textbox", "Search catalog") // a sticky header is not the window's anchor, but the page's top is not lost either
+	})
+
+	run("downloads", func(p *policy) {
+		// A download is no navigation: the step ends when the file is
+		// saved (it took MaxSettle, 3 s, and said nothing), and the
+		// session lists it; a click on a link that downloads waits for
+		// the download to begin.
+		p.open(site.a + "/downloads.html")
+		p.tab.sess.TakeDownloads()
+		for _, c := range []struct{ role, name, file, url string }{
+			{"link", "Download invoice", "invoice-42.pdf", site.a + "/files/invoice.pdf"},
+			{"link", "Export CSV", "data.csv", site.a + "/files/data.csv"},
+			{"button", "Save report", "report.csv", "blob:"},
+		} {
+			p.do(c.name, p.tab.Click(p.ctx, p.id(c.role, c.name)))
+			ds := p.tab.sess.TakeDownloads()
+			if len(ds) != 1 || ds[0].Filename != c.file || ds[0].State != "completed" || ds[0].Bytes == 0 || !strings.HasPrefix(ds[0].URL, c.url) {
+				p.t.Fatalf("%s: downloads %+v, want %s completed", c.name, ds, c.file)
+			}
+			if p.page.Title != "Billing" {
+				p.t.Fatalf("%s: the page went away: %q", c.name, p.page.Title)
+			}
+		}
+		// Too big: canceled, and nothing is left on disk.
+		p.do("huge", p.tab.Navigate(p.ctx, site.a+"/files/huge.bin"))
+		ds := p.tab.sess.TakeDownloads()
+		if len(ds) != 1 || ds[0].State != "canceled" || ds[0].Bytes > MaxDownloadBytes+(8<<20) {
+			p.t.Fatalf("a download past MaxDownloadBytes: %+v, want it canceled", ds)
+		}
+		if left, _ := os.ReadDir(p.tab.sess.dl.dir); len(left) != 0 {
+			p.t.Fatalf("files left in the download folder: %v", left)
+		}
+		p.do("save again", p.tab.Click(p.ctx, p.id("button", "Save report")))
+		if !p.hasText("Reports saved: 2") {
+			p.t.Fatalf("the page's script no longer runs after its downloads:\n%s", dump(p.page))
+		}
 	})
 
 	run("scroll box and cover", func(p *policy) {

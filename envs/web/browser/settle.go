@@ -64,6 +64,8 @@ func deref(p *Page) Page {
 type settled struct {
 	S    string `json:"s"` // ok, timeout, nav, noscript
 	Page *Page  `json:"page"`
+	// DL: a link that downloads was clicked since the last answer.
+	DL bool `json:"dl"`
 }
 
 // settle runs the page's event-driven settle wait (page.js) and follows
@@ -104,6 +106,12 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 			return nil, fmt.Errorf("browser: settle: %w", err)
 		}
 		switch {
+		case res.S == "nav" && t.stay.Swap(false):
+			// The page is staying: it left for a download.
+			if _, err := eval[bool](ctx, t, "window.__egym ? window.__egym.stay() : false", false); err != nil && !isNavError(err) {
+				return nil, err
+			}
+			continue
 		case res.S == "nav" || res.S == "noscript":
 			fresh, t.mouseAt = false, nil
 			if time.Now().After(deadline) {
@@ -121,6 +129,13 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 			continue
 		case !fresh && t.nav.wait() != nil && time.Now().Before(deadline):
 			continue // a navigation began during the quiet period
+		}
+		if t.sess != nil {
+			// A download the step started is shown finished (or as far as
+			// it got); one a click started may not have begun yet.
+			if err := t.sess.waitDownloads(ctx, res.DL, deadline); err != nil {
+				return nil, err
+			}
 		}
 		return res.Page, nil
 	}

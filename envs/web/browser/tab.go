@@ -38,6 +38,9 @@ type Tab struct {
 	MaxSettle time.Duration
 
 	nav navState
+	// stay: a navigation of the tab turned into a download, so the page
+	// did not go away after all (its script saw it leaving).
+	stay atomic.Bool
 	// mouseAt is where the last mouse event left the pointer; nil on a
 	// new page. A click there needs no move first.
 	mouseAt *[2]float64
@@ -123,6 +126,12 @@ func (t *Tab) startNavigation(ctx context.Context, url string) error {
 		res, err := chromedp.Call(c, page.Navigate, page.NavigateParams{URL: url})
 		if err != nil {
 			return err
+		}
+		if res.IsDownload {
+			// The page stays; the download is the session's to report.
+			t.stay.Store(true)
+			t.nav.stop()
+			return nil
 		}
 		if res.ErrorText != "" {
 			return fmt.Errorf("browser: navigate %s: %s", url, res.ErrorText)
