@@ -42,7 +42,12 @@ func TestOwnSiteThroughPlugin(t *testing.T) {
 	}))
 	defer other.Close()
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `<title>Dev server</title><button onclick="done()">Order</button><p id="s">ready</p><script>
+		if r.URL.Path == "/receipt.csv" {
+			w.Header().Set("Content-Disposition", `attachment; filename="receipt.csv"`)
+			fmt.Fprint(w, "item,price\nmug,4\n")
+			return
+		}
+		fmt.Fprint(w, `<title>Dev server</title><a href="/receipt.csv">Receipt</a><button onclick="done()">Order</button><p id="s">ready</p><script>
 function done() {
   fetch('`+other.URL+`/pixel').catch(() => {});
   document.getElementById('s').textContent = 'ordered';
@@ -88,7 +93,16 @@ function done() {
 		t.Fatalf("the dev server's page did not load in the sandboxed plugin:\n%s", obs.Text)
 	}
 	checkChromiumSandbox(t, e.Spec().Components["chromium_sandbox"])
-	r, err := e.Step(ctx, "click("+m[1]+")")
+	// Chromium in the sandbox saves a download into the plugin's scratch.
+	d := regexp.MustCompile(`\[(\d+)\] link "Receipt"`).FindStringSubmatch(obs.Text)
+	if d == nil {
+		t.Fatalf("no Receipt link:\n%s", obs.Text)
+	}
+	r, err := e.Step(ctx, "click("+d[1]+")")
+	if err != nil || r.Status != gym.StatusOK || !strings.Contains(r.Observation.Text, `Downloads: "receipt.csv" (17 bytes, completed)`) {
+		t.Fatalf("download in the sandboxed plugin: %v %v\n%s", err, r.Status, r.Observation.Text)
+	}
+	r, err = e.Step(ctx, "click("+m[1]+")")
 	if err != nil {
 		t.Fatal(err)
 	}
