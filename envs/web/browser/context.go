@@ -40,6 +40,21 @@ type Session struct {
 	closed  bool
 	ownedBy map[target.ID]bool // pages we created (new_tab), not popups
 	dl      downloads
+	// clip is the episode's clipboard: Chromium's own is shared by every
+	// context of the browser (page.js clip).
+	clip string
+}
+
+func (s *Session) clipText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clip
+}
+
+func (s *Session) setClip(text string) {
+	s.mu.Lock()
+	s.clip = text
+	s.mu.Unlock()
 }
 
 // SessionOptions configure a new Session.

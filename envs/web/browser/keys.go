@@ -53,9 +53,17 @@ var modifiers = map[string]modKey{
 
 // editing commands Chromium binds to shortcuts in its own UI layer, which
 // synthetic key events do not pass through; sent along with the key.
+// Copy, cut and paste are not among them: they use the episode's own
+// clipboard (clipKeys), not Chromium's, which every context shares.
 var editCommands = map[string]string{
-	"Control+a": "selectAll", "Control+c": "copy", "Control+x": "cut", "Control+v": "paste",
+	"Control+a": "selectAll",
 	"Control+z": "undo", "Control+Shift+z": "redo", "Control+y": "redo",
+}
+
+// clipKeys are the clipboard shortcuts and what they do (page.js clip).
+var clipKeys = map[string]string{
+	"Control+c": "copy", "Control+x": "cut", "Control+v": "paste",
+	"Control+Insert": "copy", "Shift+Delete": "cut", "Shift+Insert": "paste",
 }
 
 // KeyNames lists the keys Press knows besides single characters, F1–F12
@@ -105,6 +113,8 @@ func parseCombo(s string) (keyCombo, error) {
 			k.code, k.vk = "Key"+u, int64(u[0])
 			if c.bits == 8 { // Shift+a types "A"
 				k.key, k.text = u, u
+			} else if c.bits&8 == 0 { // Control+C is the c key, as a keyboard sends it
+				k.key, k.text = strings.ToLower(u), strings.ToLower(u)
 			}
 		case len(u) == 1 && u[0] >= '0' && u[0] <= '9':
 			k.code, k.vk = "Digit"+u, int64(u[0])
@@ -139,6 +149,39 @@ func (t *Tab) Press(ctx context.Context, combo string) error {
 	if err != nil {
 		return actionErr(err.Error())
 	}
+	if err := t.pressKeys(ctx, c); err != nil {
+		return err
+	}
+	if kind, ok := clipKeys[c.name]; ok {
+		return t.clipboard(ctx, kind)
+	}
+	return nil
+}
+
+// clipboard does what a copy, cut or paste key does, with the episode's
+// clipboard (Session.clip).
+func (t *Tab) clipboard(ctx context.Context, kind string) error {
+	var text string
+	if t.sess != nil {
+		text = t.sess.clipText()
+	}
+	res, err := eval[struct {
+		Text   *string `json:"text"`
+		Insert bool    `json:"insert"`
+	}](ctx, t, fmt.Sprintf("window.__egym ? window.__egym.clip(%q, %s) : {}", kind, jsString(text)), true)
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Text != nil && t.sess != nil:
+		t.sess.setClip(*res.Text)
+	case res.Insert && text != "":
+		return t.InsertText(ctx, text)
+	}
+	return nil
+}
+
+func (t *Tab) pressKeys(ctx context.Context, c keyCombo) error {
 	return t.call(ctx, func(cx context.Context) error {
 		send := func(p input.DispatchKeyEventParams) error {
 			_, err := chromedp.Call(cx, input.DispatchKeyEvent, p)

@@ -423,6 +423,90 @@
     };
   }
   const takeDownloadClick = () => { const d = downloadClicked; downloadClicked = false; return d; };
+  // ---- the clipboard. Chromium's is one for the whole browser, shared by
+  // every episode's context and every env of the process: an episode
+  // could paste what another copied. So nothing here uses it: copy, cut
+  // and paste keys, execCommand('copy') and navigator.clipboard.writeText
+  // go through the episode's own clipboard, kept by the Go side (Session),
+  // which hands it over for a paste; the page's copy, cut and paste
+  // events fire as in a browser and may change what is copied or take
+  // over the paste.
+  let clipOut = null; // what the page put on the clipboard since the last settle answer
+  const takeClip = () => { const c = clipOut; clipOut = null; return c; };
+  function selectedText() {
+    const a = deepActive(document);
+    if (a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA')) {
+      try { if (typeof a.selectionStart === 'number') return a.value.substring(a.selectionStart, a.selectionEnd); } catch (e) { /* no selection API (e.g. email) */ }
+    }
+    const sel = document.getSelection();
+    return sel ? sel.toString() : '';
+  }
+  // copyOut fires copy or cut at the focused element and answers what it
+  // copies: the page's setData when it prevents the default, else the
+  // selection (a cut then deletes it from an editable field).
+  function copyOut(type) {
+    const target = deepActive(document) || document.body || document.documentElement;
+    const dt = new DataTransfer();
+    const ev = new ClipboardEvent(type, { clipboardData: dt, bubbles: true, cancelable: true, composed: true });
+    target.dispatchEvent(ev);
+    if (ev.defaultPrevented) return dt.getData('text/plain');
+    const text = selectedText();
+    if (type === 'cut' && text) oExec.call(document, 'delete');
+    return text;
+  }
+  const oExec = Document.prototype.execCommand;
+  Document.prototype.execCommand = function (cmd, ...a) {
+    const c = String(cmd).toLowerCase();
+    if (this === document && (c === 'copy' || c === 'cut')) { clipOut = copyOut(c); return true; }
+    return oExec.call(this, cmd, ...a);
+  };
+  if (W.Clipboard) {
+    // A page's copy button (writeText after a click) works as on a
+    // screen, where Chrome allows it without asking; reading stays
+    // denied, as Chrome asks the user first.
+    Clipboard.prototype.writeText = function (text) { clipOut = String(text); return Promise.resolve(); };
+    const oWrite = Clipboard.prototype.write;
+    Clipboard.prototype.write = async function (items) {
+      for (const it of items || []) {
+        if (it && it.types && it.types.includes('text/plain')) { clipOut = await (await it.getType('text/plain')).text(); return; }
+      }
+      return oWrite.call(this, items);
+    };
+  }
+  // keyPrevented: the page took the last key press for itself (an editor
+  // handling Control+c on its own), so the browser would not copy.
+  // Blink runs the shortcuts itself as the key's default action, with the
+  // shared clipboard: that default is cancelled here (after the page's
+  // own handlers below the window saw the key), and clipboardOp does it.
+  let keyPrevented = false;
+  const clipKey = (e) => {
+    if (e.altKey || e.metaKey) return false;
+    const k = (e.key || '').toLowerCase();
+    if (e.ctrlKey && !e.shiftKey) return k === 'c' || k === 'x' || k === 'v' || k === 'insert';
+    return e.shiftKey && !e.ctrlKey && (k === 'insert' || k === 'delete');
+  };
+  oAdd.call(W, 'keydown', (e) => {
+    keyPrevented = e.defaultPrevented;
+    if (e.isTrusted && clipKey(e)) e.preventDefault();
+  }, false);
+  // clipboardOp runs a copy, cut or paste key in the focused frame: copy and cut
+  // answer {text}; paste fires the paste event with text and answers
+  // whether the browser should insert it ({insert}).
+  async function clipboardOp(kind, text) {
+    const a = document.activeElement;
+    if (a && (a.tagName === 'IFRAME' || a.tagName === 'FRAME')) {
+      const r = await callFrame(a, 'clip', [kind, text]);
+      if (r) return r;
+    }
+    if (keyPrevented) return { prevented: true };
+    if (kind === 'copy' || kind === 'cut') return { text: copyOut(kind) };
+    const target = deepActive(document) || document.body || document.documentElement;
+    const dt = new DataTransfer();
+    dt.setData('text/plain', text);
+    const ev = new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true, composed: true });
+    target.dispatchEvent(ev);
+    return { insert: !ev.defaultPrevented };
+  }
   // beforeunload fires when a navigation of this document starts, before the
   // request goes out: the settle wait must then wait for the next document.
   const unload = () => { unloading = true; for (const w of Array.from(waiters)) w(); };
@@ -1331,13 +1415,17 @@
         const fs = document.querySelectorAll('iframe,frame');
         if (fs.length) {
           const left = Math.max(max - (now() - t0), 1);
-          await Promise.all(Array.from(fs).map((f) => callFrame(f, 'settle', [quiet, left, -1], left + 200)));
+          const rs = await Promise.all(Array.from(fs).map((f) => callFrame(f, 'settle', [quiet, left, -1], left + 200)));
+          for (const r of rs) {
+            if (r && typeof r.clip === 'string') clipOut = r.clip;
+            if (r && r.dl) downloadClicked = true;
+          }
         }
       }
       if (limit >= 0 && s !== 'nav' && !unloading) {
-        try { return { s: s, page: await observe(limit), dl: takeDownloadClick() }; } catch (e) { /* observe separately */ }
+        try { return { s: s, page: await observe(limit), dl: takeDownloadClick(), clip: takeClip() }; } catch (e) { /* observe separately */ }
       }
-      return { s: s, dl: takeDownloadClick() };
+      return { s: s, dl: takeDownloadClick(), clip: takeClip() };
     });
   }
 
@@ -1346,6 +1434,7 @@
     switch (op) {
       case 'observe': return observe(args[0], true);
       case 'settle': return settle(args[0], args[1], -1);
+      case 'clip': return clipboardOp(args[0], args[1]);
       case 'locate': case 'focus': case 'prepFill': case 'changed': case 'selectOption': case 'fileInput':
         return route(op, args[0], args.slice(1));
     }
@@ -1368,6 +1457,7 @@
     scroll,
     rpc,
     leave: () => { unload(); return true; },
+    clip: clipboardOp,
     // The navigation the page started turned into a download: it stays.
     stay: () => { unloading = false; lastMut = now(); poke(); return true; },
   };

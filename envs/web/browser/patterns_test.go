@@ -596,6 +596,68 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 
+	run("clipboard", func(p *policy) {
+		// Each episode has a clipboard of its own: Chromium's is one for
+		// the whole browser, so an episode (or another env) could paste
+		// what this one copied.
+		p.open(site.a + "/clipboard.html")
+		value := func(label string) string {
+			p.t.Helper()
+			n := p.node("textbox", label)
+			if n.Value == nil {
+				return ""
+			}
+			return *n.Value
+		}
+		paste := func(into string) string {
+			p.t.Helper()
+			p.do("clear "+into, p.tab.Clear(p.ctx, p.id("textbox", into)))
+			p.do("paste", p.tab.Press(p.ctx, "Control+v"))
+			return value(into)
+		}
+		// Select and copy a field's text with the keyboard.
+		p.do("focus", p.tab.Focus(p.ctx, p.id("textbox", "Invite code")))
+		p.do("select", p.tab.Press(p.ctx, "Control+a"))
+		p.do("copy", p.tab.Press(p.ctx, "Control+c"))
+		if got := paste("Paste here"); got != "INV-7731" {
+			p.t.Fatalf("pasted %q, want the copied invite code", got)
+		}
+		p.do("copy link", p.tab.Click(p.ctx, p.id("button", "Copy link")))
+		if !p.hasText("Link copied") {
+			p.t.Fatalf("navigator.clipboard.writeText after a click was refused:\n%s", dump(p.page))
+		}
+		if got := paste("Paste here"); got != "https://example.test/invite/7731" {
+			p.t.Fatalf("pasted %q after the Copy link button", got)
+		}
+		p.do("copy coupon", p.tab.Click(p.ctx, p.id("button", "Copy coupon")))
+		if got := paste("Paste here"); got != "SAVE20" {
+			p.t.Fatalf("pasted %q after execCommand('copy') with the page's own copy data", got)
+		}
+		// Cut removes the selection and copies it.
+		p.do("focus draft", p.tab.Focus(p.ctx, p.id("textbox", "Draft")))
+		p.do("select", p.tab.Press(p.ctx, "Control+a"))
+		p.do("cut", p.tab.Press(p.ctx, "Control+x"))
+		if got := value("Draft"); got != "" {
+			p.t.Fatalf("after a cut the field reads %q", got)
+		}
+		if got := paste("Paste here"); got != "remove me" {
+			p.t.Fatalf("pasted %q after the cut", got)
+		}
+		// A field that takes over its paste gets the episode's text.
+		if got := paste("Shout box"); got != "REMOVE ME" {
+			p.t.Fatalf("the page's paste handler made %q", got)
+		}
+		// Another episode's context pastes nothing of this one.
+		other := newTab(p.t, p.tab.m)
+		q := &policy{t: p.t, ctx: p.ctx, tab: other}
+		q.open(site.a + "/clipboard.html")
+		q.do("focus", q.tab.Focus(q.ctx, q.id("textbox", "Paste here")))
+		q.do("paste", q.tab.Press(q.ctx, "Control+v"))
+		if n := q.node("textbox", "Paste here"); n.Value != nil && *n.Value != "" {
+			p.t.Fatalf("another episode pasted %q from this one's clipboard", *n.Value)
+		}
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))

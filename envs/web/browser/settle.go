@@ -66,6 +66,9 @@ type settled struct {
 	Page *Page  `json:"page"`
 	// DL: a link that downloads was clicked since the last answer.
 	DL bool `json:"dl"`
+	// Clip is what the page put on the clipboard since the last answer
+	// (writeText, execCommand('copy')).
+	Clip *string `json:"clip"`
 }
 
 // settle runs the page's event-driven settle wait (page.js) and follows
@@ -129,6 +132,9 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 			continue
 		case !fresh && t.nav.wait() != nil && time.Now().Before(deadline):
 			continue // a navigation began during the quiet period
+		}
+		if res.Clip != nil && t.sess != nil {
+			t.sess.setClip(*res.Clip)
 		}
 		if t.sess != nil {
 			// A download the step started is shown finished (or as far as
