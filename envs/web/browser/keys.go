@@ -64,6 +64,7 @@ var editCommands = map[string]string{
 var clipKeys = map[string]string{
 	"Control+c": "copy", "Control+x": "cut", "Control+v": "paste",
 	"Control+Insert": "copy", "Shift+Delete": "cut", "Shift+Insert": "paste",
+	"Control+Shift+v": "paste", "Control+Shift+V": "paste", // as plain text: the same here
 }
 
 // KeyNames lists the keys Press knows besides single characters, F1–F12

@@ -483,6 +483,7 @@
     if (e.altKey || e.metaKey) return false;
     const k = (e.key || '').toLowerCase();
     if (e.ctrlKey && !e.shiftKey) return k === 'c' || k === 'x' || k === 'v' || k === 'insert';
+    if (e.ctrlKey && e.shiftKey && k === 'v') return true; // paste as plain text
     return e.shiftKey && !e.ctrlKey && (k === 'insert' || k === 'delete');
   };
   oAdd.call(W, 'keydown', (e) => {
