@@ -94,13 +94,32 @@
     return osend.apply(this, a);
   };
   // Short timers count as pending work: a click handler that updates the
-  // page after setTimeout(…, 50) is not settled until the timer ran.
-  const timers = new Set();
+  // page after setTimeout(…, 50) is not settled until the timer ran. A
+  // timer set from a timer's (or idle callback's) callback continues its
+  // chain, and a chain holds the wait for CHAIN_MAX from its first timer
+  // at most: a polling loop (setTimeout(poll, 100) forever) held every
+  // step until MaxSettle. chainOrigin is the running callback's chain
+  // start (-1 outside one).
+  const CHAIN_MAX = 1000;
+  let chainOrigin = -1;
+  const timers = new Map(); // id -> its chain's start
+  const inChain = (origin, fn) => {
+    const prev = chainOrigin;
+    chainOrigin = origin;
+    try { return fn(); } finally { chainOrigin = prev; }
+  };
   W.setTimeout = function (fn, ms, ...a) {
     if (typeof fn !== 'function' || !(ms <= 300)) return oSetTimeout(fn, ms, ...a);
-    const id = oSetTimeout(() => { timers.delete(id); try { fn(...a); } finally { poke(); } }, ms);
-    timers.add(id);
+    const origin = chainOrigin >= 0 ? chainOrigin : now();
+    const id = oSetTimeout(() => { timers.delete(id); try { inChain(origin, () => fn(...a)); } finally { poke(); } }, ms);
+    timers.set(id, origin);
     return id;
+  };
+  // timerLeft is how long short timers still hold the wait (0: none).
+  const timerLeft = (t) => {
+    let left = 0;
+    for (const origin of timers.values()) left = Math.max(left, CHAIN_MAX - (t - origin));
+    return left;
   };
   W.clearTimeout = function (id) { if (timers.delete(id)) poke(); return oClearTimeout(id); };
   // Animations driven by short intervals (jQuery's 13 ms fx timer) or
@@ -224,7 +243,15 @@
   const BG_MAX = 2000, ASK_MAX = 1000;
   const bg = new Map(); // key -> when it stops counting
   let bgSeq = 0;
-  const begin = (max) => { const k = ++bgSeq; bg.set(k, now() + (max || BG_MAX)); return k; };
+  // A wait begun inside a timer chain (a loop posting to a worker) ends
+  // with the chain's CHAIN_MAX.
+  const begin = (max) => {
+    const k = ++bgSeq;
+    let until = now() + (max || BG_MAX);
+    if (chainOrigin >= 0) until = Math.min(until, chainOrigin + CHAIN_MAX);
+    bg.set(k, until);
+    return k;
+  };
   const end = (k) => { if (bg.delete(k)) poke(); };
   // bgLeft is how long the open waits still count (0: none).
   const bgLeft = (t) => {
@@ -244,19 +271,22 @@
   if (W.Worker) {
     const asks = new WeakMap();
     const oWPost = Worker.prototype.postMessage;
+    const silent = new WeakSet(); // workers that let a post go unanswered
     Worker.prototype.postMessage = function (...a) {
       let q = asks.get(this);
       if (!q) {
         q = [];
         asks.set(this, q);
-        oAdd.call(this, 'message', () => { const k = q.shift(); if (k) end(k); }, true);
+        oAdd.call(this, 'message', () => { silent.delete(this); const k = q.shift(); if (k) end(k); }, true);
         const fail = () => { for (const k of q.splice(0)) end(k); };
         oAdd.call(this, 'error', fail, true);
         oAdd.call(this, 'messageerror', fail, true);
       }
-      // A worker that is only told things never answers: its posts count
-      // for ASK_MAX, shorter than other waits.
-      q.push(begin(ASK_MAX));
+      // A worker that is only told things never answers: a post counts
+      // for ASK_MAX, and once one went unanswered that long, the worker's
+      // posts count no more until it answers.
+      if (q.length && q.every((k) => !bg.has(k))) { silent.add(this); q.length = 0; }
+      if (!silent.has(this)) q.push(begin(ASK_MAX));
       return oWPost.apply(this, a);
     };
     const oTerm = Worker.prototype.terminate;
@@ -288,8 +318,9 @@
     const idle = new Map(); // id -> key
     W.requestIdleCallback = function (fn, opts) {
       if (typeof fn !== 'function') return oRIC(fn, opts);
+      const origin = chainOrigin >= 0 ? chainOrigin : now();
       const k = begin();
-      const id = oRIC((d) => { idle.delete(id); try { fn(d); } finally { end(k); } }, opts);
+      const id = oRIC((d) => { idle.delete(id); try { inChain(origin, () => fn(d)); } finally { end(k); } }, opts);
       idle.set(id, k);
       // Idle periods follow frames; after input the headless renderer
       // draws none until something asks for one, so idle callbacks would
@@ -1395,9 +1426,9 @@
         if (wait <= 0) return finish('timeout');
         // Work that counts only for a while wakes the wait when it stops
         // counting; the rest ends with an event that pokes it.
-        const hold = Math.max(bgLeft(t), animLeft(t), frameLeft(t));
+        const hold = Math.max(bgLeft(t), animLeft(t), frameLeft(t), timerLeft(t));
         if (hold > 0) wait = Math.min(wait, hold);
-        else if (document.readyState === 'complete' && pending <= 0 && timers.size === 0) {
+        else if (document.readyState === 'complete' && pending <= 0) {
           let q = quiet - (t - Math.max(lastMut, lastInput));
           if (t - lastAnim < ANIM_QUIET && t - animStart < ANIM_MAX) q = Math.max(q, ANIM_QUIET - (t - lastAnim));
           if (q <= 0) {

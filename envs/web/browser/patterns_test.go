@@ -658,6 +658,31 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 
+	run("background loops", func(p *policy) {
+		// Loops a page runs forever do not hold every step until
+		// MaxSettle (a setTimeout poll did, 3 s a step); the action's own
+		// timer is still waited for.
+		p.open(site.a + "/loops.html")
+		settled := func(what string) {
+			p.t.Helper()
+			res, err := eval[settled](p.ctx, p.tab, "window.__egym.settle(8, 2500, 500)", true)
+			if err != nil || res.S != "ok" {
+				p.t.Fatalf("%s: the settle wait answered %q (%v), want ok: a background loop holds it", what, res.S, err)
+			}
+			p.page = *res.Page
+		}
+		settled("after load")
+		p.do("save", p.tab.Click(p.ctx, p.id("button", "Save")))
+		if !p.hasText("Saved") {
+			p.t.Fatalf("the Save click's 50 ms timer was not waited for:\n%s", dump(p.page))
+		}
+		settled("after save")
+		for i := 0; i < 3; i++ {
+			p.do("log", p.tab.Click(p.ctx, p.id("button", "Log visit")))
+		}
+		settled("after posts to a worker that never answers")
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))
