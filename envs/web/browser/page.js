@@ -21,7 +21,6 @@
   const oPost = W.postMessage;
   const oStop = Event.prototype.stopImmediatePropagation; // a page may replace it to read the bridge's token
   const now = () => performance.now();
-  let pending = 0;
   let lastMut = now();
   let lastInput = 0; // last input event (real or dispatched by an action)
   let lastAnim = -1e9, animStart = -1e9; // DOM changes made by short intervals / animation frames
@@ -62,10 +61,13 @@
     poked = true;
     oSetTimeout(() => { poked = false; for (const w of Array.from(waiters)) w(); }, 0);
   };
+  // Requests and reads are pending until done, for BG_MAX at most (see
+  // begin): a long poll (a request the server holds until it has news)
+  // held every step until MaxSettle.
   const track = (p) => {
     if (!p || typeof p.finally !== 'function') return p;
-    pending++;
-    return p.finally(() => { pending--; poke(); });
+    const k = begin();
+    return p.finally(() => end(k));
   };
   // Browser APIs that answer with a promise in a later task, like a fetch
   // body: pending until they settle.
@@ -89,8 +91,8 @@
   }
   const osend = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...a) {
-    pending++;
-    oAdd.call(this, 'loadend', () => { pending--; poke(); }, { once: true });
+    const k = begin();
+    oAdd.call(this, 'loadend', () => end(k), { once: true });
     return osend.apply(this, a);
   };
   // Short timers count as pending work: a click handler that updates the
@@ -223,8 +225,8 @@
     for (const m of ['readAsText', 'readAsDataURL', 'readAsArrayBuffer', 'readAsBinaryString']) {
       const o = FileReader.prototype[m];
       if (o) FileReader.prototype[m] = function (...a) {
-        pending++;
-        oAdd.call(this, 'loadend', () => { oSetTimeout(() => { pending--; poke(); }, 0); }, { once: true });
+        const k = begin();
+        oAdd.call(this, 'loadend', () => { oSetTimeout(() => end(k), 0); }, { once: true });
         return o.apply(this, a);
       };
     }
@@ -1428,7 +1430,7 @@
         // counting; the rest ends with an event that pokes it.
         const hold = Math.max(bgLeft(t), animLeft(t), frameLeft(t), timerLeft(t));
         if (hold > 0) wait = Math.min(wait, hold);
-        else if (document.readyState === 'complete' && pending <= 0) {
+        else if (document.readyState === 'complete') {
           let q = quiet - (t - Math.max(lastMut, lastInput));
           if (t - lastAnim < ANIM_QUIET && t - animStart < ANIM_MAX) q = Math.max(q, ANIM_QUIET - (t - lastAnim));
           if (q <= 0) {

@@ -56,6 +56,14 @@ func servePatterns(t *testing.T) patternSite {
 				}
 			}
 			return
+		case "/hold":
+			// A long poll: the server answers when it has news (here: never
+			// within a test).
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			return
 		case "/files/data.csv":
 			w.Header().Set("Content-Type", "text/csv")
 			fmt.Fprint(w, "a,b\n1,2\n")
@@ -659,9 +667,9 @@ func TestPatterns(t *testing.T) {
 	})
 
 	run("background loops", func(p *policy) {
-		// Loops a page runs forever do not hold every step until
-		// MaxSettle (a setTimeout poll did, 3 s a step); the action's own
-		// timer is still waited for.
+		// Loops a page runs forever and a long poll do not hold every
+		// step until MaxSettle (a setTimeout poll did, 3 s a step); the
+		// action's own timer is still waited for.
 		p.open(site.a + "/loops.html")
 		settled := func(what string) {
 			p.t.Helper()
