@@ -102,7 +102,7 @@
   // at most: a polling loop (setTimeout(poll, 100) forever) held every
   // step until MaxSettle. chainOrigin is the running callback's chain
   // start (-1 outside one).
-  const CHAIN_MAX = 1000;
+  const CHAIN_MAX = 1500; // as ANIM_MAX below
   let chainOrigin = -1;
   const timers = new Map(); // id -> its chain's start
   const inChain = (origin, fn) => {
@@ -268,35 +268,37 @@
     const done = () => { for (const ev of events) target.removeEventListener(ev, done, true); end(k); };
     for (const ev of events) oAdd.call(target, ev, done, true);
   };
-  // A worker's answer: each message posted to it is pending until it
-  // posts one back (request/response, as Comlink and most workers do).
+  // Asking a worker or a server over a WebSocket: each message sent is
+  // pending until one comes back (request/response, as Comlink, chat
+  // and RPC-over-WebSocket do). One only told things never answers: a
+  // send counts for ASK_MAX, and once one went unanswered that long, the
+  // channel's sends count no more until it answers.
+  const asks = new WeakMap(), silent = new WeakSet();
+  const asked = (ch) => {
+    let q = asks.get(ch);
+    if (!q) {
+      q = [];
+      asks.set(ch, q);
+      oAdd.call(ch, 'message', () => { silent.delete(ch); const k = q.shift(); if (k) end(k); }, true);
+      const fail = () => { for (const k of q.splice(0)) end(k); };
+      for (const ev of ['error', 'messageerror', 'close']) oAdd.call(ch, ev, fail, true);
+    }
+    if (q.length && q.every((k) => !bg.has(k))) { silent.add(ch); q.length = 0; }
+    if (!silent.has(ch)) q.push(begin(ASK_MAX));
+  };
+  const unask = (ch) => { const q = asks.get(ch); if (q) for (const k of q.splice(0)) end(k); };
   if (W.Worker) {
-    const asks = new WeakMap();
-    const oWPost = Worker.prototype.postMessage;
-    const silent = new WeakSet(); // workers that let a post go unanswered
-    Worker.prototype.postMessage = function (...a) {
-      let q = asks.get(this);
-      if (!q) {
-        q = [];
-        asks.set(this, q);
-        oAdd.call(this, 'message', () => { silent.delete(this); const k = q.shift(); if (k) end(k); }, true);
-        const fail = () => { for (const k of q.splice(0)) end(k); };
-        oAdd.call(this, 'error', fail, true);
-        oAdd.call(this, 'messageerror', fail, true);
-      }
-      // A worker that is only told things never answers: a post counts
-      // for ASK_MAX, and once one went unanswered that long, the worker's
-      // posts count no more until it answers.
-      if (q.length && q.every((k) => !bg.has(k))) { silent.add(this); q.length = 0; }
-      if (!silent.has(this)) q.push(begin(ASK_MAX));
-      return oWPost.apply(this, a);
+    const oWPost = Worker.prototype.postMessage, oTerm = Worker.prototype.terminate;
+    Worker.prototype.postMessage = function (...a) { asked(this); return oWPost.apply(this, a); };
+    Worker.prototype.terminate = function (...a) { unask(this); return oTerm.apply(this, a); };
+  }
+  if (W.WebSocket) {
+    const oSend = WebSocket.prototype.send, oClose = WebSocket.prototype.close;
+    WebSocket.prototype.send = function (...a) {
+      if (this.readyState === 1) asked(this); // a send before open throws; after close it is dropped
+      return oSend.apply(this, a);
     };
-    const oTerm = Worker.prototype.terminate;
-    Worker.prototype.terminate = function (...a) {
-      const q = asks.get(this);
-      if (q) for (const k of q.splice(0)) end(k);
-      return oTerm.apply(this, a);
-    };
+    WebSocket.prototype.close = function (...a) { unask(this); return oClose.apply(this, a); };
   }
   // IndexedDB: opening a database and each transaction, until they end.
   if (W.IDBFactory) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The pages in testdata/patterns are patterns of the web users bring
@@ -56,6 +58,23 @@ func servePatterns(t *testing.T) patternSite {
 				}
 			}
 			return
+		case "/ws":
+			// A chat server that answers each message after 150 ms.
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				_, msg, err := c.Read(r.Context())
+				if err != nil {
+					return
+				}
+				time.Sleep(150 * time.Millisecond)
+				if c.Write(r.Context(), websocket.MessageText, []byte("bot: got "+string(msg))) != nil {
+					return
+				}
+			}
 		case "/hold":
 			// A long poll: the server answers when it has news (here: never
 			// within a test).
@@ -428,9 +447,13 @@ func TestPatterns(t *testing.T) {
 			{"Tidy up", "Tidied 4 drawers"},
 			{"Update badge", "Badge: 10"},
 		} {
+			t0 := time.Now()
 			p.do(c.button, p.tab.Click(p.ctx, p.id("button", c.button)))
 			if !p.hasText(c.want) {
-				p.t.Errorf("after %q: no %q in the observation:\n%s", c.button, c.want, dump(p.page))
+				took := time.Since(t0)
+				time.Sleep(500 * time.Millisecond)
+				later, _ := eval[string](p.ctx, p.tab, "document.getElementById('status').textContent", false)
+				p.t.Errorf("after %q (%v): no %q in the observation (500 ms later: %q):\n%s", c.button, took, c.want, later, dump(p.page))
 			}
 		}
 	})
@@ -689,6 +712,18 @@ func TestPatterns(t *testing.T) {
 			p.do("log", p.tab.Click(p.ctx, p.id("button", "Log visit")))
 		}
 		settled("after posts to a worker that never answers")
+	})
+
+	run("websocket answers", func(p *policy) {
+		// The answer to a message sent over a WebSocket is waited for.
+		p.open(site.a + "/chat.html")
+		for _, m := range []string{"hello", "where is my order"} {
+			p.do("type", p.tab.Fill(p.ctx, p.id("textbox", "Message"), m))
+			p.do("send", p.tab.Click(p.ctx, p.id("button", "Send")))
+			if !p.hasText("bot: got " + m) {
+				p.t.Fatalf("observed before the server's answer to %q:\n%s", m, dump(p.page))
+			}
+		}
 	})
 
 	run("scroll box and cover", func(p *policy) {
