@@ -178,6 +178,17 @@ func PIDAlive(pid int) bool {
 	return !(i > 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X'))
 }
 
+// DataDir is the profile folder of the browser of generation gen (removed
+// when that browser stops), or "" when another generation runs.
+func (p *Process) DataDir(gen uint64) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen != p.gen {
+		return ""
+	}
+	return p.dataDir
+}
+
 // Alive reports whether the browser of generation gen still runs.
 func (p *Process) Alive(gen uint64) bool {
 	p.mu.Lock()

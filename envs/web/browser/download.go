@@ -52,7 +52,9 @@ type downloads struct {
 // navigation that never ended (the step waited MaxSettle) and said
 // nothing.
 func (s *Session) allowDownloads(c context.Context) error {
-	dir, err := os.MkdirTemp("", "envgym-downloads-")
+	// Inside the browser's profile folder, so it goes with the browser
+	// even when a session is never closed.
+	dir, err := os.MkdirTemp(s.m.proc.DataDir(s.gen), "envgym-downloads-")
 	if err != nil {
 		return fmt.Errorf("browser: download folder: %w", err)
 	}
