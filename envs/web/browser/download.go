@@ -48,9 +48,8 @@ type downloads struct {
 }
 
 // allowDownloads lets the context download into a folder of its own and
-// report each download; without it a click on an attachment started a
-// navigation that never ended (the step waited MaxSettle) and said
-// nothing.
+// report each download, so that a navigation turned download ends its
+// step and the step can say what was saved.
 func (s *Session) allowDownloads(c context.Context) error {
 	// Inside the browser's profile folder, so it goes with the browser
 	// even when a session is never closed.
