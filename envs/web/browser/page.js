@@ -62,8 +62,8 @@
     oSetTimeout(() => { poked = false; for (const w of Array.from(waiters)) w(); }, 0);
   };
   // Requests and reads are pending until done, for BG_MAX at most (see
-  // begin): a long poll (a request the server holds until it has news)
-  // held every step until MaxSettle.
+  // begin), so that a long poll (a request the server holds until it has
+  // news) does not hold every step.
   const track = (p) => {
     if (!p || typeof p.finally !== 'function') return p;
     const k = begin();
@@ -99,8 +99,8 @@
   // page after setTimeout(…, 50) is not settled until the timer ran. A
   // timer set from a timer's (or idle callback's) callback continues its
   // chain, and a chain holds the wait for CHAIN_MAX from its first timer
-  // at most: a polling loop (setTimeout(poll, 100) forever) held every
-  // step until MaxSettle. chainOrigin is the running callback's chain
+  // at most, so that a polling loop (setTimeout(poll, 100) forever) does
+  // not hold every step. chainOrigin is the running callback's chain
   // start (-1 outside one).
   const CHAIN_MAX = 1500; // as ANIM_MAX below
   let chainOrigin = -1;
