@@ -105,6 +105,9 @@ func writeNode(b *strings.Builder, n browser.Node) {
 	if n.Focused {
 		b.WriteString(" focused")
 	}
+	if n.Modal {
+		b.WriteString(" modal")
+	}
 	if n.Invalid != "" {
 		b.WriteString(" invalid=")
 		b.WriteString(strconv.Quote(n.Invalid))

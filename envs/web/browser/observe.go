@@ -34,6 +34,8 @@ type Node struct {
 	// said so: the browser's message after its validation blocked a
 	// submit, or the page's aria-invalid (and its aria-errormessage).
 	Invalid string `json:"invalid,omitempty"`
+	// Modal: a dialog that keeps the rest of the page from input.
+	Modal bool `json:"modal,omitempty"`
 }
 
 // Page is a snapshot of the page as the agent sees it.

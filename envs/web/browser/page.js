@@ -893,6 +893,9 @@
     const r = role(el);
     if (r === 'hidden') return false;
     if (r === 'frame') return walkFrame(el, out, frames, limit);
+    // A dialog (an open <dialog>, role=dialog) says so before its content,
+    // and whether it is modal: then nothing outside it can be clicked.
+    if (el.tagName === 'DIALOG' || r === 'dialog' || r === 'alertdialog') out.push(dialogLine(el));
     // An ARIA listbox is a container of options; a <select> is one control.
     if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) { out.push(leafNode(el, r)); return true; }
     if (r === 'heading') { const t = clip(textOf(el), 160); if (t) out.push({ id: 0, role: 'heading', name: t }); return false; }
@@ -926,6 +929,18 @@
       return true;
     }
     return false;
+  }
+
+  function dialogLine(el) {
+    let name = el.getAttribute('aria-label') || '';
+    const by = el.getAttribute('aria-labelledby');
+    if (!name && by) name = by.split(/\s+/).map((i) => { const e = el.ownerDocument.getElementById(i); return e ? e.innerText : ''; }).join(' ');
+    if (!name) { const h = el.querySelector('h1,h2,h3,h4,h5,h6,[role=heading]'); if (h) name = h.innerText; }
+    const n = { id: 0, role: 'dialog', name: clip(name, 100) };
+    let modal = el.getAttribute('aria-modal') === 'true';
+    try { modal = modal || el.matches(':modal'); } catch (e) { /* no :modal */ }
+    if (modal) n.modal = true;
+    return n;
   }
 
   // delegationRoot: a listener on a container (a list, a toolbar) serves

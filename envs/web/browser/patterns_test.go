@@ -726,6 +726,34 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 
+	run("dialogs in the page", func(p *policy) {
+		// An open <dialog> or role=dialog shows as a dialog line before
+		// its content, with modal when it blocks the rest of the page.
+		dialog := func(name string) *Node {
+			for i, n := range p.page.Nodes {
+				if n.Role == "dialog" && n.Name == name {
+					return &p.page.Nodes[i]
+				}
+			}
+			return nil
+		}
+		p.open(site.a + "/modal.html")
+		if n := dialog("Cookie settings"); n == nil || n.Modal {
+			p.t.Fatalf("role=dialog: %+v, want a dialog line, not modal:\n%s", n, dump(p.page))
+		}
+		if dialog("Delete report.pdf?") != nil {
+			p.t.Fatalf("a closed <dialog> is in the observation")
+		}
+		p.do("delete", p.tab.Click(p.ctx, p.id("button", "Delete report.pdf")))
+		if n := dialog("Delete report.pdf?"); n == nil || !n.Modal {
+			p.t.Fatalf("showModal()'s dialog: %+v, want a modal dialog line:\n%s", n, dump(p.page))
+		}
+		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Delete")))
+		if !p.hasText("Deleted") {
+			p.t.Fatalf("not deleted:\n%s", dump(p.page))
+		}
+	})
+
 	run("scroll box and cover", func(p *policy) {
 		p.open(site.a + "/scrollbox.html")
 		p.do("confirm", p.tab.Click(p.ctx, p.id("button", "Confirm terms")))
