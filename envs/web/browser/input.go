@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/runtime"
@@ -330,10 +331,23 @@ func (t *Tab) Wheel(ctx context.Context, dx, dy float64) error {
 		x, y = v[0]/2, v[1]/2
 	}
 	return t.call(ctx, func(c context.Context) error {
-		_, err := chromedp.Call(c, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseWheel, X: x, Y: y, DeltaX: dx, DeltaY: dy})
+		_, err := chromedp.Call(c, dispatchWheel, wheelParams{Type: input.DispatchMouseEventTypeMouseWheel, X: x, Y: y, DeltaX: dx, DeltaY: dy})
 		return err
 	})
 }
+
+// wheelParams is a wheel event with both deltas always sent: Chromium
+// requires them, and cdproto's params omit a zero delta (so scroll(0, dy)
+// failed).
+type wheelParams struct {
+	Type   input.DispatchMouseEventType `json:"type"`
+	X      float64                      `json:"x"`
+	Y      float64                      `json:"y"`
+	DeltaX float64                      `json:"deltaX"`
+	DeltaY float64                      `json:"deltaY"`
+}
+
+var dispatchWheel = cdp.Command[wheelParams, cdp.Empty]{Method: input.CommandDispatchMouseEvent}
 
 func (t *Tab) viewport(ctx context.Context) ([2]float64, error) {
 	return eval[[2]float64](ctx, t, "[innerWidth, innerHeight]", false)

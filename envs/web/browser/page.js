@@ -101,9 +101,32 @@
   // chain, and a chain holds the wait for CHAIN_MAX from its first timer
   // at most, so that a polling loop (setTimeout(poll, 100) forever) does
   // not hold every step. chainOrigin is the running callback's chain
-  // start (-1 outside one).
+  // start (null outside one; -Infinity for a loop's).
   const CHAIN_MAX = 1500; // as ANIM_MAX below
-  let chainOrigin = -1;
+  let chainOrigin = null;
+  // A loop that re-arms from a promise callback (poll(): await fetch,
+  // then setTimeout(poll, 150)) is no timer chain: it is known by the
+  // same callback armed again with no input in between, and then holds
+  // nothing until the next input makes it prove itself again.
+  const loops = new Map(); // callback source -> {last, n}
+  const srcOf = new WeakMap();
+  const looping = (fn) => {
+    let key = srcOf.get(fn);
+    if (key === undefined) { key = String(fn).slice(0, 300); srcOf.set(fn, key); }
+    const t = now();
+    let r = loops.get(key);
+    if (!r) {
+      if (loops.size > 1000) loops.clear();
+      r = { last: t, n: 0 };
+      loops.set(key, r);
+    }
+    if (lastInput > r.last) r.n = 0;
+    r.n++;
+    r.last = t;
+    return r.n >= 2;
+  };
+  // originOf is the chain start of a callback armed now.
+  const originOf = (fn) => (chainOrigin !== null ? chainOrigin : looping(fn) ? -Infinity : now());
   const timers = new Map(); // id -> its chain's start
   const inChain = (origin, fn) => {
     const prev = chainOrigin;
@@ -112,7 +135,7 @@
   };
   W.setTimeout = function (fn, ms, ...a) {
     if (typeof fn !== 'function' || !(ms <= 300)) return oSetTimeout(fn, ms, ...a);
-    const origin = chainOrigin >= 0 ? chainOrigin : now();
+    const origin = originOf(fn);
     const id = oSetTimeout(() => { timers.delete(id); try { inChain(origin, () => fn(...a)); } finally { poke(); } }, ms);
     timers.set(id, origin);
     return id;
@@ -250,7 +273,7 @@
   const begin = (max) => {
     const k = ++bgSeq;
     let until = now() + (max || BG_MAX);
-    if (chainOrigin >= 0) until = Math.min(until, chainOrigin + CHAIN_MAX);
+    if (chainOrigin !== null) until = Math.min(until, chainOrigin + CHAIN_MAX);
     bg.set(k, until);
     return k;
   };
@@ -322,8 +345,8 @@
     const idle = new Map(); // id -> key
     W.requestIdleCallback = function (fn, opts) {
       if (typeof fn !== 'function') return oRIC(fn, opts);
-      const origin = chainOrigin >= 0 ? chainOrigin : now();
-      const k = begin();
+      const origin = originOf(fn);
+      const k = inChain(origin, () => begin());
       const id = oRIC((d) => { idle.delete(id); try { inChain(origin, () => fn(d)); } finally { end(k); } }, opts);
       idle.set(id, k);
       // Idle periods follow frames; after input the headless renderer
@@ -1052,16 +1075,29 @@
   // the middle of the viewport, in walk order.
   function centerLine(ms, total) {
     let c = null;
-    for (const [fx, fy] of [[0.5, 0.5], [0.5, 0.25], [0.5, 0.75], [0.25, 0.5]]) {
+    for (const [fx, fy] of [[0.5, 0.5], [0.25, 0.5], [0.1, 0.5], [0.5, 0.3], [0.1, 0.3], [0.5, 0.7], [0.1, 0.7]]) {
       c = document.elementFromPoint(W.innerWidth * fx, W.innerHeight * fy);
       if (c && c !== document.body && c !== document.documentElement) break;
+      c = null;
     }
-    if (!c) return 0;
     let lo = 0, hi = ms.length;
+    if (!c) {
+      // Only the page's background there (narrow content): the first line
+      // whose element reaches below the viewport's middle.
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const m = outer(ms[mid][1]);
+        const r = m && m.getBoundingClientRect ? m.getBoundingClientRect() : null;
+        if (r && r.bottom < W.innerHeight / 2) lo = mid + 1; else hi = mid;
+      }
+      return lo < ms.length ? ms[lo][0] : total;
+    }
     while (lo < hi) { // the first mark not before c in document order
       const mid = (lo + hi) >> 1;
       const m = outer(ms[mid][1]);
-      const before = m && m !== c && !m.contains(c) && (m.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING);
+      // An ancestor of c precedes it in document order (FOLLOWING is set
+      // for a descendant too).
+      const before = m && m !== c && (m.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING);
       if (before) lo = mid + 1; else hi = mid;
     }
     return lo < ms.length ? ms[lo][0] : total;

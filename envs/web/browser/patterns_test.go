@@ -576,6 +576,16 @@ func TestPatterns(t *testing.T) {
 		}
 		p.do("add", p.tab.Click(p.ctx, p.id("button", "Add item 1500")))
 		p.wantState("added", "1500")
+		// A wheel turn with no sideways part (scroll(0, dy)).
+		y := p.page.ScrollY
+		p.do("wheel", p.tab.Wheel(p.ctx, 0, -2000)) // was a protocol error: a zero deltaX was left out
+		for i := 0; i < 50 && p.page.ScrollY >= y; i++ { // the compositor scrolls in its own time
+			time.Sleep(20 * time.Millisecond)
+			p.settle()
+		}
+		if p.page.ScrollY >= y {
+			p.t.Fatalf("wheel up 2000 px: scrollY %d → %d", y, p.page.ScrollY)
+		}
 		// The middle: the viewport's items are in the window.
 		for i := 0; i < 400 && p.page.ScrollY > p.page.ScrollMax/2; i++ {
 			p.do("scroll", p.tab.Scroll(p.ctx, "up"))
