@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
@@ -72,6 +71,11 @@ func (s *Session) allowDownloads(c context.Context) error {
 // listenDownload records the session's download events; the tab whose
 // navigation turned into a download stops waiting for that navigation.
 func (s *Session) listenDownload(ev any) {
+	switch ev.(type) {
+	case *browser.EventDownloadWillBegin, *browser.EventDownloadProgress:
+	default:
+		return // every other browser event, of every context
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch e := ev.(type) {
@@ -112,8 +116,6 @@ func (s *Session) listenDownload(ev any) {
 				_, _ = chromedp.CallBrowser(c, browser.CancelDownload, browser.CancelDownloadParams{GUID: guid, BrowserContextID: s.id})
 			}(d.guid)
 		}
-	default:
-		return
 	}
 	close(s.dl.changed)
 	s.dl.changed = make(chan struct{})
@@ -204,12 +206,4 @@ func (s *Session) waitDownloads(ctx context.Context, clicked bool, deadline time
 		}
 		timer.Stop()
 	}
-}
-
-// has reports whether frame is one of the tab's frames.
-func (f *frameContexts) has(frame cdp.FrameID) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.byFrame[frame]
-	return ok
 }

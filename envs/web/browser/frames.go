@@ -182,3 +182,11 @@ func (t *Tab) adoptClosedRoots(ctx context.Context) (bool, error) {
 	})
 	return found, err
 }
+
+// has reports whether frame is one of the tab's frames.
+func (f *frameContexts) has(frame cdp.FrameID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.byFrame[frame]
+	return ok
+}

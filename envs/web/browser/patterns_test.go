@@ -578,7 +578,7 @@ func TestPatterns(t *testing.T) {
 		p.wantState("added", "1500")
 		// A wheel turn with no sideways part (scroll(0, dy)).
 		y := p.page.ScrollY
-		p.do("wheel", p.tab.Wheel(p.ctx, 0, -2000)) // was a protocol error: a zero deltaX was left out
+		p.do("wheel", p.tab.Wheel(p.ctx, 0, -2000))      // was a protocol error: a zero deltaX was left out
 		for i := 0; i < 50 && p.page.ScrollY >= y; i++ { // the compositor scrolls in its own time
 			time.Sleep(20 * time.Millisecond)
 			p.settle()
