@@ -342,13 +342,33 @@
   }
   if (W.requestIdleCallback) {
     const oRIC = W.requestIdleCallback.bind(W), oCIC = W.cancelIdleCallback.bind(W);
-    const idle = new Map(); // id -> key
+    const idle = new Map(); // id -> {k, late}
+    // The headless renderer may give no idle period for seconds (seen in a
+    // loaded CI run: 2 s); on a screen idle callbacks of an idle page run
+    // within a frame or two. A callback still waiting after IDLE_LATE runs
+    // as in an idle period of IDLE_SLICE ms, as rIC polyfills do.
+    const IDLE_LATE = 150, IDLE_SLICE = 50;
     W.requestIdleCallback = function (fn, opts) {
       if (typeof fn !== 'function') return oRIC(fn, opts);
       const origin = originOf(fn);
       const k = inChain(origin, () => begin());
-      const id = oRIC((d) => { idle.delete(id); try { inChain(origin, () => fn(d)); } finally { end(k); } }, opts);
-      idle.set(id, k);
+      let ran = false;
+      const run = (d) => {
+        if (ran) return;
+        ran = true;
+        const r = idle.get(id);
+        idle.delete(id);
+        if (r) oClearTimeout(r.late);
+        try { inChain(origin, () => fn(d)); } finally { end(k); }
+      };
+      const id = oRIC(run, opts);
+      const late = oSetTimeout(() => {
+        if (ran) return;
+        oCIC(id);
+        const t0 = now();
+        run({ didTimeout: false, timeRemaining: () => Math.max(0, IDLE_SLICE - (now() - t0)) });
+      }, IDLE_LATE);
+      idle.set(id, { k, late });
       // Idle periods follow frames; after input the headless renderer
       // draws none until something asks for one, so idle callbacks would
       // wait for the next action. A frame asked for here lets them run
@@ -356,7 +376,12 @@
       if (oRAF) oRAF(() => {});
       return id;
     };
-    W.cancelIdleCallback = function (id) { const k = idle.get(id); idle.delete(id); if (k) end(k); return oCIC(id); };
+    W.cancelIdleCallback = function (id) {
+      const r = idle.get(id);
+      idle.delete(id);
+      if (r) { oClearTimeout(r.late); end(r.k); }
+      return oCIC(id);
+    };
   }
   // Resources a page loads after it loaded (script chunks, images,
   // stylesheets): pending until their load or error event. Seen as

@@ -446,6 +446,7 @@ func TestPatterns(t *testing.T) {
 			{"Preload banner", "Banner 120 wide"},
 			{"Tidy up", "Tidied 4 drawers"},
 			{"Update badge", "Badge: 10"},
+			{"Tidy while syncing", "Tidied while syncing"},
 		} {
 			t0 := time.Now()
 			p.do(c.button, p.tab.Click(p.ctx, p.id("button", c.button)))
