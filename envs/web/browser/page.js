@@ -323,6 +323,33 @@
     };
     WebSocket.prototype.close = function (...a) { unask(this); return oClose.apply(this, a); };
   }
+  // A stream of server-sent events the page opens: pending until its
+  // first event (servers often send the current state at once), and for
+  // OPEN_GRACE ms after it opened when the stream stays silent (news
+  // only), so a quiet stream costs one short wait.
+  if (W.EventSource) {
+    const oES = W.EventSource, OPEN_GRACE = 150;
+    const first = new WeakMap(); // source -> key of its wait
+    const heard = (es) => { const k = first.get(es); if (k) { first.delete(es); end(k); } };
+    W.EventSource = class EventSource extends oES {
+      constructor(...a) {
+        super(...a);
+        first.set(this, begin(ASK_MAX));
+        for (const ev of ['message', 'error']) oAdd.call(this, ev, () => heard(this), true);
+        oAdd.call(this, 'open', () => {
+          const k = first.get(this);
+          if (!k) return;
+          end(k);
+          first.set(this, begin(OPEN_GRACE));
+        }, true);
+      }
+      // Named events (event: update) arrive only as their own type.
+      addEventListener(type, ...a) {
+        if (first.has(this) && typeof type === 'string') oAdd.call(this, type, () => heard(this), true);
+        return super.addEventListener(type, ...a);
+      }
+    };
+  }
   // IndexedDB: opening a database and each transaction, until they end.
   if (W.IDBFactory) {
     for (const m of ['open', 'deleteDatabase']) {
@@ -1486,9 +1513,13 @@
   // 'timeout' after `max` ms, or 'nav' when the document is being left.
   // Child frames then settle in the time left. It is woken by the events
   // that end pending work and by one timer for the rest of the wait; no
-  // polling. With limit >= 0 the observation is taken right after.
-  function settle(quiet, max, limit) {
+  // polling. With limit >= 0 the observation is taken right after. With
+  // after > 0 the DOM must also stay quiet for `after` ms from the call
+  // (the Go side saw a script arrive that runs in a later task).
+  function settle(quiet, max, limit, after) {
     const t0 = now();
+    const from = after > 0 ? t0 : -Infinity;
+    if (after > quiet) quiet = after;
     return new Promise((resolve) => {
       let timer = 0;
       const finish = (s) => {
@@ -1509,7 +1540,7 @@
         const hold = Math.max(bgLeft(t), animLeft(t), frameLeft(t), timerLeft(t));
         if (hold > 0) wait = Math.min(wait, hold);
         else if (document.readyState === 'complete') {
-          let q = quiet - (t - Math.max(lastMut, lastInput));
+          let q = quiet - (t - Math.max(lastMut, lastInput, from));
           if (t - lastAnim < ANIM_QUIET && t - animStart < ANIM_MAX) q = Math.max(q, ANIM_QUIET - (t - lastAnim));
           if (q <= 0) {
             const css = Math.min(cssLeft(), 1000);

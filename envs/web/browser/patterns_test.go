@@ -75,6 +75,22 @@ func servePatterns(t *testing.T) patternSite {
 					return
 				}
 			}
+		case "/events", "/events/silent":
+			// Server-sent events: the current state after 100 ms, then
+			// silence (or silence from the start).
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			if r.URL.Path == "/events" {
+				time.Sleep(100 * time.Millisecond)
+				fmt.Fprint(w, "event: update\ndata: 3 new orders\n\n")
+				w.(http.Flusher).Flush()
+			}
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			return
 		case "/hold":
 			// A long poll: the server answers when it has news (here: never
 			// within a test).
@@ -92,6 +108,15 @@ func servePatterns(t *testing.T) patternSite {
 			// Resources a page loads after an action, arriving later.
 			time.Sleep(300 * time.Millisecond)
 			switch name {
+			case "reports.mjs":
+				w.Header().Set("Content-Type", "text/javascript")
+				fmt.Fprint(w, `export const title = () => 'Reports: 3 overdue';`)
+			case "settings.mjs":
+				w.Header().Set("Content-Type", "text/javascript")
+				fmt.Fprint(w, `import { plural } from '/slow/format.mjs'; export const title = () => 'Settings: ' + plural(2, 'device');`)
+			case "format.mjs":
+				w.Header().Set("Content-Type", "text/javascript")
+				fmt.Fprint(w, `export const plural = (n, w) => n + ' ' + w + (n === 1 ? '' : 's');`)
 			case "chart.js":
 				w.Header().Set("Content-Type", "text/javascript")
 				fmt.Fprint(w, `document.getElementById('status').textContent = 'Chart ready';`)
@@ -457,6 +482,40 @@ func TestPatterns(t *testing.T) {
 				p.t.Errorf("after %q (%v): no %q in the observation (500 ms later: %q):\n%s", c.button, took, c.want, later, dump(p.page))
 			}
 		}
+	})
+
+	run("modules loaded on demand", func(p *policy) {
+		// import() is syntax page.js cannot wrap: its requests are seen
+		// through the protocol. Each module arrives 300 ms late.
+		p.open(site.a + "/modules.html")
+		for _, c := range []struct{ button, want string }{
+			{"Open reports", "Reports: 3 overdue"},
+			{"Open settings", "Settings: 2 devices"}, // and the chunk it imports
+		} {
+			t0 := time.Now()
+			p.do(c.button, p.tab.Click(p.ctx, p.id("button", c.button)))
+			if !p.hasText(c.want) {
+				p.t.Errorf("after %q (%v): observed before the route's modules loaded:\n%s", c.button, time.Since(t0), dump(p.page))
+			}
+		}
+		settled := func(what string, max int) {
+			p.t.Helper()
+			res, err := eval[settled](p.ctx, p.tab, fmt.Sprintf("window.__egym.settle(8, %d, -1, 0)", max), true)
+			if err != nil || res.S != "ok" {
+				p.t.Fatalf("%s: the settle wait answered %q (%v) within %d ms, want ok", what, res.S, err, max)
+			}
+		}
+		// A stream's first event is waited for; once heard, an open
+		// stream holds nothing, and a silent one holds only briefly.
+		p.do("follow", p.tab.Click(p.ctx, p.id("button", "Follow updates")))
+		if !p.hasText("Updates: 3 new orders") {
+			p.t.Errorf("observed before the stream's first event:\n%s", dump(p.page))
+		}
+		settled("with the stream open", 300)
+		if _, err := eval[bool](p.ctx, p.tab, "(window.quiet = new EventSource('/events/silent'), true)", false); err != nil {
+			p.t.Fatal(err)
+		}
+		settled("with a silent stream just opened", 600)
 	})
 
 	run("resize and intersection observers", func(p *policy) {

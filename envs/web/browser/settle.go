@@ -78,6 +78,9 @@ type settled struct {
 // browser's load-stopped event, since the page's own wait covers the load.
 func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) {
 	deadline := time.Now().Add(t.MaxSettle)
+	// after is the quiet period asked from the page's next answer on: a
+	// script it loaded on demand arrived and runs in a later task.
+	var after time.Duration
 	for {
 		if w := t.nav.wait(); w != nil && !fresh {
 			wait := time.Until(deadline)
@@ -95,7 +98,7 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 			timer.Stop()
 		}
 		left := max(time.Until(deadline).Milliseconds(), 1)
-		expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d, %d) : {s: 'noscript'}", t.Quiet.Milliseconds(), left, limit)
+		expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d, %d, %d) : {s: 'noscript'}", t.Quiet.Milliseconds(), left, limit, after.Milliseconds())
 		res, err := eval[settled](ctx, t, expr, true)
 		if err != nil {
 			if errors.Is(err, ErrCrashed) || ctx.Err() != nil {
@@ -132,6 +135,16 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 			continue
 		case !fresh && t.nav.wait() != nil && time.Now().Before(deadline):
 			continue // a navigation began during the quiet period
+		}
+		if res.S == "ok" {
+			waited, err := t.scripts.wait(ctx, deadline)
+			if err != nil {
+				return nil, err
+			}
+			if waited {
+				after = scriptLoadQuiet
+				continue
+			}
 		}
 		if res.Clip != nil && t.sess != nil {
 			t.sess.setClip(*res.Clip)

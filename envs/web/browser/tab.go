@@ -25,6 +25,8 @@ type Tab struct {
 	cancel context.CancelFunc
 	dialog dialogBox
 	frames frameContexts
+	// scripts: script requests in flight (modules loaded with import()).
+	scripts scriptLoads
 	// docs counts documents committed in the tab's frames; adoptedDocs
 	// is its value at the last adoptClosedRoots.
 	docs        atomic.Int64

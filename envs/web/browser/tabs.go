@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -22,6 +23,7 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 	opts = append(opts, chromedp.WithListener(func(ev any) {
 		t.dialog.listen(ev)
 		t.frames.listen(ev)
+		t.scripts.listen(ev)
 		switch e := ev.(type) {
 		case *page.EventFrameRequestedNavigation:
 			if string(e.FrameID) == mainFrame {
@@ -50,6 +52,11 @@ func (s *Session) newTab(ctx context.Context, opts ...chromedp.ContextOption) (*
 		// Page events: dialogs and frame loads (the latter also for the
 		// settle wait).
 		if _, err := chromedp.Call(c, page.Enable, page.EnableParams{}); err != nil {
+			return err
+		}
+		// Network events, for script requests only (scriptLoads); no
+		// bodies are kept for the protocol.
+		if _, err := chromedp.Call(c, network.Enable, network.EnableParams{MaxTotalBufferSize: ptr[int64](1 << 10), MaxResourceBufferSize: ptr[int64](1)}); err != nil {
 			return err
 		}
 		if _, err := chromedp.Call(c, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false}); err != nil {
