@@ -32,13 +32,24 @@
   const ACT_EVENTS = new Set(['click', 'auxclick', 'mousedown', 'mouseup', 'pointerdown', 'pointerup', 'dblclick', 'touchstart', 'touchend', 'contextmenu', 'dragstart', 'dragover', 'drop', 'mouseenter', 'mouseover']);
   const CLICK_EVENTS = new Set(['click', 'auxclick', 'mousedown', 'mouseup', 'pointerdown', 'pointerup']);
   const listened = new WeakSet(), clickListened = new WeakSet();
+  // An element listening for many kinds of events is a framework's root
+  // (React 17+ listens for every event it supports on the element it
+  // renders into), not a container whose listener serves its parts.
+  const APP_ROOT_TYPES = 16;
+  const typesOn = new WeakMap(); // element -> event types, up to APP_ROOT_TYPES
   EventTarget.prototype.addEventListener = function (type, fn, opts) {
-    if (ACT_EVENTS.has(type) && this && this.nodeType === 1) {
-      listened.add(this);
-      if (CLICK_EVENTS.has(type)) clickListened.add(this);
+    if (this && this.nodeType === 1) {
+      if (ACT_EVENTS.has(type)) {
+        listened.add(this);
+        if (CLICK_EVENTS.has(type)) clickListened.add(this);
+      }
+      let ts = typesOn.get(this);
+      if (!ts) { ts = new Set(); typesOn.set(this, ts); }
+      if (ts.size < APP_ROOT_TYPES) ts.add(String(type));
     }
     return oAdd.call(this, type, fn, opts);
   };
+  const appRoot = (el) => { const ts = typesOn.get(el); return !!ts && ts.size >= APP_ROOT_TYPES; };
   const closedRoots = new WeakMap();
   const oAttach = Element.prototype.attachShadow;
   if (oAttach) {
@@ -835,6 +846,14 @@
     return '';
   }
 
+  const WORDY = /[\p{L}\p{N}]/u;
+  // iconName is the alt of an image or the title of an SVG inside el.
+  function iconName(el) {
+    const im = el.querySelector('img[alt], svg > title');
+    if (!im) return '';
+    return (im.tagName === 'IMG' ? im.getAttribute('alt') : im.textContent).trim();
+  }
+
   function nameOf(el, r) {
     let n = labelOf(el);
     if (!n) {
@@ -843,7 +862,12 @@
       else if (el.tagName === 'IMG') n = el.alt;
       else if (r === 'canvas') n = el.title || el.id || 'canvas';
       else if (r === 'frame') n = el.title || el.name || el.getAttribute('src') || 'frame';
-      else n = textOf(el) || el.title || el.getAttribute('alt') || '';
+      else {
+        // Text without a letter or digit is an icon (🗑, ×, ⋯, ›): its
+        // title, or an image's alt inside, says what it does.
+        const tx = textOf(el) || '';
+        n = WORDY.test(tx) ? tx : el.title || el.getAttribute('alt') || iconName(el) || tx;
+      }
       if (!n.trim() && isSVG(el)) n = el.tagName + ' ' + (el.getAttribute('fill') || getComputedStyle(el).fill || '');
     }
     return clip(n, 100);
@@ -1022,7 +1046,7 @@
   // its parts. Not on the page itself or an app's root element, whose
   // listeners (React's, analytics) serve everything and say nothing.
   function delegationRoot(el) {
-    if (el === document.body || el === document.documentElement || !clickListened.has(el)) return false;
+    if (el === document.body || el === document.documentElement || !clickListened.has(el) || appRoot(el)) return false;
     return el.getElementsByTagName('*').length <= 200;
   }
 

@@ -265,14 +265,24 @@ func TestPatterns(t *testing.T) {
 	run("listeners", func(p *policy) {
 		p.open(site.a + "/listeners.html")
 		for _, c := range []struct{ role, name, want string }{
-			{"clickable", "Save draft", "saved"},    // addEventListener only
-			{"clickable", "Banana", "fruit Banana"}, // delegation on a list
-			{"clickable", "Green", "chip Green"},    // document delegation, pointer cursor
-			{"link", "More info", "more"},           // <a> without href
-			{"clickable", "Paris", "city Paris"},    // tabindex=-1, mousedown
+			{"clickable", "Save draft", "saved"},        // addEventListener only
+			{"clickable", "Banana", "fruit Banana"},     // delegation on a list
+			{"clickable", "Green", "chip Green"},        // document delegation, pointer cursor
+			{"link", "More info", "more"},               // <a> without href
+			{"clickable", "Paris", "city Paris"},        // tabindex=-1, mousedown
+			{"clickable", "Delete Pear", "delete pear"}, // an icon named by its title, in an app's root
 		} {
 			p.do("click "+c.name, p.tab.Click(p.ctx, p.id(c.role, c.name)))
 			p.wantState("last", c.want)
+		}
+		// The app root's listeners do not make its text a target.
+		for _, n := range p.page.Nodes {
+			if n.Name == "Synced 2 lists" && n.Role != "text" {
+				p.t.Errorf("the app's status shows as %s [%d], want text:\n%s", n.Role, n.ID, dump(p.page))
+			}
+		}
+		if !p.hasText("Synced 2 lists") {
+			p.t.Errorf("no text \"Synced 2 lists\":\n%s", dump(p.page))
 		}
 	})
 
