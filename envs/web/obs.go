@@ -112,6 +112,10 @@ func writeNode(b *strings.Builder, n browser.Node) {
 		b.WriteString(" invalid=")
 		b.WriteString(strconv.Quote(n.Invalid))
 	}
+	if n.Hint != "" {
+		b.WriteString(" hint=")
+		b.WriteString(strconv.Quote(n.Hint))
+	}
 	b.WriteByte('\n')
 }
 

@@ -36,6 +36,9 @@ type Node struct {
 	Invalid string `json:"invalid,omitempty"`
 	// Modal: a dialog that keeps the rest of the page from input.
 	Modal bool `json:"modal,omitempty"`
+	// Hint is the id or class names of a target without a name
+	// ("flatpickr-prev-month"): all there is to tell it by.
+	Hint string `json:"hint,omitempty"`
 }
 
 // Page is a snapshot of the page as the agent sees it.

@@ -733,6 +733,9 @@
     range: ['a number', '', /^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/],
   };
   const LEAF_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'textbox', 'combobox', 'listbox', 'menuitem', 'menuitemcheckbox', 'menuitemradio', 'tab', 'option', 'switch', 'gridcell', 'treeitem', 'searchbox', 'slider', 'spinbutton', 'img', 'canvas']);
+  const FORM_TAGS = new Set(['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON']);
+  const HOLDERS = new Set(['option', 'tab', 'treeitem', 'menuitem', 'gridcell']);
+  const CONTROLS = 'button,a[href],input,select,textarea,[role=button],[role=link],[role=checkbox],[role=switch]';
   const isSVG = (el) => el.namespaceURI === 'http://www.w3.org/2000/svg';
   const clip = (s, n) => { s = (s || '').replace(/\s+/g, ' ').trim(); return s.length > n ? s.slice(0, n - 1) + '…' : s; };
   const inputType = (el) => (el.getAttribute('type') || '').toLowerCase();
@@ -856,6 +859,12 @@
 
   function nameOf(el, r) {
     let n = labelOf(el);
+    // A widget wrapping a native field (a select a library replaced)
+    // keeps that field's label.
+    if (!n && r === 'combobox' && !FORM_TAGS.has(el.tagName)) {
+      const f = el.querySelector('select,input');
+      if (f && f.labels && f.labels.length) n = Array.from(f.labels).map(labelText).join(' ');
+    }
     if (!n) {
       if (r === 'textbox' || r === 'combobox' || r === 'searchbox' || r === 'slider' || r === 'listbox') n = el.getAttribute('placeholder') || el.getAttribute('name') || el.title || el.id || '';
       else if (el.tagName === 'INPUT') n = inputType(el) === 'file' ? (el.getAttribute('name') || 'Choose file') : el.value || el.getAttribute('alt') || el.title || '';
@@ -868,9 +877,47 @@
         const tx = textOf(el) || '';
         n = WORDY.test(tx) ? tx : el.title || el.getAttribute('alt') || iconName(el) || tx;
       }
+      if (!n.trim() && (r === 'textbox' || r === 'combobox' || r === 'searchbox')) n = el.getAttribute('aria-placeholder') || el.getAttribute('data-placeholder') || '';
+      // Text the page's CSS puts before or after it (an editor's
+      // placeholder, a picker's current choice) is part of its name.
+      if (!n.trim()) n = pseudoText(el);
       if (!n.trim() && isSVG(el)) n = el.tagName + ' ' + (el.getAttribute('fill') || getComputedStyle(el).fill || '');
     }
     return clip(n, 100);
+  }
+
+  // ownText is el's text without that of the controls inside it.
+  function ownText(el) {
+    let s = '';
+    for (const c of childrenOf(el)) {
+      if (c.nodeType === 3) s += c.data;
+      else if (c.nodeType === 1 && !SKIP.has(c.tagName) && !c.matches(CONTROLS) && c.getAttribute('aria-hidden') !== 'true') s += ' ' + ownText(c);
+    }
+    return s;
+  }
+
+  // pseudoText is the text of el's ::before and ::after content, when it
+  // has a letter or digit (icon fonts use private-use characters).
+  function pseudoText(el) {
+    let s = '';
+    for (const p of ['::before', '::after']) {
+      const c = getComputedStyle(el, p).content;
+      if (!c || c === 'none' || c === 'normal') continue;
+      const q = c.match(/^"((?:[^"\\]|\\.)*)"$/);
+      const a = c.match(/^attr\(([\w-]+)\)$/);
+      const t = q ? q[1].replace(/\\(.)/g, '$1') : a ? el.getAttribute(a[1]) || '' : '';
+      if (WORDY.test(t)) s += ' ' + t;
+    }
+    return s.trim();
+  }
+
+  // hintOf says what a target without a name may be: its id or its
+  // first class names, unless they look generated (css-1x2y3z).
+  function hintOf(el) {
+    const ok = (t) => /^[A-Za-z][\w-]{2,}$/.test(t) && !/^(css|sc|jsx|svelte|emotion|tw)-|[0-9a-f]{5,}|\d{3,}/.test(t);
+    if (el.id && ok(el.id)) return el.id;
+    const cs = Array.from(el.classList || []).filter(ok).slice(0, 2);
+    return cs.join(' ');
   }
 
   function visible(el) {
@@ -963,6 +1010,7 @@
     if (r === 'canvas' || isSVG(el)) n.box = box(el);
     const inv = invalidText(el);
     if (inv) n.invalid = clip(inv, 160);
+    if (!n.name) { const h = hintOf(el); if (h) n.hint = clip(h, 60); }
     return n;
   }
 
@@ -991,12 +1039,34 @@
     if (SKIP.has(el.tagName) || el.getAttribute('aria-hidden') === 'true' || !visible(el)) return false;
     const r = role(el);
     if (r === 'hidden') return false;
+    // A field marked hidden that a library's CSS still displays (for the
+    // browser's validation) was replaced by that library's widget.
+    if (FORM_TAGS.has(el.tagName) && el.hasAttribute('hidden')) return false;
     if (r === 'frame') return walkFrame(el, out, frames, limit);
     // A dialog (an open <dialog>, role=dialog) says so before its content,
     // and whether it is modal: then nothing outside it can be clicked.
     if (el.tagName === 'DIALOG' || r === 'dialog' || r === 'alertdialog') out.push(dialogLine(el));
     // An ARIA listbox is a container of options; a <select> is one control.
-    if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) { out.push(leafNode(el, r)); return true; }
+    if (LEAF_ROLES.has(r) && (r !== 'listbox' || el.tagName === 'SELECT')) {
+      out.push(leafNode(el, r));
+      // A combobox that holds its own field and options (ARIA 1.0's
+      // pattern: Choices.js, older select widgets) is also a container:
+      // its selected item, search field and open list are its parts.
+      if (r === 'combobox' && !FORM_TAGS.has(el.tagName) && el.querySelector('input,[role=option],[role=listbox],[role=textbox],[role=searchbox]')) {
+        walkChildren(el, out, frames, limit, getComputedStyle(el).cursor, delegate, false);
+      } else if (HOLDERS.has(r) && el.querySelector(CONTROLS)) {
+        // An item holding controls of its own (a tab's close button, a
+        // chosen item's remove button): named by its own text, its
+        // controls follow it.
+        const n = out[out.length - 1];
+        n.name = clip(labelOf(el) || ownText(el), 100);
+        for (const c of el.querySelectorAll(CONTROLS)) {
+          if (c.parentElement.closest(CONTROLS) && el.contains(c.parentElement.closest(CONTROLS))) continue;
+          walk(c, out, frames, limit, '', false);
+        }
+      }
+      return true;
+    }
     if (r === 'heading') { const t = clip(textOf(el), 160); if (t) out.push({ id: 0, role: 'heading', name: t }); return false; }
     const cs = getComputedStyle(el);
     if (marks && (cs.position === 'fixed' || cs.position === 'sticky')) pinnedEls.add(el);
@@ -1022,6 +1092,7 @@
     if (click) {
       out.length = start;
       const n = { id: bid(el), role: el.tagName === 'A' ? 'link' : 'clickable', name: nameOf(el, 'clickable') };
+      if (!n.name) { const h = hintOf(el); if (h) n.hint = clip(h, 60); }
       if (isSVG(el) || cs.cursor === 'crosshair') n.box = box(el);
       if (el.getAttribute('aria-pressed') === 'true' || el.getAttribute('aria-selected') === 'true') n.selected = true;
       out.push(n);

@@ -241,6 +241,9 @@ func dump(pg Page) string {
 		if n.Value != nil {
 			fmt.Fprintf(&b, " value=%q", *n.Value)
 		}
+		if n.Hint != "" {
+			fmt.Fprintf(&b, " hint=%q", n.Hint)
+		}
 		if n.Box != nil {
 			fmt.Fprintf(&b, " box=%v", *n.Box)
 		}
@@ -284,6 +287,41 @@ func TestPatterns(t *testing.T) {
 		if !p.hasText("Synced 2 lists") {
 			p.t.Errorf("no text \"Synced 2 lists\":\n%s", dump(p.page))
 		}
+	})
+
+	run("library widgets", func(p *policy) {
+		// A select replaced by an ARIA 1.0 combobox (Choices.js), tabs
+		// with close buttons, names from CSS generated content (Quill's
+		// placeholder, a picker's choice), a nameless arrow.
+		p.open(site.a + "/widgets.html")
+		for _, n := range p.page.Nodes {
+			if n.Role == "combobox" && n.Value != nil {
+				p.t.Errorf("the native select the widget replaced is shown: %+v\n%s", n, dump(p.page))
+			}
+		}
+		p.do("open rooms", p.tab.Click(p.ctx, p.id("combobox", "Room")))
+		p.do("pick", p.tab.Click(p.ctx, p.id("option", "Borealis")))
+		p.wantState("last", "room Borealis")
+		if n := p.node("option", "Borealis"); !n.Selected {
+			p.t.Errorf("the chosen room is not shown selected: %+v", n)
+		}
+		p.node("tab", "Notes.txt")
+		p.do("close tab", p.tab.Click(p.ctx, p.id("button", "Close Notes.txt")))
+		p.wantState("last", "closed Notes.txt")
+		p.node("button", "Normal")
+		p.do("agenda", p.tab.Fill(p.ctx, p.id("textbox", "Agenda…"), "Quarterly review"))
+		p.wantState("last", "agenda Quarterly review")
+		var arrow Node
+		for _, n := range p.page.Nodes {
+			if n.Hint == "cal-prev" {
+				arrow = n
+			}
+		}
+		if arrow.ID == 0 || arrow.Name != "" {
+			p.t.Fatalf("no nameless target with hint cal-prev:\n%s", dump(p.page))
+		}
+		p.do("previous", p.tab.Click(p.ctx, arrow.ID))
+		p.wantState("last", "previous month")
 	})
 
 	run("svg", func(p *policy) {
