@@ -196,14 +196,8 @@ func (s *Session) waitDownloads(ctx context.Context, clicked bool, deadline time
 		if waitStart && startBy.Before(until) {
 			until = startBy // then no longer waitStart
 		}
-		timer := time.NewTimer(time.Until(until))
-		select {
-		case <-ch:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
+		if err := waitFor(ctx, ch, until); err != nil {
+			return err
 		}
-		timer.Stop()
 	}
 }

@@ -394,9 +394,8 @@
       const run = (d) => {
         if (ran) return;
         ran = true;
-        const r = idle.get(id);
         idle.delete(id);
-        if (r) oClearTimeout(r.late);
+        oClearTimeout(late);
         try { inChain(origin, () => fn(d)); } finally { end(k); }
       };
       const id = oRIC(run, opts);
@@ -911,13 +910,13 @@
     return s.trim();
   }
 
-  // hintOf says what a target without a name may be: its id or its
-  // first class names, unless they look generated (css-1x2y3z).
-  function hintOf(el) {
+  // hint says what a target without a name may be: its id or its first
+  // class names, unless they look generated (css-1x2y3z).
+  function hint(n, el) {
+    if (n.name) return;
     const ok = (t) => /^[A-Za-z][\w-]{2,}$/.test(t) && !/^(css|sc|jsx|svelte|emotion|tw)-|[0-9a-f]{5,}|\d{3,}/.test(t);
-    if (el.id && ok(el.id)) return el.id;
-    const cs = Array.from(el.classList || []).filter(ok).slice(0, 2);
-    return cs.join(' ');
+    const h = el.id && ok(el.id) ? el.id : Array.from(el.classList || []).filter(ok).slice(0, 2).join(' ');
+    if (h) n.hint = clip(h, 60);
   }
 
   function visible(el) {
@@ -1010,7 +1009,7 @@
     if (r === 'canvas' || isSVG(el)) n.box = box(el);
     const inv = invalidText(el);
     if (inv) n.invalid = clip(inv, 160);
-    if (!n.name) { const h = hintOf(el); if (h) n.hint = clip(h, 60); }
+    hint(n, el);
     return n;
   }
 
@@ -1061,7 +1060,8 @@
         const n = out[out.length - 1];
         n.name = clip(labelOf(el) || ownText(el), 100);
         for (const c of el.querySelectorAll(CONTROLS)) {
-          if (c.parentElement.closest(CONTROLS) && el.contains(c.parentElement.closest(CONTROLS))) continue;
+          const up = c.parentElement.closest(CONTROLS);
+          if (up && el.contains(up)) continue; // inside a control already walked
           walk(c, out, frames, limit, '', false);
         }
       }
@@ -1092,7 +1092,7 @@
     if (click) {
       out.length = start;
       const n = { id: bid(el), role: el.tagName === 'A' ? 'link' : 'clickable', name: nameOf(el, 'clickable') };
-      if (!n.name) { const h = hintOf(el); if (h) n.hint = clip(h, 60); }
+      hint(n, el);
       if (isSVG(el) || cs.cursor === 'crosshair') n.box = box(el);
       if (el.getAttribute('aria-pressed') === 'true' || el.getAttribute('aria-selected') === 'true') n.selected = true;
       out.push(n);

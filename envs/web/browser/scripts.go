@@ -97,20 +97,13 @@ func (s *scriptLoads) wait(ctx context.Context, deadline time.Time) (bool, error
 		if until.After(deadline) {
 			until = deadline
 		}
-		d := time.Until(until)
-		if d <= 0 {
+		if !time.Now().Before(until) {
 			return waited, nil
 		}
 		waited = true
-		timer := time.NewTimer(d)
-		select {
-		case <-changed:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return waited, ctx.Err()
+		if err := waitFor(ctx, changed, until); err != nil {
+			return waited, err
 		}
-		timer.Stop()
 	}
 }
 

@@ -53,6 +53,20 @@ func (t *Tab) withClosedRoots(ctx context.Context, p *Page, limit int) (*Page, e
 	return &np, nil
 }
 
+// waitFor waits until ch is closed or until passes; only ctx ending is
+// an error.
+func waitFor(ctx context.Context, ch <-chan struct{}, until time.Time) error {
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+	select {
+	case <-ch:
+	case <-timer.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
 func deref(p *Page) Page {
 	if p == nil {
 		return Page{}
@@ -83,19 +97,12 @@ func (t *Tab) settle(ctx context.Context, limit int, fresh bool) (*Page, error) 
 	var after time.Duration
 	for {
 		if w := t.nav.wait(); w != nil && !fresh {
-			wait := time.Until(deadline)
-			if wait <= 0 {
+			if !time.Now().Before(deadline) {
 				return nil, nil // observe the page as it is
 			}
-			timer := time.NewTimer(wait)
-			select {
-			case <-w:
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				return nil, ctx.Err()
+			if err := waitFor(ctx, w, deadline); err != nil {
+				return nil, err
 			}
-			timer.Stop()
 		}
 		left := max(time.Until(deadline).Milliseconds(), 1)
 		expr := fmt.Sprintf("window.__egym ? window.__egym.settle(%d, %d, %d, %d) : {s: 'noscript'}", t.Quiet.Milliseconds(), left, limit, after.Milliseconds())
